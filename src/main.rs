@@ -1,0 +1,2 @@
+//! `/init`: PID 1 of a diskless node's initramfs.
+fn main() {}

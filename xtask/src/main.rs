@@ -1,0 +1,29 @@
+//! `cargo xtask <task>`: one file per task under `tasks/`; this file only dispatches.
+
+mod tasks;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args_os().skip(1);
+    let task = args.next().and_then(|a| a.into_string().ok()).unwrap_or_default();
+    let rest: Vec<std::ffi::OsString> = args.collect();
+    match task.as_str() {
+        "initrd" => tasks::initrd::run(rest),
+        "kernel" => tasks::kernel::run(rest),
+        "boot" => tasks::boot::run(rest),
+        "hostname" => tasks::hostname::run(rest),
+        "test" => tasks::test::run(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task> [options]\n\n\
+                 tasks:\n  \
+                 initrd    build an initramfs image (the main job)\n  \
+                 kernel    fetch the Debian cloud kernel used by the tests and the demo\n  \
+                 boot      demo: build, serve a root image, boot a node in QEMU\n  \
+                 hostname  print the host names nodes will take for their MACs\n  \
+                 test      run every test (unit, image, QEMU)\n\n\
+                 `cargo xtask <task> --help` describes a task's options."
+            );
+            std::process::exit(2)
+        }
+    }
+}

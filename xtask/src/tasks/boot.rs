@@ -1,0 +1,5 @@
+//! (being written)
+
+pub fn run(_args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
+    anyhow::bail!("not yet")
+}

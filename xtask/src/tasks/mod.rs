@@ -1,0 +1,5 @@
+pub mod boot;
+pub mod hostname;
+pub mod initrd;
+pub mod kernel;
+pub mod test;
