@@ -1,13 +1,17 @@
 //! Typed boot configuration from the command line parameters: our `diskless.*` keys, the
-//! kernel/klibc/dracut keys we honour (`ip=`, `BOOTIF=`, `root=`, `init=`, `rd.*`).
+//! kernel/klibc/dracut keys we honour (`ip=`, `BOOTIF=`, `root=`, `init=`, `nameserver=`,
+//! `rd.*`, `modprobe.blacklist=`).
 //!
-//! Unknown keys are left to the real system. A malformed value of one of *our* keys is an
-//! error naming the key and the value; nothing falls back silently.
+//! Unknown keys are left to the real system, except in our own `diskless.` namespace, where
+//! an unknown key is a typo and an error. A malformed value of a key we honour is an error
+//! naming the key and the value; nothing falls back silently. Parameters after `--` are the
+//! kernel's arguments for init, not parameters, and are not read.
 
 use crate::cmdline::Param;
 use crate::identity::{HostnameTemplate, Mac};
 use crate::ip::IpParam;
-use std::net::IpAddr;
+use crate::modules::normalize_name;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// What `rd.emergency=` asks for after a fatal error when no shell is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,6 +29,9 @@ pub enum RootSource {
     /// `root=live:<url>` (dracut livenet) or a bare `root=http(s)://...`:
     /// a squashfs image fetched into RAM.
     LiveImage { url: String },
+    /// Any other `root=` value (`/dev/nfs`, `nfs:...`, `/dev/sda1`, `live:/dev/sr0`, ...),
+    /// kept as given so the boot can say "root=X is not supported by this build".
+    Other(String),
 }
 
 /// Everything the boot needs from the command line.
@@ -32,9 +39,10 @@ pub enum RootSource {
 pub struct BootConfig {
     /// `BOOTIF=01-aa-bb-cc-dd-ee-ff` (hardware type 01 = Ethernet).
     pub bootif: Option<Mac>,
-    /// The last `ip=` on the line (the kernel's and klibc's rule).
+    /// The last `ip=` on the line (the kernel's and klibc's rule). Every `ip=` must parse.
     pub ip: Option<IpParam>,
-    /// `root=`; `None` when absent (a fatal error later, not here).
+    /// `root=` (the last one, as the kernel reads it); `None` when absent (a fatal error
+    /// later, not here).
     pub root: Option<RootSource>,
     /// `init=`: the program to exec in the new root; default `/sbin/init`.
     pub init: String,
@@ -56,11 +64,12 @@ pub struct BootConfig {
     /// `rd.retry=<s>`: total deadline for retried steps (fetches, mounts); default 180.
     pub retry_secs: u32,
     /// `rd.timeout=<s>`, `rd.net.timeout.carrier=<s>`: how long to wait for the boot NIC and
-    /// its carrier; default 10.
+    /// its carrier; default 10 (the last of the two on the line wins).
     pub link_timeout_secs: u32,
-    /// `rd.driver.pre=a,b`: modules to load first.
+    /// `rd.driver.pre=a,b`: modules to load first (repeatable; names normalised `-` -> `_`).
     pub driver_pre: Vec<String>,
-    /// `rd.driver.blacklist=a,b` (and `modprobe.blacklist=`): modules never to load.
+    /// `rd.driver.blacklist=a,b` (and `modprobe.blacklist=`): modules never to load
+    /// (repeatable; names normalised `-` -> `_`).
     pub driver_blacklist: Vec<String>,
 }
 
@@ -73,9 +82,524 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// Our `diskless.*` keys; any other key in that namespace is an error.
+pub const DISKLESS_KEYS: [&str; 3] = [
+    "diskless.hostname",
+    "diskless.sha256",
+    "diskless.overlay.size",
+];
+
+impl Default for BootConfig {
+    /// What an empty command line gives.
+    fn default() -> Self {
+        BootConfig {
+            bootif: None,
+            ip: None,
+            root: None,
+            init: "/sbin/init".to_owned(),
+            hostname: HostnameTemplate::default(),
+            image_sha256: None,
+            overlay_size: None,
+            nameservers: Vec::new(),
+            shell: false,
+            emergency: EmergencyAction::Reboot,
+            debug: false,
+            retry_secs: 180,
+            link_timeout_secs: 10,
+            driver_pre: Vec::new(),
+            driver_blacklist: Vec::new(),
+        }
+    }
+}
+
 impl BootConfig {
     /// Builds the configuration from the parsed command line.
     pub fn from_params(params: &[Param]) -> Result<BootConfig, ConfigError> {
-        todo!("helper: {params:?}")
+        let mut config = BootConfig::default();
+        for param in params {
+            let key = param.key.as_str();
+            if key == "--" && param.value.is_none() {
+                break;
+            }
+            let value = param.value.as_deref();
+            let err = |reason: String| ConfigError {
+                key: key.to_owned(),
+                value: value.unwrap_or_default().to_owned(),
+                reason,
+            };
+            match key {
+                "ip" => {
+                    let parsed = crate::ip::parse(value.unwrap_or_default())
+                        .map_err(|e| err(e.to_string()))?;
+                    config.ip = Some(parsed);
+                }
+                "BOOTIF" => {
+                    let mac = Mac::from_bootif(value.unwrap_or_default())
+                        .map_err(|e| err(e.to_string()))?;
+                    config.bootif = Some(mac);
+                }
+                "root" => config.root = Some(parse_root(needs(value, &err)?).map_err(err)?),
+                "init" => {
+                    let path = needs(value, &err)?;
+                    if !path.starts_with('/') {
+                        return Err(err("must be an absolute path".to_owned()));
+                    }
+                    config.init = path.to_owned();
+                }
+                "diskless.hostname" => {
+                    config.hostname = HostnameTemplate::parse(needs(value, &err)?)
+                        .map_err(|e| err(e.to_string()))?;
+                }
+                "diskless.sha256" => {
+                    config.image_sha256 = Some(parse_sha256(needs(value, &err)?).map_err(err)?);
+                }
+                "diskless.overlay.size" => {
+                    let size = needs(value, &err)?;
+                    check_size(size).map_err(err)?;
+                    config.overlay_size = Some(size.to_owned());
+                }
+                "nameserver" => {
+                    let text = needs(value, &err)?;
+                    let addr = parse_ip(text).ok_or_else(|| err("not an IP address".to_owned()))?;
+                    config.nameservers.push(addr);
+                }
+                "rd.shell" => config.shell = parse_flag(value).map_err(err)?,
+                "rd.debug" => config.debug = parse_flag(value).map_err(err)?,
+                "rd.emergency" => {
+                    config.emergency = match needs(value, &err)? {
+                        "reboot" => EmergencyAction::Reboot,
+                        "poweroff" => EmergencyAction::Poweroff,
+                        "halt" => EmergencyAction::Halt,
+                        _ => return Err(err("expected reboot, poweroff or halt".to_owned())),
+                    };
+                }
+                "rd.retry" => config.retry_secs = parse_secs(needs(value, &err)?).map_err(err)?,
+                "rd.timeout" | "rd.net.timeout.carrier" => {
+                    config.link_timeout_secs = parse_secs(needs(value, &err)?).map_err(err)?;
+                }
+                "rd.driver.pre" => push_modules(&mut config.driver_pre, needs(value, &err)?),
+                "rd.driver.blacklist" | "modprobe.blacklist" => {
+                    push_modules(&mut config.driver_blacklist, needs(value, &err)?);
+                }
+                _ if key.starts_with("diskless.") => {
+                    return Err(err(format!(
+                        "unknown key (known: {})",
+                        DISKLESS_KEYS.join(", ")
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// The value of a key that needs one (a bare `key` or `key=` is an error).
+fn needs<'a>(
+    value: Option<&'a str>,
+    err: &impl Fn(String) -> ConfigError,
+) -> Result<&'a str, ConfigError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(err("needs a value".to_owned())),
+    }
+}
+
+fn parse_root(value: &str) -> Result<RootSource, String> {
+    let url = value.strip_prefix("live:").unwrap_or(value);
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = ["http://", "https://"]
+        .iter()
+        .find_map(|s| lower.strip_prefix(s))
+    else {
+        return Ok(RootSource::Other(value.to_owned()));
+    };
+    // An http(s) URL is meant for us: a missing host is a typo, not "another kind of root".
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("the URL has no host".to_owned());
+    }
+    Ok(RootSource::LiveImage {
+        url: url.to_owned(),
+    })
+}
+
+fn parse_sha256(text: &str) -> Result<[u8; 32], String> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return Err(format!(
+            "expected 64 hex digits, got {} characters",
+            text.chars().count()
+        ));
+    }
+    if let Some(c) = text.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(format!("expected 64 hex digits, found {c:?}"));
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|e| e.to_string())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+/// tmpfs `size=`: bytes with an optional k/m/g suffix, or a percentage of RAM (1..=100).
+fn check_size(text: &str) -> Result<(), String> {
+    if let Some(pct) = text.strip_suffix('%') {
+        return match digits(pct) {
+            Some(1..=100) => Ok(()),
+            _ => Err("a percentage must be 1% to 100%".to_owned()),
+        };
+    }
+    let number = text
+        .strip_suffix(['k', 'K', 'm', 'M', 'g', 'G'])
+        .unwrap_or(text);
+    match digits(number) {
+        // tmpfs reads size=0 as "unlimited": not what a size limit should mean here.
+        Some(0) => Err("size 0 would mean no limit at all".to_owned()),
+        Some(_) => Ok(()),
+        None => {
+            Err("expected bytes with an optional k, m or g suffix (512M, 2G), or N%".to_owned())
+        }
+    }
+}
+
+/// A plain decimal number (no sign, no spaces), if it fits.
+fn digits(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn parse_secs(text: &str) -> Result<u32, String> {
+    match digits(text).map(u32::try_from) {
+        Some(Ok(secs)) if secs > 0 => Ok(secs),
+        _ => Err("expected a positive number of seconds".to_owned()),
+    }
+}
+
+/// dracut's boolean (`getargbool`): a bare `key` or `key=` is true. Unlike dracut, which
+/// reads any other word as true, a word that is not a boolean is an error.
+fn parse_flag(value: Option<&str>) -> Result<bool, String> {
+    let Some(value) = value else { return Ok(true) };
+    // Case-sensitive, as dracut and the kernel compare.
+    match value {
+        "" | "1" | "yes" | "true" | "on" => Ok(true),
+        "0" | "no" | "false" | "off" => Ok(false),
+        _ => Err("expected 0, 1, yes, no, true, false, on or off".to_owned()),
+    }
+}
+
+/// A plain or bracketed address.
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    match text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(inner) => inner.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+        None => text.parse().ok(),
+    }
+}
+
+fn push_modules(list: &mut Vec<String>, value: &str) {
+    for name in value
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(normalize_name)
+    {
+        if !name.is_empty() && !list.contains(&name) {
+            list.push(name);
+        }
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test should fail loudly on an unexpected value"
+)]
+mod tests {
+    use super::*;
+    use crate::cmdline::parse;
+    use crate::ip::{AutoConf, StaticIp};
+
+    fn config(line: &str) -> Result<BootConfig, ConfigError> {
+        BootConfig::from_params(&parse(line))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config("").unwrap();
+        assert_eq!(c, BootConfig::default());
+        assert_eq!(c.init, "/sbin/init");
+        assert_eq!(c.hostname.as_str(), "worker-{sha1:6}");
+        assert_eq!((c.retry_secs, c.link_timeout_secs), (180, 10));
+        assert!(!c.shell);
+        assert_eq!(c.emergency, EmergencyAction::Reboot);
+        assert_eq!(c.root, None);
+    }
+
+    #[test]
+    fn pxelinux_line_last_ip_wins_and_bootif_is_read() {
+        let c = config(
+            "BOOT_IMAGE=vmlinuz console=ttyS0 ip=dhcp initrd=initrd.img \
+             ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0 BOOTIF=01-52-54-00-12-34-56",
+        )
+        .unwrap();
+        let Some(IpParam::Static(StaticIp {
+            client,
+            prefix_len,
+            autoconf,
+            ..
+        })) = &c.ip
+        else {
+            panic!("{:?}", c.ip)
+        };
+        assert_eq!(*client, Some("10.0.2.15".parse().unwrap()));
+        assert_eq!((*prefix_len, *autoconf), (Some(24), AutoConf::Off));
+        assert_eq!(c.bootif, Some(Mac([0x52, 0x54, 0, 0x12, 0x34, 0x56])));
+        assert_eq!(
+            config("ip=10.0.2.15 ip=dhcp").unwrap().ip,
+            Some(IpParam::Auto(AutoConf::Dhcp))
+        );
+    }
+
+    #[test]
+    fn seed_003_line_names_its_unsupported_root() {
+        let c = config(
+            "BOOT_IMAGE=vmlinuz-6.1.0-21-amd64 root=/dev/nfs nfsroot=192.168.0.254:/clients,ro \
+             ip=dhcp nfsrootdebug initrd=initrd-cluster-24_10_12_23_11_02_CEST \
+             ip=192.168.0.4:192.168.0.254:192.168.0.254:255.255.255.0 \
+             BOOTIF=01-00-23-24-94-34-ae CPU=6PVXL",
+        )
+        .unwrap();
+        assert_eq!(c.root, Some(RootSource::Other("/dev/nfs".into())));
+        assert_eq!(c.bootif.map(|m| m.hex12()).as_deref(), Some("0023249434ae"));
+        assert!(matches!(c.ip, Some(IpParam::Static(_))));
+    }
+
+    #[test]
+    fn root_sources() {
+        let live = |url: &str| {
+            Some(RootSource::LiveImage {
+                url: url.to_owned(),
+            })
+        };
+        let other = |v: &str| Some(RootSource::Other(v.to_owned()));
+        let cases = [
+            (
+                "root=live:http://10.0.2.2/root.sqfs",
+                live("http://10.0.2.2/root.sqfs"),
+            ),
+            (
+                "root=live:https://images.lab/r.sqfs",
+                live("https://images.lab/r.sqfs"),
+            ),
+            (
+                "root=http://10.0.2.2:8080/r.sqfs",
+                live("http://10.0.2.2:8080/r.sqfs"),
+            ),
+            ("root=HTTPS://h/r", live("HTTPS://h/r")),
+            ("root=/dev/nfs", other("/dev/nfs")),
+            (
+                "root=nfs:10.0.2.2:/srv/root",
+                other("nfs:10.0.2.2:/srv/root"),
+            ),
+            ("root=/dev/sda1", other("/dev/sda1")),
+            ("root=live:/dev/sr0", other("live:/dev/sr0")),
+            ("root=live:ftp://h/r", other("live:ftp://h/r")),
+            ("root=/dev/sda1 root=live:http://h/r", live("http://h/r")),
+        ];
+        for (line, want) in cases {
+            assert_eq!(config(line).unwrap().root, want, "{line}");
+        }
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = config(
+            "init=/usr/lib/systemd/systemd diskless.hostname=worker-node-{mac} \
+             diskless.sha256=ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789 \
+             diskless.overlay.size=50% nameserver=10.0.2.3 nameserver=[fd00::53] \
+             rd.shell rd.debug=0 rd.emergency=poweroff rd.retry=60 rd.timeout=5 \
+             rd.net.timeout.carrier=7 rd.driver.pre=virtio-net,,e1000 rd.driver.pre=virtio_net \
+             rd.driver.blacklist=nouveau modprobe.blacklist=floppy,pcspkr quiet foo=bar",
+        )
+        .unwrap();
+        assert_eq!(c.init, "/usr/lib/systemd/systemd");
+        assert_eq!(c.hostname.as_str(), "worker-node-{mac}");
+        let sha = c.image_sha256.unwrap();
+        assert_eq!((sha[0], sha[1], sha[31]), (0xab, 0xcd, 0x89));
+        assert_eq!(c.overlay_size.as_deref(), Some("50%"));
+        let dns: Vec<IpAddr> = vec!["10.0.2.3".parse().unwrap(), "fd00::53".parse().unwrap()];
+        assert_eq!(c.nameservers, dns);
+        assert!(c.shell);
+        assert!(!c.debug);
+        assert_eq!(c.emergency, EmergencyAction::Poweroff);
+        assert_eq!((c.retry_secs, c.link_timeout_secs), (60, 7));
+        assert_eq!(c.driver_pre, ["virtio_net", "e1000"]);
+        assert_eq!(c.driver_blacklist, ["nouveau", "floppy", "pcspkr"]);
+    }
+
+    #[test]
+    fn flags_and_sizes() {
+        let cases: &[(&str, bool)] = &[
+            ("rd.shell", true),
+            ("rd.shell=1", true),
+            ("rd.shell=yes", true),
+            ("rd.shell=0", false),
+            ("rd.shell=no", false),
+            ("rd.shell=false", false),
+            ("rd.shell=", true),
+            ("rd.shell=off", false),
+            ("rd.shell rd.shell=0", false),
+        ];
+        for (line, want) in cases {
+            assert_eq!(config(line).unwrap().shell, *want, "{line}");
+        }
+        for size in [
+            "1",
+            "536870912",
+            "512k",
+            "512K",
+            "512M",
+            "512m",
+            "2G",
+            "2g",
+            "1%",
+            "100%",
+        ] {
+            let c = config(&format!("diskless.overlay.size={size}")).unwrap();
+            assert_eq!(c.overlay_size.as_deref(), Some(size));
+        }
+    }
+
+    #[test]
+    fn errors_name_key_and_value() {
+        let cases: &[(&str, &str, &str, &str)] = &[
+            ("ip=10.0.2.300", "ip", "10.0.2.300", "client"),
+            ("ip=dchp ip=dhcp", "ip", "dchp", "autoconf"),
+            ("ip", "ip", "", "empty"),
+            (
+                "BOOTIF=06-52-54-00-12-34-56",
+                "BOOTIF",
+                "06-52-54-00-12-34-56",
+                "Ethernet",
+            ),
+            ("BOOTIF", "BOOTIF", "", "MAC"),
+            ("diskless.sha256=abc", "diskless.sha256", "abc", "64 hex"),
+            ("diskless.sha256", "diskless.sha256", "", "needs a value"),
+            (
+                "diskless.sha256=zzcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+                "diskless.sha256",
+                "zzcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+                "64 hex",
+            ),
+            (
+                "diskless.hostname=worker-{ip}",
+                "diskless.hostname",
+                "worker-{ip}",
+                "{ip}",
+            ),
+            (
+                "diskless.hostname=Worker",
+                "diskless.hostname",
+                "Worker",
+                "'W'",
+            ),
+            (
+                "diskless.overlay.size=0",
+                "diskless.overlay.size",
+                "0",
+                "no limit",
+            ),
+            (
+                "diskless.overlay.size=0%",
+                "diskless.overlay.size",
+                "0%",
+                "1% to 100%",
+            ),
+            (
+                "diskless.overlay.size=101%",
+                "diskless.overlay.size",
+                "101%",
+                "1% to 100%",
+            ),
+            (
+                "diskless.overlay.size=2T",
+                "diskless.overlay.size",
+                "2T",
+                "suffix",
+            ),
+            (
+                "diskless.overlay.size=-1",
+                "diskless.overlay.size",
+                "-1",
+                "suffix",
+            ),
+            (
+                "diskless.overlay.size=M",
+                "diskless.overlay.size",
+                "M",
+                "suffix",
+            ),
+            ("diskless.hostnme=x", "diskless.hostnme", "x", "unknown key"),
+            ("diskless.debug", "diskless.debug", "", "unknown key"),
+            ("rd.shell=maybe", "rd.shell", "maybe", "expected 0, 1"),
+            ("rd.shell=TRUE", "rd.shell", "TRUE", "expected 0, 1"),
+            (
+                "rd.emergency=shell",
+                "rd.emergency",
+                "shell",
+                "reboot, poweroff or halt",
+            ),
+            ("rd.emergency", "rd.emergency", "", "needs a value"),
+            ("rd.retry=0", "rd.retry", "0", "positive"),
+            ("rd.retry=-5", "rd.retry", "-5", "positive"),
+            (
+                "rd.retry=99999999999",
+                "rd.retry",
+                "99999999999",
+                "positive",
+            ),
+            ("rd.timeout=10s", "rd.timeout", "10s", "positive"),
+            (
+                "rd.net.timeout.carrier=",
+                "rd.net.timeout.carrier",
+                "",
+                "needs a value",
+            ),
+            ("nameserver=dns.lab", "nameserver", "dns.lab", "not an IP"),
+            ("root=live:http://", "root", "live:http://", "no host"),
+            ("root=https:///r.sqfs", "root", "https:///r.sqfs", "no host"),
+            ("init=sbin/init", "init", "sbin/init", "absolute"),
+        ];
+        for (line, key, value, reason) in cases {
+            let err = config(line).unwrap_err();
+            assert_eq!(
+                (err.key.as_str(), err.value.as_str()),
+                (*key, *value),
+                "{line}: {err}"
+            );
+            let msg = err.to_string();
+            assert!(msg.contains(reason), "{line}: {msg}");
+            assert!(
+                msg.starts_with(&format!("{key}={value:?}")),
+                "{line}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_diskless_key_is_known() {
+        for key in DISKLESS_KEYS {
+            let err = config(key).unwrap_err();
+            assert_eq!(err.reason, "needs a value", "{key} is listed but not read");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_init_arguments_are_left_alone() {
+        let c = config(
+            "quiet splash console=ttyS0,115200 nfsroot=x rd.neednet=1 -- diskless.bogus rd.shell",
+        );
+        assert_eq!(c, Ok(BootConfig::default()));
     }
 }

@@ -1,13 +1,28 @@
 //! diskless: the whole initramfs of a stateless, network-booted node.
 //!
-//! The library holds the pure core (parsing and planning over strings and structs) and the
-//! thin edges the init binary (`src/main.rs`) drives. Syscalls live in [`sys`] only.
+//! The pure core parses and plans over strings and structs ([`cmdline`], [`config`], [`ip`],
+//! [`identity`], [`modules`], [`etcfiles`], [`squashfs`], [`record`]); the edges do the work
+//! ([`fetch`], [`net`], [`modload`], [`rootfs`], [`newroot`], [`switchroot`], [`emergency`]),
+//! with every syscall behind [`sys`]. [`boot`] is PID 1's short orchestration.
 
 pub mod cmdline;
 pub mod config;
+pub mod dhcp;
+pub mod etcfiles;
 pub mod identity;
 pub mod ip;
 pub mod modules;
-pub mod etcfiles;
-pub mod squashfs;
 pub mod record;
+pub mod squashfs;
+
+pub mod boot;
+pub mod emergency;
+pub mod error;
+pub mod fetch;
+pub mod kmsg;
+pub mod modload;
+pub mod net;
+pub mod newroot;
+pub mod rootfs;
+pub mod switchroot;
+pub mod sys;

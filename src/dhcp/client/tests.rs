@@ -1,0 +1,290 @@
+use super::*;
+
+use crate::dhcp::packet::ReplyOptions;
+
+const MAC: Mac = Mac([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().expect("test address")
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+/// A server's reply to the session's current transaction.
+fn reply(session: &Session, message_type: MessageType, yiaddr: &str, server: &str) -> Reply {
+    Reply {
+        message_type,
+        xid: session.xid(),
+        chaddr: MAC,
+        yiaddr: ip(yiaddr),
+        siaddr: Ipv4Addr::UNSPECIFIED,
+        giaddr: Ipv4Addr::UNSPECIFIED,
+        options: ReplyOptions {
+            server_id: Some(ip(server)),
+            subnet_mask: Some(ip("255.255.255.0")),
+            routers: vec![ip("10.0.2.2")],
+            lease_secs: Some(86400),
+            ..ReplyOptions::default()
+        },
+    }
+}
+
+fn sent_kind(session: &mut Session, now: Duration) -> Option<ClientKind> {
+    session.transmit(now).map(|m| m.kind)
+}
+
+#[test]
+fn the_first_resend_comes_within_a_second_and_later_ones_back_off_to_8_s() {
+    for seed in [0, 1, 0xdead_beef, u64::MAX] {
+        let delays: Vec<u64> = (0..8)
+            .map(|n| retransmit_delay(n, seed).as_millis() as u64)
+            .collect();
+        let bounds = [
+            (375, 625),
+            (750, 1250),
+            (1500, 2500),
+            (3500, 4500),
+            (7500, 8500),
+            (7500, 8500),
+            (7500, 8500),
+            (7500, 8500),
+        ];
+        for (n, (delay, (low, high))) in delays.iter().zip(bounds).enumerate() {
+            assert!(
+                (low..=high).contains(delay),
+                "seed {seed:#x}, attempt {n}: {delay} ms not in {low}..={high}"
+            );
+        }
+    }
+}
+
+#[test]
+fn nodes_with_different_seeds_do_not_retransmit_in_lockstep() {
+    let schedules: std::collections::HashSet<Vec<Duration>> = (0..50u64)
+        .map(|seed| (0..5).map(|n| retransmit_delay(n, seed * 7919)).collect())
+        .collect();
+    assert!(
+        schedules.len() > 45,
+        "only {} distinct schedules of 50",
+        schedules.len()
+    );
+    let xids: std::collections::HashSet<u32> = (0..1000u64).map(|seed| xid_for(seed, 0)).collect();
+    assert_eq!(xids.len(), 1000);
+}
+
+#[test]
+fn discover_offer_request_ack() {
+    let mut session = Session::new("eth0", MAC, "worker-64e59a", 42);
+    let first = session
+        .transmit(Duration::ZERO)
+        .expect("a DISCOVER at once");
+    assert_eq!(
+        (first.kind, first.hostname, first.secs),
+        (ClientKind::Discover, "worker-64e59a", 0)
+    );
+    assert!(session.transmit(ms(100)).is_none(), "nothing due yet");
+    assert!(session.next_send() < ms(1000));
+
+    let offer = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    assert_eq!(
+        session.receive(&offer, ms(120)),
+        Outcome::Offered {
+            address: ip("10.0.2.15"),
+            server_id: ip("10.0.2.2")
+        }
+    );
+    let request = session
+        .transmit(ms(120))
+        .expect("the REQUEST is due at once");
+    assert_eq!(
+        request.kind,
+        ClientKind::Request {
+            requested: ip("10.0.2.15"),
+            server_id: ip("10.0.2.2")
+        }
+    );
+    assert_eq!(request.xid, offer.xid, "same transaction");
+
+    // A second server's OFFER arrives late: ignored.
+    let late = reply(&session, MessageType::Offer, "10.0.2.99", "10.0.2.3");
+    assert!(matches!(
+        session.receive(&late, ms(130)),
+        Outcome::Ignored(_)
+    ));
+
+    let ack = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.2");
+    let Outcome::Bound(lease) = session.receive(&ack, ms(140)) else {
+        panic!("not bound")
+    };
+    assert_eq!(
+        (lease.address, lease.prefix_len, lease.default_gateway()),
+        (ip("10.0.2.15"), 24, Some(ip("10.0.2.2")))
+    );
+    assert_eq!(
+        session.counts(),
+        Counts {
+            discovers: 1,
+            requests: 1,
+            offers: 1,
+            naks: 0
+        }
+    );
+}
+
+#[test]
+fn replies_for_others_are_ignored() {
+    let mut session = Session::new("eth0", MAC, "n", 1);
+    session.transmit(Duration::ZERO);
+    let mut other_xid = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    other_xid.xid ^= 1;
+    let mut other_mac = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    other_mac.chaddr = Mac([2, 0, 0, 0, 0, 1]);
+    let ack_too_early = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.2");
+    let unusable = reply(&session, MessageType::Offer, "255.255.255.255", "10.0.2.2");
+    let mut no_server_id = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    no_server_id.options.server_id = None;
+    for (name, r) in [
+        ("other xid", other_xid),
+        ("other MAC", other_mac),
+        ("ACK while selecting", ack_too_early),
+        ("broadcast address offered", unusable),
+        ("OFFER without option 54", no_server_id),
+    ] {
+        assert!(
+            matches!(session.receive(&r, ms(10)), Outcome::Ignored(_)),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        session.last_problem(),
+        Some("OFFER of 10.0.2.15 without option 54 (server identifier)"),
+        "unusable replies for us are remembered for the timeout error"
+    );
+    assert!(
+        session.transmit(ms(10)).is_none(),
+        "still waiting to resend the DISCOVER"
+    );
+}
+
+#[test]
+fn a_nak_from_our_server_starts_over_with_a_new_xid() {
+    let mut session = Session::new("eth0", MAC, "n", 7);
+    session.transmit(Duration::ZERO);
+    let offer = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    session.receive(&offer, ms(50));
+    session.transmit(ms(50));
+    let old_xid = session.xid();
+
+    let foreign_nak = reply(&session, MessageType::Nak, "0.0.0.0", "10.0.2.3");
+    assert!(matches!(
+        session.receive(&foreign_nak, ms(60)),
+        Outcome::Ignored(_)
+    ));
+
+    let mut nak = reply(&session, MessageType::Nak, "0.0.0.0", "10.0.2.2");
+    nak.options.message = Some("wrong network".into());
+    assert_eq!(
+        session.receive(&nak, ms(70)),
+        Outcome::Refused {
+            server_id: ip("10.0.2.2"),
+            message: Some("wrong network".into())
+        }
+    );
+    assert_ne!(session.xid(), old_xid);
+    assert!(
+        session.transmit(ms(70)).is_none(),
+        "no hot loop: the DISCOVER waits a backoff step"
+    );
+    let due = session.next_send();
+    assert!(due > ms(70) && due < ms(70 + 700), "{due:?}");
+    assert_eq!(sent_kind(&mut session, due), Some(ClientKind::Discover));
+    assert_eq!(session.counts().naks, 1);
+}
+
+#[test]
+fn acks_that_do_not_match_the_request_are_ignored() {
+    let mut session = Session::new("eth0", MAC, "n", 3);
+    session.transmit(Duration::ZERO);
+    session.receive(
+        &reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2"),
+        ms(5),
+    );
+    session.transmit(ms(5));
+    let other_server = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.3");
+    let other_address = reply(&session, MessageType::Ack, "10.0.2.16", "10.0.2.2");
+    let mut bad_mask = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.2");
+    bad_mask.options.subnet_mask = Some(ip("255.0.255.0"));
+    for r in [other_server, other_address, bad_mask] {
+        assert!(
+            matches!(session.receive(&r, ms(10)), Outcome::Ignored(_)),
+            "{r:?}"
+        );
+    }
+    assert_eq!(
+        session.last_problem(),
+        Some("ACK from 10.0.2.2 unusable: subnet mask 255.0.255.0 is not contiguous")
+    );
+    // The ACK without option 54 is taken (the server we asked is known).
+    let mut no_id = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.2");
+    no_id.options.server_id = None;
+    let Outcome::Bound(lease) = session.receive(&no_id, ms(20)) else {
+        panic!("not bound")
+    };
+    assert_eq!(lease.server_id, ip("10.0.2.2"));
+}
+
+/// A server that never ACKs: after four REQUESTs the client discovers again, and the whole
+/// schedule keeps every gap between sends within the backoff bounds.
+#[test]
+fn unanswered_requests_lead_back_to_discover() {
+    let mut session = Session::new("eth0", MAC, "n", 11);
+    let mut sent = Vec::new();
+    let mut now = Duration::ZERO;
+    while now < Duration::from_secs(30) {
+        if let Some(kind) = sent_kind(&mut session, now) {
+            sent.push((now, kind));
+            if kind == ClientKind::Discover && sent.len() == 1 {
+                let offer = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+                session.receive(&offer, now);
+            }
+        }
+        now += ms(10);
+    }
+    let kinds: Vec<&str> = sent
+        .iter()
+        .map(|(_, kind)| match kind {
+            ClientKind::Discover => "D",
+            ClientKind::Request { .. } => "R",
+        })
+        .collect();
+    assert_eq!(kinds[..6], ["D", "R", "R", "R", "R", "D"]);
+    assert!(kinds[6..].iter().all(|k| *k == "D"), "{kinds:?}");
+    let counts = session.counts();
+    assert_eq!((counts.requests, counts.offers), (4, 1));
+    // The secs field counts from the first DISCOVER.
+    let secs = session.transmit(Duration::from_secs(60)).expect("due").secs;
+    assert_eq!(secs, 60);
+}
+
+#[test]
+fn usable_addresses() {
+    for good in ["10.0.2.15", "192.168.77.50", "100.64.0.1", "169.254.1.1"] {
+        assert_eq!(check_address(ip(good)), Ok(()), "{good}");
+    }
+    for bad in [
+        "0.0.0.0",
+        "0.1.2.3",
+        "127.0.0.1",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+    ] {
+        assert_eq!(
+            check_address(ip(bad)),
+            Err(LeaseError::UnusableAddress(ip(bad))),
+            "{bad}"
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! DHCPv4 for early boot: get an address and the boot parameters for one interface.
+//!
+//! [`packet`] is the pure codec, [`client`] the pure protocol logic (what to send when, which
+//! replies to take), and [`socket`] the one packet socket; [`acquire`] wires them together.
+//!
+//! The node's derived name goes out as option 12 in every DISCOVER and REQUEST, so dnsmasq
+//! registers it in DNS (seeds 000 and 002: the name is set before DHCP). Retransmissions start
+//! after ~0.5 s, because the first DISCOVER is often lost while the link comes up (the klibc
+//! race in BASELINES.md section 5), and a failed send is just a lost packet, retried on the
+//! same schedule (klibc waits 10 s after one). There is no ARP probe for the address (dracut's
+//! arping costs ~2 s), and no renewal: the real system's own client takes over.
+
+pub mod client;
+pub mod packet;
+mod socket;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use crate::identity::Mac;
+
+pub use client::{Counts, Outcome, Session};
+pub use packet::{DecodeError, FrameError, MessageType, Reply, Route};
+
+/// What the client needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    pub iface: String,
+    /// The interface index; 0 looks `iface` up.
+    pub ifindex: u32,
+    pub mac: Mac,
+    /// Sent as option 12 (empty: not sent).
+    pub hostname: String,
+    /// For the whole acquisition (`rd.net.timeout.dhcp=<s>`).
+    pub timeout: Duration,
+    /// Seeds the xids and the retransmission jitter; must differ between nodes (see
+    /// [`ClientConfig::new`]).
+    pub xid_seed: u64,
+}
+
+impl ClientConfig {
+    /// A configuration whose seed mixes the MAC (unique per node) with the wall clock's
+    /// nanoseconds (different on each boot), and whose index is looked up.
+    pub fn new(iface: &str, mac: Mac, hostname: &str, timeout: Duration) -> ClientConfig {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
+        let mut mac_bits = [0u8; 8];
+        mac_bits[..6].copy_from_slice(&mac.0);
+        ClientConfig {
+            iface: iface.to_owned(),
+            ifindex: 0,
+            mac,
+            hostname: hostname.to_owned(),
+            timeout,
+            xid_seed: u64::from_le_bytes(mac_bits) ^ nanos.rotate_left(29),
+        }
+    }
+}
+
+/// What an ACK gave us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub address: Ipv4Addr,
+    /// From option 1; the classful default when the server sent none (as the kernel does).
+    pub prefix_len: u8,
+    /// Option 3. Empty when option 121 is present: RFC 3442 says to ignore option 3 then.
+    pub routers: Vec<Ipv4Addr>,
+    /// Option 121.
+    pub classless_routes: Vec<Route>,
+    pub dns: Vec<Ipv4Addr>,
+    pub domain: Option<String>,
+    pub search: Vec<String>,
+    pub hostname: Option<String>,
+    pub server_id: Ipv4Addr,
+    /// `siaddr`; `None` when 0.0.0.0.
+    pub next_server: Option<Ipv4Addr>,
+    /// Option 66, else the `sname` field.
+    pub tftp_server_name: Option<String>,
+    /// Option 67, else the `file` field.
+    pub boot_file: Option<String>,
+    pub root_path: Option<String>,
+    pub mtu: Option<u16>,
+    pub broadcast: Option<Ipv4Addr>,
+    pub ntp: Vec<Ipv4Addr>,
+    /// Option 51; `u32::MAX` means infinite.
+    pub lease_secs: Option<u32>,
+    pub t1: Option<u32>,
+    pub t2: Option<u32>,
+}
+
+/// Why an ACK cannot become a lease.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeaseError {
+    #[error("a {0} is not an ACK")]
+    NotAck(MessageType),
+    #[error("address {0} cannot be a host's own")]
+    UnusableAddress(Ipv4Addr),
+    #[error("subnet mask {0} is not contiguous")]
+    NonContiguousMask(Ipv4Addr),
+}
+
+impl Lease {
+    /// The lease in an ACK from `server_id` (the server we asked; used when the ACK leaves out
+    /// option 54).
+    pub fn from_ack(reply: &Reply, server_id: Ipv4Addr) -> Result<Lease, LeaseError> {
+        if reply.message_type != MessageType::Ack {
+            return Err(LeaseError::NotAck(reply.message_type));
+        }
+        client::check_address(reply.yiaddr)?;
+        let options = &reply.options;
+        let prefix_len = match options.subnet_mask {
+            Some(mask) => mask_to_prefix(mask).ok_or(LeaseError::NonContiguousMask(mask))?,
+            None => classful_prefix(reply.yiaddr),
+        };
+        let (routers, classless_routes) = match &options.classless_routes {
+            Some(routes) => (Vec::new(), routes.clone()),
+            None => (options.routers.clone(), Vec::new()),
+        };
+        Ok(Lease {
+            address: reply.yiaddr,
+            prefix_len,
+            routers,
+            classless_routes,
+            dns: options.dns.clone(),
+            domain: options.domain.clone(),
+            search: options.search.clone(),
+            hostname: options.hostname.clone(),
+            server_id: options.server_id.unwrap_or(server_id),
+            next_server: Some(reply.siaddr).filter(|a| !a.is_unspecified()),
+            tftp_server_name: options.tftp_server_name.clone(),
+            boot_file: options.boot_file.clone(),
+            root_path: options.root_path.clone(),
+            mtu: options.mtu,
+            broadcast: options.broadcast,
+            ntp: options.ntp.clone(),
+            lease_secs: options.lease_secs,
+            t1: options.t1,
+            t2: options.t2,
+        })
+    }
+
+    /// The default route's gateway: a classless 0.0.0.0/0 route wins, else the first router.
+    /// `None` also for an on-link default route (gateway 0.0.0.0 in option 121).
+    pub fn default_gateway(&self) -> Option<Ipv4Addr> {
+        match self
+            .classless_routes
+            .iter()
+            .find(|route| route.prefix_len == 0)
+        {
+            Some(route) => Some(route.gateway).filter(|gw| !gw.is_unspecified()),
+            None => self.routers.first().copied(),
+        }
+    }
+
+    pub fn netmask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(
+            u32::MAX
+                .checked_shl(32 - u32::from(self.prefix_len.min(32)))
+                .unwrap_or(0),
+        )
+    }
+}
+
+fn mask_to_prefix(mask: Ipv4Addr) -> Option<u8> {
+    let bits = u32::from(mask);
+    let ones = bits.leading_ones();
+    // Contiguous: nothing set after the leading ones.
+    (bits.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+}
+
+fn classful_prefix(address: Ipv4Addr) -> u8 {
+    match address.octets()[0] {
+        0..=127 => 8,
+        128..=191 => 16,
+        _ => 24,
+    }
+}
+
+/// Why [`acquire`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum DhcpError {
+    #[error("dhcp: {iface}: host name {hostname:?} is longer than 255 bytes (option 12's limit)")]
+    HostnameTooLong { iface: String, hostname: String },
+    #[error("dhcp: {iface}: opening a packet socket: {source}")]
+    Socket {
+        iface: String,
+        source: std::io::Error,
+    },
+    #[error("dhcp: {iface}: receiving: {source}")]
+    Receive {
+        iface: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Timeout(TimeoutReport),
+}
+
+/// What happened before the time ran out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeoutReport {
+    pub iface: String,
+    pub waited: Duration,
+    pub counts: Counts,
+    pub last_problem: Option<String>,
+}
+
+impl fmt::Display for TimeoutReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Counts {
+            discovers,
+            requests,
+            offers,
+            naks,
+        } = self.counts;
+        let secs = self.waited.as_secs_f64();
+        if offers == 0 {
+            write!(
+                f,
+                "dhcp: no DHCP server answered on {}: {discovers} DISCOVERs sent in {secs:.1} s",
+                self.iface
+            )?;
+        } else {
+            write!(
+                f,
+                "dhcp: no lease on {}: {discovers} DISCOVERs, {offers} OFFERs, {requests} REQUESTs, \
+                 {naks} NAKs in {secs:.1} s and no usable ACK",
+                self.iface
+            )?;
+        }
+        match &self.last_problem {
+            Some(problem) => write!(f, " (last problem: {problem})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Receive buffer: room for a jumbo frame, so a large reply is never cut short.
+const RECEIVE_BUFFER: usize = 9216;
+
+/// Runs DHCP on `config.iface` (which must be up) until a lease is bound or `config.timeout`
+/// has passed. The interface is left unconfigured: applying the lease is the caller's step.
+pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
+    let iface = config.iface.as_str();
+    if config.hostname.len() > 255 {
+        return Err(DhcpError::HostnameTooLong {
+            iface: iface.to_owned(),
+            hostname: config.hostname.clone(),
+        });
+    }
+    let socket =
+        socket::PacketSocket::open(iface, config.ifindex).map_err(|source| DhcpError::Socket {
+            iface: iface.to_owned(),
+            source,
+        })?;
+    log::debug!(
+        "dhcp: {iface}: packet socket on ifindex {}, MAC {}",
+        socket.ifindex(),
+        config.mac
+    );
+    let started = Instant::now();
+    let mut session = Session::new(iface, config.mac, &config.hostname, config.xid_seed);
+    let mut buf = vec![0u8; RECEIVE_BUFFER];
+    loop {
+        let now = started.elapsed();
+        if now >= config.timeout {
+            return Err(DhcpError::Timeout(TimeoutReport {
+                iface: iface.to_owned(),
+                waited: now,
+                counts: session.counts(),
+                last_problem: session.last_problem().map(str::to_owned),
+            }));
+        }
+        if let Some(message) = session.transmit(now) {
+            let (kind, xid) = (message.kind, message.xid);
+            let sent = packet::encode_client_broadcast(&message.encode())
+                .map_err(std::io::Error::other)
+                .and_then(|frame| socket.send_broadcast(&frame));
+            match (sent, kind) {
+                (Ok(()), packet::ClientKind::Discover) => {
+                    log::info!("dhcp: {iface}: DISCOVER sent (xid {xid:#010x})")
+                }
+                (
+                    Ok(()),
+                    packet::ClientKind::Request {
+                        requested,
+                        server_id,
+                    },
+                ) => {
+                    log::info!(
+                        "dhcp: {iface}: REQUEST for {requested} sent to {server_id} (xid {xid:#010x})"
+                    )
+                }
+                // Most likely the link is not ready yet: a lost packet, resent on schedule.
+                (Err(err), _) => {
+                    log::debug!("dhcp: {iface}: sending failed: {err}");
+                    session.note_problem(format!("sending failed: {err}"));
+                }
+            }
+        }
+        let wait = session
+            .next_send()
+            .min(config.timeout)
+            .saturating_sub(started.elapsed());
+        let len = match socket.receive(&mut buf, wait) {
+            Ok(Some(len)) => len,
+            Ok(None) => continue,
+            Err(source) => {
+                return Err(DhcpError::Receive {
+                    iface: iface.to_owned(),
+                    source,
+                });
+            }
+        };
+        // Every IPv4 packet on the interface arrives here: most are simply not for port 68.
+        let Ok(datagram) = packet::parse_udp(&buf[..len], packet::CLIENT_PORT) else {
+            continue;
+        };
+        let reply = match Reply::decode(datagram.payload) {
+            Ok(reply) => reply,
+            Err(err) => {
+                log::debug!(
+                    "dhcp: {iface}: ignoring a reply from {}: {err}",
+                    datagram.src
+                );
+                session.note_problem(format!(
+                    "a reply from {} did not decode: {err}",
+                    datagram.src
+                ));
+                continue;
+            }
+        };
+        match session.receive(&reply, started.elapsed()) {
+            Outcome::Ignored(why) => {
+                log::debug!("dhcp: {iface}: ignoring a {}: {why}", reply.message_type)
+            }
+            Outcome::Offered { address, server_id } => {
+                log::info!("dhcp: {iface}: OFFER of {address} from {server_id}")
+            }
+            Outcome::Refused { server_id, message } => log::warn!(
+                "dhcp: {iface}: NAK from {server_id}{}: discovering again",
+                message.map(|m| format!(" ({m})")).unwrap_or_default()
+            ),
+            Outcome::Bound(lease) => {
+                let length = match lease.lease_secs {
+                    Some(u32::MAX) => "with an infinite lease".to_owned(),
+                    Some(secs) => format!("for {secs} s"),
+                    None => "with no lease time".to_owned(),
+                };
+                log::info!(
+                    "dhcp: {iface}: lease {}/{} from {} {length} (in {} ms)",
+                    lease.address,
+                    lease.prefix_len,
+                    lease.server_id,
+                    started.elapsed().as_millis()
+                );
+                return Ok(*lease);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

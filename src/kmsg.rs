@@ -1,0 +1,130 @@
+//! A `log` backend writing to /dev/kmsg, so `dmesg` tells the whole story of a boot.
+//!
+//! Each record is one write(2) of `<N>diskless: message\n` (N = syslog level), cut below the
+//! kernel's 1 KiB limit on a character boundary. The kernel rate-limits writers of /dev/kmsg
+//! (10 lines per 5 s per open file) unless `printk.devkmsg=on`; [`DevKmsgGuard`] lifts that
+//! for the initramfs stage and puts the admin's setting back before the real init runs.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// The kernel rejects longer writes to /dev/kmsg (LOG_LINE_MAX is 1024 minus the prefix).
+const MAX_LINE: usize = 1000;
+const PREFIX: &str = "diskless: ";
+const DEVKMSG_SYSCTL: &str = "/proc/sys/kernel/printk_devkmsg";
+
+/// Formats one record as the bytes written to /dev/kmsg.
+pub fn format_line(level: log::Level, message: &str) -> Vec<u8> {
+    let priority = match level {
+        log::Level::Error => 3,
+        log::Level::Warn => 4,
+        log::Level::Info => 6,
+        log::Level::Debug | log::Level::Trace => 7,
+    };
+    let mut line = format!("<{priority}>{PREFIX}");
+    // Newlines would split one record into several kmsg entries with no prefix.
+    let flat: String = message.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
+    let room = MAX_LINE - line.len() - 1;
+    let mut cut = flat.len().min(room);
+    while !flat.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    line.push_str(&flat[..cut]);
+    line.push('\n');
+    line.into_bytes()
+}
+
+/// The logger: /dev/kmsg when it can be opened, else standard error (the console).
+pub struct KmsgLogger {
+    sink: Mutex<Option<File>>,
+    max_level: log::LevelFilter,
+}
+
+impl KmsgLogger {
+    /// Installs the logger. Safe to call once; later calls are ignored.
+    pub fn install(max_level: log::LevelFilter) {
+        let sink = OpenOptions::new().write(true).open("/dev/kmsg").ok();
+        let logger = Box::new(KmsgLogger { sink: Mutex::new(sink), max_level });
+        if log::set_boxed_logger(logger).is_ok() {
+            log::set_max_level(max_level);
+        }
+    }
+}
+
+impl log::Log for KmsgLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= self.max_level
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = format_line(record.level(), &record.args().to_string());
+        let mut sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let written = sink.as_mut().map(|file| file.write_all(&line));
+        if !matches!(written, Some(Ok(()))) {
+            // No kmsg (or it failed): the console is the next best witness.
+            let text = String::from_utf8_lossy(&line);
+            let _ = io::stderr().write_all(text.trim_start_matches(|c: char| c != '>').trim_start_matches('>').as_bytes());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Turns the /dev/kmsg rate limit off while alive; [`DevKmsgGuard::restore`] puts the
+/// previous setting back (it stays off if the admin pinned it on the command line).
+#[derive(Debug)]
+pub struct DevKmsgGuard {
+    previous: Option<String>,
+}
+
+impl DevKmsgGuard {
+    pub fn lift() -> DevKmsgGuard {
+        let path = Path::new(DEVKMSG_SYSCTL);
+        let previous = std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
+        if previous.as_deref() == Some("ratelimit") {
+            // The kernel wants the trailing newline; this fails harmlessly when
+            // printk.devkmsg= on the command line locked the setting.
+            let _ = crate::sys::write_existing(path, b"on\n");
+        }
+        DevKmsgGuard { previous }
+    }
+
+    pub fn restore(&self) {
+        if self.previous.as_deref() == Some("ratelimit") {
+            let _ = crate::sys::write_existing(Path::new(DEVKMSG_SYSCTL), b"ratelimit\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_carry_priority_and_prefix() {
+        let cases = [
+            (log::Level::Error, "boom", "<3>diskless: boom\n"),
+            (log::Level::Warn, "careful", "<4>diskless: careful\n"),
+            (log::Level::Info, "mounting /proc", "<6>diskless: mounting /proc\n"),
+            (log::Level::Debug, "detail", "<7>diskless: detail\n"),
+            (log::Level::Info, "two\nlines", "<6>diskless: two lines\n"),
+        ];
+        for (level, message, expected) in cases {
+            assert_eq!(String::from_utf8(format_line(level, message)).expect("utf8"), expected);
+        }
+    }
+
+    #[test]
+    fn long_lines_are_cut_below_the_kernel_limit_on_a_char_boundary() {
+        let message = "é".repeat(2000);
+        let line = format_line(log::Level::Info, &message);
+        assert!(line.len() <= MAX_LINE, "{} bytes", line.len());
+        assert!(String::from_utf8(line.clone()).is_ok());
+        assert_eq!(line.last(), Some(&b'\n'));
+    }
+}

@@ -1,0 +1,131 @@
+//! Loading the kernel modules the image carries: drivers for the hardware present (matched by
+//! modalias, as udev's coldplug would), the modules the root needs, and the kernel's own
+//! requests (it runs /sbin/modprobe, a link to this binary, for things like `fs-overlay`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::error::BootError;
+use crate::modules::ModuleIndex;
+use crate::sys;
+
+/// The image's module directory and its parsed index.
+#[derive(Debug)]
+pub struct Modules {
+    dir: PathBuf,
+    index: ModuleIndex,
+    blacklist: Vec<String>,
+    loaded: BTreeSet<String>,
+}
+
+impl Modules {
+    /// Reads `/lib/modules/<release>/modules.{dep,alias,builtin}`. An image without modules
+    /// (a kernel with everything built in) gives an empty index.
+    pub fn open(release: &str, blacklist: &[String]) -> Result<Modules, BootError> {
+        let dir = Path::new("/lib/modules").join(release);
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        let index = ModuleIndex::parse(&read("modules.dep"), &read("modules.alias"), &read("modules.builtin"))
+            .map_err(|err| BootError::ModuleIndex { dir: dir.clone(), reason: err.to_string() })?;
+        Ok(Modules { dir, index, blacklist: blacklist.to_vec(), loaded: BTreeSet::new() })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.modules.is_empty()
+    }
+
+    /// Loads `names` (module names or aliases) with their dependencies. Names the image
+    /// does not carry are returned, not errors: the kernel may have them built in.
+    pub fn load(&mut self, names: &[String]) -> Result<Vec<String>, BootError> {
+        let mut wanted = Vec::new();
+        let mut unknown = Vec::new();
+        for name in names {
+            let resolved = self.index.resolve(name);
+            if resolved.is_empty() && !self.index.is_builtin(name) {
+                unknown.push(name.clone());
+            }
+            wanted.extend(resolved);
+        }
+        let (order, missing) = self.index.load_order(&wanted, &self.blacklist);
+        unknown.extend(missing);
+        let mut newly = Vec::new();
+        for entry in order {
+            if self.loaded.contains(&entry.name) {
+                continue;
+            }
+            let path = self.dir.join(&entry.path);
+            sys::load_module(&path).map_err(|source| BootError::LoadModule { name: entry.name.clone(), path, source })?;
+            self.loaded.insert(entry.name.clone());
+            newly.push(entry.name.clone());
+        }
+        if !newly.is_empty() {
+            log::info!("loaded modules: {}", newly.join(" "));
+        }
+        Ok(unknown)
+    }
+
+    /// Loads the drivers for the devices present, again and again until no new module comes
+    /// in (a bus driver such as virtio_pci makes new devices appear for the next round).
+    pub fn coldplug(&mut self) -> Result<(), BootError> {
+        for _round in 0..8 {
+            let before = self.loaded.len();
+            let aliases = device_modaliases();
+            let wanted: Vec<String> = aliases.iter().flat_map(|alias| self.index.resolve(alias)).collect();
+            let wanted: Vec<String> = wanted.into_iter().filter(|name| !self.loaded.contains(name)).collect();
+            if wanted.is_empty() {
+                break;
+            }
+            self.load(&wanted)?;
+            if self.loaded.len() == before {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn loaded(&self) -> Vec<String> {
+        self.loaded.iter().cloned().collect()
+    }
+}
+
+/// Every `modalias` of every device on every bus, deduplicated.
+fn device_modaliases() -> BTreeSet<String> {
+    let mut aliases = BTreeSet::new();
+    let Ok(buses) = std::fs::read_dir("/sys/bus") else { return aliases };
+    for bus in buses.filter_map(Result::ok) {
+        let Ok(devices) = std::fs::read_dir(bus.path().join("devices")) else { continue };
+        for device in devices.filter_map(Result::ok) {
+            if let Ok(alias) = std::fs::read_to_string(device.path().join("modalias")) {
+                let alias = alias.trim();
+                if !alias.is_empty() {
+                    aliases.insert(alias.to_owned());
+                }
+            }
+        }
+    }
+    aliases
+}
+
+/// `/sbin/modprobe [-q] [--] NAME`, as the kernel runs it for its own requests. Returns the
+/// exit code: 0 when loaded (or built in), 1 otherwise.
+pub fn modprobe_main(args: &[String]) -> i32 {
+    let Some(name) = args.iter().skip(1).find(|arg| !arg.starts_with('-')) else {
+        eprintln!("usage: modprobe [-q] [--] MODULE");
+        return 1;
+    };
+    let release = sys::kernel_release();
+    let mut modules = match Modules::open(&release, &[]) {
+        Ok(modules) => modules,
+        Err(err) => {
+            log::warn!("modprobe {name}: {err}");
+            return 1;
+        }
+    };
+    match modules.load(std::slice::from_ref(name)) {
+        Ok(unknown) if unknown.is_empty() => 0,
+        Ok(_) => 1,
+        Err(err) => {
+            log::warn!("modprobe {name}: {err}");
+            1
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Network interfaces: which NIC boots the node, and its static IPv4 configuration.
+//!
+//! Choosing and planning are pure (over [`Nic`] lists and [`StaticIp`]); reading sysfs and
+//! configuring the kernel happen in the small functions at the bottom.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::identity::Mac;
+use crate::ip::{self, StaticIp};
+
+/// A network interface as sysfs shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nic {
+    pub name: String,
+    pub mac: Option<Mac>,
+    pub ifindex: u32,
+    /// ARPHRD_ETHER (`type` 1).
+    pub ethernet: bool,
+    /// Backed by a device (`/sys/class/net/<if>/device`), not a bridge, bond or tunnel.
+    pub physical: bool,
+}
+
+/// Which interface the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NicChoice {
+    /// `BOOTIF=`: the NIC that PXE-booted.
+    Mac(Mac),
+    /// The `ip=` device field.
+    Name(String),
+    /// Neither: the first physical Ethernet NIC by interface index.
+    FirstEthernet,
+}
+
+impl NicChoice {
+    pub fn describe(&self) -> String {
+        match self {
+            NicChoice::Mac(mac) => format!("with MAC {mac} (BOOTIF)"),
+            NicChoice::Name(name) => format!("{name} (ip= device)"),
+            NicChoice::FirstEthernet => "of type Ethernet".to_owned(),
+        }
+    }
+
+    /// Picks the interface from what is present now.
+    pub fn pick<'a>(&self, nics: &'a [Nic]) -> Option<&'a Nic> {
+        match self {
+            NicChoice::Mac(mac) => nics.iter().find(|nic| nic.mac.as_ref() == Some(mac)),
+            NicChoice::Name(name) => nics.iter().find(|nic| &nic.name == name),
+            NicChoice::FirstEthernet => {
+                nics.iter().filter(|nic| nic.ethernet && nic.physical && nic.mac.is_some()).min_by_key(|nic| nic.ifindex)
+            }
+        }
+    }
+}
+
+/// A static IPv4 configuration ready to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticPlan {
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub mtu: Option<u16>,
+    pub dns: Vec<IpAddr>,
+}
+
+impl StaticPlan {
+    /// From the positional `ip=` form. Without a netmask the classful default applies, as in
+    /// the kernel's ipconfig.
+    pub fn from_ip(ip: &StaticIp) -> Result<StaticPlan, &'static str> {
+        let address = match ip.client {
+            Some(IpAddr::V4(addr)) => addr,
+            Some(IpAddr::V6(_)) => return Err("IPv6 client addresses are not configured by this build"),
+            None => return Err("no client address"),
+        };
+        let prefix_len = ip.prefix_len.unwrap_or_else(|| classful_prefix(address));
+        let gateway = match ip.gateway {
+            Some(IpAddr::V4(gw)) if !gw.is_unspecified() => Some(gw),
+            _ => None,
+        };
+        Ok(StaticPlan { address, prefix_len, gateway, mtu: ip.mtu, dns: ip.dns.clone() })
+    }
+
+    pub fn netmask(&self) -> Ipv4Addr {
+        ip::prefix_to_netmask(self.prefix_len)
+    }
+}
+
+fn classful_prefix(addr: Ipv4Addr) -> u8 {
+    match addr.octets()[0] {
+        0..=127 => 8,
+        128..=191 => 16,
+        _ => 24,
+    }
+}
+
+// ---- sysfs and the kernel --------------------------------------------------------------
+
+const SYS_CLASS_NET: &str = "/sys/class/net";
+
+fn read_trimmed(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
+}
+
+/// The interfaces present now, sorted by index.
+pub fn interfaces() -> Vec<Nic> {
+    let Ok(entries) = std::fs::read_dir(SYS_CLASS_NET) else { return Vec::new() };
+    let mut nics: Vec<Nic> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let dir = entry.path();
+            Some(Nic {
+                mac: read_trimmed(&dir.join("address")).and_then(|a| a.parse().ok()),
+                ifindex: read_trimmed(&dir.join("ifindex")).and_then(|i| i.parse().ok()).unwrap_or(u32::MAX),
+                ethernet: read_trimmed(&dir.join("type")).as_deref() == Some("1"),
+                physical: dir.join("device").exists(),
+                name,
+            })
+        })
+        .collect();
+    nics.sort_by_key(|nic| nic.ifindex);
+    nics
+}
+
+/// Polls until the chosen interface exists (drivers register NICs asynchronously).
+pub fn wait_for_interface(choice: &NicChoice, timeout: Duration) -> Result<Nic, Vec<Nic>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let nics = interfaces();
+        if let Some(nic) = choice.pick(&nics) {
+            return Ok(nic.clone());
+        }
+        if Instant::now() >= deadline {
+            return Err(nics);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Polls `carrier` until the link is up. The interface must be administratively up first.
+pub fn wait_for_carrier(iface: &str, timeout: Duration) -> bool {
+    let path = Path::new(SYS_CLASS_NET).join(iface).join("carrier");
+    let deadline = Instant::now() + timeout;
+    loop {
+        if read_trimmed(&path).as_deref() == Some("1") {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nic(name: &str, mac: &str, ifindex: u32, ethernet: bool, physical: bool) -> Nic {
+        Nic { name: name.into(), mac: mac.parse().ok(), ifindex, ethernet, physical }
+    }
+
+    #[test]
+    fn boot_nic_choice() {
+        let nics = [
+            nic("lo", "00:00:00:00:00:00", 1, false, false),
+            nic("br0", "52:54:00:00:00:09", 2, true, false),
+            nic("eth1", "52:54:00:00:00:02", 4, true, true),
+            nic("eth0", "52:54:00:00:00:01", 3, true, true),
+        ];
+        let by_mac = NicChoice::Mac("52:54:00:00:00:02".parse().expect("mac"));
+        let cases = [
+            (by_mac, Some("eth1")),
+            (NicChoice::Name("eth1".into()), Some("eth1")),
+            (NicChoice::Name("eth9".into()), None),
+            (NicChoice::FirstEthernet, Some("eth0")),
+            (NicChoice::Mac("aa:bb:cc:dd:ee:ff".parse().expect("mac")), None),
+        ];
+        for (choice, expected) in cases {
+            assert_eq!(choice.pick(&nics).map(|n| n.name.as_str()), expected, "{choice:?}");
+        }
+    }
+
+    #[test]
+    fn static_plan_from_the_pxelinux_form() {
+        let ip = match ip::parse("10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0").expect("parses") {
+            ip::IpParam::Static(ip) => ip,
+            other => panic!("not static: {other:?}"),
+        };
+        let plan = StaticPlan::from_ip(&ip).expect("plan");
+        assert_eq!(plan.address, Ipv4Addr::new(10, 0, 2, 15));
+        assert_eq!(plan.prefix_len, 24);
+        assert_eq!(plan.netmask(), Ipv4Addr::new(255, 255, 255, 0));
+        assert_eq!(plan.gateway, Some(Ipv4Addr::new(10, 0, 2, 2)));
+    }
+
+    #[test]
+    fn missing_netmask_is_classful() {
+        assert_eq!(classful_prefix(Ipv4Addr::new(10, 1, 2, 3)), 8);
+        assert_eq!(classful_prefix(Ipv4Addr::new(172, 16, 0, 1)), 16);
+        assert_eq!(classful_prefix(Ipv4Addr::new(192, 168, 0, 4)), 24);
+    }
+}

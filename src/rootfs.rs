@@ -1,0 +1,83 @@
+//! Assembling the new root from a squashfs image in RAM: loop-attach it read-only, mount it,
+//! and put an overlay with a tmpfs upper layer on top (seed 004, Anchor's layout).
+//!
+//! The layout, all under /run so that it moves into the real root and stays inspectable:
+//! `/run/diskless/root.squashfs` (the image), `/run/diskless/lower` (its mount),
+//! `/run/diskless/rw/{upper,work}` (the tmpfs), and the overlay on [`NEW_ROOT`].
+
+use std::path::{Path, PathBuf};
+
+use crate::error::BootError;
+use crate::sys::{self, MountOptions};
+
+pub const STATE_DIR: &str = "/run/diskless";
+pub const IMAGE_PATH: &str = "/run/diskless/root.squashfs";
+pub const NEW_ROOT: &str = "/sysroot";
+const LOWER: &str = "/run/diskless/lower";
+const RW: &str = "/run/diskless/rw";
+
+/// The tmpfs size option for the overlay's upper layer: the admin's value, else half of RAM
+/// (tmpfs only caps what writes may take; nothing is reserved up front).
+pub fn overlay_size_option(configured: Option<&str>) -> String {
+    format!("size={}", configured.unwrap_or("50%"))
+}
+
+/// The overlay option string.
+pub fn overlay_options(lower: &str, upper: &str, work: &str) -> String {
+    format!("lowerdir={lower},upperdir={upper},workdir={work}")
+}
+
+fn mkdir(path: &str) -> Result<(), BootError> {
+    std::fs::create_dir_all(path).map_err(|source| BootError::Mount {
+        what: "creating".to_owned(),
+        target: PathBuf::from(path),
+        source,
+    })
+}
+
+/// Mounts the verified image at [`NEW_ROOT`] as a writable overlay.
+pub fn mount_live_image(image: &Path, overlay_size: Option<&str>) -> Result<(), BootError> {
+    for dir in [LOWER, RW, NEW_ROOT] {
+        mkdir(dir)?;
+    }
+    let loop_device = sys::attach_loop_read_only(image).map_err(|source| BootError::Mount {
+        what: "attaching a loop device to".to_owned(),
+        target: image.to_path_buf(),
+        source,
+    })?;
+    let device = &loop_device.path;
+    log::info!("attached {} read-only to {}", image.display(), device.display());
+    let read_only = MountOptions { read_only: true, nodev: true, ..MountOptions::default() };
+    sys::mount(&device.to_string_lossy(), Path::new(LOWER), "squashfs", read_only, "").map_err(|source| {
+        BootError::Mount { what: format!("mounting squashfs from {} on", device.display()), target: LOWER.into(), source }
+    })?;
+    drop(loop_device);
+    let size = overlay_size_option(overlay_size);
+    sys::mount("diskless-rw", Path::new(RW), "tmpfs", MountOptions::default(), &format!("mode=0755,{size}"))
+        .map_err(|source| BootError::Mount { what: format!("mounting the overlay's tmpfs ({size}) on"), target: RW.into(), source })?;
+    let upper = format!("{RW}/upper");
+    let work = format!("{RW}/work");
+    mkdir(&upper)?;
+    mkdir(&work)?;
+    let options = overlay_options(LOWER, &upper, &work);
+    sys::mount("overlay", Path::new(NEW_ROOT), "overlay", MountOptions::default(), &options).map_err(|source| {
+        BootError::Mount { what: format!("mounting overlay ({options}) on"), target: NEW_ROOT.into(), source }
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_size_defaults_to_half_of_ram() {
+        assert_eq!(overlay_size_option(None), "size=50%");
+        assert_eq!(overlay_size_option(Some("2G")), "size=2G");
+    }
+
+    #[test]
+    fn overlay_options_name_all_three_layers() {
+        assert_eq!(overlay_options("/l", "/u", "/w"), "lowerdir=/l,upperdir=/u,workdir=/w");
+    }
+}

@@ -1,0 +1,168 @@
+//! Handing the machine to the real root. `pivot_root` cannot leave an initramfs (rootfs can
+//! never be unmounted), so: move /dev /proc /sys /run into the new root, delete the
+//! initramfs's files to give their RAM back (never crossing into another mount), move the
+//! new root onto `/`, chroot into it and exec its init.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::BootError;
+use crate::sys;
+
+/// The API file systems that travel with us into the real root.
+pub const MOVED_MOUNTS: [&str; 4] = ["/dev", "/proc", "/sys", "/run"];
+
+/// Resolves `path` inside `root` the way the kernel will after the chroot: absolute symlinks
+/// point into `root`, not into the initramfs. `None` when it does not exist.
+pub fn resolve_in_root(root: &Path, path: &str) -> Option<PathBuf> {
+    let mut pending: Vec<OsString> = Vec::new();
+    push_components(&mut pending, Path::new(path));
+    let mut current = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            current.pop();
+            continue;
+        }
+        let candidate = current.join(&part);
+        let on_disk = root.join(candidate.strip_prefix("/").unwrap_or(&candidate));
+        let meta = std::fs::symlink_metadata(&on_disk).ok()?;
+        if meta.file_type().is_symlink() {
+            hops += 1;
+            if hops > 40 {
+                return None;
+            }
+            let target = std::fs::read_link(&on_disk).ok()?;
+            if target.is_absolute() {
+                current = PathBuf::from("/");
+            }
+            push_components(&mut pending, &target);
+        } else {
+            current = candidate;
+        }
+    }
+    Some(root.join(current.strip_prefix("/").unwrap_or(&current)))
+}
+
+/// Pushes the normal components of `path` so that popping yields them in order.
+fn push_components(stack: &mut Vec<OsString>, path: &Path) {
+    let parts: Vec<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => Some(p.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect();
+    stack.extend(parts.into_iter().rev());
+}
+
+/// Removes everything below `dir` that lives on device `dev`, leaving other mounts (and
+/// `keep`) alone. Errors are counted, not fatal: a leftover file only costs a little RAM.
+fn delete_same_device(dir: &Path, dev: u64, keep: &Path, failures: &mut u32) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        *failures += 1;
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path == keep {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        if sys::device_of(&path).ok() != Some(dev) {
+            continue;
+        }
+        let removed = if meta.is_dir() {
+            delete_same_device(&path, dev, keep, failures);
+            std::fs::remove_dir(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if removed.is_err() {
+            *failures += 1;
+        }
+    }
+}
+
+fn failed(what: impl Into<String>) -> impl FnOnce(io::Error) -> BootError {
+    let what = what.into();
+    move |source| BootError::SwitchRoot { what, source }
+}
+
+/// Switches to `new_root` and execs `init` with `args`. Returns only with an error; once the
+/// initramfs has been deleted the error can only come from exec itself.
+pub fn switch_root(new_root: &Path, init: &str, args: &[OsString]) -> BootError {
+    match prepare(new_root, init) {
+        Ok(()) => {}
+        Err(err) => return err,
+    }
+    let err = sys::exec(Path::new(init), args);
+    BootError::SwitchRoot { what: format!("executing {init}"), source: err }
+}
+
+fn prepare(new_root: &Path, init: &str) -> Result<(), BootError> {
+    if resolve_in_root(new_root, init).is_none() {
+        return Err(BootError::NoInit { init: init.to_owned() });
+    }
+    // The guard: only ever delete files from the initramfs itself.
+    let on_initramfs = sys::is_initramfs_root(Path::new("/")).map_err(failed("checking / is the initramfs"))?;
+    if !on_initramfs || !Path::new("/init").exists() {
+        return Err(BootError::SwitchRoot {
+            what: "refusing to delete /: it is not an initramfs".to_owned(),
+            source: io::Error::other("not rootfs"),
+        });
+    }
+    for mount in MOVED_MOUNTS {
+        let target = new_root.join(mount.trim_start_matches('/'));
+        if !target.is_dir() {
+            std::fs::create_dir_all(&target).map_err(failed(format!("creating {}", target.display())))?;
+        }
+        sys::move_mount(Path::new(mount), &target).map_err(failed(format!("moving {mount} to {}", target.display())))?;
+    }
+    let root_dev = sys::device_of(Path::new("/")).map_err(failed("reading the device of /"))?;
+    let mut failures = 0;
+    delete_same_device(Path::new("/"), root_dev, new_root, &mut failures);
+    if failures > 0 {
+        log::warn!("{failures} initramfs files could not be deleted (their RAM stays in use)");
+    }
+    std::env::set_current_dir(new_root).map_err(failed(format!("entering {}", new_root.display())))?;
+    sys::move_mount(Path::new("."), Path::new("/")).map_err(failed(format!("moving {} onto /", new_root.display())))?;
+    sys::chroot_here().map_err(failed("chroot into the new root"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn init_is_resolved_inside_the_new_root() {
+        let root = std::env::temp_dir().join(format!("diskless-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("lib/systemd")).expect("mkdir");
+        std::fs::create_dir_all(root.join("sbin")).expect("mkdir");
+        std::fs::create_dir_all(root.join("bin")).expect("mkdir");
+        std::fs::write(root.join("lib/systemd/systemd"), b"").expect("write");
+        std::fs::write(root.join("bin/busybox"), b"").expect("write");
+        // Absolute link: must resolve against the new root, not the host's /lib.
+        symlink("/lib/systemd/systemd", root.join("sbin/init")).expect("symlink");
+        symlink("../bin/busybox", root.join("sbin/relative")).expect("symlink");
+        symlink("/nowhere", root.join("sbin/dangling")).expect("symlink");
+        symlink("/sbin/loop", root.join("sbin/loop")).expect("symlink");
+
+        let cases = [
+            ("/sbin/init", Some(root.join("lib/systemd/systemd"))),
+            ("/sbin/relative", Some(root.join("bin/busybox"))),
+            ("/sbin/dangling", None),
+            ("/sbin/loop", None),
+            ("/sbin/missing", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(resolve_in_root(&root, path), expected, "{path}");
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

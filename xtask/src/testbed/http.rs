@@ -1,0 +1,738 @@
+//! A small HTTP/1.1 file server for the guest to fetch from, std only.
+//!
+//! It listens on 127.0.0.1 with a random port; QEMU's user networking makes that
+//! `10.0.2.2:<port>` inside the guest ([`HttpServer::url_for`]). One thread per connection,
+//! one request per connection (`Connection: close`), GET and HEAD, single byte ranges.
+//! Every request is logged ([`HttpServer::requests`]) so tests can check what the guest asked
+//! for, and a [`Behavior`] can make the server misbehave the way real networks and servers do.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The address the guest reaches the host's 127.0.0.1 at under QEMU user networking.
+pub const GUEST_HOST_ADDR: &str = "10.0.2.2";
+
+/// The largest request head accepted; the guest sends a few short headers.
+const MAX_HEAD: usize = 16 * 1024;
+/// A client that stops talking is given up on after this long, so threads do not pile up.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+const CHUNK: usize = 64 * 1024;
+
+/// How the server (mis)behaves. Counted behaviours ("first K") count from when they are set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behavior {
+    /// Serve correctly.
+    Normal,
+    /// Close the first K connections as soon as they are accepted, before reading the request:
+    /// the client sees its connection reset or closed with no response. (A listening socket
+    /// cannot refuse a TCP connect, and slirp connects on the guest's behalf anyway.) Set with
+    /// [`HttpServer::set_behavior_for`], the request is read first so its path can match.
+    RefuseFirst(u32),
+    /// Once: the first GET response whose body is longer than N bytes announces its full
+    /// `Content-Length`, sends N body bytes and closes the connection.
+    CutAfter(u64),
+    /// In every response, the byte at this offset of the file is inverted (`!b`), wherever
+    /// a range covers it. Headers and lengths stay correct, as with a bad disk or proxy.
+    CorruptByte(u64),
+    /// Every response waits this long before its status line.
+    Delay(Duration),
+    /// The first `count` requests get `status` (say 503) with an empty body.
+    FailFirst { count: u32, status: u16 },
+}
+
+/// One request as the server saw and answered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLog {
+    /// `GET`, `HEAD`, ...; empty when the connection was closed before the request was read.
+    pub method: String,
+    /// The request target, query included (`/root.squashfs`).
+    pub path: String,
+    /// The `Range` header as sent.
+    pub range: Option<String>,
+    /// The status sent; `None` when no response was sent.
+    pub status: Option<u16>,
+    /// Body bytes written (headers not counted).
+    pub bytes_sent: u64,
+    /// The misbehaviour applied to this request, if any.
+    pub misbehaved: Option<Behavior>,
+}
+
+/// A behaviour and how many times it has taken effect.
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    behavior: Behavior,
+    used: u32,
+}
+
+impl Rule {
+    fn new(behavior: Behavior) -> Rule {
+        Rule { behavior, used: 0 }
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    dir: Option<PathBuf>,
+    files: Mutex<BTreeMap<String, Arc<[u8]>>>,
+    global: Mutex<Rule>,
+    per_path: Mutex<HashMap<String, Rule>>,
+    log: Mutex<Vec<RequestLog>>,
+    stop: AtomicBool,
+}
+
+/// A poisoned lock only means a connection thread panicked; the data is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The running server. Dropping it stops it.
+#[derive(Debug)]
+pub struct HttpServer {
+    port: u16,
+    shared: Arc<Shared>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// Serves the files under `dir` (its subdirectories too; no listings).
+    pub fn serve_dir(dir: impl Into<PathBuf>) -> io::Result<HttpServer> {
+        HttpServer::start(Some(dir.into()), BTreeMap::new())
+    }
+
+    /// Serves these files from memory, by name (`"root.squashfs"`, `"a/b"`).
+    pub fn serve_files(files: BTreeMap<String, Vec<u8>>) -> io::Result<HttpServer> {
+        let files = files
+            .into_iter()
+            .map(|(name, bytes)| (name, Arc::from(bytes)))
+            .collect();
+        HttpServer::start(None, files)
+    }
+
+    fn start(dir: Option<PathBuf>, files: BTreeMap<String, Arc<[u8]>>) -> io::Result<HttpServer> {
+        // 127.0.0.1 only: nothing outside this machine may reach test servers.
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let port = listener.local_addr()?.port();
+        let shared = Arc::new(Shared {
+            dir,
+            files: Mutex::new(files),
+            global: Mutex::new(Rule::new(Behavior::Normal)),
+            per_path: Mutex::new(HashMap::new()),
+            log: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
+        let acceptor_shared = Arc::clone(&shared);
+        let acceptor = std::thread::Builder::new()
+            .name(format!("http-{port}"))
+            .spawn(move || accept_loop(&listener, &acceptor_shared))?;
+        Ok(HttpServer {
+            port,
+            shared,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL of `name` as the guest sees it: `http://10.0.2.2:<port>/<name>`.
+    pub fn url_for(&self, name: &str) -> String {
+        format!(
+            "http://{GUEST_HOST_ADDR}:{}/{}",
+            self.port,
+            name.trim_start_matches('/')
+        )
+    }
+
+    /// The URL of `name` from the host: `http://127.0.0.1:<port>/<name>`.
+    pub fn host_url_for(&self, name: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/{}",
+            self.port,
+            name.trim_start_matches('/')
+        )
+    }
+
+    /// The host-side address, for clients in tests.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// Adds or replaces an in-memory file; served before any file of the same name in the
+    /// directory. For content that needs the port, such as a boot script holding URLs.
+    pub fn add_file(&self, name: &str, bytes: impl Into<Vec<u8>>) {
+        let bytes: Vec<u8> = bytes.into();
+        lock(&self.shared.files).insert(name.trim_start_matches('/').to_owned(), Arc::from(bytes));
+    }
+
+    /// Sets the behaviour for every request without a per-path one; its counters restart.
+    pub fn set_behavior(&self, behavior: Behavior) {
+        *lock(&self.shared.global) = Rule::new(behavior);
+    }
+
+    /// Sets the behaviour for requests whose path (without query) is `/<name>`.
+    pub fn set_behavior_for(&self, name: &str, behavior: Behavior) {
+        let key = format!("/{}", name.trim_start_matches('/'));
+        lock(&self.shared.per_path).insert(key, Rule::new(behavior));
+    }
+
+    /// Every request so far, in the order they were answered. An entry is recorded before
+    /// its connection is closed, so a client that has seen its connection close will find its
+    /// request here.
+    pub fn requests(&self) -> Vec<RequestLog> {
+        lock(&self.shared.log).clone()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // accept() blocks; a connection of our own wakes it up to see the stop flag.
+        let _ = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        let shared = Arc::clone(shared);
+        // Connection threads are detached: they end with their (timed-out) connection.
+        let _ = std::thread::Builder::new()
+            .name("http-conn".to_owned())
+            .spawn(move || handle(stream, &shared));
+    }
+}
+
+/// Takes the next use of a counted behaviour: whether it applies to this request.
+fn take(rule: &mut Rule) -> Option<Behavior> {
+    let applies = match rule.behavior {
+        Behavior::Normal => false,
+        Behavior::RefuseFirst(k) => rule.used < k,
+        Behavior::FailFirst { count, .. } => rule.used < count,
+        // Used up when the cut happens (see `handle`).
+        Behavior::CutAfter(_) => rule.used == 0,
+        Behavior::CorruptByte(_) | Behavior::Delay(_) => true,
+    };
+    if !applies {
+        return None;
+    }
+    if matches!(
+        rule.behavior,
+        Behavior::RefuseFirst(_) | Behavior::FailFirst { .. }
+    ) {
+        rule.used += 1;
+    }
+    Some(rule.behavior)
+}
+
+fn handle(mut stream: TcpStream, shared: &Shared) {
+    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+
+    {
+        let mut global = lock(&shared.global);
+        if matches!(global.behavior, Behavior::RefuseFirst(_)) {
+            if let Some(b) = take(&mut global) {
+                drop(global);
+                log(
+                    shared,
+                    RequestLog {
+                        method: String::new(),
+                        path: String::new(),
+                        range: None,
+                        status: None,
+                        bytes_sent: 0,
+                        misbehaved: Some(b),
+                    },
+                );
+                // Closing without reading: if the request already arrived, Linux answers
+                // with a reset.
+                drop(stream);
+                return;
+            }
+        }
+    }
+
+    let Some(request) = read_request(&mut stream) else {
+        return;
+    };
+    let mut entry = RequestLog {
+        method: request.method.clone(),
+        path: request.target.clone(),
+        range: request.range.clone(),
+        status: None,
+        bytes_sent: 0,
+        misbehaved: None,
+    };
+    let path = request
+        .target
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+
+    let behavior = with_rule(shared, &path, take);
+    // Recorded here for the behaviours that act on every request; corruption and cuts are
+    // recorded below, only when they change the response.
+    entry.misbehaved = behavior.filter(|b| {
+        matches!(
+            b,
+            Behavior::Delay(_) | Behavior::RefuseFirst(_) | Behavior::FailFirst { .. }
+        )
+    });
+    if let Some(Behavior::Delay(d)) = behavior {
+        std::thread::sleep(d);
+    }
+    match behavior {
+        Some(Behavior::RefuseFirst(_)) => {
+            log(shared, entry);
+            drop(stream);
+            return;
+        }
+        Some(Behavior::FailFirst { status, .. }) => {
+            entry.status = Some(status);
+            let _ = write_head(&mut stream, status, &[("Content-Length", "0".to_owned())]);
+            log(shared, entry);
+            return;
+        }
+        _ => {}
+    }
+
+    if request.method != "GET" && request.method != "HEAD" {
+        entry.status = Some(501);
+        let _ = write_head(&mut stream, 501, &[("Content-Length", "0".to_owned())]);
+        log(shared, entry);
+        return;
+    }
+
+    let Some(mut content) = find(shared, &path) else {
+        let body = b"not found\n";
+        entry.status = Some(404);
+        let _ = write_head(
+            &mut stream,
+            404,
+            &[("Content-Length", body.len().to_string())],
+        )
+        .and_then(|()| stream.write_all(body));
+        entry.bytes_sent = body.len() as u64;
+        log(shared, entry);
+        return;
+    };
+
+    let len = content.len();
+    let (status, start, count) = match parse_range(request.range.as_deref(), len) {
+        RangeRequest::Full => (200, 0, len),
+        RangeRequest::Partial { start, end } => (206, start, end - start + 1),
+        RangeRequest::Unsatisfiable => {
+            entry.status = Some(416);
+            let _ = write_head(
+                &mut stream,
+                416,
+                &[
+                    ("Content-Length", "0".to_owned()),
+                    ("Content-Range", format!("bytes */{len}")),
+                ],
+            );
+            log(shared, entry);
+            return;
+        }
+    };
+    let mut headers = vec![("Content-Length", count.to_string())];
+    if status == 206 {
+        headers.push((
+            "Content-Range",
+            format!("bytes {start}-{}/{len}", start + count - 1),
+        ));
+    }
+    entry.status = Some(status);
+    if write_head(&mut stream, status, &headers).is_err() || request.method == "HEAD" {
+        log(shared, entry);
+        return;
+    }
+
+    let cut = match behavior {
+        // Used up here rather than in `take`, so that a HEAD or a short file does not waste it;
+        // another connection may have taken it meanwhile.
+        Some(Behavior::CutAfter(n)) if count > n => with_rule(shared, &path, |rule| {
+            (rule.used == 0 && rule.behavior == Behavior::CutAfter(n)).then(|| {
+                rule.used = 1;
+                n
+            })
+        }),
+        _ => None,
+    };
+    let to_send = cut.map_or(count, |n| n.min(count));
+    let corrupt = match behavior {
+        Some(Behavior::CorruptByte(offset)) if (start..start + to_send).contains(&offset) => {
+            Some(offset)
+        }
+        _ => None,
+    };
+    if cut.is_some() || corrupt.is_some() {
+        entry.misbehaved = behavior;
+    }
+    // A client that goes away mid-body is its own business; the log shows how far it got.
+    let _ = send_body(
+        &mut stream,
+        &mut content,
+        start,
+        to_send,
+        corrupt,
+        &mut entry.bytes_sent,
+    );
+    log(shared, entry);
+    if cut.is_some() {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// Runs `f` on the rule for `path`: its own if it has one, else the global one.
+fn with_rule<R>(shared: &Shared, path: &str, f: impl FnOnce(&mut Rule) -> R) -> R {
+    let mut per_path = lock(&shared.per_path);
+    if let Some(rule) = per_path.get_mut(path) {
+        return f(rule);
+    }
+    drop(per_path);
+    f(&mut lock(&shared.global))
+}
+
+/// Records a request; call it before the connection closes (see [`HttpServer::requests`]).
+fn log(shared: &Shared, entry: RequestLog) {
+    lock(&shared.log).push(entry);
+}
+
+/// A file to send: from memory or from disk.
+enum Content {
+    Memory(Arc<[u8]>),
+    Disk { file: File, len: u64 },
+}
+
+impl Content {
+    fn len(&self) -> u64 {
+        match self {
+            Content::Memory(bytes) => bytes.len() as u64,
+            Content::Disk { len, .. } => *len,
+        }
+    }
+}
+
+fn find(shared: &Shared, path: &str) -> Option<Content> {
+    let name = path.trim_start_matches('/');
+    if let Some(bytes) = lock(&shared.files).get(name) {
+        return Some(Content::Memory(Arc::clone(bytes)));
+    }
+    let dir = shared.dir.as_ref()?;
+    let relative = Path::new(name);
+    // Only plain names below the directory: no `..`, no absolute paths.
+    if name.is_empty()
+        || !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return None;
+    }
+    let file = File::open(dir.join(relative)).ok()?;
+    let meta = file.metadata().ok()?;
+    meta.is_file().then(|| Content::Disk {
+        file,
+        len: meta.len(),
+    })
+}
+
+/// Writes `count` bytes of `content` from `start`, inverting the byte at `corrupt` if it is in
+/// range, counting the bytes written in `sent` (also when writing fails part way).
+fn send_body(
+    stream: &mut TcpStream,
+    content: &mut Content,
+    start: u64,
+    count: u64,
+    corrupt: Option<u64>,
+    sent: &mut u64,
+) -> io::Result<()> {
+    *sent = 0;
+    let mut buf = vec![0u8; CHUNK];
+    if let Content::Disk { file, .. } = content {
+        file.seek(SeekFrom::Start(start))?;
+    }
+    while *sent < count {
+        let want = usize::try_from(count - *sent).unwrap_or(CHUNK).min(CHUNK);
+        let offset = start + *sent;
+        let chunk = &mut buf[..want];
+        match content {
+            Content::Memory(bytes) => {
+                let from = usize::try_from(offset).map_err(io::Error::other)?;
+                chunk.copy_from_slice(&bytes[from..from + want]);
+            }
+            Content::Disk { file, .. } => file.read_exact(chunk)?,
+        }
+        if let Some(bad) = corrupt {
+            if (offset..offset + want as u64).contains(&bad) {
+                let i = usize::try_from(bad - offset).map_err(io::Error::other)?;
+                chunk[i] = !chunk[i];
+            }
+        }
+        stream.write_all(chunk)?;
+        *sent += want as u64;
+    }
+    stream.flush()
+}
+
+fn write_head(stream: &mut TcpStream, status: u16, headers: &[(&str, String)]) -> io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("Content-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\n");
+    head.push_str("Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes())
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        404 => "Not Found",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    }
+}
+
+/// The parts of a request the server uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Request {
+    method: String,
+    target: String,
+    range: Option<String>,
+}
+
+/// Reads the request head (up to the blank line). `None` for a client that closed, timed out,
+/// or sent something that is not HTTP.
+fn read_request(stream: &mut TcpStream) -> Option<Request> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() > MAX_HEAD {
+            return None;
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    parse_request(&String::from_utf8_lossy(&head))
+}
+
+fn parse_request(head: &str) -> Option<Request> {
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next()?.split(' ');
+    let method = request_line.next()?.to_owned();
+    let target = request_line.next()?.to_owned();
+    if !request_line.next()?.starts_with("HTTP/1.") || !target.starts_with('/') {
+        return None;
+    }
+    let range = lines.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("range")
+            .then(|| value.trim().to_owned())
+    });
+    Some(Request {
+        method,
+        target,
+        range,
+    })
+}
+
+/// What a `Range` header asks of a file of `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeRequest {
+    /// No usable range: send the whole file with 200.
+    Full,
+    /// Bytes `start..=end`, within the file: 206.
+    Partial { start: u64, end: u64 },
+    /// A range starting at or past the end: 416.
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range. RFC 9110 (14.2) says a server ignores a Range header it
+/// does not understand or will not honour, so unknown units, malformed specs and multiple
+/// ranges (no multipart responses here) give `Full`.
+fn parse_range(header: Option<&str>, len: u64) -> RangeRequest {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeRequest::Full;
+    };
+    let spec = spec.trim();
+    if spec.contains(',') {
+        return RangeRequest::Full;
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return RangeRequest::Full;
+    };
+    let number = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    match (first.trim().is_empty(), last.trim().is_empty()) {
+        // `-S`: the last S bytes.
+        (true, false) => match number(last) {
+            None => RangeRequest::Full,
+            Some(0) => RangeRequest::Unsatisfiable,
+            Some(_) if len == 0 => RangeRequest::Unsatisfiable,
+            Some(suffix) => RangeRequest::Partial {
+                start: len.saturating_sub(suffix),
+                end: len - 1,
+            },
+        },
+        // `N-`: from N to the end.
+        (false, true) => match number(first) {
+            None => RangeRequest::Full,
+            Some(start) if start >= len => RangeRequest::Unsatisfiable,
+            Some(start) => RangeRequest::Partial {
+                start,
+                end: len - 1,
+            },
+        },
+        // `N-M`, M clamped to the end.
+        (false, false) => match (number(first), number(last)) {
+            (Some(start), Some(end)) if start <= end => {
+                if start >= len {
+                    RangeRequest::Unsatisfiable
+                } else {
+                    RangeRequest::Partial {
+                        start,
+                        end: end.min(len - 1),
+                    }
+                }
+            }
+            _ => RangeRequest::Full,
+        },
+        (true, true) => RangeRequest::Full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        use RangeRequest::*;
+        assert_eq!(parse_range(None, 10), Full);
+        assert_eq!(
+            parse_range(Some("bytes=0-"), 10),
+            Partial { start: 0, end: 9 }
+        );
+        assert_eq!(
+            parse_range(Some("bytes=4-"), 10),
+            Partial { start: 4, end: 9 }
+        );
+        assert_eq!(
+            parse_range(Some("bytes=2-5"), 10),
+            Partial { start: 2, end: 5 }
+        );
+        assert_eq!(
+            parse_range(Some(" bytes=2-5 "), 10),
+            Partial { start: 2, end: 5 }
+        );
+        // The last byte position is clamped to the file.
+        assert_eq!(
+            parse_range(Some("bytes=8-100"), 10),
+            Partial { start: 8, end: 9 }
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-3"), 10),
+            Partial { start: 7, end: 9 }
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-30"), 10),
+            Partial { start: 0, end: 9 }
+        );
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=10-12"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-"), 0), Unsatisfiable);
+        // Ignored, as the RFC says: served whole.
+        assert_eq!(parse_range(Some("bytes=5-2"), 10), Full);
+        assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Full);
+        assert_eq!(parse_range(Some("items=0-1"), 10), Full);
+        assert_eq!(parse_range(Some("bytes=x-"), 10), Full);
+        assert_eq!(parse_range(Some("bytes=+1-2"), 10), Full);
+        assert_eq!(parse_range(Some("bytes=-"), 10), Full);
+    }
+
+    #[test]
+    fn request_heads_parse_method_target_and_range() {
+        let req =
+            parse_request("GET /root.squashfs HTTP/1.1\r\nHost: x\r\nrange: bytes=5-\r\n\r\n")
+                .expect("valid request");
+        assert_eq!(
+            req,
+            Request {
+                method: "GET".into(),
+                target: "/root.squashfs".into(),
+                range: Some("bytes=5-".into()),
+            }
+        );
+        assert_eq!(parse_request("GET root HTTP/1.1\r\n\r\n"), None);
+        assert_eq!(parse_request("GET /x SPDY\r\n\r\n"), None);
+        assert_eq!(parse_request("\r\n\r\n"), None);
+    }
+
+    #[test]
+    fn counted_behaviours_are_used_up() {
+        let mut rule = Rule::new(Behavior::FailFirst {
+            count: 2,
+            status: 503,
+        });
+        assert!(take(&mut rule).is_some());
+        assert!(take(&mut rule).is_some());
+        assert_eq!(take(&mut rule), None);
+        let mut rule = Rule::new(Behavior::CorruptByte(3));
+        assert!(take(&mut rule).is_some());
+        assert!(take(&mut rule).is_some());
+        let mut rule = Rule::new(Behavior::Normal);
+        assert_eq!(take(&mut rule), None);
+    }
+
+    #[test]
+    fn serves_a_file_to_a_tcp_client() {
+        let server = HttpServer::serve_files(BTreeMap::from([("a".to_owned(), b"hello".to_vec())]))
+            .expect("server starts");
+        let mut client = TcpStream::connect(server.addr()).expect("connects");
+        client
+            .write_all(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("sends");
+        let mut response = String::new();
+        client.read_to_string(&mut response).expect("reads");
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(response.contains("Content-Length: 5\r\n"), "{response}");
+        assert!(response.ends_with("\r\n\r\nhello"), "{response}");
+        assert_eq!(
+            server.url_for("a"),
+            format!("http://10.0.2.2:{}/a", server.port())
+        );
+    }
+}

@@ -1,0 +1,903 @@
+//! Booting a node in QEMU and capturing its serial console.
+//!
+//! The command matches the baselines' (`BASELINES.md` section 1) so boot times compare:
+//! `-m 1024 -nographic -no-reboot -kernel … -initrd … -append …` and one
+//! `-netdev user` + `-device virtio-net-pci` pair per NIC. Additions:
+//!
+//! - `-monitor none`: with `-nographic` alone QEMU multiplexes its monitor with the serial port
+//!   on stdio (`mon:stdio`). With the monitor switched off, `-nographic` connects the serial
+//!   port straight to stdio, so stdout carries only what the guest writes, and no key sequence
+//!   on stdin can reach a monitor. stdin is /dev/null anyway.
+//! - `-device virtio-rng-pci` (on by default, [`Qemu::rng`]): without it the guest's crng is
+//!   seeded late and anything waiting for randomness (DHCP clients, TLS) stalls.
+//! - `-nic none` when no NIC is asked for: otherwise QEMU adds a default e1000 on user
+//!   networking, and "no network" tests would have one.
+//!
+//! The guest powers off to end a boot (`poweroff -f` makes QEMU exit); `-no-reboot` turns a
+//! reboot, including `panic=-1`'s, into an exit too. Anything else ends at the timeout.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// The QEMU binary the test bed runs.
+pub const QEMU_BINARY: &str = "qemu-system-x86_64";
+
+/// How many console lines a failed assertion shows.
+const TAIL_LINES: usize = 60;
+
+/// One network card: a QEMU user-mode network (`-netdev user`, the host's 127.0.0.1 is
+/// 10.0.2.2 to the guest) and the guest-visible device on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nic {
+    mac: String,
+    model: String,
+    netdev_opts: Vec<String>,
+}
+
+impl Nic {
+    /// A virtio-net-pci card with the given MAC (`52:54:00:12:34:56`).
+    pub fn new(mac: &str) -> Nic {
+        Nic {
+            mac: mac.to_owned(),
+            model: "virtio-net-pci".to_owned(),
+            netdev_opts: Vec::new(),
+        }
+    }
+
+    /// Another device model, such as `e1000`.
+    pub fn model(mut self, model: &str) -> Nic {
+        model.clone_into(&mut self.model);
+        self
+    }
+
+    /// A raw `-netdev user` option, `key=value`; commas inside the value must already be
+    /// doubled as QEMU's option syntax requires (see [`Nic::tftp`], which does it).
+    pub fn netdev_opt(mut self, opt: &str) -> Nic {
+        self.netdev_opts.push(opt.to_owned());
+        self
+    }
+
+    /// Serves `dir` over slirp's built-in TFTP server and hands `bootfile` out in DHCP, for
+    /// PXE boots.
+    pub fn tftp(self, dir: &Path, bootfile: &str) -> Nic {
+        let dir = escape_opt_value(&dir.to_string_lossy());
+        let bootfile = escape_opt_value(bootfile);
+        self.netdev_opt(&format!("tftp={dir}"))
+            .netdev_opt(&format!("bootfile={bootfile}"))
+    }
+
+    pub fn mac(&self) -> &str {
+        &self.mac
+    }
+}
+
+/// QEMU's option parser splits on `,`; a literal comma in a value is written `,,`.
+fn escape_opt_value(value: &str) -> String {
+    value.replace(',', ",,")
+}
+
+#[derive(Debug, Clone)]
+enum Boot {
+    /// Direct kernel boot, as the baselines do.
+    Kernel { vmlinuz: PathBuf, initrd: PathBuf },
+    /// Firmware network boot through the NIC's option ROM (`-boot n`).
+    Pxe,
+}
+
+/// A QEMU run being configured. [`Qemu::run`] boots it and returns the console.
+#[derive(Debug, Clone)]
+pub struct Qemu {
+    binary: OsString,
+    boot: Boot,
+    append: Vec<String>,
+    nics: Vec<Nic>,
+    memory_mb: u32,
+    timeout: Duration,
+    args: Vec<OsString>,
+    stop_markers: Vec<String>,
+    name: Option<String>,
+    rng: bool,
+}
+
+impl Qemu {
+    /// Boots `vmlinuz` with `initrd` directly (`-kernel`/`-initrd`).
+    pub fn new(vmlinuz: impl Into<PathBuf>, initrd: impl Into<PathBuf>) -> Qemu {
+        Qemu::with_boot(Boot::Kernel {
+            vmlinuz: vmlinuz.into(),
+            initrd: initrd.into(),
+        })
+    }
+
+    /// Boots from the network through the first NIC's PXE ROM (`-boot n`); give that NIC
+    /// [`Nic::tftp`] options. The kernel command line then comes from the PXE side, so
+    /// [`Qemu::append`] is an error here.
+    pub fn pxe() -> Qemu {
+        Qemu::with_boot(Boot::Pxe)
+    }
+
+    fn with_boot(boot: Boot) -> Qemu {
+        Qemu {
+            binary: OsString::from(QEMU_BINARY),
+            boot,
+            append: Vec::new(),
+            nics: Vec::new(),
+            memory_mb: 1024,
+            // The baselines' `timeout 180`.
+            timeout: Duration::from_secs(180),
+            args: Vec::new(),
+            stop_markers: Vec::new(),
+            name: None,
+            rng: true,
+        }
+    }
+
+    /// Appends to the kernel command line (repeatable; parts are joined with a space).
+    pub fn append(mut self, args: &str) -> Qemu {
+        self.append.push(args.to_owned());
+        self
+    }
+
+    /// Adds a virtio-net-pci NIC with this MAC on its own user-mode network.
+    pub fn nic(self, mac: &str) -> Qemu {
+        self.nic_with(Nic::new(mac))
+    }
+
+    /// Adds a NIC configured with [`Nic`]'s builder (model, TFTP, other netdev options).
+    pub fn nic_with(mut self, nic: Nic) -> Qemu {
+        self.nics.push(nic);
+        self
+    }
+
+    pub fn memory_mb(mut self, mb: u32) -> Qemu {
+        self.memory_mb = mb;
+        self
+    }
+
+    /// How long the boot may take before QEMU is killed and the log marked `timed_out`.
+    pub fn timeout(mut self, timeout: Duration) -> Qemu {
+        self.timeout = timeout;
+        self
+    }
+
+    /// An extra QEMU argument, appended after the generated ones.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Qemu {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Ends the run (killing QEMU) as soon as a console line contains `marker`; for guests
+    /// that do not power off, or to save the rest of a boot. Repeatable.
+    pub fn stop_at(mut self, marker: &str) -> Qemu {
+        self.stop_markers.push(marker.to_owned());
+        self
+    }
+
+    /// Names the log file, `target/testbed-logs/<name>.log`. Without a name, the current
+    /// thread's is used, which under `cargo test` is the test's name.
+    pub fn name(mut self, name: &str) -> Qemu {
+        self.name = Some(name.to_owned());
+        self
+    }
+
+    /// Another QEMU binary (a wrapper, or a path).
+    pub fn binary(mut self, binary: impl AsRef<OsStr>) -> Qemu {
+        self.binary = binary.as_ref().to_owned();
+        self
+    }
+
+    /// Whether to attach `virtio-rng-pci` (default: yes). Off reproduces the baselines'
+    /// hardware exactly.
+    pub fn rng(mut self, rng: bool) -> Qemu {
+        self.rng = rng;
+        self
+    }
+
+    /// The kernel command line as the guest will see it: the appended parts, plus
+    /// `console=ttyS0` (the test bed reads the serial port) and `panic=-1` (a panicking kernel
+    /// reboots, which `-no-reboot` turns into a QEMU exit, rather than hanging until the
+    /// timeout), each unless the caller set one. `None` for PXE boots.
+    pub fn kernel_cmdline(&self) -> Option<String> {
+        match self.boot {
+            Boot::Pxe => None,
+            Boot::Kernel { .. } => {
+                let given = self.append.join(" ");
+                // A scan for a parameter name the caller wrote; quoting rules do not matter
+                // because a quoted value containing " console=ttyS0" is not a real case.
+                let has = |prefix: &str| {
+                    given
+                        .split_ascii_whitespace()
+                        .any(|w| w.starts_with(prefix))
+                };
+                let mut parts = Vec::new();
+                if !has("console=ttyS0") {
+                    parts.push("console=ttyS0");
+                }
+                if !has("panic=") {
+                    parts.push("panic=-1");
+                }
+                if !given.trim().is_empty() {
+                    parts.push(given.trim());
+                }
+                Some(parts.join(" "))
+            }
+        }
+    }
+
+    /// The arguments passed to QEMU (without the binary), or why the configuration is unusable.
+    pub fn command_args(&self) -> Result<Vec<OsString>, QemuError> {
+        let memory = self.memory_mb.to_string();
+        let mut out: Vec<OsString> = [
+            "-m",
+            memory.as_str(),
+            "-nographic",
+            "-monitor",
+            "none",
+            "-no-reboot",
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        match &self.boot {
+            Boot::Kernel { vmlinuz, initrd } => {
+                out.push("-kernel".into());
+                out.push(vmlinuz.clone().into_os_string());
+                out.push("-initrd".into());
+                out.push(initrd.clone().into_os_string());
+                out.push("-append".into());
+                out.push(self.kernel_cmdline().unwrap_or_default().into());
+            }
+            Boot::Pxe => {
+                if !self.append.is_empty() {
+                    return Err(QemuError::Config {
+                        reason: format!(
+                            "a PXE boot takes its kernel command line from the PXE side, \
+                             not from append({:?})",
+                            self.append.join(" ")
+                        ),
+                    });
+                }
+                if self.nics.is_empty() {
+                    return Err(QemuError::Config {
+                        reason: "a PXE boot needs a NIC".to_owned(),
+                    });
+                }
+                out.push("-boot".into());
+                out.push("n".into());
+            }
+        }
+        if self.nics.is_empty() {
+            out.push("-nic".into());
+            out.push("none".into());
+        }
+        for (i, nic) in self.nics.iter().enumerate() {
+            check_mac(&nic.mac)?;
+            if nic.model.is_empty() || nic.model.contains(',') {
+                return Err(QemuError::Config {
+                    reason: format!("NIC model {:?} is not a QEMU device name", nic.model),
+                });
+            }
+            let mut netdev = format!("user,id=n{i}");
+            for opt in &nic.netdev_opts {
+                netdev.push(',');
+                netdev.push_str(opt);
+            }
+            out.push("-netdev".into());
+            out.push(netdev.into());
+            out.push("-device".into());
+            out.push(format!("{},netdev=n{i},mac={}", nic.model, nic.mac).into());
+        }
+        if self.rng {
+            out.push("-device".into());
+            out.push("virtio-rng-pci".into());
+        }
+        out.extend(self.args.iter().cloned());
+        Ok(out)
+    }
+
+    fn log_name(&self) -> String {
+        let raw = match &self.name {
+            Some(name) => name.clone(),
+            None => std::thread::current().name().unwrap_or("qemu").to_owned(),
+        };
+        sanitize_name(&raw)
+    }
+
+    /// Boots, capturing the console until QEMU exits, a stop marker shows, or the timeout
+    /// hits (QEMU is killed in the last two cases). The log goes to
+    /// `target/testbed-logs/<name>.log` whatever the outcome.
+    pub fn run(&self) -> Result<BootLog, QemuError> {
+        let args = self.command_args()?;
+        let log_path = super::logs_dir().join(format!("{}.log", self.log_name()));
+        if let Some(dir) = log_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| QemuError::WriteLog {
+                path: log_path.clone(),
+                source,
+            })?;
+        }
+
+        let mut command = Command::new(&self.binary);
+        command
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let start = Instant::now();
+        let mut child = command.spawn().map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                QemuError::NotInstalled {
+                    binary: self.binary.clone(),
+                }
+            } else {
+                QemuError::Spawn {
+                    binary: self.binary.clone(),
+                    source,
+                }
+            }
+        })?;
+        let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            // Both were asked for as pipes, so this does not happen; do not leave QEMU running.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(QemuError::Spawn {
+                binary: self.binary.clone(),
+                source: std::io::Error::other("no pipe for QEMU's stdout or stderr"),
+            });
+        };
+
+        // The console is read on its own thread so that lines get their timestamps when they
+        // arrive, while this thread watches the clock.
+        let (tx, rx) = mpsc::channel::<(f64, String)>();
+        let reader = std::thread::spawn(move || {
+            let mut stdout = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match stdout.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let t = start.elapsed().as_secs_f64();
+                        let line = String::from_utf8_lossy(&buf);
+                        let line = line.trim_end_matches(['\n', '\r']).to_owned();
+                        if tx.send((t, line)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let stderr_reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stderr.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        });
+
+        let deadline = start + self.timeout;
+        let mut lines = Vec::new();
+        let mut timed_out = false;
+        let mut stopped_at = None;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((t, line)) => {
+                    let hit = self.stop_markers.iter().find(|m| line.contains(m.as_str()));
+                    if let Some(marker) = hit {
+                        stopped_at = Some(marker.clone());
+                    }
+                    lines.push((t, line));
+                    if stopped_at.is_some() {
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    timed_out = true;
+                    break;
+                }
+                // stdout closed: QEMU exited.
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let killed = timed_out || stopped_at.is_some();
+        if killed {
+            // SIGKILL: the guest has no disk whose state a clean shutdown would protect.
+            let _ = child.kill();
+        }
+        let status = child.wait().map_err(|source| QemuError::Wait { source });
+        // Lines already written before QEMU died; the channel closes once the pipe does.
+        lines.extend(rx.iter());
+        let _ = reader.join();
+        let stderr = stderr_reader.join().unwrap_or_default();
+        let status = status?;
+
+        let log = BootLog {
+            lines,
+            timed_out,
+            exit: if killed { None } else { Some(status) },
+            stopped_at,
+            stderr,
+            log_path,
+            elapsed: start.elapsed(),
+        };
+        log.write_file(&self.binary, &args)
+            .map_err(|source| QemuError::WriteLog {
+                path: log.log_path.clone(),
+                source,
+            })?;
+        Ok(log)
+    }
+}
+
+/// Six colon-separated hex pairs, the form QEMU's `mac=` takes.
+fn check_mac(mac: &str) -> Result<(), QemuError> {
+    let pairs: Vec<&str> = mac.split(':').collect();
+    let ok = pairs.len() == 6
+        && pairs
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(QemuError::Config {
+            reason: format!("{mac:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"),
+        })
+    }
+}
+
+/// Keeps log file names to `[A-Za-z0-9._-]` (test names contain `::`).
+fn sanitize_name(raw: &str) -> String {
+    let name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() || name.starts_with('.') {
+        format!("qemu{name}")
+    } else {
+        name
+    }
+}
+
+/// Why a QEMU run could not happen or be recorded. (A guest that fails to boot is not an
+/// error: it is a [`BootLog`] to assert on.)
+#[derive(Debug)]
+pub enum QemuError {
+    /// The QEMU binary is not installed (or not on PATH).
+    NotInstalled { binary: OsString },
+    /// The binary exists but could not be started.
+    Spawn {
+        binary: OsString,
+        source: std::io::Error,
+    },
+    /// The builder's settings contradict each other or are malformed.
+    Config { reason: String },
+    /// Waiting for QEMU to exit failed.
+    Wait { source: std::io::Error },
+    /// The console log could not be written.
+    WriteLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for QemuError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QemuError::NotInstalled { binary } => write!(
+                f,
+                "{} is not installed (Debian: apt-get install qemu-system-x86)",
+                binary.to_string_lossy()
+            ),
+            QemuError::Spawn { binary, source } => {
+                write!(f, "starting {}: {source}", binary.to_string_lossy())
+            }
+            QemuError::Config { reason } => write!(f, "QEMU configuration: {reason}"),
+            QemuError::Wait { source } => write!(f, "waiting for QEMU to exit: {source}"),
+            QemuError::WriteLog { path, source } => {
+                write!(f, "writing the console log {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for QemuError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            QemuError::Spawn { source, .. }
+            | QemuError::Wait { source }
+            | QemuError::WriteLog { source, .. } => Some(source),
+            QemuError::NotInstalled { .. } | QemuError::Config { .. } => None,
+        }
+    }
+}
+
+/// Whether QEMU can run here. When it cannot: panics under `CI=true`, otherwise prints a loud
+/// skip message and returns `false` so the calling test can return early.
+pub fn require_qemu() -> bool {
+    let status = Command::new(QEMU_BINARY)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => true,
+        Ok(s) => {
+            super::skip_or_fail(&format!("`{QEMU_BINARY} --version` failed ({s})"));
+            false
+        }
+        Err(e) => {
+            super::skip_or_fail(&format!(
+                "{QEMU_BINARY} cannot run ({e}); Debian: apt-get install qemu-system-x86"
+            ));
+            false
+        }
+    }
+}
+
+/// The serial console of one boot.
+#[derive(Debug, Clone)]
+pub struct BootLog {
+    /// Console lines (without line endings) with the host time, in seconds since QEMU was
+    /// started, at which each line was complete.
+    pub lines: Vec<(f64, String)>,
+    /// The timeout hit and QEMU was killed.
+    pub timed_out: bool,
+    /// QEMU's exit status when it exited on its own (the guest powered off or rebooted);
+    /// `None` when the test bed killed it (timeout or stop marker).
+    pub exit: Option<ExitStatus>,
+    /// The stop marker whose line ended the run.
+    pub stopped_at: Option<String>,
+    /// What QEMU wrote to stderr (its own warnings and errors, not the guest's).
+    pub stderr: String,
+    /// Where the full log was written.
+    pub log_path: PathBuf,
+    /// Wall time from launch to the end of the run.
+    pub elapsed: Duration,
+}
+
+impl BootLog {
+    /// Whether any console line contains `needle`.
+    pub fn contains(&self, needle: &str) -> bool {
+        self.lines.iter().any(|(_, l)| l.contains(needle))
+    }
+
+    /// The first console line starting with `prefix` (the whole line).
+    pub fn line_starting(&self, prefix: &str) -> Option<&str> {
+        self.lines
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .find(|l| l.starts_with(prefix))
+    }
+
+    /// The value of the first `KEY=value` line the guest printed for `key`.
+    pub fn value(&self, key: &str) -> Option<String> {
+        self.lines.iter().find_map(|(_, l)| {
+            l.strip_prefix(key)
+                .and_then(|rest| rest.strip_prefix('='))
+                .map(str::to_owned)
+        })
+    }
+
+    /// Every line starting with `prefix`, with the prefix removed, in order: for the checker's
+    /// blocks, such as `prefixed("ROOT-MOUNT: ")`.
+    pub fn prefixed(&self, prefix: &str) -> Vec<&str> {
+        self.lines
+            .iter()
+            .filter_map(|(_, l)| l.strip_prefix(prefix))
+            .collect()
+    }
+
+    /// Host seconds since launch of the first line containing `needle`.
+    pub fn time_of(&self, needle: &str) -> Option<f64> {
+        self.lines
+            .iter()
+            .find(|(_, l)| l.contains(needle))
+            .map(|(t, _)| *t)
+    }
+
+    /// The guest ended the run itself (power-off or reboot) and QEMU exited cleanly.
+    pub fn exited_cleanly(&self) -> bool {
+        self.exit.is_some_and(|s| s.success())
+    }
+
+    /// The last `n` console lines with their timestamps, for failure messages.
+    pub fn tail(&self, n: usize) -> String {
+        let skip = self.lines.len().saturating_sub(n);
+        let mut out = String::new();
+        for (t, line) in &self.lines[skip..] {
+            out.push_str(&format!("[{t:8.3}] {line}\n"));
+        }
+        out
+    }
+
+    /// Panics, showing the end of the console, unless a line contains `needle`.
+    #[track_caller]
+    pub fn assert_contains(&self, needle: &str) {
+        if !self.contains(needle) {
+            panic!(
+                "{}",
+                self.failure_report(&format!("the console never showed {needle:?}"))
+            );
+        }
+    }
+
+    /// Panics, showing the end of the console, if a line contains `needle`.
+    #[track_caller]
+    pub fn assert_not_contains(&self, needle: &str) {
+        if self.contains(needle) {
+            panic!(
+                "{}",
+                self.failure_report(&format!("the console showed {needle:?}"))
+            );
+        }
+    }
+
+    /// A description of the run for a failed assertion: what was wrong, how the run ended,
+    /// the last console lines, QEMU's stderr, and where the full log is.
+    pub fn failure_report(&self, what: &str) -> String {
+        let shown = self.lines.len().min(TAIL_LINES);
+        let mut out = format!(
+            "{what}\nrun: {} after {:.1} s\n--- last {shown} of {} console lines ---\n{}",
+            self.outcome(),
+            self.elapsed.as_secs_f64(),
+            self.lines.len(),
+            self.tail(TAIL_LINES)
+        );
+        if !self.stderr.trim().is_empty() {
+            out.push_str(&format!(
+                "--- QEMU stderr ---\n{}\n",
+                self.stderr.trim_end()
+            ));
+        }
+        out.push_str(&format!("--- full log: {} ---", self.log_path.display()));
+        out
+    }
+
+    /// How the run ended, in words.
+    pub fn outcome(&self) -> String {
+        match (&self.stopped_at, self.timed_out, self.exit) {
+            (Some(marker), _, _) => format!("stopped at {marker:?}"),
+            (None, true, _) => "TIMED OUT".to_owned(),
+            (None, false, Some(status)) => format!("QEMU exited ({status})"),
+            (None, false, None) => "ended".to_owned(),
+        }
+    }
+
+    fn write_file(&self, binary: &OsStr, args: &[OsString]) -> std::io::Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&self.log_path)?);
+        let command: Vec<String> = std::iter::once(binary)
+            .chain(args.iter().map(OsString::as_os_str))
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        writeln!(file, "# {}", command.join(" "))?;
+        writeln!(file, "# host seconds since launch, console line")?;
+        for (t, line) in &self.lines {
+            writeln!(file, "{t:10.6} {line}")?;
+        }
+        writeln!(
+            file,
+            "# {} after {:.3} s",
+            self.outcome(),
+            self.elapsed.as_secs_f64()
+        )?;
+        for line in self.stderr.lines() {
+            writeln!(file, "# qemu stderr: {line}")?;
+        }
+        file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args_of(q: &Qemu) -> Vec<String> {
+        q.command_args()
+            .expect("valid configuration")
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn command_matches_the_baselines_plus_monitor_none_and_rng() {
+        let q = Qemu::new("/k/vmlinuz", "/k/initrd.img")
+            .append("ip=dhcp")
+            .nic("52:54:00:12:34:56");
+        assert_eq!(
+            args_of(&q),
+            [
+                "-m",
+                "1024",
+                "-nographic",
+                "-monitor",
+                "none",
+                "-no-reboot",
+                "-kernel",
+                "/k/vmlinuz",
+                "-initrd",
+                "/k/initrd.img",
+                "-append",
+                "console=ttyS0 panic=-1 ip=dhcp",
+                "-netdev",
+                "user,id=n0",
+                "-device",
+                "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56",
+                "-device",
+                "virtio-rng-pci",
+            ]
+        );
+    }
+
+    #[test]
+    fn cmdline_keeps_the_callers_console_and_panic() {
+        let q = Qemu::new("k", "i")
+            .append("console=ttyS0,115200 panic=5")
+            .append("quiet");
+        assert_eq!(
+            q.kernel_cmdline().as_deref(),
+            Some("console=ttyS0,115200 panic=5 quiet")
+        );
+        let q = Qemu::new("k", "i");
+        assert_eq!(
+            q.kernel_cmdline().as_deref(),
+            Some("console=ttyS0 panic=-1")
+        );
+        // Another console does not stop the serial one from being added.
+        let q = Qemu::new("k", "i").append("console=tty0");
+        assert_eq!(
+            q.kernel_cmdline().as_deref(),
+            Some("console=ttyS0 panic=-1 console=tty0")
+        );
+    }
+
+    #[test]
+    fn nics_are_numbered_and_take_models_and_netdev_options() {
+        let q = Qemu::pxe()
+            .nic_with(
+                Nic::new("52:54:00:00:00:01")
+                    .model("e1000")
+                    .tftp(Path::new("/srv/a,b"), "x.ipxe"),
+            )
+            .nic("52:54:00:00:00:02")
+            .rng(false)
+            .memory_mb(512)
+            .arg("-smp")
+            .arg("2");
+        assert_eq!(
+            args_of(&q),
+            [
+                "-m",
+                "512",
+                "-nographic",
+                "-monitor",
+                "none",
+                "-no-reboot",
+                "-boot",
+                "n",
+                "-netdev",
+                "user,id=n0,tftp=/srv/a,,b,bootfile=x.ipxe",
+                "-device",
+                "e1000,netdev=n0,mac=52:54:00:00:00:01",
+                "-netdev",
+                "user,id=n1",
+                "-device",
+                "virtio-net-pci,netdev=n1,mac=52:54:00:00:00:02",
+                "-smp",
+                "2",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_nic_means_no_default_nic() {
+        let args = args_of(&Qemu::new("k", "i"));
+        let pos = args
+            .iter()
+            .position(|a| a == "-nic")
+            .expect("-nic none present");
+        assert_eq!(args[pos + 1], "none");
+    }
+
+    #[test]
+    fn contradictory_or_malformed_settings_are_config_errors() {
+        let pxe_with_append = Qemu::pxe().nic("52:54:00:00:00:01").append("quiet");
+        assert!(matches!(
+            pxe_with_append.command_args(),
+            Err(QemuError::Config { .. })
+        ));
+        assert!(matches!(
+            Qemu::pxe().command_args(),
+            Err(QemuError::Config { .. })
+        ));
+        let bad_mac = Qemu::new("k", "i").nic("52:54:00:00:01");
+        assert!(matches!(
+            bad_mac.command_args(),
+            Err(QemuError::Config { .. })
+        ));
+        let bad_model =
+            Qemu::new("k", "i").nic_with(Nic::new("52:54:00:00:00:01").model("e1000,x=1"));
+        assert!(matches!(
+            bad_model.command_args(),
+            Err(QemuError::Config { .. })
+        ));
+    }
+
+    #[test]
+    fn log_names_are_file_safe() {
+        assert_eq!(
+            sanitize_name("testbed::qemu::tests::x"),
+            "testbed__qemu__tests__x"
+        );
+        assert_eq!(sanitize_name("../etc"), "qemu.._etc");
+        assert_eq!(sanitize_name(""), "qemu");
+    }
+
+    fn log(lines: &[&str]) -> BootLog {
+        BootLog {
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as f64, (*l).to_owned()))
+                .collect(),
+            timed_out: false,
+            exit: None,
+            stopped_at: None,
+            stderr: String::new(),
+            log_path: PathBuf::from("/dev/null"),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn boot_log_helpers_find_markers_values_and_blocks() {
+        let log = log(&[
+            "[    0.000000] Linux version 6.1",
+            "ROOT-HOSTNAME=worker-64e59a",
+            "ROOT-HOSTNAME-EXTRA=no",
+            "ROOT-MOUNTS-BEGIN",
+            "ROOT-MOUNT: proc /proc proc rw 0 0",
+            "[    2.1] random: crng init done",
+            "ROOT-MOUNT: sysfs /sys sysfs rw 0 0",
+            "ROOT-MOUNTS-END",
+            "ROOT-MACHINE-ID=",
+        ]);
+        assert!(log.contains("crng init"));
+        assert_eq!(
+            log.line_starting("ROOT-HOSTNAME"),
+            Some("ROOT-HOSTNAME=worker-64e59a")
+        );
+        assert_eq!(log.value("ROOT-HOSTNAME").as_deref(), Some("worker-64e59a"));
+        assert_eq!(log.value("ROOT-MACHINE-ID").as_deref(), Some(""));
+        assert_eq!(log.value("ROOT-MISSING"), None);
+        assert_eq!(
+            log.prefixed("ROOT-MOUNT: "),
+            ["proc /proc proc rw 0 0", "sysfs /sys sysfs rw 0 0"]
+        );
+        assert_eq!(log.time_of("ROOT-MOUNTS-END"), Some(7.0));
+        assert_eq!(log.tail(1), "[   8.000] ROOT-MACHINE-ID=\n");
+    }
+
+    #[test]
+    fn assert_contains_shows_the_console_tail() {
+        let log = log(&["first", "last line"]);
+        log.assert_contains("last");
+        let panic = std::panic::catch_unwind(|| log.assert_contains("never printed"))
+            .expect_err("must panic");
+        let message = panic
+            .downcast_ref::<String>()
+            .expect("formatted panic message");
+        assert!(message.contains("\"never printed\""), "{message}");
+        assert!(message.contains("last line"), "{message}");
+        assert!(message.contains("/dev/null"), "{message}");
+    }
+}
