@@ -23,9 +23,10 @@ use crate::squashfs;
 use crate::switchroot;
 use crate::sys::{self, MountOptions};
 
-/// Modules the squashfs root needs whatever the hardware (the kernel would also ask for them
-/// through /sbin/modprobe, but loading them up front saves a helper process per module).
-const LIVE_ROOT_MODULES: [&str; 3] = ["loop", "squashfs", "overlay"];
+/// Modules the squashfs root needs that nothing would ask for: /dev/loop-control only exists
+/// once `loop` is loaded. The file systems (squashfs, overlay) the kernel requests itself
+/// through /sbin/modprobe, i.e. this binary, when they are mounted.
+const LIVE_ROOT_MODULES: [&str; 1] = ["loop"];
 
 /// Runs the boot; never returns.
 pub fn pid1(args: Vec<OsString>) -> ! {
@@ -42,30 +43,66 @@ struct Timeline {
 }
 
 impl Timeline {
-    fn run<T>(&mut self, step: Step, work: impl FnOnce() -> Result<T, BootError>) -> Result<T, BootError> {
+    fn run<T>(
+        &mut self,
+        step: Step,
+        work: impl FnOnce() -> Result<T, BootError>,
+    ) -> Result<T, BootError> {
         let started = Instant::now();
         let result = work();
         let millis = started.elapsed().as_secs_f64() * 1000.0;
         if result.is_ok() {
             log::info!("{} done in {millis:.1} ms", step.name());
         }
-        self.steps.push(StepTime { step: step.name().to_owned(), millis });
+        self.steps.push(StepTime {
+            step: step.name().to_owned(),
+            millis,
+        });
         result
     }
 }
 
 fn early_mounts() -> Result<(), BootError> {
-    let hardened = MountOptions { nosuid: true, nodev: true, noexec: true, ..MountOptions::default() };
+    let hardened = MountOptions {
+        nosuid: true,
+        nodev: true,
+        noexec: true,
+        ..MountOptions::default()
+    };
     let mounts: [(&str, &'static str, &'static str, MountOptions, &str); 4] = [
         ("proc", "/proc", "proc", hardened, ""),
         ("sysfs", "/sys", "sysfs", hardened, ""),
-        ("devtmpfs", "/dev", "devtmpfs", MountOptions { nosuid: true, ..MountOptions::default() }, "mode=0755"),
-        ("tmpfs", "/run", "tmpfs", MountOptions { nosuid: true, nodev: true, ..MountOptions::default() }, "mode=0755"),
+        (
+            "devtmpfs",
+            "/dev",
+            "devtmpfs",
+            MountOptions {
+                nosuid: true,
+                ..MountOptions::default()
+            },
+            "mode=0755",
+        ),
+        (
+            "tmpfs",
+            "/run",
+            "tmpfs",
+            MountOptions {
+                nosuid: true,
+                nodev: true,
+                ..MountOptions::default()
+            },
+            "mode=0755",
+        ),
     ];
     for (source, target, fstype, options, data) in mounts {
         let _ = std::fs::create_dir_all(target);
-        sys::mount(source, Path::new(target), fstype, options, data)
-            .map_err(|source| BootError::EarlyMount { fstype, target, source })?;
+        sys::mount(source, Path::new(target), fstype, options, data).map_err(|source| {
+            BootError::EarlyMount {
+                fstype,
+                target,
+                source,
+            }
+        })?;
     }
     Ok(())
 }
@@ -76,13 +113,25 @@ enum NetworkPlan {
 }
 
 fn plan_network(ip: Option<&IpParam>) -> Result<NetworkPlan, BootError> {
-    let shown = |ip: Option<&IpParam>| ip.map(|p| format!("{p:?}")).unwrap_or_else(|| "(none)".to_owned());
+    let shown = |ip: Option<&IpParam>| {
+        ip.map(|p| format!("{p:?}"))
+            .unwrap_or_else(|| "(none)".to_owned())
+    };
     match ip {
-        Some(IpParam::Static(static_ip)) if static_ip.client.is_some() && static_ip.autoconf == AutoConf::Off => {
-            let plan = StaticPlan::from_ip(static_ip).map_err(|why| BootError::UnsupportedIp(shown(ip), why))?;
-            Ok(NetworkPlan::Static { ip: static_ip.clone(), plan })
+        Some(IpParam::Static(static_ip))
+            if static_ip.client.is_some() && static_ip.autoconf == AutoConf::Off =>
+        {
+            let plan = StaticPlan::from_ip(static_ip)
+                .map_err(|why| BootError::UnsupportedIp(shown(ip), why))?;
+            Ok(NetworkPlan::Static {
+                ip: static_ip.clone(),
+                plan,
+            })
         }
-        Some(IpParam::Off) => Err(BootError::UnsupportedIp("off".to_owned(), "a network root with ip=off")),
+        Some(IpParam::Off) => Err(BootError::UnsupportedIp(
+            "off".to_owned(),
+            "a network root with ip=off",
+        )),
         _ => Err(BootError::UnsupportedIp(shown(ip), "DHCP")),
     }
 }
@@ -93,7 +142,10 @@ fn run(args: &[OsString]) -> Result<Infallible, BootError> {
     let devkmsg = DevKmsgGuard::lift();
     log::info!("diskless {} starting as PID 1", env!("CARGO_PKG_VERSION"));
     let mut timeline = Timeline { steps: Vec::new() };
-    let mut record = BootRecord { version: env!("CARGO_PKG_VERSION").to_owned(), ..BootRecord::default() };
+    let mut record = BootRecord {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        ..BootRecord::default()
+    };
 
     let config = timeline.run(Step::Cmdline, || {
         let line = std::fs::read_to_string("/proc/cmdline").map_err(BootError::ReadCmdline)?;
@@ -109,16 +161,23 @@ fn run(args: &[OsString]) -> Result<Infallible, BootError> {
         Some(RootSource::Other(other)) => return Err(BootError::UnsupportedRoot(other.clone())),
         None => return Err(BootError::NoRoot),
     };
-    let NetworkPlan::Static { ip: static_ip, plan } = plan_network(config.ip.as_ref())?;
+    let NetworkPlan::Static {
+        ip: static_ip,
+        plan,
+    } = plan_network(config.ip.as_ref())?;
 
     let modules = timeline.run(Step::Modules, || {
         let mut modules = Modules::open(&sys::kernel_release(), &config.driver_blacklist)?;
-        for name in modules.load(&config.driver_pre)? {
+        let pre = modules.load(&config.driver_pre)?;
+        for name in pre.unknown {
             log::warn!("rd.driver.pre={name}: no such module in this image");
         }
         modules.coldplug()?;
         let wanted: Vec<String> = LIVE_ROOT_MODULES.iter().map(|m| (*m).to_owned()).collect();
-        modules.load(&wanted)?;
+        let root = modules.load(&wanted)?;
+        if !root.newly.is_empty() {
+            log::info!("loaded modules for the root: {}", root.newly.join(" "));
+        }
         Ok(modules)
     })?;
     record.modules_loaded = modules.loaded();
@@ -130,17 +189,27 @@ fn run(args: &[OsString]) -> Result<Infallible, BootError> {
         (None, None) => NicChoice::FirstEthernet,
     };
     let (iface, mac) = timeline.run(Step::Link, || {
-        let nic = net::wait_for_interface(&choice, link_timeout).map_err(|present| BootError::NoInterface {
-            wanted: choice.describe(),
-            secs: config.link_timeout_secs,
-            present: present.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
+        let nic = net::wait_for_interface(&choice, link_timeout).map_err(|present| {
+            BootError::NoInterface {
+                wanted: choice.describe(),
+                secs: config.link_timeout_secs,
+                present: present
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
         })?;
         let mac = nic.mac.ok_or_else(|| BootError::NoInterface {
             wanted: format!("{} with a MAC address", nic.name),
             secs: config.link_timeout_secs,
             present: nic.name.clone(),
         })?;
-        log::info!("boot interface {} ({mac}), chosen {}", nic.name, choice.describe());
+        log::info!(
+            "boot interface {} ({mac}), chosen {}",
+            nic.name,
+            choice.describe()
+        );
         Ok((nic.name, mac))
     })?;
     record.interface = Some(iface.clone());
@@ -148,15 +217,27 @@ fn run(args: &[OsString]) -> Result<Infallible, BootError> {
 
     // The name is set before the interface comes up, so no packet leaves without it.
     let name = timeline.run(Step::Identity, || {
-        let name = config.hostname.render(&mac, static_ip.hostname.as_deref())?;
-        sys::set_hostname(&name).map_err(|source| BootError::SetHostname { name: name.clone(), source })?;
+        let name = config
+            .hostname
+            .render(&mac, static_ip.hostname.as_deref())?;
+        sys::set_hostname(&name).map_err(|source| BootError::SetHostname {
+            name: name.clone(),
+            source,
+        })?;
         log::info!("host name {name} (template {})", config.hostname.as_str());
         Ok(name)
     })?;
     record.hostname = Some(name.clone());
 
-    let dns: Vec<IpAddr> = plan.dns.iter().chain(config.nameservers.iter()).copied().collect();
-    timeline.run(Step::Network, || configure_static(&iface, &plan, &dns, &config, link_timeout))?;
+    let dns: Vec<IpAddr> = plan
+        .dns
+        .iter()
+        .chain(config.nameservers.iter())
+        .copied()
+        .collect();
+    timeline.run(Step::Network, || {
+        configure_static(&iface, &plan, &dns, &config, link_timeout)
+    })?;
     record.addresses = vec![format!("{}/{}", plan.address, plan.prefix_len)];
     record.gateway = plan.gateway.map(|gw| gw.to_string());
     record.dns = dns.iter().map(ToString::to_string).collect();
@@ -167,18 +248,36 @@ fn run(args: &[OsString]) -> Result<Infallible, BootError> {
     record.image_sha256 = Some(fetch::hex(&fetched.sha256));
     record.image_bytes = Some(fetched.bytes);
 
-    timeline.run(Step::Verify, || verify_image(&url, image, &fetched, config.image_sha256.as_ref()))?;
-    timeline.run(Step::Mount, || rootfs::mount_live_image(image, config.overlay_size.as_deref()))?;
-    record.root = Some(format!("overlay of squashfs {} on {}", image.display(), rootfs::NEW_ROOT));
+    timeline.run(Step::Verify, || {
+        verify_image(&url, image, &fetched, config.image_sha256.as_ref())
+    })?;
+    timeline.run(Step::Mount, || {
+        rootfs::mount_live_image(image, config.overlay_size.as_deref())
+    })?;
+    record.root = Some(format!(
+        "overlay of squashfs {} on {}",
+        image.display(),
+        rootfs::NEW_ROOT
+    ));
 
-    let written = timeline.run(Step::Configure, || newroot::write_identity(Path::new(rootfs::NEW_ROOT), &name, &mac, &dns))?;
+    let written = timeline.run(Step::Configure, || {
+        newroot::write_identity(Path::new(rootfs::NEW_ROOT), &name, &mac, &dns)
+    })?;
     record.machine_id = Some(written.machine_id);
 
     record.steps = timeline.steps;
     write_record(&record);
-    log::info!("switching root to {} and running {}", rootfs::NEW_ROOT, config.init);
+    log::info!(
+        "switching root to {} and running {}",
+        rootfs::NEW_ROOT,
+        config.init
+    );
     devkmsg.restore();
-    Err(switchroot::switch_root(Path::new(rootfs::NEW_ROOT), &config.init, args.get(1..).unwrap_or_default()))
+    Err(switchroot::switch_root(
+        Path::new(rootfs::NEW_ROOT),
+        &config.init,
+        args.get(1..).unwrap_or_default(),
+    ))
 }
 
 fn configure_static(
@@ -188,39 +287,61 @@ fn configure_static(
     config: &BootConfig,
     link_timeout: Duration,
 ) -> Result<(), BootError> {
-    let net_err = |what: String| move |source| BootError::Network { iface: iface.to_owned(), what, source };
+    let net_err = |what: String| {
+        move |source| BootError::Network {
+            iface: iface.to_owned(),
+            what,
+            source,
+        }
+    };
     if let Err(err) = sys::interface_up("lo") {
         log::warn!("bringing up lo: {err}");
     }
     if let Some(mtu) = plan.mtu {
         sys::set_mtu(iface, mtu).map_err(net_err(format!("MTU {mtu}")))?;
     }
-    sys::interface_up(iface).map_err(|source| BootError::InterfaceUp { iface: iface.to_owned(), source })?;
+    sys::interface_up(iface).map_err(|source| BootError::InterfaceUp {
+        iface: iface.to_owned(),
+        source,
+    })?;
     if !net::wait_for_carrier(iface, link_timeout) {
-        return Err(BootError::NoCarrier { iface: iface.to_owned(), secs: config.link_timeout_secs });
+        return Err(BootError::NoCarrier {
+            iface: iface.to_owned(),
+            secs: config.link_timeout_secs,
+        });
     }
-    sys::set_ipv4_address(iface, plan.address, plan.netmask())
-        .map_err(net_err(format!("address {}/{}", plan.address, plan.prefix_len)))?;
+    sys::set_ipv4_address(iface, plan.address, plan.netmask()).map_err(net_err(format!(
+        "address {}/{}",
+        plan.address, plan.prefix_len
+    )))?;
     if let Some(gateway) = plan.gateway {
-        sys::add_default_route(iface, gateway).map_err(net_err(format!("default route via {gateway}")))?;
+        sys::add_default_route(iface, gateway)
+            .map_err(net_err(format!("default route via {gateway}")))?;
     }
     log::info!(
         "{iface}: {}/{}{}",
         plan.address,
         plan.prefix_len,
-        plan.gateway.map(|gw| format!(" via {gw}")).unwrap_or_default()
+        plan.gateway
+            .map(|gw| format!(" via {gw}"))
+            .unwrap_or_default()
     );
     // Our own resolver (musl's, inside the initramfs) needs it to fetch by host name.
     if let Some(contents) = crate::etcfiles::resolv_conf(dns, None, &[]) {
-        std::fs::write("/etc/resolv.conf", contents)
-            .map_err(|source| BootError::Network { iface: iface.to_owned(), what: "/etc/resolv.conf".to_owned(), source })?;
+        std::fs::write("/etc/resolv.conf", contents).map_err(|source| BootError::Network {
+            iface: iface.to_owned(),
+            what: "/etc/resolv.conf".to_owned(),
+            source,
+        })?;
     }
     Ok(())
 }
 
 fn fetch_image(url: &str, image: &Path, config: &BootConfig) -> Result<fetch::Fetched, BootError> {
-    std::fs::create_dir_all(rootfs::STATE_DIR)
-        .map_err(|source| BootError::Store { path: rootfs::STATE_DIR.into(), source })?;
+    std::fs::create_dir_all(rootfs::STATE_DIR).map_err(|source| BootError::Store {
+        path: rootfs::STATE_DIR.into(),
+        source,
+    })?;
     log::info!("fetching {url} into {}", image.display());
     let policy = RetryPolicy::with_deadline(Duration::from_secs(u64::from(config.retry_secs)));
     let fetched = fetch::fetch_to_file(
@@ -228,16 +349,37 @@ fn fetch_image(url: &str, image: &Path, config: &BootConfig) -> Result<fetch::Fe
         image,
         policy,
         |progress| log::info!("fetching {url}: {}", progress.describe()),
-        |reason, delay| log::warn!("fetching {url}: {reason}; retrying in {:.1} s", delay.as_secs_f64()),
+        |reason, delay| {
+            log::warn!(
+                "fetching {url}: {reason}; retrying in {:.1} s",
+                delay.as_secs_f64()
+            )
+        },
     )
-    .map_err(|reason| BootError::Fetch { url: url.to_owned(), reason })?;
-    let done = fetch::Progress { bytes: fetched.bytes, total: Some(fetched.bytes), elapsed: fetched.elapsed };
-    log::info!("fetched {url}: {}, sha256 {}", done.describe(), fetch::hex(&fetched.sha256));
+    .map_err(|reason| BootError::Fetch {
+        url: url.to_owned(),
+        reason,
+    })?;
+    let done = fetch::Progress {
+        bytes: fetched.bytes,
+        total: Some(fetched.bytes),
+        elapsed: fetched.elapsed,
+    };
+    log::info!(
+        "fetched {url}: {}, sha256 {}",
+        done.describe(),
+        fetch::hex(&fetched.sha256)
+    );
     Ok(fetched)
 }
 
 /// Nothing is mounted from data that failed verification: a bad image is deleted here.
-fn verify_image(url: &str, image: &Path, fetched: &fetch::Fetched, expected: Option<&[u8; 32]>) -> Result<(), BootError> {
+fn verify_image(
+    url: &str,
+    image: &Path,
+    fetched: &fetch::Fetched,
+    expected: Option<&[u8; 32]>,
+) -> Result<(), BootError> {
     let reject = |err: BootError| {
         let _ = std::fs::remove_file(image);
         err
@@ -255,10 +397,23 @@ fn verify_image(url: &str, image: &Path, fetched: &fetch::Fetched, expected: Opt
         log::warn!("no diskless.sha256 given: {url} is not verified");
     }
     let mut head = [0u8; 96];
-    let read = read_head(image, &mut head).map_err(|source| BootError::Store { path: image.to_path_buf(), source })?;
-    let superblock = squashfs::check_superblock(&head[..read], fetched.bytes)
-        .map_err(|source| reject(BootError::NotSquashfs { url: url.to_owned(), source }))?;
-    log::info!("squashfs image: {} inodes, block size {}, compression id {}", superblock.inodes, superblock.block_size, superblock.compression);
+    let read = read_head(image, &mut head).map_err(|source| BootError::Store {
+        path: image.to_path_buf(),
+        source,
+    })?;
+    let superblock =
+        squashfs::check_superblock(&head[..read], fetched.bytes).map_err(|source| {
+            reject(BootError::NotSquashfs {
+                url: url.to_owned(),
+                source,
+            })
+        })?;
+    log::info!(
+        "squashfs image: {} inodes, block size {}, compression id {}",
+        superblock.inodes,
+        superblock.block_size,
+        superblock.compression
+    );
     Ok(())
 }
 
@@ -290,7 +445,8 @@ mod tests {
 
     #[test]
     fn network_plan_follows_the_last_ip() {
-        let line = "ip=dhcp ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0 BOOTIF=01-52-54-00-12-34-56";
+        let line =
+            "ip=dhcp ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0 BOOTIF=01-52-54-00-12-34-56";
         let config = BootConfig::from_params(&cmdline::parse(line)).expect("config");
         let NetworkPlan::Static { plan, .. } = plan_network(config.ip.as_ref()).expect("static");
         assert_eq!(plan.address.to_string(), "10.0.2.15");

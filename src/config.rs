@@ -23,6 +23,18 @@ pub enum EmergencyAction {
     Halt,
 }
 
+impl EmergencyAction {
+    /// `reboot`, `poweroff` or `halt`, as `rd.emergency=` takes them.
+    pub fn parse(value: &str) -> Option<EmergencyAction> {
+        match value {
+            "reboot" => Some(EmergencyAction::Reboot),
+            "poweroff" => Some(EmergencyAction::Poweroff),
+            "halt" => Some(EmergencyAction::Halt),
+            _ => None,
+        }
+    }
+}
+
 /// Where the root comes from (`root=`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RootSource {
@@ -166,12 +178,8 @@ impl BootConfig {
                 "rd.shell" => config.shell = parse_flag(value).map_err(err)?,
                 "rd.debug" => config.debug = parse_flag(value).map_err(err)?,
                 "rd.emergency" => {
-                    config.emergency = match needs(value, &err)? {
-                        "reboot" => EmergencyAction::Reboot,
-                        "poweroff" => EmergencyAction::Poweroff,
-                        "halt" => EmergencyAction::Halt,
-                        _ => return Err(err("expected reboot, poweroff or halt".to_owned())),
-                    };
+                    config.emergency = EmergencyAction::parse(needs(value, &err)?)
+                        .ok_or_else(|| err("expected reboot, poweroff or halt".to_owned()))?;
                 }
                 "rd.retry" => config.retry_secs = parse_secs(needs(value, &err)?).map_err(err)?,
                 "rd.timeout" | "rd.net.timeout.carrier" => {
@@ -280,7 +288,7 @@ fn parse_secs(text: &str) -> Result<u32, String> {
 
 /// dracut's boolean (`getargbool`): a bare `key` or `key=` is true. Unlike dracut, which
 /// reads any other word as true, a word that is not a boolean is an error.
-fn parse_flag(value: Option<&str>) -> Result<bool, String> {
+pub(crate) fn parse_flag(value: Option<&str>) -> Result<bool, String> {
     let Some(value) = value else { return Ok(true) };
     // Case-sensitive, as dracut and the kernel compare.
     match value {
@@ -311,10 +319,6 @@ fn push_modules(list: &mut Vec<String>, value: &str) {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should fail loudly on an unexpected value"
-)]
 mod tests {
     use super::*;
     use crate::cmdline::parse;

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::cmdline::Param;
-use crate::sys::{self, PowerAction};
+use crate::config::{self, EmergencyAction};
+use crate::sys;
 
 const SHELL: &str = "/bin/sh";
 const COUNTDOWN: Duration = Duration::from_secs(5);
@@ -17,26 +18,36 @@ const COUNTDOWN: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     pub shell: bool,
-    pub action: PowerAction,
+    pub action: EmergencyAction,
 }
 
 impl Default for Policy {
     fn default() -> Policy {
-        Policy { shell: false, action: PowerAction::Reboot }
+        Policy {
+            shell: false,
+            action: EmergencyAction::Reboot,
+        }
     }
 }
 
 impl Policy {
-    /// Last occurrence wins; unreadable values keep the default (and `config` reports them).
+    /// Same rules as [`config::BootConfig`] (last occurrence wins), but an unreadable value
+    /// keeps the default instead of failing: `config` reports it, and then we need a policy.
     pub fn from_params(params: &[Param]) -> Policy {
         let mut policy = Policy::default();
         for param in params {
-            match (param.key.as_str(), param.value.as_deref()) {
-                ("rd.shell", None | Some("1" | "yes" | "true" | "")) => policy.shell = true,
-                ("rd.shell", Some("0" | "no" | "false")) => policy.shell = false,
-                ("rd.emergency", Some("reboot")) => policy.action = PowerAction::Reboot,
-                ("rd.emergency", Some("poweroff")) => policy.action = PowerAction::PowerOff,
-                ("rd.emergency", Some("halt")) => policy.action = PowerAction::Halt,
+            match param.key.as_str() {
+                "rd.shell" => {
+                    policy.shell =
+                        config::parse_flag(param.value.as_deref()).unwrap_or(policy.shell)
+                }
+                "rd.emergency" => {
+                    policy.action = param
+                        .value
+                        .as_deref()
+                        .and_then(EmergencyAction::parse)
+                        .unwrap_or(policy.action);
+                }
                 _ => {}
             }
         }
@@ -55,7 +66,10 @@ pub fn set_policy(policy: Policy) {
 /// hook runs before the abort, and it never returns, so PID 1 never dies.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         let message = info
             .payload()
             .downcast_ref::<&str>()
@@ -76,13 +90,15 @@ pub fn fatal(step: &str, cause: &str) -> ! {
         if Path::new(SHELL).exists() {
             run_shell();
         } else {
-            eprintln!("diskless: rd.shell=1 but this image has no {SHELL} (build it with `cargo xtask initrd --shell /bin/busybox`)");
+            eprintln!(
+                "diskless: rd.shell=1 but this image has no {SHELL} (build it with `cargo xtask initrd --shell /bin/busybox`)"
+            );
         }
     }
     let verb = match policy.action {
-        PowerAction::Reboot => "rebooting",
-        PowerAction::PowerOff => "powering off",
-        PowerAction::Halt => "halting",
+        EmergencyAction::Reboot => "rebooting",
+        EmergencyAction::Poweroff => "powering off",
+        EmergencyAction::Halt => "halting",
     };
     eprintln!(
         "diskless: {verb} in {} s (rd.emergency=reboot|poweroff|halt; rd.shell=1 opens a shell instead)",
@@ -97,8 +113,13 @@ pub fn fatal(step: &str, cause: &str) -> ! {
 }
 
 fn run_shell() {
-    eprintln!("diskless: opening a rescue shell; `dmesg | grep diskless` shows what happened; exit to continue with rd.emergency");
-    match std::process::Command::new(SHELL).env("PS1", "diskless# ").status() {
+    eprintln!(
+        "diskless: opening a rescue shell; `dmesg | grep diskless` shows what happened; exit to continue with rd.emergency"
+    );
+    match std::process::Command::new(SHELL)
+        .env("PS1", "diskless# ")
+        .status()
+    {
         Ok(status) => eprintln!("diskless: rescue shell exited ({status})"),
         Err(err) => eprintln!("diskless: cannot start {SHELL}: {err}"),
     }
@@ -112,15 +133,62 @@ mod tests {
     #[test]
     fn policy_follows_dracut_keys_and_defaults_to_reboot() {
         let cases = [
-            ("", Policy { shell: false, action: PowerAction::Reboot }),
-            ("rd.shell", Policy { shell: true, action: PowerAction::Reboot }),
-            ("rd.shell=1 rd.shell=0", Policy { shell: false, action: PowerAction::Reboot }),
-            ("rd.emergency=poweroff", Policy { shell: false, action: PowerAction::PowerOff }),
-            ("rd.emergency=halt rd.shell=yes", Policy { shell: true, action: PowerAction::Halt }),
-            ("rd.emergency=bogus", Policy { shell: false, action: PowerAction::Reboot }),
+            (
+                "",
+                Policy {
+                    shell: false,
+                    action: EmergencyAction::Reboot,
+                },
+            ),
+            (
+                "rd.shell",
+                Policy {
+                    shell: true,
+                    action: EmergencyAction::Reboot,
+                },
+            ),
+            (
+                "rd.shell=1 rd.shell=0",
+                Policy {
+                    shell: false,
+                    action: EmergencyAction::Reboot,
+                },
+            ),
+            (
+                "rd.emergency=poweroff",
+                Policy {
+                    shell: false,
+                    action: EmergencyAction::Poweroff,
+                },
+            ),
+            (
+                "rd.emergency=halt rd.shell=yes",
+                Policy {
+                    shell: true,
+                    action: EmergencyAction::Halt,
+                },
+            ),
+            (
+                "rd.emergency=bogus",
+                Policy {
+                    shell: false,
+                    action: EmergencyAction::Reboot,
+                },
+            ),
+            (
+                "rd.shell=on rd.emergency=poweroff rd.emergency=",
+                Policy {
+                    shell: true,
+                    action: EmergencyAction::Poweroff,
+                },
+            ),
         ];
         for (line, expected) in cases {
-            assert_eq!(Policy::from_params(&cmdline::parse(line)), expected, "{line}");
+            assert_eq!(
+                Policy::from_params(&cmdline::parse(line)),
+                expected,
+                "{line}"
+            );
         }
     }
 }

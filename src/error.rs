@@ -45,7 +45,11 @@ impl Step {
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
     #[error("mounting {fstype} on {target}: {source}")]
-    EarlyMount { fstype: &'static str, target: &'static str, source: io::Error },
+    EarlyMount {
+        fstype: &'static str,
+        target: &'static str,
+        source: io::Error,
+    },
 
     #[error("reading /proc/cmdline: {0}")]
     ReadCmdline(io::Error),
@@ -55,16 +59,26 @@ pub enum BootError {
     NoRoot,
     #[error("root={0} is not a root this build can boot (expected root=live:<url>)")]
     UnsupportedRoot(String),
-    #[error("ip={0}: {1} is not supported yet (give a static ip=<client>:<server>:<gw>:<netmask>…)")]
+    #[error(
+        "ip={0}: {1} is not supported yet (give a static ip=<client>:<server>:<gw>:<netmask>…)"
+    )]
     UnsupportedIp(String, &'static str),
 
     #[error("reading the module index in {dir}: {reason}")]
     ModuleIndex { dir: PathBuf, reason: String },
     #[error("loading module {name} from {path}: {source}")]
-    LoadModule { name: String, path: PathBuf, source: io::Error },
+    LoadModule {
+        name: String,
+        path: PathBuf,
+        source: io::Error,
+    },
 
     #[error("no network interface {wanted} appeared within {secs} s (present: {present})")]
-    NoInterface { wanted: String, secs: u32, present: String },
+    NoInterface {
+        wanted: String,
+        secs: u32,
+        present: String,
+    },
     #[error("bringing up {iface}: {source}")]
     InterfaceUp { iface: String, source: io::Error },
     #[error("no carrier on {iface} within {secs} s (is the cable plugged in?)")]
@@ -76,20 +90,34 @@ pub enum BootError {
     SetHostname { name: String, source: io::Error },
 
     #[error("configuring {iface} with {what}: {source}")]
-    Network { iface: String, what: String, source: io::Error },
+    Network {
+        iface: String,
+        what: String,
+        source: io::Error,
+    },
 
     #[error("fetching {url}: {reason}")]
     Fetch { url: String, reason: String },
     #[error("writing {path}: {source}")]
     Store { path: PathBuf, source: io::Error },
 
-    #[error("image {url} has sha256 {actual}, expected {expected} (diskless.sha256): not mounting it")]
-    HashMismatch { url: String, expected: String, actual: String },
+    #[error(
+        "image {url} has sha256 {actual}, expected {expected} (diskless.sha256): not mounting it"
+    )]
+    HashMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{url} is not a usable squashfs image: {source}")]
     NotSquashfs { url: String, source: SquashfsError },
 
     #[error("{what} {target}: {source}")]
-    Mount { what: String, target: PathBuf, source: io::Error },
+    Mount {
+        what: String,
+        target: PathBuf,
+        source: io::Error,
+    },
 
     #[error("writing {path} in the new root: {source}")]
     Configure { path: PathBuf, source: io::Error },
@@ -111,7 +139,9 @@ impl BootError {
             | BootError::UnsupportedRoot(_)
             | BootError::UnsupportedIp(..) => Step::Cmdline,
             BootError::ModuleIndex { .. } | BootError::LoadModule { .. } => Step::Modules,
-            BootError::NoInterface { .. } | BootError::InterfaceUp { .. } | BootError::NoCarrier { .. } => Step::Link,
+            BootError::NoInterface { .. }
+            | BootError::InterfaceUp { .. }
+            | BootError::NoCarrier { .. } => Step::Link,
             BootError::Hostname(_) | BootError::SetHostname { .. } => Step::Identity,
             BootError::Network { .. } => Step::Network,
             BootError::Fetch { .. } | BootError::Store { .. } => Step::Fetch,

@@ -109,10 +109,6 @@ pub fn resolv_conf(servers: &[IpAddr], domain: Option<&str>, search: &[String]) 
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should fail loudly on an unexpected value"
-)]
 mod tests {
     use super::*;
 

@@ -68,12 +68,18 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     pub fn with_deadline(deadline: Duration) -> RetryPolicy {
-        RetryPolicy { deadline, first_delay: Duration::from_millis(500), max_delay: Duration::from_secs(8) }
+        RetryPolicy {
+            deadline,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+        }
     }
 
     /// The pause after the `attempt`-th failure (1-based): doubling, capped.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1).min(16)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1).min(16))
+            .unwrap_or(u32::MAX);
         self.first_delay.saturating_mul(factor).min(self.max_delay)
     }
 }
@@ -100,7 +106,11 @@ pub fn fetch_to_file(
                 let _ = std::fs::remove_file(dest);
                 let delay = policy.delay(attempt);
                 if !err.retryable || started.elapsed() + delay > policy.deadline {
-                    let tries = if attempt == 1 { String::new() } else { format!(" (after {attempt} attempts)") };
+                    let tries = if attempt == 1 {
+                        String::new()
+                    } else {
+                        format!(" (after {attempt} attempts)")
+                    };
                     return Err(format!("{}{tries}", err.reason));
                 }
                 on_retry(&err.reason, delay);
@@ -133,7 +143,10 @@ fn fetch_once(
     if status != 200 {
         // Server errors and rate limits pass; a missing or forbidden image will not appear.
         let retryable = status >= 500 || status == 408 || status == 429;
-        return Err(AttemptError { reason: format!("HTTP status {status}"), retryable });
+        return Err(AttemptError {
+            reason: format!("HTTP status {status}"),
+            retryable,
+        });
     }
     let total = response
         .headers()
@@ -141,7 +154,10 @@ fn fetch_once(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let mut body = response.into_body().into_reader();
-    let mut file = File::create(dest).map_err(|e| AttemptError { reason: format!("creating {}: {e}", dest.display()), retryable: false })?;
+    let mut file = File::create(dest).map_err(|e| AttemptError {
+        reason: format!("creating {}: {e}", dest.display()),
+        retryable: false,
+    })?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; BUFFER];
     let mut bytes = 0u64;
@@ -152,33 +168,55 @@ fn fetch_once(
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => {
-                return Err(AttemptError { reason: format!("connection lost after {bytes} bytes: {err}"), retryable: true });
+                return Err(AttemptError {
+                    reason: format!("connection lost after {bytes} bytes: {err}"),
+                    retryable: true,
+                });
             }
         };
         let chunk = &buffer[..n];
         hasher.update(chunk);
-        file.write_all(chunk)
-            .map_err(|e| AttemptError { reason: format!("writing {}: {e} (out of RAM?)", dest.display()), retryable: false })?;
+        file.write_all(chunk).map_err(|e| AttemptError {
+            reason: format!("writing {}: {e} (out of RAM?)", dest.display()),
+            retryable: false,
+        })?;
         bytes += n as u64;
         if last_report.elapsed() >= Duration::from_secs(1) {
             last_report = Instant::now();
-            progress(Progress { bytes, total, elapsed: started.elapsed() });
+            progress(Progress {
+                bytes,
+                total,
+                elapsed: started.elapsed(),
+            });
         }
     }
     if let Some(total) = total {
         if bytes != total {
-            return Err(AttemptError { reason: format!("got {bytes} of {total} bytes"), retryable: true });
+            return Err(AttemptError {
+                reason: format!("got {bytes} of {total} bytes"),
+                retryable: true,
+            });
         }
     }
-    Ok(Fetched { bytes, sha256: hasher.finalize().into(), elapsed: started.elapsed() })
+    Ok(Fetched {
+        bytes,
+        sha256: hasher.finalize().into(),
+        elapsed: started.elapsed(),
+    })
 }
 
 fn classify(err: ureq::Error) -> AttemptError {
     let retryable = matches!(
         err,
-        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::HostNotFound
     );
-    AttemptError { reason: err.to_string(), retryable }
+    AttemptError {
+        reason: err.to_string(),
+        retryable,
+    }
 }
 
 /// Lowercase hex of a digest.
@@ -193,15 +231,25 @@ mod tests {
     #[test]
     fn backoff_doubles_and_is_capped() {
         let policy = RetryPolicy::with_deadline(Duration::from_secs(60));
-        let delays: Vec<u64> = (1..=7).map(|n| policy.delay(n).as_millis() as u64).collect();
+        let delays: Vec<u64> = (1..=7)
+            .map(|n| policy.delay(n).as_millis() as u64)
+            .collect();
         assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 8000, 8000]);
     }
 
     #[test]
     fn progress_reads_like_a_person_expects() {
-        let p = Progress { bytes: 12 * 1024 * 1024, total: Some(100 * 1024 * 1024), elapsed: Duration::from_secs(1) };
+        let p = Progress {
+            bytes: 12 * 1024 * 1024,
+            total: Some(100 * 1024 * 1024),
+            elapsed: Duration::from_secs(1),
+        };
         assert_eq!(p.describe(), "12.0 MiB of 100.0 MiB (12%), 12.6 MB/s");
-        let p = Progress { bytes: 1024 * 1024, total: None, elapsed: Duration::from_secs(2) };
+        let p = Progress {
+            bytes: 1024 * 1024,
+            total: None,
+            elapsed: Duration::from_secs(2),
+        };
         assert_eq!(p.describe(), "1.0 MiB, 0.5 MB/s");
     }
 

@@ -335,10 +335,6 @@ pub fn machine_id(mac: &Mac) -> String {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should fail loudly on an unexpected value"
-)]
 mod tests {
     use super::*;
 

@@ -376,10 +376,6 @@ pub fn prefix_to_netmask(prefix_len: u8) -> Ipv4Addr {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should fail loudly on an unexpected value"
-)]
 mod tests {
     use super::*;
 

@@ -25,7 +25,10 @@ pub fn format_line(level: log::Level, message: &str) -> Vec<u8> {
     };
     let mut line = format!("<{priority}>{PREFIX}");
     // Newlines would split one record into several kmsg entries with no prefix.
-    let flat: String = message.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
+    let flat: String = message
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
     let room = MAX_LINE - line.len() - 1;
     let mut cut = flat.len().min(room);
     while !flat.is_char_boundary(cut) {
@@ -46,7 +49,10 @@ impl KmsgLogger {
     /// Installs the logger. Safe to call once; later calls are ignored.
     pub fn install(max_level: log::LevelFilter) {
         let sink = OpenOptions::new().write(true).open("/dev/kmsg").ok();
-        let logger = Box::new(KmsgLogger { sink: Mutex::new(sink), max_level });
+        let logger = Box::new(KmsgLogger {
+            sink: Mutex::new(sink),
+            max_level,
+        });
         if log::set_boxed_logger(logger).is_ok() {
             log::set_max_level(max_level);
         }
@@ -63,12 +69,19 @@ impl log::Log for KmsgLogger {
             return;
         }
         let line = format_line(record.level(), &record.args().to_string());
-        let mut sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut sink = self
+            .sink
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let written = sink.as_mut().map(|file| file.write_all(&line));
         if !matches!(written, Some(Ok(()))) {
             // No kmsg (or it failed): the console is the next best witness.
             let text = String::from_utf8_lossy(&line);
-            let _ = io::stderr().write_all(text.trim_start_matches(|c: char| c != '>').trim_start_matches('>').as_bytes());
+            let _ = io::stderr().write_all(
+                text.trim_start_matches(|c: char| c != '>')
+                    .trim_start_matches('>')
+                    .as_bytes(),
+            );
         }
     }
 
@@ -85,7 +98,9 @@ pub struct DevKmsgGuard {
 impl DevKmsgGuard {
     pub fn lift() -> DevKmsgGuard {
         let path = Path::new(DEVKMSG_SYSCTL);
-        let previous = std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
+        let previous = std::fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_owned());
         if previous.as_deref() == Some("ratelimit") {
             // The kernel wants the trailing newline; this fails harmlessly when
             // printk.devkmsg= on the command line locked the setting.
@@ -110,12 +125,19 @@ mod tests {
         let cases = [
             (log::Level::Error, "boom", "<3>diskless: boom\n"),
             (log::Level::Warn, "careful", "<4>diskless: careful\n"),
-            (log::Level::Info, "mounting /proc", "<6>diskless: mounting /proc\n"),
+            (
+                log::Level::Info,
+                "mounting /proc",
+                "<6>diskless: mounting /proc\n",
+            ),
             (log::Level::Debug, "detail", "<7>diskless: detail\n"),
             (log::Level::Info, "two\nlines", "<6>diskless: two lines\n"),
         ];
         for (level, message, expected) in cases {
-            assert_eq!(String::from_utf8(format_line(level, message)).expect("utf8"), expected);
+            assert_eq!(
+                String::from_utf8(format_line(level, message)).expect("utf8"),
+                expected
+            );
         }
     }
 

@@ -9,6 +9,13 @@ use crate::error::BootError;
 use crate::modules::ModuleIndex;
 use crate::sys;
 
+/// What one [`Modules::load`] did.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub newly: Vec<String>,
+    pub unknown: Vec<String>,
+}
+
 /// The image's module directory and its parsed index.
 #[derive(Debug)]
 pub struct Modules {
@@ -24,18 +31,31 @@ impl Modules {
     pub fn open(release: &str, blacklist: &[String]) -> Result<Modules, BootError> {
         let dir = Path::new("/lib/modules").join(release);
         let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-        let index = ModuleIndex::parse(&read("modules.dep"), &read("modules.alias"), &read("modules.builtin"))
-            .map_err(|err| BootError::ModuleIndex { dir: dir.clone(), reason: err.to_string() })?;
-        Ok(Modules { dir, index, blacklist: blacklist.to_vec(), loaded: BTreeSet::new() })
+        let index = ModuleIndex::parse(
+            &read("modules.dep"),
+            &read("modules.alias"),
+            &read("modules.builtin"),
+        )
+        .map_err(|err| BootError::ModuleIndex {
+            dir: dir.clone(),
+            reason: err.to_string(),
+        })?;
+        Ok(Modules {
+            dir,
+            index,
+            blacklist: blacklist.to_vec(),
+            loaded: BTreeSet::new(),
+        })
     }
 
     pub fn is_empty(&self) -> bool {
         self.index.modules.is_empty()
     }
 
-    /// Loads `names` (module names or aliases) with their dependencies. Names the image
-    /// does not carry are returned, not errors: the kernel may have them built in.
-    pub fn load(&mut self, names: &[String]) -> Result<Vec<String>, BootError> {
+    /// Loads `names` (module names or aliases) with their dependencies; returns the modules
+    /// newly loaded and the names the image does not carry (not errors: the kernel may have
+    /// them built in).
+    pub fn load(&mut self, names: &[String]) -> Result<Loaded, BootError> {
         let mut wanted = Vec::new();
         let mut unknown = Vec::new();
         for name in names {
@@ -53,14 +73,15 @@ impl Modules {
                 continue;
             }
             let path = self.dir.join(&entry.path);
-            sys::load_module(&path).map_err(|source| BootError::LoadModule { name: entry.name.clone(), path, source })?;
+            sys::load_module(&path).map_err(|source| BootError::LoadModule {
+                name: entry.name.clone(),
+                path,
+                source,
+            })?;
             self.loaded.insert(entry.name.clone());
             newly.push(entry.name.clone());
         }
-        if !newly.is_empty() {
-            log::info!("loaded modules: {}", newly.join(" "));
-        }
-        Ok(unknown)
+        Ok(Loaded { newly, unknown })
     }
 
     /// Loads the drivers for the devices present, again and again until no new module comes
@@ -69,12 +90,24 @@ impl Modules {
         for _round in 0..8 {
             let before = self.loaded.len();
             let aliases = device_modaliases();
-            let wanted: Vec<String> = aliases.iter().flat_map(|alias| self.index.resolve(alias)).collect();
-            let wanted: Vec<String> = wanted.into_iter().filter(|name| !self.loaded.contains(name)).collect();
+            let wanted: Vec<String> = aliases
+                .iter()
+                .flat_map(|alias| self.index.resolve(alias))
+                .collect();
+            let wanted: Vec<String> = wanted
+                .into_iter()
+                .filter(|name| !self.loaded.contains(name))
+                .collect();
             if wanted.is_empty() {
                 break;
             }
-            self.load(&wanted)?;
+            let loaded = self.load(&wanted)?;
+            if !loaded.newly.is_empty() {
+                log::info!(
+                    "loaded modules for the hardware present: {}",
+                    loaded.newly.join(" ")
+                );
+            }
             if self.loaded.len() == before {
                 break;
             }
@@ -90,9 +123,13 @@ impl Modules {
 /// Every `modalias` of every device on every bus, deduplicated.
 fn device_modaliases() -> BTreeSet<String> {
     let mut aliases = BTreeSet::new();
-    let Ok(buses) = std::fs::read_dir("/sys/bus") else { return aliases };
+    let Ok(buses) = std::fs::read_dir("/sys/bus") else {
+        return aliases;
+    };
     for bus in buses.filter_map(Result::ok) {
-        let Ok(devices) = std::fs::read_dir(bus.path().join("devices")) else { continue };
+        let Ok(devices) = std::fs::read_dir(bus.path().join("devices")) else {
+            continue;
+        };
         for device in devices.filter_map(Result::ok) {
             if let Ok(alias) = std::fs::read_to_string(device.path().join("modalias")) {
                 let alias = alias.trim();
@@ -121,7 +158,15 @@ pub fn modprobe_main(args: &[String]) -> i32 {
         }
     };
     match modules.load(std::slice::from_ref(name)) {
-        Ok(unknown) if unknown.is_empty() => 0,
+        Ok(loaded) if loaded.unknown.is_empty() => {
+            if !loaded.newly.is_empty() {
+                log::info!(
+                    "modprobe: loaded {} for the kernel's request {name}",
+                    loaded.newly.join(" ")
+                );
+            }
+            0
+        }
         Ok(_) => 1,
         Err(err) => {
             log::warn!("modprobe {name}: {err}");

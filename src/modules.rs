@@ -371,10 +371,6 @@ fn match_class(pattern: &[char], open: usize, c: char) -> Option<(bool, usize)> 
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should fail loudly on an unexpected value"
-)]
 mod tests {
     use super::*;
 

@@ -47,9 +47,10 @@ impl NicChoice {
         match self {
             NicChoice::Mac(mac) => nics.iter().find(|nic| nic.mac.as_ref() == Some(mac)),
             NicChoice::Name(name) => nics.iter().find(|nic| &nic.name == name),
-            NicChoice::FirstEthernet => {
-                nics.iter().filter(|nic| nic.ethernet && nic.physical && nic.mac.is_some()).min_by_key(|nic| nic.ifindex)
-            }
+            NicChoice::FirstEthernet => nics
+                .iter()
+                .filter(|nic| nic.ethernet && nic.physical && nic.mac.is_some())
+                .min_by_key(|nic| nic.ifindex),
         }
     }
 }
@@ -70,7 +71,9 @@ impl StaticPlan {
     pub fn from_ip(ip: &StaticIp) -> Result<StaticPlan, &'static str> {
         let address = match ip.client {
             Some(IpAddr::V4(addr)) => addr,
-            Some(IpAddr::V6(_)) => return Err("IPv6 client addresses are not configured by this build"),
+            Some(IpAddr::V6(_)) => {
+                return Err("IPv6 client addresses are not configured by this build");
+            }
             None => return Err("no client address"),
         };
         let prefix_len = ip.prefix_len.unwrap_or_else(|| classful_prefix(address));
@@ -78,7 +81,13 @@ impl StaticPlan {
             Some(IpAddr::V4(gw)) if !gw.is_unspecified() => Some(gw),
             _ => None,
         };
-        Ok(StaticPlan { address, prefix_len, gateway, mtu: ip.mtu, dns: ip.dns.clone() })
+        Ok(StaticPlan {
+            address,
+            prefix_len,
+            gateway,
+            mtu: ip.mtu,
+            dns: ip.dns.clone(),
+        })
     }
 
     pub fn netmask(&self) -> Ipv4Addr {
@@ -99,12 +108,16 @@ fn classful_prefix(addr: Ipv4Addr) -> u8 {
 const SYS_CLASS_NET: &str = "/sys/class/net";
 
 fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
 }
 
 /// The interfaces present now, sorted by index.
 pub fn interfaces() -> Vec<Nic> {
-    let Ok(entries) = std::fs::read_dir(SYS_CLASS_NET) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(SYS_CLASS_NET) else {
+        return Vec::new();
+    };
     let mut nics: Vec<Nic> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| {
@@ -112,7 +125,9 @@ pub fn interfaces() -> Vec<Nic> {
             let dir = entry.path();
             Some(Nic {
                 mac: read_trimmed(&dir.join("address")).and_then(|a| a.parse().ok()),
-                ifindex: read_trimmed(&dir.join("ifindex")).and_then(|i| i.parse().ok()).unwrap_or(u32::MAX),
+                ifindex: read_trimmed(&dir.join("ifindex"))
+                    .and_then(|i| i.parse().ok())
+                    .unwrap_or(u32::MAX),
                 ethernet: read_trimmed(&dir.join("type")).as_deref() == Some("1"),
                 physical: dir.join("device").exists(),
                 name,
@@ -158,7 +173,13 @@ mod tests {
     use super::*;
 
     fn nic(name: &str, mac: &str, ifindex: u32, ethernet: bool, physical: bool) -> Nic {
-        Nic { name: name.into(), mac: mac.parse().ok(), ifindex, ethernet, physical }
+        Nic {
+            name: name.into(),
+            mac: mac.parse().ok(),
+            ifindex,
+            ethernet,
+            physical,
+        }
     }
 
     #[test]
@@ -175,10 +196,17 @@ mod tests {
             (NicChoice::Name("eth1".into()), Some("eth1")),
             (NicChoice::Name("eth9".into()), None),
             (NicChoice::FirstEthernet, Some("eth0")),
-            (NicChoice::Mac("aa:bb:cc:dd:ee:ff".parse().expect("mac")), None),
+            (
+                NicChoice::Mac("aa:bb:cc:dd:ee:ff".parse().expect("mac")),
+                None,
+            ),
         ];
         for (choice, expected) in cases {
-            assert_eq!(choice.pick(&nics).map(|n| n.name.as_str()), expected, "{choice:?}");
+            assert_eq!(
+                choice.pick(&nics).map(|n| n.name.as_str()),
+                expected,
+                "{choice:?}"
+            );
         }
     }
 

@@ -25,8 +25,14 @@ fn read_optional(path: &Path) -> Option<String> {
 /// (e.g. /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf) is replaced by a file.
 fn write(root: &Path, relative: &str, contents: &str) -> Result<(), BootError> {
     let path: PathBuf = root.join(relative);
-    let fail = |source| BootError::Configure { path: PathBuf::from("/").join(relative), source };
-    if std::fs::symlink_metadata(&path).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
+    let fail = |source| BootError::Configure {
+        path: PathBuf::from("/").join(relative),
+        source,
+    };
+    if std::fs::symlink_metadata(&path)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false)
+    {
         std::fs::remove_file(&path).map_err(fail)?;
     }
     if let Some(parent) = path.parent() {
@@ -36,19 +42,31 @@ fn write(root: &Path, relative: &str, contents: &str) -> Result<(), BootError> {
 }
 
 /// Writes the identity files into `root`.
-pub fn write_identity(root: &Path, name: &str, mac: &Mac, dns: &[IpAddr]) -> Result<Written, BootError> {
+pub fn write_identity(
+    root: &Path,
+    name: &str,
+    mac: &Mac,
+    dns: &[IpAddr],
+) -> Result<Written, BootError> {
     write(root, "etc/hostname", &etcfiles::hostname_file(name))?;
     let hosts = read_optional(&root.join("etc/hosts"));
-    write(root, "etc/hosts", &etcfiles::hosts_file(hosts.as_deref(), name))?;
+    write(
+        root,
+        "etc/hosts",
+        &etcfiles::hosts_file(hosts.as_deref(), name),
+    )?;
 
     let image_id = read_optional(&root.join("etc/machine-id"));
-    let (machine_id, wrote_machine_id) = if etcfiles::machine_id_needs_setting(image_id.as_deref()) {
+    let (machine_id, wrote_machine_id) = if etcfiles::machine_id_needs_setting(image_id.as_deref())
+    {
         let id = identity::machine_id(mac);
         write(root, "etc/machine-id", &format!("{id}\n"))?;
         (id, true)
     } else {
         let id = image_id.unwrap_or_default().trim().to_owned();
-        log::warn!("the image carries machine-id {id}: every node booting it shares that id (empty /etc/machine-id in the image to derive one per node)");
+        log::warn!(
+            "the image carries machine-id {id}: every node booting it shares that id (empty /etc/machine-id in the image to derive one per node)"
+        );
         (id, false)
     };
 
@@ -59,5 +77,9 @@ pub fn write_identity(root: &Path, name: &str, mac: &Mac, dns: &[IpAddr]) -> Res
         }
         None => false,
     };
-    Ok(Written { machine_id, wrote_machine_id, wrote_resolv_conf })
+    Ok(Written {
+        machine_id,
+        wrote_machine_id,
+        wrote_resolv_conf,
+    })
 }

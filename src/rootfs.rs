@@ -46,22 +46,58 @@ pub fn mount_live_image(image: &Path, overlay_size: Option<&str>) -> Result<(), 
         source,
     })?;
     let device = &loop_device.path;
-    log::info!("attached {} read-only to {}", image.display(), device.display());
-    let read_only = MountOptions { read_only: true, nodev: true, ..MountOptions::default() };
-    sys::mount(&device.to_string_lossy(), Path::new(LOWER), "squashfs", read_only, "").map_err(|source| {
-        BootError::Mount { what: format!("mounting squashfs from {} on", device.display()), target: LOWER.into(), source }
+    log::info!(
+        "attached {} read-only to {}",
+        image.display(),
+        device.display()
+    );
+    let read_only = MountOptions {
+        read_only: true,
+        nodev: true,
+        ..MountOptions::default()
+    };
+    sys::mount(
+        &device.to_string_lossy(),
+        Path::new(LOWER),
+        "squashfs",
+        read_only,
+        "",
+    )
+    .map_err(|source| BootError::Mount {
+        what: format!("mounting squashfs from {} on", device.display()),
+        target: LOWER.into(),
+        source,
     })?;
     drop(loop_device);
     let size = overlay_size_option(overlay_size);
-    sys::mount("diskless-rw", Path::new(RW), "tmpfs", MountOptions::default(), &format!("mode=0755,{size}"))
-        .map_err(|source| BootError::Mount { what: format!("mounting the overlay's tmpfs ({size}) on"), target: RW.into(), source })?;
+    sys::mount(
+        "diskless-rw",
+        Path::new(RW),
+        "tmpfs",
+        MountOptions::default(),
+        &format!("mode=0755,{size}"),
+    )
+    .map_err(|source| BootError::Mount {
+        what: format!("mounting the overlay's tmpfs ({size}) on"),
+        target: RW.into(),
+        source,
+    })?;
     let upper = format!("{RW}/upper");
     let work = format!("{RW}/work");
     mkdir(&upper)?;
     mkdir(&work)?;
     let options = overlay_options(LOWER, &upper, &work);
-    sys::mount("overlay", Path::new(NEW_ROOT), "overlay", MountOptions::default(), &options).map_err(|source| {
-        BootError::Mount { what: format!("mounting overlay ({options}) on"), target: NEW_ROOT.into(), source }
+    sys::mount(
+        "overlay",
+        Path::new(NEW_ROOT),
+        "overlay",
+        MountOptions::default(),
+        &options,
+    )
+    .map_err(|source| BootError::Mount {
+        what: format!("mounting overlay ({options}) on"),
+        target: NEW_ROOT.into(),
+        source,
     })?;
     Ok(())
 }
@@ -78,6 +114,9 @@ mod tests {
 
     #[test]
     fn overlay_options_name_all_three_layers() {
-        assert_eq!(overlay_options("/l", "/u", "/w"), "lowerdir=/l,upperdir=/u,workdir=/w");
+        assert_eq!(
+            overlay_options("/l", "/u", "/w"),
+            "lowerdir=/l,upperdir=/u,workdir=/w"
+        );
     }
 }

@@ -148,10 +148,6 @@ pub fn check_superblock(head: &[u8], file_len: u64) -> Result<Superblock, Squash
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should fail loudly on an unexpected value"
-)]
 mod tests {
     use super::*;
 

@@ -70,7 +70,9 @@ fn delete_same_device(dir: &Path, dev: u64, keep: &Path, failures: &mut u32) {
         if path == keep {
             continue;
         }
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
         if sys::device_of(&path).ok() != Some(dev) {
             continue;
         }
@@ -99,15 +101,21 @@ pub fn switch_root(new_root: &Path, init: &str, args: &[OsString]) -> BootError 
         Err(err) => return err,
     }
     let err = sys::exec(Path::new(init), args);
-    BootError::SwitchRoot { what: format!("executing {init}"), source: err }
+    BootError::SwitchRoot {
+        what: format!("executing {init}"),
+        source: err,
+    }
 }
 
 fn prepare(new_root: &Path, init: &str) -> Result<(), BootError> {
     if resolve_in_root(new_root, init).is_none() {
-        return Err(BootError::NoInit { init: init.to_owned() });
+        return Err(BootError::NoInit {
+            init: init.to_owned(),
+        });
     }
     // The guard: only ever delete files from the initramfs itself.
-    let on_initramfs = sys::is_initramfs_root(Path::new("/")).map_err(failed("checking / is the initramfs"))?;
+    let on_initramfs =
+        sys::is_initramfs_root(Path::new("/")).map_err(failed("checking / is the initramfs"))?;
     if !on_initramfs || !Path::new("/init").exists() {
         return Err(BootError::SwitchRoot {
             what: "refusing to delete /: it is not an initramfs".to_owned(),
@@ -117,9 +125,11 @@ fn prepare(new_root: &Path, init: &str) -> Result<(), BootError> {
     for mount in MOVED_MOUNTS {
         let target = new_root.join(mount.trim_start_matches('/'));
         if !target.is_dir() {
-            std::fs::create_dir_all(&target).map_err(failed(format!("creating {}", target.display())))?;
+            std::fs::create_dir_all(&target)
+                .map_err(failed(format!("creating {}", target.display())))?;
         }
-        sys::move_mount(Path::new(mount), &target).map_err(failed(format!("moving {mount} to {}", target.display())))?;
+        sys::move_mount(Path::new(mount), &target)
+            .map_err(failed(format!("moving {mount} to {}", target.display())))?;
     }
     let root_dev = sys::device_of(Path::new("/")).map_err(failed("reading the device of /"))?;
     let mut failures = 0;
@@ -127,8 +137,10 @@ fn prepare(new_root: &Path, init: &str) -> Result<(), BootError> {
     if failures > 0 {
         log::warn!("{failures} initramfs files could not be deleted (their RAM stays in use)");
     }
-    std::env::set_current_dir(new_root).map_err(failed(format!("entering {}", new_root.display())))?;
-    sys::move_mount(Path::new("."), Path::new("/")).map_err(failed(format!("moving {} onto /", new_root.display())))?;
+    std::env::set_current_dir(new_root)
+        .map_err(failed(format!("entering {}", new_root.display())))?;
+    sys::move_mount(Path::new("."), Path::new("/"))
+        .map_err(failed(format!("moving {} onto /", new_root.display())))?;
     sys::chroot_here().map_err(failed("chroot into the new root"))?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! that no crate wraps for us (loop devices, interface addresses, routes) are raw, each with
 //! its SAFETY comment.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::net::Ipv4Addr;
@@ -15,6 +15,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sys_mount::{Mount, MountFlags};
+
+use crate::config::EmergencyAction;
 
 /// Flags for [`mount`]: the few the boot uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,7 +39,13 @@ impl MountOptions {
 }
 
 /// mount(2) of a file system of `fstype` (never guessed) with its option string.
-pub fn mount(source: &str, target: &Path, fstype: &str, options: MountOptions, data: &str) -> io::Result<()> {
+pub fn mount(
+    source: &str,
+    target: &Path,
+    fstype: &str,
+    options: MountOptions,
+    data: &str,
+) -> io::Result<()> {
     let mut builder = Mount::builder().fstype(fstype).flags(options.flags());
     if !data.is_empty() {
         builder = builder.data(data);
@@ -73,8 +81,7 @@ pub fn is_initramfs_root(path: &Path) -> io::Result<bool> {
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     let stat = rustix::fs::statfs(path)?;
-    #[expect(clippy::unnecessary_cast, reason = "f_type is i64 on x86_64 but not on every target")]
-    let kind = stat.f_type as i64;
+    let kind = stat.f_type;
     Ok(kind == RAMFS_MAGIC || kind == TMPFS_MAGIC)
 }
 
@@ -104,30 +111,19 @@ pub fn set_hostname(name: &str) -> io::Result<()> {
 }
 
 pub fn kernel_release() -> String {
-    rustix::system::uname().release().to_string_lossy().into_owned()
+    rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned()
 }
 
-/// Physical memory in bytes (for the default overlay size).
-pub fn total_memory() -> u64 {
-    let info = rustix::system::sysinfo();
-    u64::from(info.totalram).saturating_mul(u64::from(info.mem_unit))
-}
-
-/// What to do with the machine once nothing else can be done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PowerAction {
-    Reboot,
-    PowerOff,
-    Halt,
-}
-
-/// Flushes and performs `action`; returns only if the kernel refused.
-pub fn power(action: PowerAction) -> io::Error {
+/// Flushes and reboots, powers off or halts; returns only if the kernel refused.
+pub fn power(action: EmergencyAction) -> io::Error {
     rustix::fs::sync();
     let command = match action {
-        PowerAction::Reboot => rustix::system::RebootCommand::Restart,
-        PowerAction::PowerOff => rustix::system::RebootCommand::PowerOff,
-        PowerAction::Halt => rustix::system::RebootCommand::Halt,
+        EmergencyAction::Reboot => rustix::system::RebootCommand::Restart,
+        EmergencyAction::Poweroff => rustix::system::RebootCommand::PowerOff,
+        EmergencyAction::Halt => rustix::system::RebootCommand::Halt,
     };
     match rustix::system::reboot(command) {
         Ok(()) => io::Error::other("reboot(2) returned"),
@@ -146,8 +142,12 @@ pub fn exec(program: &Path, args: &[std::ffi::OsString]) -> io::Error {
 
 /// A socket to send interface ioctls through.
 fn inet_socket() -> io::Result<OwnedFd> {
-    rustix::net::socket(rustix::net::AddressFamily::INET, rustix::net::SocketType::DGRAM, None)
-        .map_err(io::Error::from)
+    rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        None,
+    )
+    .map_err(io::Error::from)
 }
 
 /// `struct ifreq` with the `ifr_addr` / `ifr_flags` / `ifr_mtu` union member, laid out as in
@@ -162,11 +162,17 @@ impl IfReq {
     fn new(iface: &str) -> io::Result<IfReq> {
         let bytes = iface.as_bytes();
         if bytes.is_empty() || bytes.len() > 15 || bytes.contains(&0) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad interface name {iface:?}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad interface name {iface:?}"),
+            ));
         }
         let mut name = [0u8; 16];
         name[..bytes.len()].copy_from_slice(bytes);
-        Ok(IfReq { name, data: [0; 24] })
+        Ok(IfReq {
+            name,
+            data: [0; 24],
+        })
     }
 
     fn with_ipv4(iface: &str, addr: Ipv4Addr) -> io::Result<IfReq> {
@@ -189,7 +195,11 @@ fn ifreq_ioctl(request: nix::libc::c_ulong, req: &mut IfReq) -> io::Result<()> {
     // SAFETY: `req` is a live, exclusively borrowed `struct ifreq` (40 bytes, the size the
     // kernel copies for every SIOC[GS]IF* request used here), and the fd is an open socket.
     let ret = unsafe { nix::libc::ioctl(socket.as_raw_fd(), request as _, req as *mut IfReq) };
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Sets IFF_UP on an interface (keeping its other flags).
@@ -204,7 +214,10 @@ pub fn interface_up(iface: &str) -> io::Result<()> {
 /// Gives an interface its IPv4 address and netmask.
 pub fn set_ipv4_address(iface: &str, addr: Ipv4Addr, netmask: Ipv4Addr) -> io::Result<()> {
     ifreq_ioctl(nix::libc::SIOCSIFADDR, &mut IfReq::with_ipv4(iface, addr)?)?;
-    ifreq_ioctl(nix::libc::SIOCSIFNETMASK, &mut IfReq::with_ipv4(iface, netmask)?)
+    ifreq_ioctl(
+        nix::libc::SIOCSIFNETMASK,
+        &mut IfReq::with_ipv4(iface, netmask)?,
+    )
 }
 
 pub fn set_mtu(iface: &str, mtu: u16) -> io::Result<()> {
@@ -235,7 +248,9 @@ struct RtEntry {
 pub fn add_default_route(iface: &str, gateway: Ipv4Addr) -> io::Result<()> {
     const RTF_UP: u16 = 0x0001;
     const RTF_GATEWAY: u16 = 0x0002;
-    let mut dev = CString::new(iface).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?.into_bytes_with_nul();
+    let mut dev = CString::new(iface)
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?
+        .into_bytes_with_nul();
     let mut route = RtEntry {
         rt_pad1: 0,
         rt_dst: sockaddr_in(Ipv4Addr::UNSPECIFIED),
@@ -254,7 +269,13 @@ pub fn add_default_route(iface: &str, gateway: Ipv4Addr) -> io::Result<()> {
     let socket = inet_socket()?;
     // SAFETY: `route` is a fully initialised `struct rtentry` whose `rt_dev` points at `dev`,
     // a NUL-terminated buffer that outlives the call; the kernel only reads both.
-    let ret = unsafe { nix::libc::ioctl(socket.as_raw_fd(), nix::libc::SIOCADDRT as _, &mut route as *mut RtEntry) };
+    let ret = unsafe {
+        nix::libc::ioctl(
+            socket.as_raw_fd(),
+            nix::libc::SIOCADDRT as _,
+            &mut route as *mut RtEntry,
+        )
+    };
     if ret < 0 {
         let err = io::Error::last_os_error();
         if err.raw_os_error() == Some(nix::libc::EEXIST) {
@@ -311,7 +332,11 @@ pub struct LoopDevice {
 /// Attaches `file` read-only to a free loop device. The device detaches itself once its last
 /// user (the squashfs mount, after this handle is dropped) is gone.
 pub fn attach_loop_read_only(file: &Path) -> io::Result<LoopDevice> {
-    let control = OpenOptions::new().read(true).write(true).custom_flags(nix::libc::O_CLOEXEC).open("/dev/loop-control")?;
+    let control = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_CLOEXEC)
+        .open("/dev/loop-control")?;
     // SAFETY: LOOP_CTL_GET_FREE takes no argument and returns a device number or -1.
     let number = unsafe { nix::libc::ioctl(control.as_raw_fd(), LOOP_CTL_GET_FREE as _) };
     if number < 0 {
@@ -325,7 +350,8 @@ pub fn attach_loop_read_only(file: &Path) -> io::Result<LoopDevice> {
     let len = name.len().min(63);
     file_name[..len].copy_from_slice(&name[..len]);
     let config = LoopConfig {
-        fd: u32::try_from(backing.as_raw_fd()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        fd: u32::try_from(backing.as_raw_fd())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
         block_size: 0,
         info: LoopInfo64 {
             lo_device: 0,
@@ -346,19 +372,35 @@ pub fn attach_loop_read_only(file: &Path) -> io::Result<LoopDevice> {
     };
     // SAFETY: `config` is a fully initialised `struct loop_config` that the kernel only reads;
     // `backing` stays open for the duration of the call (the kernel takes its own reference).
-    let ret = unsafe { nix::libc::ioctl(loop_dev.as_raw_fd(), LOOP_CONFIGURE as _, &config as *const LoopConfig) };
+    let ret = unsafe {
+        nix::libc::ioctl(
+            loop_dev.as_raw_fd(),
+            LOOP_CONFIGURE as _,
+            &config as *const LoopConfig,
+        )
+    };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(LoopDevice { path: device, _open: loop_dev })
+    Ok(LoopDevice {
+        path: device,
+        _open: loop_dev,
+    })
 }
 
 /// devtmpfs creates a new loop node asynchronously after LOOP_CTL_GET_FREE: wait briefly.
 fn open_when_present(device: &Path) -> io::Result<File> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
-        match OpenOptions::new().read(true).custom_flags(nix::libc::O_CLOEXEC).open(device) {
-            Err(err) if err.kind() == io::ErrorKind::NotFound && std::time::Instant::now() < deadline => {
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_CLOEXEC)
+            .open(device)
+        {
+            Err(err)
+                if err.kind() == io::ErrorKind::NotFound
+                    && std::time::Instant::now() < deadline =>
+            {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             other => return other,
@@ -369,10 +411,8 @@ fn open_when_present(device: &Path) -> io::Result<File> {
 /// Writes a whole small file (sysctl, sysfs), creating nothing.
 pub fn write_existing(path: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    OpenOptions::new().write(true).open(path)?.write_all(contents)
-}
-
-/// `path` as a C string for APIs that need one.
-pub fn c_path(path: &OsStr) -> io::Result<CString> {
-    CString::new(path.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+    OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .write_all(contents)
 }

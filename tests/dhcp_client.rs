@@ -28,6 +28,29 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().expect("test address")
 }
 
+/// The client's log lines on stderr (shown for failing tests), with seconds since the first.
+struct StderrLogger;
+
+static LOG_START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let start = LOG_START.get_or_init(Instant::now);
+        eprintln!("[{:8.3}] {}", start.elapsed().as_secs_f64(), record.args());
+    }
+    fn flush(&self) {}
+}
+
+fn init_logging() {
+    // Only the first test's call installs it; the others find it in place.
+    if log::set_logger(&StderrLogger).is_ok() {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+}
+
 /// Whether this machine can run the test; `Err` says why not.
 fn prerequisites() -> Result<(), String> {
     if !rustix::process::geteuid().is_root() {
@@ -46,6 +69,7 @@ fn prerequisites() -> Result<(), String> {
 
 /// True when the test should run; prints a loud SKIPPED otherwise, and fails under CI=true.
 fn can_run(test: &str) -> bool {
+    init_logging();
     match prerequisites() {
         Ok(()) => true,
         Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
@@ -373,9 +397,10 @@ fn lease_soon_after_a_late_link_and_name_registered() {
         "option 3 is ignored when option 121 is present (RFC 3442)"
     );
     assert_eq!(lease.default_gateway(), Some(ip("192.168.77.2")));
-    // Sends at ~0, ~0.5 and ~1.5 s: the one after the link comes up gets the lease.
+    // Sends that fail while the link is down are retried every 100 ms, and the first to
+    // leave after the link comes up gets the lease.
     assert!(
-        took < link_up_after + Duration::from_millis(2500),
+        took < link_up_after + Duration::from_millis(1500),
         "lease took {took:?}"
     );
 
@@ -412,5 +437,13 @@ fn no_server_times_out_with_a_count() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse::<u32>().ok());
     assert!(matches!(count, Some(3 | 4)), "{text}");
-    assert!(text.ends_with("DISCOVERs sent in 4.0 s"), "{text}");
+    // The wait ends at the timeout, give or take the scheduler on a busy machine.
+    let secs = text
+        .strip_suffix(" s")
+        .and_then(|rest| rest.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok());
+    assert!(
+        secs.is_some_and(|secs| (4.0..5.0).contains(&secs)),
+        "{text}"
+    );
 }

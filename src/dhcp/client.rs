@@ -37,6 +37,9 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// How soon to try again after a send failed locally.
+const LOCAL_RETRY: Duration = Duration::from_millis(100);
+
 /// REQUESTs sent for one offer before starting over with a DISCOVER (0.5+1+2+4 s).
 const REQUESTS_PER_OFFER: u32 = 4;
 
@@ -174,6 +177,19 @@ impl Session {
             mac: self.mac,
             hostname: &self.hostname,
         })
+    }
+
+    /// The message from the last [`Session::transmit`] never left the host (the link is down,
+    /// say). Nothing was lost on the wire, so it does not count, and the next try comes soon
+    /// rather than after a backoff step: the lease follows the link coming up closely.
+    pub fn send_failed(&mut self, now: Duration) {
+        self.attempt = self.attempt.saturating_sub(1);
+        let count = match self.state {
+            State::Selecting => &mut self.counts.discovers,
+            State::Requesting { .. } => &mut self.counts.requests,
+        };
+        *count = count.saturating_sub(1);
+        self.next_send = now + LOCAL_RETRY;
     }
 
     fn restart(&mut self) {

@@ -1,7 +1,7 @@
 //! DHCPv4 for early boot: get an address and the boot parameters for one interface.
 //!
 //! [`packet`] is the pure codec, [`client`] the pure protocol logic (what to send when, which
-//! replies to take), and [`socket`] the one packet socket; [`acquire`] wires them together.
+//! replies to take), and `socket` the one packet socket; [`acquire`] wires them together.
 //!
 //! The node's derived name goes out as option 12 in every DISCOVER and REQUEST, so dnsmasq
 //! registers it in DNS (seeds 000 and 002: the name is set before DHCP). Retransmissions start
@@ -215,7 +215,13 @@ impl fmt::Display for TimeoutReport {
             naks,
         } = self.counts;
         let secs = self.waited.as_secs_f64();
-        if offers == 0 {
+        if discovers == 0 {
+            write!(
+                f,
+                "dhcp: nothing could be sent on {} in {secs:.1} s",
+                self.iface
+            )?;
+        } else if offers == 0 {
             write!(
                 f,
                 "dhcp: no DHCP server answered on {}: {discovers} DISCOVERs sent in {secs:.1} s",
@@ -262,6 +268,8 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
     let started = Instant::now();
     let mut session = Session::new(iface, config.mac, &config.hostname, config.xid_seed);
     let mut buf = vec![0u8; RECEIVE_BUFFER];
+    // To log a run of failed sends once.
+    let mut send_failing = false;
     loop {
         let now = started.elapsed();
         if now >= config.timeout {
@@ -277,6 +285,7 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
             let sent = packet::encode_client_broadcast(&message.encode())
                 .map_err(std::io::Error::other)
                 .and_then(|frame| socket.send_broadcast(&frame));
+            send_failing &= sent.is_err();
             match (sent, kind) {
                 (Ok(()), packet::ClientKind::Discover) => {
                     log::info!("dhcp: {iface}: DISCOVER sent (xid {xid:#010x})")
@@ -292,9 +301,13 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
                         "dhcp: {iface}: REQUEST for {requested} sent to {server_id} (xid {xid:#010x})"
                     )
                 }
-                // Most likely the link is not ready yet: a lost packet, resent on schedule.
+                // Most likely the link is not up yet: try again shortly.
                 (Err(err), _) => {
-                    log::debug!("dhcp: {iface}: sending failed: {err}");
+                    if !send_failing {
+                        log::debug!("dhcp: {iface}: sending failed: {err} (retrying every 100 ms)");
+                    }
+                    send_failing = true;
+                    session.send_failed(started.elapsed());
                     session.note_problem(format!("sending failed: {err}"));
                 }
             }
@@ -306,6 +319,13 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
         let len = match socket.receive(&mut buf, wait) {
             Ok(Some(len)) => len,
             Ok(None) => continue,
+            // The kernel reports the link going down (or not yet up) to packet sockets once,
+            // as an error on the next receive: the link is not ready, so keep trying.
+            Err(err) if err.raw_os_error() == Some(nix::libc::ENETDOWN) => {
+                log::debug!("dhcp: {iface}: link down");
+                session.note_problem(format!("receiving: {err}"));
+                continue;
+            }
             Err(source) => {
                 return Err(DhcpError::Receive {
                     iface: iface.to_owned(),
@@ -324,10 +344,11 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
                     "dhcp: {iface}: ignoring a reply from {}: {err}",
                     datagram.src
                 );
-                session.note_problem(format!(
-                    "a reply from {} did not decode: {err}",
-                    datagram.src
-                ));
+                // Worth reporting at the timeout only if it was an answer to us.
+                if datagram.payload.get(4..8) == Some(&session.xid().to_be_bytes()[..]) {
+                    let problem = format!("a reply from {} did not decode: {err}", datagram.src);
+                    session.note_problem(problem);
+                }
                 continue;
             }
         };

@@ -196,9 +196,17 @@ fn timeout_errors_say_what_happened() {
                     discovers: 2,
                     ..Counts::default()
                 },
-                Some("sending failed: Network is down (os error 100)"),
+                Some("receiving: Network is down (os error 100)"),
             ),
             "dhcp: no DHCP server answered on eth0: 2 DISCOVERs sent in 30.0 s \
+             (last problem: receiving: Network is down (os error 100))",
+        ),
+        (
+            report(
+                Counts::default(),
+                Some("sending failed: Network is down (os error 100)"),
+            ),
+            "dhcp: nothing could be sent on eth0 in 30.0 s \
              (last problem: sending failed: Network is down (os error 100))",
         ),
         (

@@ -440,6 +440,13 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
     image.extend_from_slice(&compressed);
     write_atomically(&opts.output, &image)?;
 
+    let has_modules = packed.is_some();
+    let kmod::Packed {
+        kver,
+        modules,
+        builtin,
+        missing,
+    } = packed.unwrap_or_default();
     Ok(InitrdSummary {
         output: opts.output.clone(),
         image_bytes: image.len() as u64,
@@ -447,19 +454,10 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
         main_cpio_bytes: main.len() as u64,
         compression: opts.compress,
         init_bytes,
-        kernel_version: packed.as_ref().map(|p| p.kver.clone()),
-        modules: packed
-            .as_ref()
-            .map(|p| p.modules.clone())
-            .unwrap_or_default(),
-        builtin_modules: packed
-            .as_ref()
-            .map(|p| p.builtin.clone())
-            .unwrap_or_default(),
-        skipped_modules: packed
-            .as_ref()
-            .map(|p| p.missing.clone())
-            .unwrap_or_default(),
+        kernel_version: has_modules.then_some(kver),
+        modules,
+        builtin_modules: builtin,
+        skipped_modules: missing,
         microcode_bytes: microcode.len(),
         microcode_files: microcode
             .blobs

@@ -4,7 +4,10 @@ mod tasks;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args_os().skip(1);
-    let task = args.next().and_then(|a| a.into_string().ok()).unwrap_or_default();
+    let task = args
+        .next()
+        .and_then(|a| a.into_string().ok())
+        .unwrap_or_default();
     let rest: Vec<std::ffi::OsString> = args.collect();
     match task.as_str() {
         "initrd" => tasks::initrd::run(rest),

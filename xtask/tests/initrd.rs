@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use xshell::{Shell, cmd};
-use xtask::initrd::{self, Compression, InitrdOptions};
+use xtask::initrd::{self, Compression, ExtraFile, InitrdOptions};
 use xtask::kernel::Kernel;
 
 fn in_ci() -> bool {
@@ -427,4 +427,43 @@ fn a_module_the_user_asks_for_must_exist_default_ones_may_not() {
         !names.contains(&"nfs"),
         "--no-default-modules packs only what was asked: {names:?}"
     );
+}
+
+#[test]
+fn extra_files_land_where_asked_and_cannot_replace_the_init() {
+    let dir = scratch("extra-files");
+    std::fs::write(dir.join("init"), FAKE_INIT).expect("init");
+    let mut opts = InitrdOptions::new(dir.join("init"), dir.join("initrd.img"));
+    opts.compress = Compression::None;
+    opts.files = vec![ExtraFile {
+        dest: "/etc/ssl/certs/ca.pem".to_owned(),
+        contents: b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+        mode: 0o644,
+    }];
+    let summary = initrd::build(&opts).expect("building the image");
+    assert_eq!(summary.extra_files, 1);
+    assert_eq!(summary.kernel_version, None, "no module tree, no modules");
+    let entries = main_entries(&opts.output);
+    let ca = entries
+        .iter()
+        .find(|e| e.name == "etc/ssl/certs/ca.pem")
+        .expect("the CA bundle is packed");
+    assert_eq!(
+        (ca.mode, ca.data.as_slice()),
+        (0o100_644, &b"-----BEGIN CERTIFICATE-----\n"[..])
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.name == "etc/ssl/certs" && e.mode == 0o040_755),
+        "parents are created"
+    );
+
+    opts.files.push(ExtraFile {
+        dest: "init".to_owned(),
+        contents: b"evil".to_vec(),
+        mode: 0o755,
+    });
+    let err = initrd::build(&opts).expect_err("the init cannot be replaced by an extra file");
+    assert!(format!("{err:#}").contains("\"init\""), "{err:#}");
 }

@@ -288,3 +288,34 @@ fn usable_addresses() {
         );
     }
 }
+
+#[test]
+fn a_send_that_failed_locally_is_retried_soon_and_not_counted() {
+    let mut session = Session::new("eth0", MAC, "n", 5);
+    assert_eq!(
+        sent_kind(&mut session, Duration::ZERO),
+        Some(ClientKind::Discover)
+    );
+    session.send_failed(Duration::ZERO);
+    assert_eq!(session.counts().discovers, 0);
+    assert_eq!(
+        session.next_send(),
+        ms(100),
+        "retried after 100 ms, not a backoff step"
+    );
+    for n in 1..=20 {
+        assert_eq!(
+            sent_kind(&mut session, ms(100 * n)),
+            Some(ClientKind::Discover)
+        );
+        session.send_failed(ms(100 * n));
+    }
+    // The link is up: this one leaves, and the backoff starts from its first step.
+    assert_eq!(
+        sent_kind(&mut session, ms(2100)),
+        Some(ClientKind::Discover)
+    );
+    let gap = session.next_send() - ms(2100);
+    assert!(gap >= ms(375) && gap <= ms(625), "{gap:?}");
+    assert_eq!(session.counts().discovers, 1);
+}

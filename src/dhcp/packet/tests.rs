@@ -40,7 +40,7 @@ impl ReplyBytes<'_> {
     }
 }
 
-/// What dnsmasq 2.90 sends for `--dhcp-range=192.168.77.10,192.168.77.99,12h
+/// Laid out like what dnsmasq 2.90 sends for `--dhcp-range=192.168.77.10,192.168.77.99,12h
 /// --dhcp-host=52:54:00:12:34:56,192.168.77.50,node7 --domain=cluster.home
 /// --dhcp-boot=pxelinux.0,bootsrv,192.168.77.1` with DNS, NTP and root path options: options
 /// in dnsmasq's order (53, 54, 51, 58, 59, 1, 28, 3, 6, 15, 12, 42, 17).
@@ -810,8 +810,9 @@ proptest! {
 
     #[test]
     fn mutated_offers_never_panic(edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..8)) {
-        let bytes = mutate(dnsmasq_offer(), &edits);
-        let _ = Reply::decode(&bytes);
+        let _ = Reply::decode(&mutate(dnsmasq_offer(), &edits));
+        let real_ack = fixture(include_str!("../fixtures/dnsmasq-ack.hex"));
+        let _ = Reply::decode(&mutate(real_ack, &edits));
         let frame = encode_udp((ip("10.0.0.1"), 67), (Ipv4Addr::BROADCAST, 68), &dnsmasq_offer()).expect("fits");
         let _ = parse_udp(&mutate(frame, &edits), CLIENT_PORT);
     }
@@ -865,4 +866,78 @@ proptest! {
         }
         prop_assert_eq!(domain_search(&data), Ok(names));
     }
+}
+
+// ---- real dnsmasq replies --------------------------------------------------------------------
+
+/// A fixture made by `fixtures/capture.py` (see there for dnsmasq's options): hex bytes.
+fn fixture(hex: &str) -> Vec<u8> {
+    hex.split_whitespace()
+        .map(|pair| u8::from_str_radix(pair, 16).expect("hex fixture"))
+        .collect()
+}
+
+#[test]
+fn decodes_real_dnsmasq_replies() {
+    let offer = Reply::decode(&fixture(include_str!("../fixtures/dnsmasq-offer.hex")))
+        .expect("OFFER decodes");
+    let ack =
+        Reply::decode(&fixture(include_str!("../fixtures/dnsmasq-ack.hex"))).expect("ACK decodes");
+    let routes = vec![
+        Route {
+            dest: ip("10.9.0.0"),
+            prefix_len: 16,
+            gateway: ip("192.168.77.254"),
+        },
+        Route {
+            dest: ip("0.0.0.0"),
+            prefix_len: 0,
+            gateway: ip("192.168.77.1"),
+        },
+    ];
+    let expected_options = ReplyOptions {
+        subnet_mask: Some(ip("255.255.255.0")),
+        routers: vec![ip("192.168.77.1")],
+        dns: vec![ip("192.168.77.1")],
+        hostname: None,
+        domain: Some("cluster.home".into()),
+        root_path: Some("/srv/roots/worker".into()),
+        mtu: None,
+        broadcast: Some(ip("192.168.77.255")),
+        ntp: vec![],
+        lease_secs: Some(43200),
+        server_id: Some(ip("192.168.77.1")),
+        message: None,
+        t1: Some(21600),
+        t2: Some(37800),
+        // dnsmasq counts a NUL in options 66 and 67, and leaves sname/file empty when asked
+        // for the options.
+        tftp_server_name: Some("bootsrv".into()),
+        boot_file: Some("pxelinux.0".into()),
+        // "lab.cluster.home" is sent as "lab" + a pointer to byte 0.
+        search: vec!["cluster.home".into(), "lab.cluster.home".into()],
+        classless_routes: Some(routes),
+    };
+    assert_eq!(
+        offer,
+        Reply {
+            message_type: MessageType::Offer,
+            xid: 0x1234_abcd,
+            chaddr: MAC,
+            yiaddr: ip("192.168.77.50"),
+            siaddr: ip("192.168.77.1"),
+            giaddr: Ipv4Addr::UNSPECIFIED,
+            options: expected_options.clone(),
+        }
+    );
+    // The ACK adds the host name dnsmasq has for us.
+    let ack_options = ReplyOptions {
+        hostname: Some("node7".into()),
+        ..expected_options
+    };
+    assert_eq!(
+        (ack.message_type, ack.xid, ack.yiaddr),
+        (MessageType::Ack, 0x1234_abcd, ip("192.168.77.50"))
+    );
+    assert_eq!(ack.options, ack_options);
 }

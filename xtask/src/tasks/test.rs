@@ -21,12 +21,18 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     }
     let passthrough: Vec<OsString> = args.into_iter().skip_while(|a| a != "--").skip(1).collect();
     let init = xtask::build::init_binary()?;
-    println!("init: {} ({} bytes)", init.display(), std::fs::metadata(&init).map(|m| m.len()).unwrap_or(0));
+    println!(
+        "init: {} ({} bytes)",
+        init.display(),
+        std::fs::metadata(&init).map(|m| m.len()).unwrap_or(0)
+    );
     let kernel = xtask::kernel::ensure().context("fetching the test kernel")?;
     println!("kernel: {} ({})", kernel.vmlinuz.display(), kernel.version);
     let sh = Shell::new()?;
     sh.change_dir(xtask::project_root());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    cmd!(sh, "{cargo} test --workspace {passthrough...}").run().context("cargo test failed")?;
+    cmd!(sh, "{cargo} test --workspace {passthrough...}")
+        .run()
+        .context("cargo test failed")?;
     Ok(())
 }

@@ -110,7 +110,7 @@ impl HttpServer {
     pub fn serve_files(files: BTreeMap<String, Vec<u8>>) -> io::Result<HttpServer> {
         let files = files
             .into_iter()
-            .map(|(name, bytes)| (name, Arc::from(bytes)))
+            .map(|(name, bytes)| (name.trim_start_matches('/').to_owned(), Arc::from(bytes)))
             .collect();
         HttpServer::start(None, files)
     }
@@ -194,9 +194,11 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        // accept() blocks; a connection of our own wakes it up to see the stop flag.
-        let _ = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1));
-        if let Some(acceptor) = self.acceptor.take() {
+        // accept() blocks; a connection of our own wakes it up to see the stop flag. Should
+        // that fail, joining could block forever: the thread is left to stop at its next
+        // connection instead.
+        let woken = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1)).is_ok();
+        if let Some(acceptor) = self.acceptor.take().filter(|_| woken) {
             let _ = acceptor.join();
         }
     }
@@ -207,7 +209,11 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // Out of descriptors or similar: do not spin on it.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
         let shared = Arc::clone(shared);
         // Connection threads are detached: they end with their (timed-out) connection.
         let _ = std::thread::Builder::new()

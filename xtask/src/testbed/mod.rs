@@ -35,58 +35,29 @@ pub fn scratch_dir() -> PathBuf {
     crate::project_root().join("target").join("testbed-tmp")
 }
 
-/// The environment variable naming the kernel the QEMU tests boot.
-pub const VMLINUZ_ENV: &str = "DISKLESS_TEST_VMLINUZ";
-
-/// Where the development machine has the Debian cloud kernel unpacked; used when
-/// [`VMLINUZ_ENV`] is not set.
-pub const DEV_VMLINUZ: &str = "/tmp/k/x/boot/vmlinuz-6.1.0-56-cloud-amd64";
-
-/// The kernel for QEMU tests: `$DISKLESS_TEST_VMLINUZ`, else [`DEV_VMLINUZ`] if it exists.
+/// The kernel the QEMU tests boot: the Debian cloud kernel from [`crate::kernel::ensure`]
+/// (fetched into `target/kernel/` on first use; `cargo xtask kernel` does it up front).
 ///
-/// When there is none, this panics under `CI=true` (a CI run must not pass by skipping) and
-/// otherwise prints a loud skip message and returns `None`.
-pub fn test_vmlinuz() -> Option<PathBuf> {
-    let candidate = match std::env::var_os(VMLINUZ_ENV) {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(DEV_VMLINUZ),
-    };
-    if candidate.is_file() {
-        return Some(candidate);
+/// When it cannot be had, this panics under `CI=true` (a CI run must not pass by skipping)
+/// and otherwise prints a loud skip message and returns `None`.
+pub fn test_kernel() -> Option<crate::kernel::Kernel> {
+    match crate::kernel::ensure() {
+        Ok(kernel) => Some(kernel),
+        Err(err) => {
+            skip_or_fail(&format!("no kernel to boot: {err:#}"));
+            None
+        }
     }
-    skip_or_fail(&format!(
-        "no kernel to boot: {} does not exist (set {VMLINUZ_ENV} to a bzImage/vmlinuz)",
-        candidate.display()
-    ));
-    None
 }
 
-/// The environment variable naming the module tree of [`VMLINUZ_ENV`]'s kernel.
-pub const MODULES_ENV: &str = "DISKLESS_TEST_MODULES";
+/// The test kernel's image (see [`test_kernel`]).
+pub fn test_vmlinuz() -> Option<PathBuf> {
+    test_kernel().map(|kernel| kernel.vmlinuz)
+}
 
-/// The module tree that goes with [`DEV_VMLINUZ`].
-pub const DEV_MODULES: &str = "/tmp/k/x/lib/modules/6.1.0-56-cloud-amd64";
-
-/// The test kernel's module tree (`.../lib/modules/<version>`): `$DISKLESS_TEST_MODULES`, else
-/// [`DEV_MODULES`] when the kernel is the development one. Missing: as [`test_vmlinuz`].
+/// The test kernel's module tree, `.../lib/modules/<version>` (see [`test_kernel`]).
 pub fn test_modules_dir() -> Option<PathBuf> {
-    let candidate = match std::env::var_os(MODULES_ENV) {
-        Some(path) => PathBuf::from(path),
-        // The development modules only match the development kernel.
-        None if std::env::var_os(VMLINUZ_ENV).is_none() => PathBuf::from(DEV_MODULES),
-        None => {
-            skip_or_fail(&format!("{VMLINUZ_ENV} is set but {MODULES_ENV} is not"));
-            return None;
-        }
-    };
-    if candidate.join("kernel").is_dir() {
-        return Some(candidate);
-    }
-    skip_or_fail(&format!(
-        "no kernel modules: {}/kernel does not exist (set {MODULES_ENV})",
-        candidate.display()
-    ));
-    None
+    test_kernel().map(|kernel| kernel.modules_dir)
 }
 
 /// Whether this is a CI run, where missing prerequisites are failures rather than skips.

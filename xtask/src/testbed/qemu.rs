@@ -313,12 +313,7 @@ impl Qemu {
     pub fn run(&self) -> Result<BootLog, QemuError> {
         let args = self.command_args()?;
         let log_path = super::logs_dir().join(format!("{}.log", self.log_name()));
-        if let Some(dir) = log_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| QemuError::WriteLog {
-                path: log_path.clone(),
-                source,
-            })?;
-        }
+        let mut log_file = LogFile::create(&log_path, &self.binary, &args)?;
 
         let mut command = Command::new(&self.binary);
         command
@@ -388,6 +383,7 @@ impl Qemu {
                     if let Some(marker) = hit {
                         stopped_at = Some(marker.clone());
                     }
+                    log_file.line(t, &line);
                     lines.push((t, line));
                     if stopped_at.is_some() {
                         break;
@@ -408,7 +404,10 @@ impl Qemu {
         }
         let status = child.wait().map_err(|source| QemuError::Wait { source });
         // Lines already written before QEMU died; the channel closes once the pipe does.
-        lines.extend(rx.iter());
+        for (t, line) in rx.iter() {
+            log_file.line(t, &line);
+            lines.push((t, line));
+        }
         let _ = reader.join();
         let stderr = stderr_reader.join().unwrap_or_default();
         let status = status?;
@@ -422,12 +421,71 @@ impl Qemu {
             log_path,
             elapsed: start.elapsed(),
         };
-        log.write_file(&self.binary, &args)
-            .map_err(|source| QemuError::WriteLog {
-                path: log.log_path.clone(),
-                source,
-            })?;
+        log_file.finish(&log)?;
         Ok(log)
+    }
+}
+
+/// The console log on disk, written line by line as the console runs so that a long boot can
+/// be followed with `tail -f`. A write error is kept and reported when QEMU is done, rather
+/// than abandoning a running QEMU.
+struct LogFile {
+    path: PathBuf,
+    file: std::fs::File,
+    error: Option<std::io::Error>,
+}
+
+impl LogFile {
+    fn create(path: &Path, binary: &OsStr, args: &[OsString]) -> Result<LogFile, QemuError> {
+        let fail = |source| QemuError::WriteLog {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let mut file = std::fs::File::create(path).map_err(fail)?;
+        let command: Vec<String> = std::iter::once(binary)
+            .chain(args.iter().map(OsString::as_os_str))
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let head = format!(
+            "# {}\n# host seconds since launch, console line\n",
+            command.join(" ")
+        );
+        file.write_all(head.as_bytes()).map_err(fail)?;
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+            error: None,
+        })
+    }
+
+    fn line(&mut self, t: f64, line: &str) {
+        if self.error.is_none() {
+            if let Err(e) = self.file.write_all(format!("{t:10.6} {line}\n").as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn finish(mut self, log: &BootLog) -> Result<(), QemuError> {
+        let mut tail = format!(
+            "# {} after {:.3} s\n",
+            log.outcome(),
+            log.elapsed.as_secs_f64()
+        );
+        for line in log.stderr.lines() {
+            tail.push_str(&format!("# qemu stderr: {line}\n"));
+        }
+        let result = match self.error.take() {
+            Some(e) => Err(e),
+            None => self.file.write_all(tail.as_bytes()),
+        };
+        result.map_err(|source| QemuError::WriteLog {
+            path: self.path,
+            source,
+        })
     }
 }
 
@@ -670,29 +728,6 @@ impl BootLog {
             (None, false, Some(status)) => format!("QEMU exited ({status})"),
             (None, false, None) => "ended".to_owned(),
         }
-    }
-
-    fn write_file(&self, binary: &OsStr, args: &[OsString]) -> std::io::Result<()> {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&self.log_path)?);
-        let command: Vec<String> = std::iter::once(binary)
-            .chain(args.iter().map(OsString::as_os_str))
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        writeln!(file, "# {}", command.join(" "))?;
-        writeln!(file, "# host seconds since launch, console line")?;
-        for (t, line) in &self.lines {
-            writeln!(file, "{t:10.6} {line}")?;
-        }
-        writeln!(
-            file,
-            "# {} after {:.3} s",
-            self.outcome(),
-            self.elapsed.as_secs_f64()
-        )?;
-        for line in self.stderr.lines() {
-            writeln!(file, "# qemu stderr: {line}")?;
-        }
-        file.flush()
     }
 }
 

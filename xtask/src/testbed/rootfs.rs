@@ -38,8 +38,8 @@ pub const IMAGE_HOSTNAME: &str = "image-build-host";
 /// The checker's second line; also how [`RootSpec::build`] recognises a tree it may replace.
 pub const CHECKER_TAG: &str = "# diskless testbed checker";
 
-/// The mtime of every squashfs entry, so that the same tree gives the same bytes.
-/// (2023-11-14T22:13:20Z; any fixed value works, 0 upsets some tools.)
+/// The mtime of every squashfs entry but the root directory, so that the same tree gives the
+/// same bytes (2023-11-14T22:13:20Z; any fixed value would do).
 pub const SQUASHFS_MTIME: u32 = 1_700_000_000;
 
 /// What `/etc/machine-id` holds in the image.

@@ -1,0 +1,314 @@
+//! A diskless node boots the real Debian cloud kernel in QEMU from a squashfs image served
+//! over HTTP on 127.0.0.1, with a tmpfs overlay and a MAC-derived identity.
+
+mod common;
+
+use common::{BOOTIF, MAC, STATIC_IP, block, fixture};
+use diskless::identity::{self, Mac};
+use sha2::{Digest, Sha256};
+use xtask::testbed::{HttpServer, MachineIdFile, RootSpec};
+
+fn sha256_hex(path: &std::path::Path) -> String {
+    let bytes = std::fs::read(path).expect("reading the image");
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn live_cmdline(server: &HttpServer, extra: &str) -> String {
+    format!(
+        "{BOOTIF} {STATIC_IP} root=live:{} rd.emergency=poweroff {extra}",
+        server.url_for("root.squashfs")
+    )
+}
+
+#[test]
+fn node_boots_a_squashfs_root_over_http_as_worker_64e59a() {
+    let Some(fx) = fixture() else { return };
+    let image = fx.squashfs_root("standard", &RootSpec::default());
+    let image_sha = sha256_hex(&image);
+    let image_before = std::fs::read(&image).expect("reading the image");
+    let server =
+        HttpServer::serve_files([("root.squashfs".to_owned(), image_before.clone())].into())
+            .expect("http server");
+
+    let log = fx.boot(
+        "squashfs-standard",
+        &live_cmdline(&server, &format!("diskless.sha256={image_sha}")),
+        &[MAC],
+    );
+
+    // The image's own init ran, as PID 1, on the node's derived identity.
+    log.assert_contains("ROOT-INIT-REACHED");
+    assert_eq!(
+        log.value("ROOT-SELF-PID").as_deref(),
+        Some("1"),
+        "{}",
+        log.tail(40)
+    );
+    let pid1 = log.value("ROOT-PID1-CMDLINE").unwrap_or_default();
+    assert!(pid1.trim().ends_with("/sbin/init"), "PID 1 is {pid1:?}");
+    assert_eq!(log.value("ROOT-HOSTNAME").as_deref(), Some("worker-64e59a"));
+    assert_eq!(
+        log.value("ROOT-ETC-HOSTNAME").as_deref(),
+        Some("worker-64e59a")
+    );
+
+    // /etc/hosts keeps the image's lines and maps the name to both loopbacks.
+    let hosts = block(&log, "ROOT-HOSTS: ");
+    assert!(
+        hosts
+            .iter()
+            .any(|l| l.starts_with("127.0.0.1") && l.contains("localhost")),
+        "{hosts:?}"
+    );
+    assert!(
+        hosts.contains(&"127.0.0.1 worker-64e59a".to_owned()),
+        "{hosts:?}"
+    );
+    assert!(hosts.contains(&"::1 worker-64e59a".to_owned()), "{hosts:?}");
+    assert!(
+        !hosts.iter().any(|l| l.contains("image-build-host")),
+        "the image's build name must go: {hosts:?}"
+    );
+
+    // A writable /etc on an overlay of the read-only squashfs, with its upper layer in RAM.
+    assert_eq!(log.value("ROOT-ETC-WRITABLE").as_deref(), Some("yes"));
+    let mounts = block(&log, "ROOT-MOUNT: ");
+    assert!(
+        mounts.iter().any(|m| m.starts_with("overlay / overlay rw")),
+        "{mounts:?}"
+    );
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.starts_with("/dev/loop0 /run/diskless/lower squashfs ro")),
+        "{mounts:?}"
+    );
+    assert!(
+        mounts.iter().any(|m| m.contains("/run/diskless/rw tmpfs")),
+        "{mounts:?}"
+    );
+    for moved in ["/dev devtmpfs", "/proc proc", "/sys sysfs", "/run tmpfs"] {
+        assert!(
+            mounts.iter().any(|m| m.contains(moved)),
+            "{moved} was not moved into the root: {mounts:?}"
+        );
+    }
+
+    // The record under /run/diskless says what was done.
+    let record = block(&log, "ROOT-RECORD: ").join("\n");
+    for expected in [
+        "\"hostname\": \"worker-64e59a\"",
+        "\"mac\": \"52:54:00:12:34:56\"",
+        "\"interface\": \"eth0\"",
+        "\"10.0.2.15/24\"",
+        &format!("\"image_sha256\": \"{image_sha}\""),
+        &format!("\"image_url\": \"{}\"", server.url_for("root.squashfs")),
+        "\"step\": \"fetch\"",
+        "\"step\": \"mount\"",
+    ] {
+        assert!(
+            record.contains(expected),
+            "boot.json lacks {expected}:\n{record}"
+        );
+    }
+
+    // The NIC came up through modules loaded in an order the kernel accepted.
+    let dmesg = block(&log, "ROOT-DMESG: ").join("\n");
+    assert!(
+        dmesg.contains("loaded modules for the hardware present: virtio_ring virtio"),
+        "{dmesg}"
+    );
+    assert!(
+        dmesg.contains("loaded modules for the hardware present: failover net_failover virtio_net"),
+        "{dmesg}"
+    );
+    assert!(
+        dmesg.contains("boot interface eth0 (52:54:00:12:34:56)"),
+        "{dmesg}"
+    );
+    assert!(dmesg.contains("sha256 matches"), "{dmesg}");
+    // The kernel asked /sbin/modprobe (this init) for the file systems it mounted.
+    assert!(
+        dmesg.contains("modprobe: loaded overlay for the kernel's request fs-overlay"),
+        "{dmesg}"
+    );
+
+    // One fetch, and the shared image is untouched.
+    let gets: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .collect();
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(
+        std::fs::read(&image).expect("reading the image"),
+        image_before
+    );
+    assert!(log.exited_cleanly(), "{}", log.outcome());
+}
+
+#[test]
+fn names_follow_the_template_and_machine_ids_follow_the_mac() {
+    let Some(fx) = fixture() else { return };
+    let image = fx.squashfs_root(
+        "uninitialized-id",
+        &RootSpec::default().machine_id(MachineIdFile::Uninitialized),
+    );
+    let server = HttpServer::serve_dir(image.parent().expect("scratch dir")).expect("http server");
+    let name = image
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("file name")
+        .to_owned();
+    let url = server.url_for(&name);
+    let other_mac = "52:54:00:ab:cd:ef";
+
+    let boot = |label: &str, mac: &str, extra: &str| {
+        let bootif = format!("BOOTIF=01-{}", mac.replace(':', "-"));
+        fx.boot(
+            label,
+            &format!("{bootif} {STATIC_IP} root=live:{url} rd.emergency=poweroff {extra}"),
+            &[mac],
+        )
+    };
+    let first = boot("template-mac", MAC, "diskless.hostname=worker-node-{mac}");
+    let again = boot("template-default", MAC, "");
+    let other = boot(
+        "template-other-mac",
+        other_mac,
+        "diskless.hostname=worker-node-{mac}",
+    );
+
+    assert_eq!(
+        first.value("ROOT-HOSTNAME").as_deref(),
+        Some("worker-node-525400123456"),
+        "{}",
+        first.tail(30)
+    );
+    assert_eq!(
+        first.value("ROOT-ETC-HOSTNAME").as_deref(),
+        Some("worker-node-525400123456")
+    );
+    assert_eq!(
+        again.value("ROOT-HOSTNAME").as_deref(),
+        Some("worker-64e59a")
+    );
+    assert_eq!(
+        other.value("ROOT-HOSTNAME").as_deref(),
+        Some("worker-node-525400abcdef")
+    );
+
+    let id =
+        |log: &xtask::testbed::BootLog| log.value("ROOT-MACHINE-ID").expect("machine-id printed");
+    assert_eq!(
+        id(&first),
+        id(&again),
+        "one node must keep its machine-id across boots"
+    );
+    assert_ne!(
+        id(&first),
+        id(&other),
+        "two nodes must not share a machine-id"
+    );
+    let mac: Mac = MAC.parse().expect("mac");
+    assert_eq!(
+        id(&first),
+        identity::machine_id(&mac),
+        "the id is the documented derivation"
+    );
+    assert_eq!(id(&first).len(), 32);
+}
+
+/// Each case must stop before the image's init with a FATAL line naming the cause, then
+/// take the emergency action (here poweroff, which ends QEMU).
+#[test]
+fn bad_roots_end_in_a_plain_fatal_line_and_the_emergency_action() {
+    let Some(fx) = fixture() else { return };
+    let image = fx.squashfs_root("fatal", &RootSpec::default());
+    let real_sha = sha256_hex(&image);
+    let wrong_sha = "0".repeat(64);
+    let server = HttpServer::serve_files(
+        [
+            (
+                "root.squashfs".to_owned(),
+                std::fs::read(&image).expect("image"),
+            ),
+            (
+                "notes.txt".to_owned(),
+                b"this is not a file system\n".repeat(10),
+            ),
+        ]
+        .into(),
+    )
+    .expect("http server");
+    // A port nothing listens on: bind, note it, close.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+
+    let cases: [(&str, String, &[&str]); 4] = [
+        (
+            "fatal-wrong-sha256",
+            format!(
+                "{BOOTIF} {STATIC_IP} root=live:{} diskless.sha256={wrong_sha}",
+                server.url_for("root.squashfs")
+            ),
+            &[
+                "diskless: FATAL verify:",
+                &format!("has sha256 {real_sha}, expected {wrong_sha}"),
+            ],
+        ),
+        (
+            "fatal-no-root",
+            format!("{BOOTIF} {STATIC_IP}"),
+            &["diskless: FATAL cmdline: no root= on the kernel command line"],
+        ),
+        (
+            "fatal-unreachable",
+            format!(
+                "{BOOTIF} {STATIC_IP} root=live:http://10.0.2.2:{dead_port}/root.squashfs rd.retry=3"
+            ),
+            &["diskless: FATAL fetch: fetching http://10.0.2.2:"],
+        ),
+        (
+            "fatal-not-squashfs",
+            format!(
+                "{BOOTIF} {STATIC_IP} root=live:{}",
+                server.url_for("notes.txt")
+            ),
+            &[
+                "diskless: FATAL verify:",
+                "is not a usable squashfs image: bad magic",
+            ],
+        ),
+    ];
+    for (label, cmdline, expected) in cases {
+        let log = fx.boot(label, &format!("{cmdline} rd.emergency=poweroff"), &[MAC]);
+        for needle in expected {
+            assert!(
+                log.contains(needle),
+                "{label}: missing {needle:?}\n{}",
+                log.tail(30)
+            );
+        }
+        assert!(
+            !log.contains("ROOT-INIT-REACHED"),
+            "{label}: reached the image's init"
+        );
+        assert!(
+            !log.contains("attached /run/diskless/root.squashfs"),
+            "{label}: mounted unverified data"
+        );
+        assert!(
+            log.contains("diskless: powering off in"),
+            "{label}: no emergency countdown\n{}",
+            log.tail(20)
+        );
+        assert!(log.exited_cleanly(), "{label}: {}", log.outcome());
+    }
+}

@@ -1,0 +1,100 @@
+//! Shared fixtures for the QEMU integration tests: the real Debian cloud kernel, an initrd
+//! freshly built from this tree's init, and test root images from `xtask::testbed`.
+//!
+//! Each fixture is built once per test binary. A missing QEMU skips loudly locally and fails
+//! under `CI=true` (`xtask::testbed::require_qemu`).
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of the fixtures"
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use xtask::initrd::{self, InitrdOptions};
+use xtask::kernel::Kernel;
+use xtask::testbed::{BootLog, Nic, Qemu, RootSpec};
+
+/// The MAC every seed example uses; seed 000's scheme names it `worker-64e59a`.
+pub const MAC: &str = "52:54:00:12:34:56";
+pub const BOOTIF: &str = "BOOTIF=01-52-54-00-12-34-56";
+/// The static line pxelinux appends with `SYSAPPEND 1` on QEMU's user network.
+pub const STATIC_IP: &str = "ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0";
+
+pub struct Fixture {
+    pub kernel: Kernel,
+    pub initrd: PathBuf,
+    pub scratch: PathBuf,
+}
+
+/// The kernel and the standard initrd (default module set and a busybox rescue shell), or
+/// `None` when QEMU is missing outside CI.
+pub fn fixture() -> Option<&'static Fixture> {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    if !xtask::testbed::require_qemu() {
+        return None;
+    }
+    Some(FIXTURE.get_or_init(|| {
+        let kernel =
+            xtask::kernel::ensure().expect("fetching the Debian cloud kernel (cargo xtask kernel)");
+        let init = xtask::build::init_binary().expect("building the musl init");
+        let scratch = xtask::testbed::scratch_dir().join(format!("tests-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch).expect("creating the scratch directory");
+        let initrd = scratch.join("initrd.img");
+        let mut options = InitrdOptions::new(init, initrd.clone());
+        options.modules_dir = Some(kernel.modules_dir.clone());
+        options.shell = Some(PathBuf::from("/bin/busybox"));
+        let summary = initrd::build(&options).expect("building the initrd");
+        eprintln!("{summary}");
+        Fixture {
+            kernel,
+            initrd,
+            scratch,
+        }
+    }))
+}
+
+impl Fixture {
+    /// A squashfs test root built from `spec`, written once under `name`.
+    pub fn squashfs_root(&self, name: &str, spec: &RootSpec) -> PathBuf {
+        let tree = self.scratch.join(format!("{name}.tree"));
+        let image = self.scratch.join(format!("{name}.squashfs"));
+        spec.build(&tree)
+            .expect("building the test root tree")
+            .squashfs(&image)
+            .expect("packing the squashfs");
+        image
+    }
+
+    /// Boots the standard initrd with one virtio NIC per MAC; `console=ttyS0` is added.
+    pub fn boot(&self, name: &str, append: &str, macs: &[&str]) -> BootLog {
+        self.boot_with(name, &self.initrd, append, macs)
+    }
+
+    pub fn boot_with(&self, name: &str, initrd: &Path, append: &str, macs: &[&str]) -> BootLog {
+        let mut qemu = Qemu::new(&self.kernel.vmlinuz, initrd)
+            .name(name)
+            .append(append)
+            .timeout(Duration::from_secs(120));
+        for mac in macs {
+            qemu = qemu.nic_with(Nic::new(mac));
+        }
+        let log = qemu.run().expect("running QEMU");
+        assert!(
+            !log.timed_out,
+            "{}",
+            log.failure_report("the boot timed out")
+        );
+        log
+    }
+}
+
+/// Lines of a `ROOT-X-BEGIN` ... `ROOT-X-END` block, without their prefix.
+pub fn block(log: &BootLog, prefix: &str) -> Vec<String> {
+    log.prefixed(prefix)
+        .iter()
+        .map(|line| line.trim_end().to_owned())
+        .collect()
+}
