@@ -2,4 +2,5 @@ pub mod boot;
 pub mod hostname;
 pub mod initrd;
 pub mod kernel;
+pub mod prereqs;
 pub mod test;

@@ -20,6 +20,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         return Ok(());
     }
     let passthrough: Vec<OsString> = args.into_iter().skip_while(|a| a != "--").skip(1).collect();
+    super::prereqs::ensure()?;
     let init = xtask::build::init_binary()?;
     println!(
         "init: {} ({} bytes)",

@@ -8,11 +8,8 @@
 //! - [`rootfs`]: a busybox root tree whose `/sbin/init` prints facts about the booted system on
 //!   the console, and a reproducible zstd squashfs of it.
 //!
-//! Environment used by the tests:
-//! - `DISKLESS_TEST_VMLINUZ`: the kernel the QEMU tests boot ([`test_vmlinuz`]).
-//! - `DISKLESS_TEST_MODULES`: that kernel's `/lib/modules/<version>` tree, for tests that load
-//!   modules themselves ([`test_modules_dir`]).
-//! - `CI=true`: a missing QEMU or kernel fails the tests instead of skipping them.
+//! The tests boot the Debian cloud kernel from [`crate::kernel::ensure`] ([`test_kernel`]).
+//! `CI=true`: a missing QEMU or kernel fails the tests instead of skipping them.
 
 pub mod http;
 pub mod qemu;

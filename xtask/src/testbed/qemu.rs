@@ -102,6 +102,7 @@ pub struct Qemu {
     stop_markers: Vec<String>,
     name: Option<String>,
     rng: bool,
+    echo: bool,
 }
 
 impl Qemu {
@@ -133,6 +134,7 @@ impl Qemu {
             stop_markers: Vec::new(),
             name: None,
             rng: true,
+            echo: false,
         }
     }
 
@@ -187,6 +189,13 @@ impl Qemu {
     /// Another QEMU binary (a wrapper, or a path).
     pub fn binary(mut self, binary: impl AsRef<OsStr>) -> Qemu {
         self.binary = binary.as_ref().to_owned();
+        self
+    }
+
+    /// Whether to copy the console to standard output as it arrives (the demo shows the boot
+    /// live; tests keep it quiet and read the [`BootLog`]).
+    pub fn echo(mut self, echo: bool) -> Qemu {
+        self.echo = echo;
         self
     }
 
@@ -384,6 +393,9 @@ impl Qemu {
                         stopped_at = Some(marker.clone());
                     }
                     log_file.line(t, &line);
+                    if self.echo {
+                        println!("{line}");
+                    }
                     lines.push((t, line));
                     if stopped_at.is_some() {
                         break;

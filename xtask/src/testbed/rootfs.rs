@@ -66,6 +66,8 @@ pub struct RootSpec {
     /// Shell lines the checker runs before printing `ROOT-INIT-DONE` (for example to write
     /// and read back a file on an NFS root).
     pub hook: String,
+    /// A `/sbin/init` of its own instead of the checker (the demo's friendly one).
+    pub init: Option<String>,
 }
 
 impl Default for RootSpec {
@@ -75,6 +77,7 @@ impl Default for RootSpec {
             hostname: IMAGE_HOSTNAME.to_owned(),
             machine_id: MachineIdFile::Empty,
             hook: String::new(),
+            init: None,
         }
     }
 }
@@ -175,7 +178,11 @@ impl RootSpec {
             MachineIdFile::Fixed(id) => write(dest, "etc/machine-id", 0o444, &format!("{id}\n"))?,
             MachineIdFile::Absent => {}
         }
-        write(dest, "sbin/init", 0o755, &checker_script(&self.hook))?;
+        let init = self
+            .init
+            .clone()
+            .unwrap_or_else(|| checker_script(&self.hook));
+        write(dest, "sbin/init", 0o755, &init)?;
         Ok(RootTree {
             path: dest.to_path_buf(),
         })
