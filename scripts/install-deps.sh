@@ -10,10 +10,22 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
     qemu-system-x86 qemu-system-data ipxe-qemu
     musl-tools busybox-static cpio initramfs-tools-core file zstd xz-utils
-    ca-certificates
+    ca-certificates dnsmasq-base iproute2
+    nfs-ganesha nfs-ganesha-vfs
 )
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+# nfs-ganesha (the test bed's NFS server, xtask::testbed::nfs) pulls in rpcbind and enables
+# system services: ganesha on port 2049 and rpcbind on 111, on every interface. The test bed
+# starts private ganesha instances on 127.0.0.1 and needs neither, so stop them where systemd
+# runs, or rpcbind's init script where it does not (a container without a policy-rc.d may
+# have started it).
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now nfs-ganesha.service nfs-ganesha-lock.service \
+        rpcbind.service rpcbind.socket >/dev/null 2>&1 || true
+elif [ -x /etc/init.d/rpcbind ]; then
+    $SUDO /etc/init.d/rpcbind stop >/dev/null 2>&1 || true
+fi
 rustup target add x86_64-unknown-linux-musl

@@ -11,6 +11,7 @@ use crate::cmdline::Param;
 use crate::identity::{HostnameTemplate, Mac};
 use crate::ip::IpParam;
 use crate::modules::normalize_name;
+use crate::nfs::{NfsShare, NfsVersion};
 use std::net::{IpAddr, Ipv6Addr};
 
 /// What `rd.emergency=` asks for after a fatal error when no shell is opened.
@@ -41,9 +42,44 @@ pub enum RootSource {
     /// `root=live:<url>` (dracut livenet) or a bare `root=http(s)://...`:
     /// a squashfs image fetched into RAM.
     LiveImage { url: String },
+    /// An NFS root: `root=/dev/nfs nfsroot=[<server>:]<path>[,<options>]` (kernel,
+    /// initramfs-tools; NFSv3 unless the options say otherwise) or
+    /// `root=nfs:[<server>:]<path>[:<options>]` / `root=nfs4:...` (dracut). `share` is `None`
+    /// for `root=/dev/nfs` without `nfsroot=`: the path must then come from DHCP.
+    Nfs {
+        share: Option<NfsShare>,
+        default_version: NfsVersion,
+        syntax: NfsSyntax,
+    },
+    /// `root=dhcp`: the DHCP root path (option 17) says: `nfs:`/`nfs4:`/`live:` or an
+    /// http(s) URL as for `root=`, or `[<server>:]<path>` for NFS (next-server by default).
+    Dhcp,
     /// Any other `root=` value (`/dev/nfs`, `nfs:...`, `/dev/sda1`, `live:/dev/sr0`, ...),
     /// kept as given so the boot can say "root=X is not supported by this build".
     Other(String),
+}
+
+/// Which command line syntax named the NFS root: `%s` in its path means the client's IP
+/// address in the kernel's syntax and the host name in dracut's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NfsSyntax {
+    Kernel,
+    Dracut,
+}
+
+/// `diskless.overlay=`: a writable layer in RAM on top of the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverlayMode {
+    Tmpfs,
+    None,
+}
+
+/// `diskless.mount=<server>:<export>,<mountpoint>[,<options>]`: a share mounted in the new
+/// root (seed 003's shared /home).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedMount {
+    pub share: NfsShare,
+    pub mountpoint: String,
 }
 
 /// Everything the boot needs from the command line.
@@ -62,6 +98,9 @@ pub struct BootConfig {
     pub hostname: HostnameTemplate,
     /// `diskless.sha256=<64 hex>`: the image must hash to this.
     pub image_sha256: Option<[u8; 32]>,
+    /// `diskless.mirror=<url>`, repeatable: more sources of the same image, tried in turn
+    /// after `root=`'s URL.
+    pub mirrors: Vec<String>,
     /// `diskless.overlay.size=`: tmpfs size for the overlay upper layer, passed to tmpfs
     /// as given after validation (`512M`, `2G`, `50%`, plain bytes).
     pub overlay_size: Option<String>,
@@ -78,11 +117,28 @@ pub struct BootConfig {
     /// `rd.timeout=<s>`, `rd.net.timeout.carrier=<s>`: how long to wait for the boot NIC and
     /// its carrier; default 10 (the last of the two on the line wins).
     pub link_timeout_secs: u32,
+    /// `rd.net.timeout.dhcp=<s>`: how long DHCP may take in all; default 30.
+    pub dhcp_timeout_secs: u32,
     /// `rd.driver.pre=a,b`: modules to load first (repeatable; names normalised `-` -> `_`).
     pub driver_pre: Vec<String>,
     /// `rd.driver.blacklist=a,b` (and `modprobe.blacklist=`): modules never to load
     /// (repeatable; names normalised `-` -> `_`).
     pub driver_blacklist: Vec<String>,
+    /// The kernel's `rw` / `ro` flags (last wins); `None` when neither is given.
+    pub root_rw: Option<bool>,
+    /// `diskless.overlay=tmpfs|none`; `None`: tmpfs for images, none for NFS roots.
+    pub overlay: Option<OverlayMode>,
+    /// `diskless.node=[<server>:]<export>[,<options>]`: the share holding one writable
+    /// directory per node.
+    pub node: Option<NfsShare>,
+    /// `diskless.node.dir=<template>`: the node's directory name; default `{mac}`.
+    pub node_dir: HostnameTemplate,
+    /// `diskless.node.mount=<path>`: where the node's directory appears; default `/var/local`.
+    pub node_mount: String,
+    /// `diskless.mount=`, repeatable.
+    pub mounts: Vec<SharedMount>,
+    /// `diskless.persist=/etc/ssh,/var/log`: paths kept in the node's directory.
+    pub persist: Vec<String>,
 }
 
 /// A value of one of our keys that we cannot accept.
@@ -94,11 +150,21 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// The per-node directory's default name: seed 003's `/workers/<12 hex digits>`.
+pub const DEFAULT_NODE_DIR: &str = "{mac}";
+
 /// Our `diskless.*` keys; any other key in that namespace is an error.
-pub const DISKLESS_KEYS: [&str; 3] = [
+pub const DISKLESS_KEYS: [&str; 10] = [
     "diskless.hostname",
     "diskless.sha256",
+    "diskless.mirror",
     "diskless.overlay.size",
+    "diskless.overlay",
+    "diskless.node",
+    "diskless.node.dir",
+    "diskless.node.mount",
+    "diskless.mount",
+    "diskless.persist",
 ];
 
 impl Default for BootConfig {
@@ -111,6 +177,7 @@ impl Default for BootConfig {
             init: "/sbin/init".to_owned(),
             hostname: HostnameTemplate::default(),
             image_sha256: None,
+            mirrors: Vec::new(),
             overlay_size: None,
             nameservers: Vec::new(),
             shell: false,
@@ -118,8 +185,16 @@ impl Default for BootConfig {
             debug: false,
             retry_secs: 180,
             link_timeout_secs: 10,
+            dhcp_timeout_secs: 30,
             driver_pre: Vec::new(),
             driver_blacklist: Vec::new(),
+            root_rw: None,
+            overlay: None,
+            node: None,
+            node_dir: HostnameTemplate::parse(DEFAULT_NODE_DIR).unwrap_or_default(),
+            node_mount: "/var/local".to_owned(),
+            mounts: Vec::new(),
+            persist: Vec::new(),
         }
     }
 }
@@ -128,6 +203,7 @@ impl BootConfig {
     /// Builds the configuration from the parsed command line.
     pub fn from_params(params: &[Param]) -> Result<BootConfig, ConfigError> {
         let mut config = BootConfig::default();
+        let mut nfsroot: Option<(String, String)> = None;
         for param in params {
             let key = param.key.as_str();
             if key == "--" && param.value.is_none() {
@@ -165,6 +241,11 @@ impl BootConfig {
                 "diskless.sha256" => {
                     config.image_sha256 = Some(parse_sha256(needs(value, &err)?).map_err(err)?);
                 }
+                "diskless.mirror" => {
+                    config
+                        .mirrors
+                        .push(parse_mirror(needs(value, &err)?).map_err(err)?);
+                }
                 "diskless.overlay.size" => {
                     let size = needs(value, &err)?;
                     check_size(size).map_err(err)?;
@@ -175,11 +256,49 @@ impl BootConfig {
                     let addr = parse_ip(text).ok_or_else(|| err("not an IP address".to_owned()))?;
                     config.nameservers.push(addr);
                 }
+                "nfsroot" => nfsroot = Some((needs(value, &err)?.to_owned(), key.to_owned())),
+                "rw" if value.is_none() => config.root_rw = Some(true),
+                "ro" if value.is_none() => config.root_rw = Some(false),
+                "diskless.overlay" => {
+                    config.overlay = Some(match needs(value, &err)? {
+                        "tmpfs" => OverlayMode::Tmpfs,
+                        "none" => OverlayMode::None,
+                        _ => return Err(err("expected tmpfs or none".to_owned())),
+                    });
+                }
+                "diskless.node" => {
+                    config.node = Some(
+                        NfsShare::parse_comma(needs(value, &err)?)
+                            .map_err(|e| err(e.reason.to_owned()))?,
+                    );
+                }
+                "diskless.node.dir" => {
+                    let template = needs(value, &err)?;
+                    if template.contains("{dhcp}") || template == "dhcp" {
+                        return Err(err("the node directory must not depend on DHCP".to_owned()));
+                    }
+                    config.node_dir =
+                        HostnameTemplate::parse(template).map_err(|e| err(e.to_string()))?;
+                }
+                "diskless.node.mount" => {
+                    config.node_mount = parse_abs_path(needs(value, &err)?).map_err(err)?
+                }
+                "diskless.mount" => config
+                    .mounts
+                    .push(parse_shared_mount(needs(value, &err)?).map_err(err)?),
+                "diskless.persist" => {
+                    for path in needs(value, &err)?.split(',').filter(|p| !p.is_empty()) {
+                        config.persist.push(parse_abs_path(path).map_err(&err)?);
+                    }
+                }
                 "rd.shell" => config.shell = parse_flag(value).map_err(err)?,
                 "rd.debug" => config.debug = parse_flag(value).map_err(err)?,
                 "rd.emergency" => {
                     config.emergency = EmergencyAction::parse(needs(value, &err)?)
                         .ok_or_else(|| err("expected reboot, poweroff or halt".to_owned()))?;
+                }
+                "rd.net.timeout.dhcp" => {
+                    config.dhcp_timeout_secs = parse_secs(needs(value, &err)?).map_err(err)?
                 }
                 "rd.retry" => config.retry_secs = parse_secs(needs(value, &err)?).map_err(err)?,
                 "rd.timeout" | "rd.net.timeout.carrier" => {
@@ -198,6 +317,30 @@ impl BootConfig {
                 _ => {}
             }
         }
+        if config.root == Some(RootSource::Other("/dev/nfs".to_owned())) {
+            let share = match nfsroot {
+                Some((text, key)) => {
+                    Some(NfsShare::parse_comma(&text).map_err(|e| ConfigError {
+                        key,
+                        value: text.clone(),
+                        reason: e.reason.to_owned(),
+                    })?)
+                }
+                None => None,
+            };
+            config.root = Some(RootSource::Nfs {
+                share,
+                default_version: NfsVersion::V3,
+                syntax: NfsSyntax::Kernel,
+            });
+        }
+        if !config.persist.is_empty() && config.node.is_none() {
+            return Err(ConfigError {
+                key: "diskless.persist".to_owned(),
+                value: config.persist.join(","),
+                reason: "needs diskless.node= (the node's directory keeps the files)".to_owned(),
+            });
+        }
         Ok(config)
     }
 }
@@ -213,7 +356,61 @@ fn needs<'a>(
     }
 }
 
-fn parse_root(value: &str) -> Result<RootSource, String> {
+/// An absolute path without `..`, `.` or empty components (it is joined onto the new root).
+fn parse_abs_path(path: &str) -> Result<String, String> {
+    let clean = path.starts_with('/')
+        && path[1..]
+            .split('/')
+            .all(|part| !matches!(part, "" | "." | ".."));
+    if path == "/" || !clean {
+        return Err(format!("{path:?} is not an absolute path below /"));
+    }
+    Ok(path.to_owned())
+}
+
+/// `[<server>:]<export>,<mountpoint>[,<options>]`.
+fn parse_shared_mount(text: &str) -> Result<SharedMount, String> {
+    let share = NfsShare::parse_comma(text).map_err(|e| e.reason.to_owned())?;
+    let mut options = share.options.into_iter();
+    let mountpoint = options
+        .next()
+        .ok_or("expected <server>:<export>,<mountpoint>[,<options>]")?;
+    Ok(SharedMount {
+        mountpoint: parse_abs_path(&mountpoint)?,
+        share: NfsShare {
+            options: options.collect(),
+            ..NfsShare {
+                server: share.server,
+                path: share.path,
+                options: Vec::new(),
+            }
+        },
+    })
+}
+
+/// `diskless.mirror=`: an http(s) URL, with or without dracut's `live:`, checked as
+/// `root=`'s is.
+fn parse_mirror(value: &str) -> Result<String, String> {
+    match parse_root(value)? {
+        RootSource::LiveImage { url } => Ok(url),
+        _ => Err("expected an http:// or https:// URL".to_owned()),
+    }
+}
+
+pub(crate) fn parse_root(value: &str) -> Result<RootSource, String> {
+    if value == "dhcp" {
+        return Ok(RootSource::Dhcp);
+    }
+    for (prefix, default_version) in [("nfs:", NfsVersion::V3), ("nfs4:", NfsVersion::V4)] {
+        if let Some(rest) = value.strip_prefix(prefix) {
+            let share = NfsShare::parse_dracut(rest).map_err(|e| e.reason.to_owned())?;
+            return Ok(RootSource::Nfs {
+                share: Some(share),
+                default_version,
+                syntax: NfsSyntax::Dracut,
+            });
+        }
+    }
     let url = value.strip_prefix("live:").unwrap_or(value);
     let lower = url.to_ascii_lowercase();
     let Some(rest) = ["http://", "https://"]
@@ -366,7 +563,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_003_line_names_its_unsupported_root() {
+    fn seed_003_line_is_an_nfs_root_on_the_pxelinux_address() {
         let c = config(
             "BOOT_IMAGE=vmlinuz-6.1.0-21-amd64 root=/dev/nfs nfsroot=192.168.0.254:/clients,ro \
              ip=dhcp nfsrootdebug initrd=initrd-cluster-24_10_12_23_11_02_CEST \
@@ -374,7 +571,19 @@ mod tests {
              BOOTIF=01-00-23-24-94-34-ae CPU=6PVXL",
         )
         .unwrap();
-        assert_eq!(c.root, Some(RootSource::Other("/dev/nfs".into())));
+        let share = NfsShare {
+            server: Some("192.168.0.254".into()),
+            path: "/clients".into(),
+            options: vec!["ro".into()],
+        };
+        assert_eq!(
+            c.root,
+            Some(RootSource::Nfs {
+                share: Some(share),
+                default_version: NfsVersion::V3,
+                syntax: NfsSyntax::Kernel
+            })
+        );
         assert_eq!(c.bootif.map(|m| m.hex12()).as_deref(), Some("0023249434ae"));
         assert!(matches!(c.ip, Some(IpParam::Static(_))));
     }
@@ -387,6 +596,17 @@ mod tests {
             })
         };
         let other = |v: &str| Some(RootSource::Other(v.to_owned()));
+        let nfs = |server: Option<&str>, path: &str, options: &[&str], default_version, syntax| {
+            Some(RootSource::Nfs {
+                share: Some(NfsShare {
+                    server: server.map(str::to_owned),
+                    path: path.to_owned(),
+                    options: options.iter().map(|o| (*o).to_owned()).collect(),
+                }),
+                default_version,
+                syntax,
+            })
+        };
         let cases = [
             (
                 "root=live:http://10.0.2.2/root.sqfs",
@@ -401,10 +621,43 @@ mod tests {
                 live("http://10.0.2.2:8080/r.sqfs"),
             ),
             ("root=HTTPS://h/r", live("HTTPS://h/r")),
-            ("root=/dev/nfs", other("/dev/nfs")),
+            (
+                "root=/dev/nfs",
+                Some(RootSource::Nfs {
+                    share: None,
+                    default_version: NfsVersion::V3,
+                    syntax: NfsSyntax::Kernel,
+                }),
+            ),
+            (
+                "root=/dev/nfs nfsroot=/srv/%s,vers=4.1",
+                nfs(
+                    None,
+                    "/srv/%s",
+                    &["vers=4.1"],
+                    NfsVersion::V3,
+                    NfsSyntax::Kernel,
+                ),
+            ),
             (
                 "root=nfs:10.0.2.2:/srv/root",
-                other("nfs:10.0.2.2:/srv/root"),
+                nfs(
+                    Some("10.0.2.2"),
+                    "/srv/root",
+                    &[],
+                    NfsVersion::V3,
+                    NfsSyntax::Dracut,
+                ),
+            ),
+            (
+                "root=nfs4:10.0.2.2:/nfsroot:port=20490,vers=4.1",
+                nfs(
+                    Some("10.0.2.2"),
+                    "/nfsroot",
+                    &["port=20490", "vers=4.1"],
+                    NfsVersion::V4,
+                    NfsSyntax::Dracut,
+                ),
             ),
             ("root=/dev/sda1", other("/dev/sda1")),
             ("root=live:/dev/sr0", other("live:/dev/sr0")),
@@ -413,6 +666,71 @@ mod tests {
         ];
         for (line, want) in cases {
             assert_eq!(config(line).unwrap().root, want, "{line}");
+        }
+    }
+
+    #[test]
+    fn node_storage_keys() {
+        let c = config(
+            "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro diskless.node=10.0.2.2:/workers,port=2049 \
+             diskless.node.dir=node-{sha1:8} diskless.node.mount=/var/local \
+             diskless.mount=10.0.2.2:/workers/home,/home diskless.mount=nas:/scratch,/scratch,ro,vers=4.1 \
+             diskless.persist=/etc/ssh,/var/log diskless.overlay=tmpfs rw",
+        )
+        .unwrap();
+        assert_eq!(c.node.as_ref().map(|n| n.path.as_str()), Some("/workers"));
+        assert_eq!(c.node_dir.as_str(), "node-{sha1:8}");
+        assert_eq!(c.mounts.len(), 2);
+        assert_eq!(c.mounts[0].mountpoint, "/home");
+        assert_eq!(c.mounts[0].share.path, "/workers/home");
+        assert_eq!(c.mounts[1].share.options, ["ro", "vers=4.1"]);
+        assert_eq!(c.persist, ["/etc/ssh", "/var/log"]);
+        assert_eq!(c.overlay, Some(OverlayMode::Tmpfs));
+        assert_eq!(c.root_rw, Some(true));
+        assert_eq!(config("").unwrap().node_dir.as_str(), "{mac}");
+    }
+
+    #[test]
+    fn node_storage_values_are_checked() {
+        let cases = [
+            (
+                "diskless.persist=/etc/ssh",
+                "diskless.persist",
+                "needs diskless.node=",
+            ),
+            (
+                "diskless.node=workers",
+                "diskless.node",
+                "must start with /",
+            ),
+            (
+                "diskless.node.mount=var/local",
+                "diskless.node.mount",
+                "absolute path",
+            ),
+            (
+                "diskless.node.mount=/var/../etc",
+                "diskless.node.mount",
+                "absolute path",
+            ),
+            (
+                "diskless.mount=10.0.2.2:/home",
+                "diskless.mount",
+                "<mountpoint>",
+            ),
+            ("diskless.node.dir=dhcp", "diskless.node.dir", "DHCP"),
+            ("diskless.node.dir=../{mac}", "diskless.node.dir", ""),
+            ("diskless.overlay=disk", "diskless.overlay", "tmpfs or none"),
+            (
+                "root=/dev/nfs nfsroot=clients",
+                "nfsroot",
+                "must start with /",
+            ),
+        ];
+        for (line, key, reason) in cases {
+            let err = config(line).unwrap_err();
+            assert_eq!(err.key, key, "{line}");
+            assert!(err.reason.contains(reason), "{line}: {}", err.reason);
         }
     }
 
@@ -588,6 +906,26 @@ mod tests {
                 msg.starts_with(&format!("{key}={value:?}")),
                 "{line}: {msg}"
             );
+        }
+    }
+
+    #[test]
+    fn mirrors_are_urls_kept_in_order() {
+        let c = config(
+            "root=live:http://a/r.sqfs diskless.mirror=https://b/r.sqfs \
+             diskless.mirror=live:http://c:8080/r.sqfs",
+        )
+        .unwrap();
+        assert_eq!(c.mirrors, ["https://b/r.sqfs", "http://c:8080/r.sqfs"]);
+        for (line, reason) in [
+            ("diskless.mirror=nfs:10.0.2.2:/srv", "http:// or https://"),
+            ("diskless.mirror=/dev/sda", "http:// or https://"),
+            ("diskless.mirror=http:///r", "no host"),
+            ("diskless.mirror", "needs a value"),
+        ] {
+            let err = config(line).unwrap_err();
+            assert_eq!(err.key, "diskless.mirror", "{line}");
+            assert!(err.reason.contains(reason), "{line}: {err}");
         }
     }
 

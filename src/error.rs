@@ -20,6 +20,7 @@ pub enum Step {
     Fetch,
     Verify,
     Mount,
+    Storage,
     Configure,
     SwitchRoot,
 }
@@ -36,6 +37,7 @@ impl Step {
             Step::Fetch => "fetch",
             Step::Verify => "verify",
             Step::Mount => "mount",
+            Step::Storage => "storage",
             Step::Configure => "configure",
             Step::SwitchRoot => "switch-root",
         }
@@ -89,6 +91,8 @@ pub enum BootError {
     #[error("setting host name {name}: {source}")]
     SetHostname { name: String, source: io::Error },
 
+    #[error("{reason}")]
+    Dhcp { reason: String },
     #[error("configuring {iface} with {what}: {source}")]
     Network {
         iface: String,
@@ -119,6 +123,25 @@ pub enum BootError {
         source: io::Error,
     },
 
+    #[error("no NFS server for {share}: give <server>:<path>, or the server field of ip=")]
+    NfsNoServer { share: String },
+    #[error("resolving NFS server {host}: {reason}")]
+    Resolve { host: String, reason: String },
+    #[error("mounting NFS {source_spec} ({options}) on {target}: {cause}{attempts}")]
+    NfsMount {
+        source_spec: String,
+        options: String,
+        target: PathBuf,
+        cause: io::Error,
+        attempts: String,
+    },
+    #[error("{what} {path}: {source}")]
+    Storage {
+        what: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+
     #[error("writing {path} in the new root: {source}")]
     Configure { path: PathBuf, source: io::Error },
 
@@ -143,10 +166,14 @@ impl BootError {
             | BootError::InterfaceUp { .. }
             | BootError::NoCarrier { .. } => Step::Link,
             BootError::Hostname(_) | BootError::SetHostname { .. } => Step::Identity,
-            BootError::Network { .. } => Step::Network,
+            BootError::Network { .. } | BootError::Dhcp { .. } => Step::Network,
             BootError::Fetch { .. } | BootError::Store { .. } => Step::Fetch,
             BootError::HashMismatch { .. } | BootError::NotSquashfs { .. } => Step::Verify,
             BootError::Mount { .. } => Step::Mount,
+            BootError::NfsNoServer { .. }
+            | BootError::Resolve { .. }
+            | BootError::NfsMount { .. } => Step::Mount,
+            BootError::Storage { .. } => Step::Storage,
             BootError::Configure { .. } => Step::Configure,
             BootError::SwitchRoot { .. } | BootError::NoInit { .. } => Step::SwitchRoot,
         }

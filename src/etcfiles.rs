@@ -108,6 +108,57 @@ pub fn resolv_conf(servers: &[IpAddr], domain: Option<&str>, search: &[String]) 
     Some(out)
 }
 
+/// The values of `/run/net-<dev>.conf`, the file klibc's ipconfig writes for
+/// initramfs-tools and that real systems read (ifupdown, cloud-initramfs-dyn-netconf).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetConf<'a> {
+    pub device: &'a str,
+    pub proto: &'a str,
+    pub address: String,
+    pub netmask: String,
+    pub broadcast: String,
+    pub gateway: String,
+    pub dns: Vec<String>,
+    pub hostname: &'a str,
+    pub domain: &'a str,
+    pub root_server: String,
+    pub root_path: &'a str,
+    pub lease_secs: Option<u32>,
+    pub search: Vec<String>,
+}
+
+/// Renders a [`NetConf`] in ipconfig's shell-sourceable format (single-quoted values).
+pub fn net_conf(conf: &NetConf<'_>) -> String {
+    // Values come from the network: quote them so a `'` cannot end the string early.
+    let quote = |value: &str| format!("'{}'", value.replace('\'', "'\\''"));
+    let dns = |i: usize| conf.dns.get(i).map_or("0.0.0.0", String::as_str).to_owned();
+    let lines: [(&str, String); 16] = [
+        ("DEVICE", conf.device.to_owned()),
+        ("PROTO", conf.proto.to_owned()),
+        ("IPV4ADDR", conf.address.clone()),
+        ("IPV4BROADCAST", conf.broadcast.clone()),
+        ("IPV4NETMASK", conf.netmask.clone()),
+        ("IPV4GATEWAY", conf.gateway.clone()),
+        ("IPV4DNS0", dns(0)),
+        ("IPV4DNS1", dns(1)),
+        ("HOSTNAME", conf.hostname.to_owned()),
+        ("DNSDOMAIN", conf.domain.to_owned()),
+        ("NISDOMAIN", String::new()),
+        ("ROOTSERVER", conf.root_server.clone()),
+        ("ROOTPATH", conf.root_path.to_owned()),
+        ("filename", String::new()),
+        (
+            "DHCPLEASETIME",
+            conf.lease_secs.map(|s| s.to_string()).unwrap_or_default(),
+        ),
+        ("DOMAINSEARCH", conf.search.join(" ")),
+    ];
+    lines
+        .iter()
+        .map(|(key, value)| format!("{key}={}\n", quote(value)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

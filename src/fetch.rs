@@ -1,22 +1,41 @@
-//! Fetching the root image over HTTP into RAM, hashing it while it streams.
+//! Fetching the root image into RAM: from a list of sources (`root=`'s URL, then each
+//! `diskless.mirror=`), over HTTP or HTTPS, retrying with backoff and jitter, resuming a cut
+//! transfer with `Range`, hashing while it streams and checking the hash before saying done.
 //!
-//! The caller decides what to do with the result; this module only promises that the file it
-//! leaves behind holds exactly the bytes whose sha256 it reports, and that a failed fetch
-//! leaves no file behind.
+//! Small pieces, each tested on its own, composed by [`fetch_to_file`]:
+//! - [`RetryPolicy`]: the deadline, the backoff with per-node jitter, and which failures are
+//!   worth another try ([`RetryPolicy::verdict`]);
+//! - [`Sources`]: which URL next (rotation, sources given up on);
+//! - [`HashingWriter`]: the file and its sha256 state, which carries on across a resume;
+//! - [`Transport`]: one GET. [`HttpTransport`] is ureq with our TLS connector
+//!   ([`crate::tls`]); the unit tests script fakes.
+//!
+//! The promise: the file left behind holds exactly the bytes whose sha256 is reported, and it
+//! matches the expected hash when there is one; after an error there is no file.
 
+use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::tls::{self, Clock, TlsConnector};
+
 /// What a finished fetch produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
+    /// The source that served the image (`root=`'s URL or a mirror).
+    pub url: String,
     pub bytes: u64,
     pub sha256: [u8; 32],
     pub elapsed: Duration,
+    /// Requests made, the successful one included.
+    pub attempts: u32,
+    /// How many times a cut transfer was continued with `Range` instead of restarted.
+    pub resumes: u32,
 }
 
 /// A progress report, at most one a second.
@@ -51,210 +70,1659 @@ impl Progress {
     }
 }
 
-/// Why one attempt failed, and whether trying again can help.
-#[derive(Debug)]
-pub struct AttemptError {
-    pub reason: String,
-    pub retryable: bool,
-}
-
-/// When to give up: a total deadline and a backoff between attempts.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub deadline: Duration,
-    pub first_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl RetryPolicy {
-    pub fn with_deadline(deadline: Duration) -> RetryPolicy {
-        RetryPolicy {
-            deadline,
-            first_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(8),
-        }
-    }
-
-    /// The pause after the `attempt`-th failure (1-based): doubling, capped.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1).min(16))
-            .unwrap_or(u32::MAX);
-        self.first_delay.saturating_mul(factor).min(self.max_delay)
-    }
-}
-
-const BUFFER: usize = 256 * 1024;
-
-/// Downloads `url` into `dest` (created or truncated), retrying transient failures until the
-/// policy's deadline. `progress` is called at most once a second. On error `dest` is removed.
-pub fn fetch_to_file(
-    url: &str,
-    dest: &Path,
-    policy: RetryPolicy,
-    mut progress: impl FnMut(Progress),
-    mut on_retry: impl FnMut(&str, Duration),
-) -> Result<Fetched, String> {
-    let started = Instant::now();
-    let agent = agent();
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        match fetch_once(&agent, url, dest, started, &mut progress) {
-            Ok(fetched) => return Ok(fetched),
-            Err(err) => {
-                let _ = std::fs::remove_file(dest);
-                let delay = policy.delay(attempt);
-                if !err.retryable || started.elapsed() + delay > policy.deadline {
-                    let tries = if attempt == 1 {
-                        String::new()
-                    } else {
-                        format!(" (after {attempt} attempts)")
-                    };
-                    return Err(format!("{}{tries}", err.reason));
-                }
-                on_retry(&err.reason, delay);
-                std::thread::sleep(delay);
-            }
-        }
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .timeout_recv_response(Some(Duration::from_secs(30)))
-        .http_status_as_error(false)
-        .max_redirects(10)
-        .user_agent(concat!("diskless/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
-}
-
-fn fetch_once(
-    agent: &ureq::Agent,
-    url: &str,
-    dest: &Path,
-    started: Instant,
-    progress: &mut impl FnMut(Progress),
-) -> Result<Fetched, AttemptError> {
-    let response = agent.get(url).call().map_err(classify)?;
-    let status = response.status().as_u16();
-    if status != 200 {
-        // Server errors and rate limits pass; a missing or forbidden image will not appear.
-        let retryable = status >= 500 || status == 408 || status == 429;
-        return Err(AttemptError {
-            reason: format!("HTTP status {status}"),
-            retryable,
-        });
-    }
-    let total = response
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let mut body = response.into_body().into_reader();
-    let mut file = File::create(dest).map_err(|e| AttemptError {
-        reason: format!("creating {}: {e}", dest.display()),
-        retryable: false,
-    })?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; BUFFER];
-    let mut bytes = 0u64;
-    let mut last_report = Instant::now();
-    loop {
-        let n = match body.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => {
-                return Err(AttemptError {
-                    reason: format!("connection lost after {bytes} bytes: {err}"),
-                    retryable: true,
-                });
-            }
-        };
-        let chunk = &buffer[..n];
-        hasher.update(chunk);
-        file.write_all(chunk).map_err(|e| AttemptError {
-            reason: format!("writing {}: {e} (out of RAM?)", dest.display()),
-            retryable: false,
-        })?;
-        bytes += n as u64;
-        if last_report.elapsed() >= Duration::from_secs(1) {
-            last_report = Instant::now();
-            progress(Progress {
-                bytes,
-                total,
-                elapsed: started.elapsed(),
-            });
-        }
-    }
-    if let Some(total) = total {
-        if bytes != total {
-            return Err(AttemptError {
-                reason: format!("got {bytes} of {total} bytes"),
-                retryable: true,
-            });
-        }
-    }
-    Ok(Fetched {
-        bytes,
-        sha256: hasher.finalize().into(),
-        elapsed: started.elapsed(),
-    })
-}
-
-fn classify(err: ureq::Error) -> AttemptError {
-    let retryable = matches!(
-        err,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::HostNotFound
-    );
-    AttemptError {
-        reason: err.to_string(),
-        retryable,
-    }
-}
-
 /// Lowercase hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn mib(bytes: u64) -> String {
+    #[expect(clippy::cast_precision_loss, reason = "display only")]
+    let m = bytes as f64 / (1024.0 * 1024.0);
+    format!("{m:.1} MiB")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures and the retry policy
+
+/// Why one attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No connection or no response: the server may be down or restarting.
+    Connect(String),
+    /// Nothing arrived for the stall timeout, or the attempt ran into the deadline.
+    Timeout(String),
+    /// The transfer broke off after `at` bytes of the image.
+    Cut { at: u64, reason: String },
+    /// An HTTP status other than 200 or 206.
+    Status(u16),
+    /// An answer that does not fit the question (a `Content-Range` from the wrong place, a
+    /// file that changed size): the partial file is dropped and the next try starts over.
+    BadResponse(String),
+    /// The TLS handshake failed: the cause in words ([`tls::describe`]).
+    Tls(String),
+    /// Too many redirects, or a redirect from https to plain http.
+    Redirect(String),
+    /// More than the RAM budget (the free space of /run's tmpfs).
+    TooLarge { bytes: u64, budget: u64 },
+    /// All of it arrived, and it is not the image that was pinned.
+    HashMismatch {
+        actual: [u8; 32],
+        expected: [u8; 32],
+    },
+    /// This source cannot work as configured (https without trust anchors, a bad URL).
+    Setup(String),
+    /// Writing into RAM failed: no source can fix that.
+    Local(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Connect(why) | Failure::Timeout(why) | Failure::BadResponse(why) => {
+                f.write_str(why)
+            }
+            Failure::Cut { at, reason } => {
+                write!(f, "connection lost after {at} bytes: {reason}")
+            }
+            Failure::Status(status) => write!(f, "HTTP status {status}"),
+            Failure::Tls(why) => write!(f, "TLS: {why}"),
+            Failure::Redirect(why) | Failure::Setup(why) | Failure::Local(why) => f.write_str(why),
+            Failure::TooLarge { bytes, budget } => write!(
+                f,
+                "the image is {} ({bytes} bytes), more than the {} free in RAM for it",
+                mib(*bytes),
+                mib(*budget)
+            ),
+            Failure::HashMismatch { actual, expected } => {
+                write!(f, "has sha256 {}, expected {}", hex(actual), hex(expected))
+            }
+        }
+    }
+}
+
+/// What to do after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Try again: the same source to resume a partial transfer, else the next source.
+    Retry,
+    /// This source will not serve the image during this boot; others may.
+    DropSource,
+    /// Nothing can succeed: give up now.
+    Stop,
+}
+
+/// HTTP statuses worth another try: curl's `--retry` list (timeouts, rate limits, server
+/// and gateway errors). A 404 or 403 will not heal within a boot.
+pub fn retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504 | 522 | 524)
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A jitter seed from something that differs between nodes (the MAC) and something that
+/// differs between boots (the clock): hundreds of nodes powered on together must not retry
+/// in lockstep against a server that is just coming back.
+pub fn jitter_seed(node: &[u8], salt: u64) -> u64 {
+    node.iter()
+        .fold(splitmix64(salt), |h, b| splitmix64(h ^ u64::from(*b)))
+}
+
+/// When to give up, how long to wait between tries, and what is worth trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The whole fetch, transfers included, ends by then (`rd.retry=`).
+    pub deadline: Duration,
+    /// The first backoff; it doubles up to `max_delay`.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    /// A transfer with no byte for this long is given up on (and resumed).
+    pub stall: Duration,
+    /// Time to open a TCP connection.
+    pub connect: Duration,
+    /// Spreads the waits of different nodes ([`jitter_seed`]).
+    pub seed: u64,
+    /// Redirects followed per request.
+    pub max_redirects: u32,
+}
+
+impl RetryPolicy {
+    /// Backoff from 0.5 s doubling to 8 s, a 30 s stall timeout, 10 s to connect, 5
+    /// redirects; jitter seed 0 until [`RetryPolicy::seeded`].
+    pub fn with_deadline(deadline: Duration) -> RetryPolicy {
+        RetryPolicy {
+            deadline,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            stall: Duration::from_secs(30),
+            connect: Duration::from_secs(10),
+            seed: 0,
+            max_redirects: 5,
+        }
+    }
+
+    /// The same policy with this node's jitter ([`jitter_seed`]).
+    pub fn seeded(self, seed: u64) -> RetryPolicy {
+        RetryPolicy { seed, ..self }
+    }
+
+    /// The backoff ceiling before the `wait`-th pause (1-based): doubling, capped.
+    pub fn ceiling(&self, wait: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(wait.saturating_sub(1).min(16))
+            .unwrap_or(u32::MAX);
+        self.first_delay.saturating_mul(factor).min(self.max_delay)
+    }
+
+    /// The `wait`-th pause: between half the ceiling and the ceiling ("equal jitter"), at a
+    /// point fixed by the seed, so each node has its own rhythm yet still backs off.
+    pub fn delay(&self, wait: u32) -> Duration {
+        let ceiling = self.ceiling(wait);
+        let half = u64::try_from(ceiling.as_nanos() / 2).unwrap_or(u64::MAX / 2);
+        let r = splitmix64(self.seed ^ u64::from(wait).wrapping_mul(0x2545_f491_4f6c_dd1d));
+        Duration::from_nanos(half + r % (half + 1))
+    }
+
+    /// Which failures are worth another try, and where.
+    pub fn verdict(&self, failure: &Failure) -> Verdict {
+        match failure {
+            Failure::Connect(_)
+            | Failure::Timeout(_)
+            | Failure::Cut { .. }
+            | Failure::BadResponse(_) => Verdict::Retry,
+            Failure::Status(status) if retryable_status(*status) => Verdict::Retry,
+            Failure::Status(_)
+            | Failure::Tls(_)
+            | Failure::Redirect(_)
+            | Failure::TooLarge { .. }
+            | Failure::HashMismatch { .. }
+            | Failure::Setup(_) => Verdict::DropSource,
+            Failure::Local(_) => Verdict::Stop,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+
+#[derive(Debug, Clone)]
+struct Source {
+    url: String,
+    dropped: bool,
+    last_failure: Option<Failure>,
+}
+
+/// The URLs to fetch from, in order, and which one is next.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    list: Vec<Source>,
+    current: usize,
+}
+
+impl Sources {
+    /// The URLs in order, duplicates removed (a mirror equal to `root=` adds nothing).
+    pub fn new(urls: impl IntoIterator<Item = String>) -> Sources {
+        let mut list: Vec<Source> = Vec::new();
+        for url in urls {
+            if !list.iter().any(|s| s.url == url) {
+                list.push(Source {
+                    url,
+                    dropped: false,
+                    last_failure: None,
+                });
+            }
+        }
+        Sources { list, current: 0 }
+    }
+
+    /// The source to try now: its index and URL.
+    pub fn current(&self) -> (usize, &str) {
+        let url = self.list.get(self.current).map_or("", |s| s.url.as_str());
+        (self.current, url)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Remembers why the current source failed.
+    pub fn record(&mut self, failure: Failure) {
+        if let Some(source) = self.list.get_mut(self.current) {
+            source.last_failure = Some(failure);
+        }
+    }
+
+    /// Gives up on the current source for this fetch.
+    pub fn drop_current(&mut self) {
+        if let Some(source) = self.list.get_mut(self.current) {
+            source.dropped = true;
+        }
+    }
+
+    /// Moves to the next source not given up on. `Some(true)` when that went round the end
+    /// of the list (every source had its turn: time to back off), `None` when none is left.
+    pub fn advance(&mut self) -> Option<bool> {
+        let n = self.list.len();
+        (1..=n).find_map(|step| {
+            let index = (self.current + step) % n;
+            let live = self.list.get(index).is_some_and(|s| !s.dropped);
+            live.then(|| {
+                let wrapped = index <= self.current;
+                self.current = index;
+                wrapped
+            })
+        })
+    }
+
+    /// The last failure of every source that failed, in order.
+    pub fn failures(&self) -> Vec<(String, Failure)> {
+        self.list
+            .iter()
+            .filter_map(|s| s.last_failure.clone().map(|f| (s.url.clone(), f)))
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hashing writer
+
+/// A sink that can be emptied to start over.
+pub trait Rewind: Write {
+    fn rewind_to_empty(&mut self) -> io::Result<()>;
+}
+
+impl Rewind for File {
+    fn rewind_to_empty(&mut self) -> io::Result<()> {
+        self.set_len(0)?;
+        self.seek(SeekFrom::Start(0)).map(drop)
+    }
+}
+
+impl Rewind for Vec<u8> {
+    fn rewind_to_empty(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+}
+
+/// Writes through to `inner` and hashes exactly what `inner` accepted, so file and hash
+/// never disagree. Its state outlives any one connection: a resumed transfer keeps hashing
+/// where the cut one stopped.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    /// Bytes written so far: where a resume continues from.
+    pub fn position(&self) -> u64 {
+        self.written
+    }
+
+    /// The sha256 of everything written so far (the state goes on).
+    pub fn digest(&self) -> [u8; 32] {
+        self.hasher.clone().finalize().into()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: Rewind> HashingWriter<W> {
+    /// Throws away everything written, for a transfer that must start over.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.inner.rewind_to_empty()?;
+        self.hasher = Sha256::new();
+        self.written = 0;
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transport
+
+/// Continue a transfer from `offset`; `validator` (a strong ETag or a Last-Modified date)
+/// goes into `If-Range`, so a server whose file changed sends all of the new one instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume<'a> {
+    pub offset: u64,
+    pub validator: Option<&'a str>,
+}
+
+/// A response's status line, the headers the fetch uses, and the body.
+pub struct Response {
+    pub status: u16,
+    pub content_length: Option<u64>,
+    pub content_range: Option<String>,
+    /// A strong `ETag`, else `Last-Modified`: for `If-Range` on a resume.
+    pub validator: Option<String>,
+    /// Read errors of kind `TimedOut` are stalls; any other is a cut connection.
+    pub body: Box<dyn Read>,
+}
+
+/// One GET, redirects followed.
+pub trait Transport {
+    /// Fetches `url` (from `resume.offset` when given), all within `timeout`.
+    fn get(
+        &self,
+        url: &str,
+        resume: Option<Resume<'_>>,
+        timeout: Duration,
+    ) -> Result<Response, Failure>;
+}
+
+/// `bytes 100-199/1000`: the first byte, the last byte and the total (`None` for `*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    pub start: u64,
+    pub end: u64,
+    pub total: Option<u64>,
+}
+
+/// Parses a `Content-Range` of a 206 (RFC 9110, 14.4); `None` when it is not one.
+pub fn parse_content_range(value: &str) -> Option<ContentRange> {
+    let rest = value.trim().strip_prefix("bytes")?.trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.trim().split_once('-')?;
+    let number = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (start, end) = (number(start)?, number(end)?);
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(number(t)?),
+    };
+    let fits = start <= end && total.is_none_or(|t| end < t);
+    fits.then_some(ContentRange { start, end, total })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fetch
+
+/// What to fetch, where to, and what it must be.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    /// `root=`'s URL first, then the mirrors.
+    pub sources: &'a [String],
+    pub dest: &'a Path,
+    /// The sha256 the image must have; a source serving anything else is given up on.
+    pub expected: Option<[u8; 32]>,
+    /// The most bytes the image may take ([`free_bytes`] of the destination's file system).
+    pub ram_budget: Option<u64>,
+}
+
+/// What happened, for the log (and for tests to count).
+#[derive(Debug)]
+pub enum Event<'a> {
+    Progress {
+        url: &'a str,
+        progress: Progress,
+    },
+    /// A transfer continues from `offset` after a cut.
+    Resumed {
+        url: &'a str,
+        offset: u64,
+    },
+    /// The partial file was thrown away; the transfer starts over.
+    Restarted {
+        url: &'a str,
+        why: &'a str,
+    },
+    /// An attempt failed. `next` is the source tried after `delay`; `None`: giving up.
+    Failed {
+        url: &'a str,
+        failure: &'a Failure,
+        dropped: bool,
+        next: Option<&'a str>,
+        delay: Duration,
+    },
+}
+
+impl Event<'_> {
+    /// The log line for this event, and its level.
+    pub fn log_line(&self) -> (log::Level, String) {
+        match self {
+            Event::Progress { url, progress } => (
+                log::Level::Info,
+                format!("fetching {url}: {}", progress.describe()),
+            ),
+            Event::Resumed { url, offset } => (
+                log::Level::Info,
+                format!("fetching {url}: resuming from byte {offset}"),
+            ),
+            Event::Restarted { url, why } => (
+                log::Level::Warn,
+                format!("fetching {url}: starting over: {why}"),
+            ),
+            Event::Failed {
+                url,
+                failure,
+                dropped,
+                next,
+                delay,
+            } => {
+                let then = match next {
+                    None => "giving up".to_owned(),
+                    Some(next) if next == url => {
+                        format!("retrying in {:.1} s", delay.as_secs_f64())
+                    }
+                    Some(next) if delay.is_zero() => format!("trying {next}"),
+                    Some(next) => format!("trying {next} in {:.1} s", delay.as_secs_f64()),
+                };
+                let dropped = if *dropped {
+                    "; not trying it again"
+                } else {
+                    ""
+                };
+                (
+                    log::Level::Warn,
+                    format!("fetching {url}: {failure}{dropped}; {then}"),
+                )
+            }
+        }
+    }
+}
+
+/// Why the fetch gave up: the last failure of each source that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchError {
+    pub failures: Vec<(String, Failure)>,
+    pub attempts: u32,
+    pub elapsed: Duration,
+    /// The deadline, when running out of time is what ended it.
+    pub deadline: Option<Duration>,
+}
+
+impl FetchError {
+    /// When the one failure is a hash mismatch: the source, the actual and expected hash.
+    pub fn hash_mismatch(&self) -> Option<(&str, [u8; 32], [u8; 32])> {
+        match self.failures.as_slice() {
+            [(url, Failure::HashMismatch { actual, expected })] => {
+                Some((url.as_str(), *actual, *expected))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.failures.as_slice() {
+            [] => f.write_str("no source to fetch from")?,
+            [(_, failure)] => write!(f, "{failure}")?,
+            many => {
+                let each: Vec<String> = many.iter().map(|(u, e)| format!("{u}: {e}")).collect();
+                write!(f, "every source failed: {}", each.join("; "))?;
+            }
+        }
+        if self.attempts > 1 {
+            write!(
+                f,
+                " ({} attempts in {:.1} s)",
+                self.attempts,
+                self.elapsed.as_secs_f64()
+            )?;
+        }
+        if let Some(deadline) = self.deadline {
+            write!(
+                f,
+                "; gave up at the {} s deadline (rd.retry=)",
+                deadline.as_secs()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A source stuck this many tries in a row without a byte is left even with a partial
+/// transfer on it: another source starting over beats waiting out the deadline.
+const MAX_STUCK: u32 = 3;
+const BUFFER: usize = 256 * 1024;
+
+/// The partial transfer in the file: whose it is, and how to check a resume against it.
+#[derive(Debug, Clone)]
+struct Partial {
+    source: usize,
+    total: Option<u64>,
+    validator: Option<String>,
+}
+
+/// Downloads the image of `job` into `job.dest` (created or truncated) from its sources
+/// in turn, until one serves all of it with the expected hash or the policy gives up. On
+/// error `job.dest` is removed: a partial or mismatching file is never left to be mounted.
+pub fn fetch_to_file(
+    transport: &dyn Transport,
+    job: &Job<'_>,
+    policy: &RetryPolicy,
+    mut observe: impl FnMut(Event<'_>),
+) -> Result<Fetched, FetchError> {
+    let started = Instant::now();
+    let result = fetch_loop(transport, job, policy, started, &mut observe);
+    if result.is_err() {
+        let _ = std::fs::remove_file(job.dest);
+    }
+    result
+}
+
+fn fetch_loop(
+    transport: &dyn Transport,
+    job: &Job<'_>,
+    policy: &RetryPolicy,
+    started: Instant,
+    observe: &mut dyn FnMut(Event<'_>),
+) -> Result<Fetched, FetchError> {
+    let mut sources = Sources::new(job.sources.iter().cloned());
+    let mut attempts = 0u32;
+    let give_up = |sources: &Sources, attempts: u32, deadline: bool| FetchError {
+        failures: sources.failures(),
+        attempts,
+        elapsed: started.elapsed(),
+        deadline: deadline.then_some(policy.deadline),
+    };
+    let local = |url: &str, what: String, attempts: u32| FetchError {
+        failures: vec![(url.to_owned(), Failure::Local(what))],
+        attempts,
+        elapsed: started.elapsed(),
+        deadline: None,
+    };
+    if sources.is_empty() {
+        return Err(give_up(&sources, 0, false));
+    }
+    let file = File::create(job.dest).map_err(|e| {
+        local(
+            sources.current().1,
+            format!("creating {}: {e}", job.dest.display()),
+            0,
+        )
+    })?;
+    let mut out = HashingWriter::new(file);
+    let mut partial: Option<Partial> = None;
+    let mut resumes = 0u32;
+    let mut waits = 0u32;
+    let mut stuck = 0u32;
+    loop {
+        let remaining = policy.deadline.saturating_sub(started.elapsed());
+        if remaining.is_zero() {
+            return Err(give_up(&sources, attempts, true));
+        }
+        let (index, url) = sources.current();
+        let url = url.to_owned();
+        // A partial transfer is only ever continued from the source that sent it.
+        if partial.as_ref().is_some_and(|p| p.source != index) {
+            out.restart().map_err(|e| {
+                local(
+                    &url,
+                    format!("emptying {}: {e}", job.dest.display()),
+                    attempts,
+                )
+            })?;
+            partial = None;
+        }
+        attempts += 1;
+        let before = out.position();
+        let mut attempt = Attempt {
+            transport,
+            job,
+            url: &url,
+            source: index,
+            started,
+            observe: &mut *observe,
+        };
+        let failure = match attempt.run(&mut out, &mut partial, remaining) {
+            Ok(resumed) => {
+                resumes += u32::from(resumed);
+                return Ok(Fetched {
+                    url,
+                    bytes: out.position(),
+                    sha256: out.digest(),
+                    elapsed: started.elapsed(),
+                    attempts,
+                    resumes,
+                });
+            }
+            Err((failure, resumed)) => {
+                resumes += u32::from(resumed);
+                failure
+            }
+        };
+        if out.position() > before {
+            // The server is working: back off from scratch, and stay for the rest.
+            waits = 0;
+            stuck = 0;
+        } else {
+            stuck += 1;
+        }
+        sources.record(failure.clone());
+        let verdict = policy.verdict(&failure);
+        let dropped = verdict == Verdict::DropSource;
+        if verdict == Verdict::Stop {
+            observe(Event::Failed {
+                url: &url,
+                failure: &failure,
+                dropped: false,
+                next: None,
+                delay: Duration::ZERO,
+            });
+            return Err(give_up(&sources, attempts, false));
+        }
+        if dropped {
+            sources.drop_current();
+        }
+        let resumable = verdict == Verdict::Retry
+            && partial.as_ref().is_some_and(|p| p.source == index)
+            && stuck < MAX_STUCK;
+        let wait = if resumable {
+            true
+        } else {
+            match sources.advance() {
+                Some(wrapped) => wrapped,
+                None => {
+                    observe(Event::Failed {
+                        url: &url,
+                        failure: &failure,
+                        dropped,
+                        next: None,
+                        delay: Duration::ZERO,
+                    });
+                    return Err(give_up(&sources, attempts, false));
+                }
+            }
+        };
+        // Another source is tried at once; the same source, or a new round, after a pause.
+        let delay = if wait {
+            waits += 1;
+            policy.delay(waits)
+        } else {
+            Duration::ZERO
+        };
+        let out_of_time = started.elapsed() + delay >= policy.deadline;
+        observe(Event::Failed {
+            url: &url,
+            failure: &failure,
+            dropped,
+            next: (!out_of_time).then_some(sources.current().1),
+            delay,
+        });
+        if out_of_time {
+            return Err(give_up(&sources, attempts, true));
+        }
+        std::thread::sleep(delay);
+    }
+}
+
+/// One request and its transfer.
+struct Attempt<'a, 'o> {
+    transport: &'a dyn Transport,
+    job: &'a Job<'a>,
+    url: &'a str,
+    source: usize,
+    started: Instant,
+    observe: &'o mut dyn FnMut(Event<'_>),
+}
+
+impl Attempt<'_, '_> {
+    /// Ok or the failure, each with whether this attempt resumed a transfer.
+    fn run(
+        &mut self,
+        out: &mut HashingWriter<File>,
+        partial: &mut Option<Partial>,
+        remaining: Duration,
+    ) -> Result<bool, (Failure, bool)> {
+        let mut resumed = false;
+        self.transfer(out, partial, remaining, &mut resumed)
+            .map(|()| resumed)
+            .map_err(|failure| (failure, resumed))
+    }
+
+    fn local(&self, what: &str, err: &io::Error) -> Failure {
+        Failure::Local(format!(
+            "{what} {}: {err} (out of RAM?)",
+            self.job.dest.display()
+        ))
+    }
+
+    fn start_over(
+        &mut self,
+        out: &mut HashingWriter<File>,
+        partial: &mut Option<Partial>,
+        why: &str,
+    ) -> Result<(), Failure> {
+        (self.observe)(Event::Restarted { url: self.url, why });
+        *partial = None;
+        out.restart().map_err(|e| self.local("emptying", &e))
+    }
+
+    fn transfer(
+        &mut self,
+        out: &mut HashingWriter<File>,
+        partial: &mut Option<Partial>,
+        remaining: Duration,
+        resumed: &mut bool,
+    ) -> Result<(), Failure> {
+        let offset = out.position();
+        let validator = partial.as_ref().and_then(|p| p.validator.clone());
+        let resume = (offset > 0).then_some(Resume {
+            offset,
+            validator: validator.as_deref(),
+        });
+        let mut response = self.transport.get(self.url, resume, remaining)?;
+        let total = match (response.status, resume) {
+            (200, None) => response.content_length,
+            (200, Some(_)) => {
+                self.start_over(
+                    out,
+                    partial,
+                    "the server sent the whole file (200) instead of the rest (206)",
+                )?;
+                response.content_length
+            }
+            (206, Some(resume)) => {
+                let range = response
+                    .content_range
+                    .as_deref()
+                    .and_then(parse_content_range);
+                let known = partial.as_ref().and_then(|p| p.total);
+                match range {
+                    Some(range) if range.start == resume.offset => {
+                        if let (Some(now), Some(before)) = (range.total, known) {
+                            if now != before {
+                                self.start_over(out, partial, "the file changed size")?;
+                                return Err(Failure::BadResponse(format!(
+                                    "the file was {before} bytes and is now {now}"
+                                )));
+                            }
+                        }
+                        *resumed = true;
+                        (self.observe)(Event::Resumed {
+                            url: self.url,
+                            offset,
+                        });
+                        range.total.or(known)
+                    }
+                    _ => {
+                        // Splicing bytes from elsewhere would corrupt the image: start over.
+                        self.start_over(out, partial, "the server sent the wrong range")?;
+                        return Err(Failure::BadResponse(format!(
+                            "asked for the bytes from {offset} on, got Content-Range {:?}",
+                            response.content_range.as_deref().unwrap_or("(none)")
+                        )));
+                    }
+                }
+            }
+            (206, None) => {
+                return Err(Failure::BadResponse(
+                    "206 Partial Content to a request without Range".to_owned(),
+                ));
+            }
+            (416, Some(_)) => {
+                self.start_over(out, partial, "the server cannot send the rest (416)")?;
+                return Err(Failure::BadResponse(format!(
+                    "416 to a resume from byte {offset}: the file shrank or changed"
+                )));
+            }
+            (status, _) => return Err(Failure::Status(status)),
+        };
+        if let (Some(total), Some(budget)) = (total, self.job.ram_budget) {
+            if total > budget {
+                return Err(Failure::TooLarge {
+                    bytes: total,
+                    budget,
+                });
+            }
+        }
+        *partial = Some(Partial {
+            source: self.source,
+            total,
+            validator: response.validator.take().or(validator),
+        });
+        self.stream(&mut *response.body, out, total)?;
+        if let Some(expected) = self.job.expected {
+            let actual = out.digest();
+            if actual != expected {
+                return Err(Failure::HashMismatch { actual, expected });
+            }
+        }
+        Ok(())
+    }
+
+    fn stream(
+        &mut self,
+        body: &mut dyn Read,
+        out: &mut HashingWriter<File>,
+        total: Option<u64>,
+    ) -> Result<(), Failure> {
+        let mut buffer = vec![0u8; BUFFER];
+        let mut last_report = Instant::now();
+        loop {
+            let n = match body.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) if err.kind() == io::ErrorKind::TimedOut => {
+                    return Err(Failure::Timeout(format!(
+                        "{err} after {} bytes",
+                        out.position()
+                    )));
+                }
+                Err(err) => {
+                    return Err(Failure::Cut {
+                        at: out.position(),
+                        reason: err.to_string(),
+                    });
+                }
+            };
+            let after = out.position() + n as u64;
+            if total.is_some_and(|t| after > t) {
+                return Err(Failure::BadResponse(format!(
+                    "the server sent more than the {} bytes it announced",
+                    total.unwrap_or_default()
+                )));
+            }
+            // Without a Content-Length the budget is checked as the bytes come.
+            if let Some(budget) = self.job.ram_budget.filter(|b| after > *b) {
+                return Err(Failure::TooLarge {
+                    bytes: after,
+                    budget,
+                });
+            }
+            out.write_all(&buffer[..n])
+                .map_err(|e| self.local("writing", &e))?;
+            if last_report.elapsed() >= Duration::from_secs(1) {
+                last_report = Instant::now();
+                (self.observe)(Event::Progress {
+                    url: self.url,
+                    progress: Progress {
+                        bytes: out.position(),
+                        total,
+                        elapsed: self.started.elapsed(),
+                    },
+                });
+            }
+        }
+        match total {
+            Some(total) if out.position() < total => Err(Failure::Cut {
+                at: out.position(),
+                reason: format!(
+                    "the connection closed at {} of {total} bytes",
+                    out.position()
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Free bytes of the file system holding `dir`: the RAM an image in /run's tmpfs may take.
+pub fn free_bytes(dir: &Path) -> io::Result<u64> {
+    let stat = rustix::fs::statvfs(dir)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP(S) with ureq
+
+/// [`Transport`] over ureq: plain TCP for `http`, our rustls configuration for `https`.
+pub struct HttpTransport {
+    agent: ureq::Agent,
+    clock: Clock,
+    stall: Duration,
+    max_redirects: u32,
+}
+
+impl HttpTransport {
+    /// `tls`: the client configuration from the initramfs's trust files; without it `https`
+    /// URLs fail (never unauthenticated). `clock` explains certificate date errors.
+    pub fn new(
+        tls: Option<Arc<rustls::ClientConfig>>,
+        policy: &RetryPolicy,
+        clock: Clock,
+    ) -> HttpTransport {
+        use ureq::unversioned::resolver::DefaultResolver;
+        use ureq::unversioned::transport::{Connector as _, TcpConnector};
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(policy.connect))
+            .timeout_per_read(Some(policy.stall))
+            .http_status_as_error(false)
+            .max_redirects(policy.max_redirects)
+            .max_redirects_will_error(true)
+            .user_agent(concat!("diskless/", env!("CARGO_PKG_VERSION")))
+            .build();
+        let connector = ().chain(TcpConnector::default()).chain(TlsConnector::new(tls));
+        HttpTransport {
+            agent: ureq::Agent::with_parts(config, connector, DefaultResolver::default()),
+            clock,
+            stall: policy.stall,
+            max_redirects: policy.max_redirects,
+        }
+    }
+
+    fn classify(&self, err: ureq::Error) -> Failure {
+        match err {
+            ureq::Error::Timeout(which) => Failure::Timeout(format!("timed out ({which})")),
+            ureq::Error::Rustls(tls) => Failure::Tls(tls::describe(&tls, &self.clock)),
+            ureq::Error::Io(io) => match tls::rustls_cause(&io) {
+                Some(tls) => Failure::Tls(tls::describe(tls, &self.clock)),
+                None => Failure::Connect(io.to_string()),
+            },
+            ureq::Error::Tls(why) if why == tls::NO_TRUST_ANCHORS => Failure::Setup(why.to_owned()),
+            ureq::Error::Tls(why) => Failure::Tls(why.to_owned()),
+            ureq::Error::TooManyRedirects => {
+                Failure::Redirect(format!("more than {} redirects", self.max_redirects))
+            }
+            ureq::Error::RequireHttpsOnly(to) => Failure::Redirect(format!(
+                "redirected to {to}: an https source may not lead to plain http"
+            )),
+            ureq::Error::BadUri(why) => Failure::Setup(format!("bad URL: {why}")),
+            ureq::Error::HostNotFound => Failure::Connect("host not found".to_owned()),
+            ureq::Error::ConnectionFailed => Failure::Connect("connection failed".to_owned()),
+            // Garbled or truncated responses come from servers going down or up: try again.
+            other => Failure::Connect(other.to_string()),
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn get(
+        &self,
+        url: &str,
+        resume: Option<Resume<'_>>,
+        timeout: Duration,
+    ) -> Result<Response, Failure> {
+        let https = url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        let mut request = self
+            .agent
+            .get(url)
+            .config()
+            .timeout_global(Some(timeout))
+            // An https source stays https across redirects: a downgrade would drop the
+            // server's authentication without anyone noticing.
+            .https_only(https)
+            .build();
+        if let Some(resume) = resume {
+            request = request.header("Range", format!("bytes={}-", resume.offset));
+            if let Some(validator) = resume.validator {
+                request = request.header("If-Range", validator);
+            }
+        }
+        let response = request.call().map_err(|e| self.classify(e))?;
+        let header = |name: &str| -> Option<String> {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned())
+        };
+        let etag = header("etag").filter(|t| !t.starts_with("W/"));
+        let validator = etag.or_else(|| header("last-modified"));
+        let content_range = header("content-range");
+        let content_length = header("content-length").and_then(|v| v.parse().ok());
+        let status = response.status().as_u16();
+        Ok(Response {
+            status,
+            content_length,
+            content_range,
+            validator,
+            body: Box::new(UreqBody {
+                reader: response.into_body().into_reader(),
+                clock: self.clock,
+                stall: self.stall,
+            }),
+        })
+    }
+}
+
+/// ureq's body reader with its errors told apart: stalls as `TimedOut`, TLS failures in
+/// words.
+struct UreqBody {
+    reader: ureq::BodyReader<'static>,
+    clock: Clock,
+    stall: Duration,
+}
+
+impl Read for UreqBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf).map_err(|err| {
+            let inner = err.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>());
+            match inner {
+                Some(ureq::Error::Timeout(ureq::Timeout::PerRead)) => io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no data for {} s", self.stall.as_secs()),
+                ),
+                Some(ureq::Error::Timeout(which)) => {
+                    io::Error::new(io::ErrorKind::TimedOut, format!("timed out ({which})"))
+                }
+                Some(ureq::Error::Rustls(tls)) => io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("TLS: {}", tls::describe(tls, &self.clock)),
+                ),
+                _ => err,
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::path::PathBuf;
+
+    // --- the policy ---
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let policy = RetryPolicy::with_deadline(Duration::from_secs(60));
-        let delays: Vec<u64> = (1..=7)
-            .map(|n| policy.delay(n).as_millis() as u64)
+        let policy = RetryPolicy::with_deadline(Duration::from_secs(60)).seeded(7);
+        let ceilings: Vec<u128> = (1..=7).map(|n| policy.ceiling(n).as_millis()).collect();
+        assert_eq!(ceilings, [500, 1000, 2000, 4000, 8000, 8000, 8000]);
+        for wait in 1..=10 {
+            let (d, c) = (policy.delay(wait), policy.ceiling(wait));
+            assert!(
+                d >= c / 2 && d <= c,
+                "wait {wait}: {d:?} outside [{:?}, {c:?}]",
+                c / 2
+            );
+        }
+    }
+
+    #[test]
+    fn jitter_differs_between_nodes_and_repeats_for_one() {
+        let macs: Vec<[u8; 6]> = (0..50u8).map(|i| [0x52, 0x54, 0, 0x12, 0x34, i]).collect();
+        let first: Vec<Duration> = macs
+            .iter()
+            .map(|m| RetryPolicy::with_deadline(Duration::from_secs(60)).seeded(jitter_seed(m, 0)))
+            .map(|p| p.delay(3))
             .collect();
-        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 8000, 8000]);
+        let mut distinct = first.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() >= 45, "{distinct:?}");
+        let spread = distinct.last().copied().unwrap_or_default() - distinct[0];
+        assert!(spread > Duration::from_millis(700), "{spread:?}");
+        let again =
+            RetryPolicy::with_deadline(Duration::from_secs(60)).seeded(jitter_seed(&macs[0], 0));
+        assert_eq!(again.delay(3), first[0]);
+        assert_ne!(jitter_seed(&macs[0], 0), jitter_seed(&macs[0], 1));
     }
 
     #[test]
-    fn progress_reads_like_a_person_expects() {
-        let p = Progress {
-            bytes: 12 * 1024 * 1024,
-            total: Some(100 * 1024 * 1024),
-            elapsed: Duration::from_secs(1),
-        };
-        assert_eq!(p.describe(), "12.0 MiB of 100.0 MiB (12%), 12.6 MB/s");
-        let p = Progress {
-            bytes: 1024 * 1024,
-            total: None,
-            elapsed: Duration::from_secs(2),
-        };
-        assert_eq!(p.describe(), "1.0 MiB, 0.5 MB/s");
+    fn verdicts() {
+        let p = RetryPolicy::with_deadline(Duration::from_secs(1));
+        let cases = [
+            (Failure::Connect("refused".into()), Verdict::Retry),
+            (Failure::Timeout("stall".into()), Verdict::Retry),
+            (
+                Failure::Cut {
+                    at: 5,
+                    reason: "reset".into(),
+                },
+                Verdict::Retry,
+            ),
+            (Failure::Status(503), Verdict::Retry),
+            (Failure::Status(429), Verdict::Retry),
+            (Failure::Status(404), Verdict::DropSource),
+            (Failure::Status(403), Verdict::DropSource),
+            (Failure::Tls("unknown issuer".into()), Verdict::DropSource),
+            (
+                Failure::HashMismatch {
+                    actual: [0; 32],
+                    expected: [1; 32],
+                },
+                Verdict::DropSource,
+            ),
+            (
+                Failure::TooLarge {
+                    bytes: 2,
+                    budget: 1,
+                },
+                Verdict::DropSource,
+            ),
+            (Failure::Local("ENOSPC".into()), Verdict::Stop),
+        ];
+        for (failure, want) in cases {
+            assert_eq!(p.verdict(&failure), want, "{failure}");
+        }
+    }
+
+    // --- sources ---
+
+    #[test]
+    fn sources_rotate_skip_dropped_and_say_when_a_round_is_done() {
+        let mut s = Sources::new(["a", "b", "a", "c"].map(String::from));
+        assert_eq!(s.current(), (0, "a"));
+        assert_eq!(s.advance(), Some(false));
+        assert_eq!(s.current(), (1, "b"));
+        s.drop_current();
+        assert_eq!(s.advance(), Some(false));
+        assert_eq!(s.current(), (2, "c"));
+        assert_eq!(s.advance(), Some(true));
+        assert_eq!(s.current(), (0, "a"));
+        s.drop_current();
+        assert_eq!(s.advance(), Some(false));
+        assert_eq!(s.current(), (2, "c"));
+        assert_eq!(s.advance(), Some(true), "a single source is its own round");
+        s.drop_current();
+        assert_eq!(s.advance(), None);
+        let mut one = Sources::new(["x".to_owned()]);
+        one.record(Failure::Status(500));
+        assert_eq!(one.failures(), [("x".to_owned(), Failure::Status(500))]);
+    }
+
+    // --- the writer ---
+
+    #[test]
+    fn the_hash_state_carries_on_and_restarts_clean() {
+        let mut w = HashingWriter::new(Vec::new());
+        w.write_all(b"hello ").unwrap();
+        assert_eq!(w.position(), 6);
+        w.write_all(b"world").unwrap();
+        let whole: [u8; 32] = Sha256::digest(b"hello world").into();
+        assert_eq!(w.digest(), whole);
+        assert_eq!(w.digest(), whole, "digest does not consume the state");
+        w.restart().unwrap();
+        w.write_all(b"x").unwrap();
+        assert_eq!(w.digest(), <[u8; 32]>::from(Sha256::digest(b"x")));
+        assert_eq!(w.into_inner(), b"x");
+    }
+
+    /// Accepts at most 3 bytes a call: what is hashed is what was written.
+    struct Trickle(Vec<u8>);
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(3);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
-    fn hex_is_lowercase() {
-        assert_eq!(hex(&[0xab, 0x01, 0xff]), "ab01ff");
+    fn short_writes_hash_only_what_was_written() {
+        let mut w = HashingWriter::new(Trickle(Vec::new()));
+        assert_eq!(w.write(b"abcdef").unwrap(), 3);
+        assert_eq!(w.digest(), <[u8; 32]>::from(Sha256::digest(b"abc")));
+    }
+
+    #[test]
+    fn content_ranges() {
+        let r = |start, end, total| Some(ContentRange { start, end, total });
+        assert_eq!(
+            parse_content_range("bytes 100-199/1000"),
+            r(100, 199, Some(1000))
+        );
+        assert_eq!(parse_content_range(" bytes 0-0/1 "), r(0, 0, Some(1)));
+        assert_eq!(parse_content_range("bytes 5-9/*"), r(5, 9, None));
+        for bad in [
+            "bytes */1000",
+            "bytes 9-5/10",
+            "bytes 5-10/10",
+            "items 0-1/2",
+            "bytes 1-2",
+            "bytes -1-2/3",
+            "bytes 0-1/x",
+            "",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+    }
+
+    // --- the loop, against scripted transports ---
+
+    /// One scripted answer.
+    enum Answer {
+        Fail(Failure),
+        /// A response of `status` with these headers, whose body yields `body` and then, with
+        /// `cut`, an error instead of the end.
+        Send {
+            status: u16,
+            length: Option<u64>,
+            range: Option<String>,
+            body: Vec<u8>,
+            cut: bool,
+        },
+    }
+
+    fn full(data: &[u8]) -> Answer {
+        Answer::Send {
+            status: 200,
+            length: Some(data.len() as u64),
+            range: None,
+            body: data.to_vec(),
+            cut: false,
+        }
+    }
+
+    fn cut(data: &[u8], at: usize) -> Answer {
+        Answer::Send {
+            status: 200,
+            length: Some(data.len() as u64),
+            range: None,
+            body: data[..at].to_vec(),
+            cut: true,
+        }
+    }
+
+    fn part(data: &[u8], from: usize) -> Answer {
+        Answer::Send {
+            status: 206,
+            length: Some((data.len() - from) as u64),
+            range: Some(format!("bytes {from}-{}/{}", data.len() - 1, data.len())),
+            body: data[from..].to_vec(),
+            cut: false,
+        }
+    }
+
+    /// Answers per URL, in order; records every request as `(url, resume offset)`.
+    struct Script {
+        answers: RefCell<Vec<(String, VecDeque<Answer>)>>,
+        requests: RefCell<Vec<(String, Option<u64>)>>,
+    }
+
+    impl Script {
+        fn new(per_url: Vec<(&str, Vec<Answer>)>) -> Script {
+            Script {
+                answers: RefCell::new(
+                    per_url
+                        .into_iter()
+                        .map(|(u, a)| (u.to_owned(), a.into()))
+                        .collect(),
+                ),
+                requests: RefCell::new(Vec::new()),
+            }
+        }
+    }
+
+    struct Broken;
+    impl Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "reset by peer",
+            ))
+        }
+    }
+
+    impl Transport for Script {
+        fn get(
+            &self,
+            url: &str,
+            resume: Option<Resume<'_>>,
+            _timeout: Duration,
+        ) -> Result<Response, Failure> {
+            self.requests
+                .borrow_mut()
+                .push((url.to_owned(), resume.map(|r| r.offset)));
+            let mut answers = self.answers.borrow_mut();
+            let queue = answers
+                .iter_mut()
+                .find(|(u, _)| u == url)
+                .map(|(_, q)| q)
+                .expect("a scripted URL");
+            match queue
+                .pop_front()
+                .unwrap_or(Answer::Fail(Failure::Status(500)))
+            {
+                Answer::Fail(failure) => Err(failure),
+                Answer::Send {
+                    status,
+                    length,
+                    range,
+                    body,
+                    cut,
+                } => {
+                    let body: Box<dyn Read> = if cut {
+                        Box::new(io::Cursor::new(body).chain(Broken))
+                    } else {
+                        Box::new(io::Cursor::new(body))
+                    };
+                    Ok(Response {
+                        status,
+                        content_length: length,
+                        content_range: range,
+                        validator: None,
+                        body,
+                    })
+                }
+            }
+        }
+    }
+
+    fn quick(deadline_ms: u64) -> RetryPolicy {
+        RetryPolicy {
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(4),
+            ..RetryPolicy::with_deadline(Duration::from_millis(deadline_ms)).seeded(42)
+        }
+    }
+
+    fn dest(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("diskless-fetch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn image() -> Vec<u8> {
+        (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    fn sha(data: &[u8]) -> [u8; 32] {
+        Sha256::digest(data).into()
+    }
+
+    /// Runs a fetch; returns the result, the requests and the log lines of the events.
+    fn run(
+        script: &Script,
+        urls: &[&str],
+        file: &Path,
+        expected: Option<[u8; 32]>,
+        budget: Option<u64>,
+        policy: RetryPolicy,
+    ) -> (Result<Fetched, FetchError>, Vec<String>) {
+        let urls: Vec<String> = urls.iter().map(|u| (*u).to_owned()).collect();
+        let job = Job {
+            sources: &urls,
+            dest: file,
+            expected,
+            ram_budget: budget,
+        };
+        let mut events = Vec::new();
+        let result = fetch_to_file(script, &job, &policy, |e| {
+            events.push(match e {
+                Event::Progress { .. } => "progress".to_owned(),
+                Event::Resumed { url, offset } => format!("resumed {url} {offset}"),
+                Event::Restarted { url, why } => format!("restarted {url}: {why}"),
+                Event::Failed {
+                    url,
+                    failure,
+                    dropped,
+                    next,
+                    delay,
+                } => format!(
+                    "failed {url}: {failure}; dropped {dropped}; next {}; waited {}",
+                    next.unwrap_or("-"),
+                    !delay.is_zero()
+                ),
+            })
+        });
+        (result, events)
+    }
+
+    #[test]
+    fn a_cut_transfer_resumes_and_the_hash_covers_both_parts() {
+        let data = image();
+        let script = Script::new(vec![("u", vec![cut(&data, 40_000), part(&data, 40_000)])]);
+        let file = dest("resume");
+        let (result, events) = run(&script, &["u"], &file, Some(sha(&data)), None, quick(5_000));
+        let fetched = result.expect("fetched");
+        assert_eq!(
+            (fetched.bytes, fetched.sha256),
+            (data.len() as u64, sha(&data))
+        );
+        assert_eq!((fetched.attempts, fetched.resumes), (2, 1));
+        assert_eq!(std::fs::read(&file).unwrap(), data);
+        assert_eq!(
+            *script.requests.borrow(),
+            [("u".to_owned(), None), ("u".to_owned(), Some(40_000))]
+        );
+        assert!(events[0].starts_with("failed u: connection lost after 40000 bytes"));
+        assert!(events.contains(&"resumed u 40000".to_owned()), "{events:?}");
+    }
+
+    #[test]
+    fn a_200_to_a_range_request_starts_over() {
+        let data = image();
+        let script = Script::new(vec![("u", vec![cut(&data, 1000), full(&data)])]);
+        let file = dest("restart");
+        let (result, events) = run(&script, &["u"], &file, Some(sha(&data)), None, quick(5_000));
+        assert_eq!(result.expect("fetched").sha256, sha(&data));
+        assert_eq!(std::fs::read(&file).unwrap(), data);
+        assert!(
+            events
+                .iter()
+                .any(|e| e.contains("restarted u: the server sent the whole file")),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn a_range_from_the_wrong_place_is_not_spliced_in() {
+        let data = image();
+        let script = Script::new(vec![(
+            "u",
+            vec![cut(&data, 1000), part(&data, 999), full(&data)],
+        )]);
+        let file = dest("wrong-range");
+        let (result, events) = run(&script, &["u"], &file, Some(sha(&data)), None, quick(5_000));
+        assert_eq!(result.expect("fetched").sha256, sha(&data));
+        let requests = script.requests.borrow();
+        assert_eq!(requests[2], ("u".to_owned(), None), "{requests:?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.contains("asked for the bytes from 1000 on, got Content-Range")),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn a_dead_source_passes_to_the_next_at_once() {
+        let data = image();
+        let script = Script::new(vec![
+            ("a", vec![Answer::Fail(Failure::Connect("refused".into()))]),
+            ("b", vec![full(&data)]),
+        ]);
+        let file = dest("mirror");
+        let (result, events) = run(
+            &script,
+            &["a", "b"],
+            &file,
+            Some(sha(&data)),
+            None,
+            quick(5_000),
+        );
+        assert_eq!(result.expect("fetched").url, "b");
+        assert_eq!(
+            events,
+            ["failed a: refused; dropped false; next b; waited false"]
+        );
+    }
+
+    #[test]
+    fn a_wrong_image_drops_its_source_and_never_stays_on_disk() {
+        let data = image();
+        let mut other = data.clone();
+        other[500] ^= 1;
+        let file = dest("mismatch");
+        let script = Script::new(vec![("a", vec![full(&other)]), ("b", vec![full(&data)])]);
+        let (result, _) = run(
+            &script,
+            &["a", "b"],
+            &file,
+            Some(sha(&data)),
+            None,
+            quick(5_000),
+        );
+        assert_eq!(result.expect("b is good").url, "b");
+        assert_eq!(std::fs::read(&file).unwrap(), data);
+
+        let script = Script::new(vec![("a", vec![full(&other), full(&data)])]);
+        let (result, events) = run(&script, &["a"], &file, Some(sha(&data)), None, quick(5_000));
+        let err = result.expect_err("a mismatch is final for its source");
+        assert_eq!(err.hash_mismatch(), Some(("a", sha(&other), sha(&data))));
+        assert!(err.to_string().starts_with("has sha256 "), "{err}");
+        assert_eq!(script.requests.borrow().len(), 1, "{events:?}");
+        assert!(!file.exists(), "a mismatching file was left behind");
+    }
+
+    #[test]
+    fn too_large_for_ram_fails_before_writing() {
+        let data = image();
+        let file = dest("large");
+        let script = Script::new(vec![("a", vec![full(&data)])]);
+        let (result, _) = run(&script, &["a"], &file, None, Some(1000), quick(5_000));
+        let err = result.expect_err("too large");
+        assert!(
+            err.to_string().contains("more than the 0.0 MiB free"),
+            "{err}"
+        );
+        assert!(!file.exists());
+        // Without a Content-Length the bytes are counted as they come.
+        let script = Script::new(vec![(
+            "a",
+            vec![Answer::Send {
+                status: 200,
+                length: None,
+                range: None,
+                body: data.clone(),
+                cut: false,
+            }],
+        )]);
+        let (result, _) = run(&script, &["a"], &file, None, Some(1000), quick(5_000));
+        assert!(matches!(
+            result.expect_err("too large").failures[0].1,
+            Failure::TooLarge { .. }
+        ));
+    }
+
+    #[test]
+    fn every_source_failing_names_each_cause() {
+        let file = dest("all-fail");
+        let script = Script::new(vec![
+            ("a", vec![Answer::Fail(Failure::Status(404))]),
+            (
+                "b",
+                vec![Answer::Fail(Failure::Tls("unknown issuer".into()))],
+            ),
+        ]);
+        let (result, _) = run(&script, &["a", "b"], &file, None, None, quick(5_000));
+        let err = result.expect_err("nothing works");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "every source failed: a: HTTP status 404; b: TLS: unknown issuer (2 attempts in {:.1} s)",
+                err.elapsed.as_secs_f64()
+            )
+        );
+        assert_eq!(err.deadline, None);
+        assert!(!file.exists());
+    }
+
+    #[test]
+    fn transient_failures_retry_until_the_deadline() {
+        let file = dest("deadline");
+        let refusals = (0..1000)
+            .map(|_| Answer::Fail(Failure::Connect("refused".into())))
+            .collect();
+        let script = Script::new(vec![("a", refusals)]);
+        let started = Instant::now();
+        let (result, events) = run(&script, &["a"], &file, None, None, quick(60));
+        let err = result.expect_err("deadline");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(err.deadline, Some(Duration::from_millis(60)));
+        assert!(err.attempts > 3, "{err}");
+        assert!(err.to_string().contains("deadline (rd.retry=)"), "{err}");
+        assert!(
+            events
+                .iter()
+                .all(|e| e.contains("waited true") || e.contains("next -"))
+        );
+        assert!(!file.exists());
+    }
+
+    #[test]
+    fn retries_after_a_server_error_then_succeed() {
+        let data = image();
+        let file = dest("503");
+        let script = Script::new(vec![(
+            "a",
+            vec![Answer::Fail(Failure::Status(503)), full(&data)],
+        )]);
+        let (result, events) = run(&script, &["a"], &file, Some(sha(&data)), None, quick(5_000));
+        assert_eq!(result.expect("fetched").attempts, 2);
+        assert_eq!(
+            events,
+            ["failed a: HTTP status 503; dropped false; next a; waited true"]
+        );
+    }
+
+    #[test]
+    fn events_read_as_log_lines() {
+        let refused = Failure::Connect("connection refused".into());
+        let line = |next, delay, dropped| {
+            Event::Failed {
+                url: "http://a/r",
+                failure: &refused,
+                dropped,
+                next,
+                delay,
+            }
+            .log_line()
+            .1
+        };
+        assert_eq!(
+            line(Some("http://a/r"), Duration::from_millis(1500), false),
+            "fetching http://a/r: connection refused; retrying in 1.5 s"
+        );
+        assert_eq!(
+            line(Some("http://b/r"), Duration::ZERO, true),
+            "fetching http://a/r: connection refused; not trying it again; trying http://b/r"
+        );
+        assert_eq!(
+            line(None, Duration::ZERO, false),
+            "fetching http://a/r: connection refused; giving up"
+        );
+        let (level, text) = Event::Resumed {
+            url: "u",
+            offset: 7,
+        }
+        .log_line();
+        assert_eq!(
+            (level, text.as_str()),
+            (log::Level::Info, "fetching u: resuming from byte 7")
+        );
+    }
+
+    #[test]
+    fn an_unwritable_destination_stops_at_once() {
+        let script = Script::new(vec![("a", vec![])]);
+        let file = Path::new("/nonexistent-diskless-dir/image");
+        let (result, _) = run(&script, &["a"], file, None, None, quick(5_000));
+        let err = result.expect_err("local");
+        assert!(matches!(err.failures[0].1, Failure::Local(_)), "{err}");
+        assert!(script.requests.borrow().is_empty());
     }
 }

@@ -103,6 +103,121 @@ fn classful_prefix(addr: Ipv4Addr) -> u8 {
     }
 }
 
+/// A route besides the default one (DHCP option 121).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtraRoute {
+    pub dest: Ipv4Addr,
+    pub prefix_len: u8,
+    /// `None`: on-link.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// The node's network once configured, however it came (static `ip=` or a DHCP lease):
+/// what the rest of the boot and the real system need to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configured {
+    pub iface: String,
+    /// `dhcp` or `static`, as initramfs-tools' PROTO says.
+    pub proto: &'static str,
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub routes: Vec<ExtraRoute>,
+    pub mtu: Option<u16>,
+    pub dns: Vec<IpAddr>,
+    pub domain: Option<String>,
+    pub search: Vec<String>,
+    /// A name the network gave (the `ip=` hostname field or DHCP option 12).
+    pub hostname: Option<String>,
+    /// The server for roots and shares without one: `ip=`'s server field, DHCP's next-server,
+    /// else the DHCP server itself.
+    pub server: Option<IpAddr>,
+    /// DHCP option 17.
+    pub root_path: Option<String>,
+    pub dhcp_server: Option<Ipv4Addr>,
+    pub lease_secs: Option<u32>,
+}
+
+impl Configured {
+    /// From a static `ip=`.
+    pub fn from_static(
+        iface: &str,
+        ip: &StaticIp,
+        plan: &StaticPlan,
+        nameservers: &[IpAddr],
+    ) -> Configured {
+        Configured {
+            iface: iface.to_owned(),
+            proto: "static",
+            address: plan.address,
+            prefix_len: plan.prefix_len,
+            gateway: plan.gateway,
+            routes: Vec::new(),
+            mtu: plan.mtu,
+            dns: plan.dns.iter().chain(nameservers).copied().collect(),
+            domain: None,
+            search: Vec::new(),
+            hostname: ip.hostname.clone(),
+            server: ip.server,
+            root_path: None,
+            dhcp_server: None,
+            lease_secs: None,
+        }
+    }
+
+    /// From a DHCP lease; `ip` holds fields of a positional `ip=...:dhcp` that still apply
+    /// (its server and host name win over the lease's, as the admin wrote them).
+    pub fn from_lease(
+        iface: &str,
+        lease: &crate::dhcp::Lease,
+        ip: Option<&StaticIp>,
+        nameservers: &[IpAddr],
+    ) -> Configured {
+        let routes = lease
+            .classless_routes
+            .iter()
+            .filter(|route| route.prefix_len != 0)
+            .map(|route| ExtraRoute {
+                dest: route.dest,
+                prefix_len: route.prefix_len,
+                gateway: Some(route.gateway).filter(|gw| !gw.is_unspecified()),
+            })
+            .collect();
+        let server = ip
+            .and_then(|ip| ip.server)
+            .or(lease.next_server.map(IpAddr::V4))
+            .or(Some(IpAddr::V4(lease.server_id)));
+        Configured {
+            iface: iface.to_owned(),
+            proto: "dhcp",
+            address: lease.address,
+            prefix_len: lease.prefix_len,
+            gateway: lease.default_gateway(),
+            routes,
+            mtu: lease.mtu,
+            dns: lease
+                .dns
+                .iter()
+                .map(|d| IpAddr::V4(*d))
+                .chain(nameservers.iter().copied())
+                .collect(),
+            domain: lease.domain.clone(),
+            search: lease.search.clone(),
+            hostname: ip
+                .and_then(|ip| ip.hostname.clone())
+                .or(lease.hostname.clone()),
+            server,
+            root_path: lease.root_path.clone(),
+            dhcp_server: Some(lease.server_id),
+            lease_secs: lease.lease_secs,
+        }
+    }
+
+    pub fn netmask(&self) -> Ipv4Addr {
+        ip::prefix_to_netmask(self.prefix_len)
+    }
+}
+
 // ---- sysfs and the kernel --------------------------------------------------------------
 
 const SYS_CLASS_NET: &str = "/sys/class/net";
@@ -148,6 +263,45 @@ pub fn wait_for_interface(choice: &NicChoice, timeout: Duration) -> Result<Nic, 
         }
         if Instant::now() >= deadline {
             return Err(nics);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The physical Ethernet NICs present now, by index.
+pub fn ethernet_interfaces() -> Vec<String> {
+    interfaces()
+        .into_iter()
+        .filter(|nic| nic.ethernet && nic.physical && nic.mac.is_some())
+        .map(|nic| nic.name)
+        .collect()
+}
+
+/// Polls until at least one of `ifaces` has carrier, then gives a moment for the others
+/// (links come up close together) and returns those with carrier; empty after `timeout`.
+pub fn wait_for_any_carrier(ifaces: &[String], timeout: Duration) -> Vec<String> {
+    let deadline = Instant::now() + timeout;
+    let with_carrier = || -> Vec<String> {
+        ifaces
+            .iter()
+            .filter(|iface| {
+                read_trimmed(&Path::new(SYS_CLASS_NET).join(iface).join("carrier")).as_deref()
+                    == Some("1")
+            })
+            .cloned()
+            .collect()
+    };
+    loop {
+        let up = with_carrier();
+        if up.len() == ifaces.len() {
+            return up;
+        }
+        if !up.is_empty() {
+            std::thread::sleep(Duration::from_millis(200));
+            return with_carrier();
+        }
+        if Instant::now() >= deadline {
+            return Vec::new();
         }
         std::thread::sleep(Duration::from_millis(10));
     }

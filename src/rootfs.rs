@@ -1,5 +1,5 @@
-//! Assembling the new root from a squashfs image in RAM: loop-attach it read-only, mount it,
-//! and put an overlay with a tmpfs upper layer on top (seed 004, Anchor's layout).
+//! Assembling the new root: a squashfs image in RAM loop-attached read-only (or an NFS
+//! export), with an overlay and a tmpfs upper layer on top (seed 004, Anchor's layout).
 //!
 //! The layout, all under /run so that it moves into the real root and stays inspectable:
 //! `/run/diskless/root.squashfs` (the image), `/run/diskless/lower` (its mount),
@@ -13,21 +13,22 @@ use crate::sys::{self, MountOptions};
 pub const STATE_DIR: &str = "/run/diskless";
 pub const IMAGE_PATH: &str = "/run/diskless/root.squashfs";
 pub const NEW_ROOT: &str = "/sysroot";
-const LOWER: &str = "/run/diskless/lower";
+/// Where the read-only root (squashfs or NFS) sits below an overlay.
+pub const LOWER: &str = "/run/diskless/lower";
 const RW: &str = "/run/diskless/rw";
 
 /// The tmpfs size option for the overlay's upper layer: the admin's value, else half of RAM
 /// (tmpfs only caps what writes may take; nothing is reserved up front).
-pub fn overlay_size_option(configured: Option<&str>) -> String {
+fn overlay_size_option(configured: Option<&str>) -> String {
     format!("size={}", configured.unwrap_or("50%"))
 }
 
 /// The overlay option string.
-pub fn overlay_options(lower: &str, upper: &str, work: &str) -> String {
+fn overlay_options(lower: &str, upper: &str, work: &str) -> String {
     format!("lowerdir={lower},upperdir={upper},workdir={work}")
 }
 
-fn mkdir(path: &str) -> Result<(), BootError> {
+pub fn mkdir(path: &str) -> Result<(), BootError> {
     std::fs::create_dir_all(path).map_err(|source| BootError::Mount {
         what: "creating".to_owned(),
         target: PathBuf::from(path),
@@ -35,11 +36,9 @@ fn mkdir(path: &str) -> Result<(), BootError> {
     })
 }
 
-/// Mounts the verified image at [`NEW_ROOT`] as a writable overlay.
-pub fn mount_live_image(image: &Path, overlay_size: Option<&str>) -> Result<(), BootError> {
-    for dir in [LOWER, RW, NEW_ROOT] {
-        mkdir(dir)?;
-    }
+/// Loop-attaches the verified image read-only and mounts its squashfs on `target`.
+pub fn mount_squashfs(image: &Path, target: &str) -> Result<(), BootError> {
+    mkdir(target)?;
     let loop_device = sys::attach_loop_read_only(image).map_err(|source| BootError::Mount {
         what: "attaching a loop device to".to_owned(),
         target: image.to_path_buf(),
@@ -58,17 +57,27 @@ pub fn mount_live_image(image: &Path, overlay_size: Option<&str>) -> Result<(), 
     };
     sys::mount(
         &device.to_string_lossy(),
-        Path::new(LOWER),
+        Path::new(target),
         "squashfs",
         read_only,
         "",
     )
     .map_err(|source| BootError::Mount {
         what: format!("mounting squashfs from {} on", device.display()),
-        target: LOWER.into(),
+        target: target.into(),
         source,
     })?;
+    // The mount holds the device now; with autoclear it goes away when the mount does.
     drop(loop_device);
+    Ok(())
+}
+
+/// Puts a writable overlay with a tmpfs upper layer over the read-only root mounted at
+/// [`LOWER`], on [`NEW_ROOT`].
+pub fn mount_overlay(overlay_size: Option<&str>) -> Result<(), BootError> {
+    for dir in [RW, NEW_ROOT] {
+        mkdir(dir)?;
+    }
     let size = overlay_size_option(overlay_size);
     sys::mount(
         "diskless-rw",

@@ -5,58 +5,15 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
+
+use crate::rootpath::resolve_in_root;
 
 use crate::error::BootError;
 use crate::sys;
 
 /// The API file systems that travel with us into the real root.
 pub const MOVED_MOUNTS: [&str; 4] = ["/dev", "/proc", "/sys", "/run"];
-
-/// Resolves `path` inside `root` the way the kernel will after the chroot: absolute symlinks
-/// point into `root`, not into the initramfs. `None` when it does not exist.
-pub fn resolve_in_root(root: &Path, path: &str) -> Option<PathBuf> {
-    let mut pending: Vec<OsString> = Vec::new();
-    push_components(&mut pending, Path::new(path));
-    let mut current = PathBuf::from("/");
-    let mut hops = 0;
-    while let Some(part) = pending.pop() {
-        if part == ".." {
-            current.pop();
-            continue;
-        }
-        let candidate = current.join(&part);
-        let on_disk = root.join(candidate.strip_prefix("/").unwrap_or(&candidate));
-        let meta = std::fs::symlink_metadata(&on_disk).ok()?;
-        if meta.file_type().is_symlink() {
-            hops += 1;
-            if hops > 40 {
-                return None;
-            }
-            let target = std::fs::read_link(&on_disk).ok()?;
-            if target.is_absolute() {
-                current = PathBuf::from("/");
-            }
-            push_components(&mut pending, &target);
-        } else {
-            current = candidate;
-        }
-    }
-    Some(root.join(current.strip_prefix("/").unwrap_or(&current)))
-}
-
-/// Pushes the normal components of `path` so that popping yields them in order.
-fn push_components(stack: &mut Vec<OsString>, path: &Path) {
-    let parts: Vec<OsString> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(p) => Some(p.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            _ => None,
-        })
-        .collect();
-    stack.extend(parts.into_iter().rev());
-}
 
 /// Removes everything below `dir` that lives on device `dev`, leaving other mounts (and
 /// `keep`) alone. Errors are counted, not fatal: a leftover file only costs a little RAM.
@@ -143,38 +100,4 @@ fn prepare(new_root: &Path, init: &str) -> Result<(), BootError> {
         .map_err(failed(format!("moving {} onto /", new_root.display())))?;
     sys::chroot_here().map_err(failed("chroot into the new root"))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::symlink;
-
-    #[test]
-    fn init_is_resolved_inside_the_new_root() {
-        let root = std::env::temp_dir().join(format!("diskless-resolve-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("lib/systemd")).expect("mkdir");
-        std::fs::create_dir_all(root.join("sbin")).expect("mkdir");
-        std::fs::create_dir_all(root.join("bin")).expect("mkdir");
-        std::fs::write(root.join("lib/systemd/systemd"), b"").expect("write");
-        std::fs::write(root.join("bin/busybox"), b"").expect("write");
-        // Absolute link: must resolve against the new root, not the host's /lib.
-        symlink("/lib/systemd/systemd", root.join("sbin/init")).expect("symlink");
-        symlink("../bin/busybox", root.join("sbin/relative")).expect("symlink");
-        symlink("/nowhere", root.join("sbin/dangling")).expect("symlink");
-        symlink("/sbin/loop", root.join("sbin/loop")).expect("symlink");
-
-        let cases = [
-            ("/sbin/init", Some(root.join("lib/systemd/systemd"))),
-            ("/sbin/relative", Some(root.join("bin/busybox"))),
-            ("/sbin/dangling", None),
-            ("/sbin/loop", None),
-            ("/sbin/missing", None),
-        ];
-        for (path, expected) in cases {
-            assert_eq!(resolve_in_root(&root, path), expected, "{path}");
-        }
-        let _ = std::fs::remove_dir_all(&root);
-    }
 }

@@ -246,17 +246,36 @@ struct RtEntry {
 
 /// Adds the default route via `gateway` on `iface`. An existing identical route is fine.
 pub fn add_default_route(iface: &str, gateway: Ipv4Addr) -> io::Result<()> {
+    add_route(iface, Ipv4Addr::UNSPECIFIED, 0, Some(gateway))
+}
+
+/// Adds a route to `dest/prefix_len` via `gateway` (on-link when `None`) on `iface`.
+pub fn add_route(
+    iface: &str,
+    dest: Ipv4Addr,
+    prefix_len: u8,
+    gateway: Option<Ipv4Addr>,
+) -> io::Result<()> {
     const RTF_UP: u16 = 0x0001;
     const RTF_GATEWAY: u16 = 0x0002;
     let mut dev = CString::new(iface)
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?
         .into_bytes_with_nul();
+    const RTF_HOST: u16 = 0x0004;
+    let mut flags = RTF_UP;
+    if gateway.is_some() {
+        flags |= RTF_GATEWAY;
+    }
+    if prefix_len == 32 {
+        flags |= RTF_HOST;
+    }
+    let mask = crate::ip::prefix_to_netmask(prefix_len);
     let mut route = RtEntry {
         rt_pad1: 0,
-        rt_dst: sockaddr_in(Ipv4Addr::UNSPECIFIED),
-        rt_gateway: sockaddr_in(gateway),
-        rt_genmask: sockaddr_in(Ipv4Addr::UNSPECIFIED),
-        rt_flags: RTF_UP | RTF_GATEWAY,
+        rt_dst: sockaddr_in(Ipv4Addr::from(u32::from(dest) & u32::from(mask))),
+        rt_gateway: sockaddr_in(gateway.unwrap_or(Ipv4Addr::UNSPECIFIED)),
+        rt_genmask: sockaddr_in(mask),
+        rt_flags: flags,
         rt_pad2: 0,
         rt_pad3: 0,
         rt_pad4: std::ptr::null_mut(),

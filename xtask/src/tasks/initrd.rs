@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result, bail};
 use std::ffi::OsString;
-use std::path::PathBuf;
-use xtask::initrd::{Compression, InitrdOptions};
+use std::path::{Path, PathBuf};
+use xtask::initrd::{Compression, InitrdOptions, Trust};
 
 const HELP: &str = "\
 cargo xtask initrd [OPTIONS]
@@ -24,6 +24,15 @@ Options:
                         (repeatable; goes uncompressed in front of the image)
   --compress ALGO       zstd (default), gzip or none
   --shell PATH          a static busybox for a rescue shell (bin/busybox, bin/sh, ...)
+
+What the node trusts when it fetches its root image (see the README, Fetching images safely):
+  --ca FILE             PEM bundle of the CAs an https image server must chain to
+                        (etc/diskless/ca.pem); without it the node cannot use https
+  --client-cert FILE    the node's client certificate (PEM chain) for servers that ask
+  --client-key FILE     its private key (PEM; mode 0600 in the image, gone after switch_root)
+  --image FILE          pin the root image: its sha256 goes into etc/diskless/image.sha256
+                        and overrides diskless.sha256= and whatever URL the command line names
+  --image-sha256 HEX    pin by hash instead of by file
   -h, --help            this help
 ";
 
@@ -38,6 +47,11 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let mut microcode = Vec::new();
     let mut compress = Compression::Zstd;
     let mut shell: Option<PathBuf> = None;
+    let mut ca: Option<PathBuf> = None;
+    let mut client_cert: Option<PathBuf> = None;
+    let mut client_key: Option<PathBuf> = None;
+    let mut pin_image: Option<PathBuf> = None;
+    let mut pin_hex: Option<String> = None;
 
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
@@ -51,6 +65,11 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Long("microcode") => microcode.push(parser.value()?.into()),
             Long("compress") => compress = parser.value()?.string()?.parse()?,
             Long("shell") => shell = Some(parser.value()?.into()),
+            Long("ca") => ca = Some(parser.value()?.into()),
+            Long("client-cert") => client_cert = Some(parser.value()?.into()),
+            Long("client-key") => client_key = Some(parser.value()?.into()),
+            Long("image") => pin_image = Some(parser.value()?.into()),
+            Long("image-sha256") => pin_hex = Some(parser.value()?.string()?),
             Short('h') | Long("help") => {
                 print!("{HELP}");
                 return Ok(());
@@ -65,6 +84,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         let kernel = xtask::kernel::ensure().context("fetching the kernel for --kernel")?;
         modules_dir = Some(kernel.modules_dir);
     }
+    let trust = trust_options(ca, client_cert, client_key, pin_image, pin_hex)?;
     let init = match init {
         Some(path) => path,
         None => xtask::build::init_binary()?,
@@ -78,6 +98,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     opts.microcode = microcode;
     opts.compress = compress;
     opts.shell = shell;
+    opts.files = trust.files()?;
     opts.mtime = xtask::initrd::source_date_epoch()?;
 
     let summary = xtask::initrd::build(&opts)?;
@@ -85,5 +106,64 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         eprintln!("warning: {warning}");
     }
     print!("{summary}");
+    if let Some((sha, name)) = &trust.pin {
+        println!(
+            "pinned:    sha256 {}{}",
+            xtask::initrd::hex(sha),
+            name.as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+    }
+    if trust.ca_pem.is_some() {
+        println!(
+            "https:     CA bundle{}",
+            if trust.client.is_some() {
+                ", client certificate and key"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(())
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading the {what} {}", path.display()))
+}
+
+fn trust_options(
+    ca: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    pin_image: Option<PathBuf>,
+    pin_hex: Option<String>,
+) -> Result<Trust> {
+    let client = match (client_cert, client_key) {
+        (Some(cert), Some(key)) => Some((
+            read(&cert, "client certificate")?,
+            read(&key, "client key")?,
+        )),
+        (None, None) => None,
+        _ => bail!("--client-cert and --client-key go together"),
+    };
+    let pin = match (pin_image, pin_hex) {
+        (Some(_), Some(_)) => bail!("--image and --image-sha256 both pin the image: give one"),
+        (Some(image), None) => {
+            let sha = xtask::initrd::sha256_of_file(&image)?;
+            let name = image.file_name().map(|n| n.to_string_lossy().into_owned());
+            Some((sha, name))
+        }
+        (None, Some(hex)) => Some((
+            diskless::trust::parse_sha256_hex(hex.trim())
+                .map_err(|e| anyhow::anyhow!("--image-sha256 {hex:?}: {e}"))?,
+            None,
+        )),
+        (None, None) => None,
+    };
+    Ok(Trust {
+        ca_pem: ca.map(|p| read(&p, "CA bundle")).transpose()?,
+        client,
+        pin,
+    })
 }

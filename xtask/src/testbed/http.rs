@@ -1,8 +1,10 @@
-//! A small HTTP/1.1 file server for the guest to fetch from, std only.
+//! A small HTTP/1.1 file server for the guest to fetch from: std, plus rustls for HTTPS.
 //!
 //! It listens on 127.0.0.1 with a random port; QEMU's user networking makes that
 //! `10.0.2.2:<port>` inside the guest ([`HttpServer::url_for`]). One thread per connection,
-//! one request per connection (`Connection: close`), GET and HEAD, single byte ranges.
+//! one request per connection (`Connection: close`), GET and HEAD, single byte ranges,
+//! redirects from a table ([`HttpServer::add_redirect`]). With [`ServerTls`] it speaks HTTPS
+//! and can require client certificates from a given CA.
 //! Every request is logged ([`HttpServer::requests`]) so tests can check what the guest asked
 //! for, and a [`Behavior`] can make the server misbehave the way real networks and servers do.
 
@@ -15,6 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 /// The address the guest reaches the host's 127.0.0.1 at under QEMU user networking.
 pub const GUEST_HOST_ADDR: &str = "10.0.2.2";
@@ -38,6 +44,9 @@ pub enum Behavior {
     /// Once: the first GET response whose body is longer than N bytes announces its full
     /// `Content-Length`, sends N body bytes and closes the connection.
     CutAfter(u64),
+    /// The first `count` GET responses whose bodies are longer than `after` bytes are cut
+    /// like [`Behavior::CutAfter`]: a server that keeps dropping connections.
+    CutFirst { count: u32, after: u64 },
     /// In every response, the byte at this offset of the file is inverted (`!b`), wherever
     /// a range covers it. Headers and lengths stay correct, as with a bad disk or proxy.
     CorruptByte(u64),
@@ -62,6 +71,10 @@ pub struct RequestLog {
     pub bytes_sent: u64,
     /// The misbehaviour applied to this request, if any.
     pub misbehaved: Option<Behavior>,
+    /// Why the TLS handshake failed (no request was read then).
+    pub tls_error: Option<String>,
+    /// The client presented a certificate that the server accepted.
+    pub client_cert: bool,
 }
 
 /// A behaviour and how many times it has taken effect.
@@ -80,16 +93,75 @@ impl Rule {
 #[derive(Debug)]
 struct Shared {
     dir: Option<PathBuf>,
+    tls: Option<Arc<ServerConfig>>,
     files: Mutex<BTreeMap<String, Arc<[u8]>>>,
+    redirects: Mutex<BTreeMap<String, String>>,
     global: Mutex<Rule>,
     per_path: Mutex<HashMap<String, Rule>>,
     log: Mutex<Vec<RequestLog>>,
     stop: AtomicBool,
 }
 
+fn memory(files: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Arc<[u8]>> {
+    files
+        .into_iter()
+        .map(|(name, bytes)| (name.trim_start_matches('/').to_owned(), Arc::from(bytes)))
+        .collect()
+}
+
 /// A poisoned lock only means a connection thread panicked; the data is still usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The server side of HTTPS: the server's certificate chain and key (PEM), and optionally
+/// the CA bundle (PEM) client certificates must chain to; with it, a client without a valid
+/// certificate is refused during the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    pub cert_chain_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+impl ServerTls {
+    fn config(&self) -> io::Result<Arc<ServerConfig>> {
+        let bad = |what: &str, err: &dyn std::fmt::Display| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {err}"))
+        };
+        let certs = |pem: &[u8], what: &str| -> io::Result<Vec<CertificateDer<'static>>> {
+            CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(what, &e))
+        };
+        let chain = certs(&self.cert_chain_pem, "server certificate")?;
+        let key =
+            PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| bad("server key", &e))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad("TLS versions", &e))?;
+        let builder = match &self.client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in certs(pem, "client CA")? {
+                    roots.add(cert).map_err(|e| bad("client CA", &e))?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| bad("client verifier", &e))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder
+            .with_single_cert(chain, key)
+            .map_err(|e| bad("server certificate and key", &e))?;
+        Ok(Arc::new(config))
+    }
 }
 
 /// The running server. Dropping it stops it.
@@ -103,25 +175,35 @@ pub struct HttpServer {
 impl HttpServer {
     /// Serves the files under `dir` (its subdirectories too; no listings).
     pub fn serve_dir(dir: impl Into<PathBuf>) -> io::Result<HttpServer> {
-        HttpServer::start(Some(dir.into()), BTreeMap::new())
+        HttpServer::start(Some(dir.into()), BTreeMap::new(), None)
     }
 
     /// Serves these files from memory, by name (`"root.squashfs"`, `"a/b"`).
     pub fn serve_files(files: BTreeMap<String, Vec<u8>>) -> io::Result<HttpServer> {
-        let files = files
-            .into_iter()
-            .map(|(name, bytes)| (name.trim_start_matches('/').to_owned(), Arc::from(bytes)))
-            .collect();
-        HttpServer::start(None, files)
+        HttpServer::start(None, memory(files), None)
     }
 
-    fn start(dir: Option<PathBuf>, files: BTreeMap<String, Arc<[u8]>>) -> io::Result<HttpServer> {
+    /// Serves these files from memory over HTTPS.
+    pub fn serve_files_tls(
+        files: BTreeMap<String, Vec<u8>>,
+        tls: &ServerTls,
+    ) -> io::Result<HttpServer> {
+        HttpServer::start(None, memory(files), Some(tls.config()?))
+    }
+
+    fn start(
+        dir: Option<PathBuf>,
+        files: BTreeMap<String, Arc<[u8]>>,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<HttpServer> {
         // 127.0.0.1 only: nothing outside this machine may reach test servers.
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             dir,
+            tls,
             files: Mutex::new(files),
+            redirects: Mutex::new(BTreeMap::new()),
             global: Mutex::new(Rule::new(Behavior::Normal)),
             per_path: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
@@ -142,22 +224,40 @@ impl HttpServer {
         self.port
     }
 
-    /// The URL of `name` as the guest sees it: `http://10.0.2.2:<port>/<name>`.
+    fn scheme(&self) -> &'static str {
+        if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The URL of `name` as the guest sees it: `http(s)://10.0.2.2:<port>/<name>`.
     pub fn url_for(&self, name: &str) -> String {
         format!(
-            "http://{GUEST_HOST_ADDR}:{}/{}",
+            "{}://{GUEST_HOST_ADDR}:{}/{}",
+            self.scheme(),
             self.port,
             name.trim_start_matches('/')
         )
     }
 
-    /// The URL of `name` from the host: `http://127.0.0.1:<port>/<name>`.
+    /// The URL of `name` from the host: `http(s)://127.0.0.1:<port>/<name>`.
     pub fn host_url_for(&self, name: &str) -> String {
         format!(
-            "http://127.0.0.1:{}/{}",
+            "{}://127.0.0.1:{}/{}",
+            self.scheme(),
             self.port,
             name.trim_start_matches('/')
         )
+    }
+
+    /// Answers requests for `/<name>` with `302 Found` to `location` (any URL, or a path).
+    pub fn add_redirect(&self, name: &str, location: &str) {
+        lock(&self.shared.redirects).insert(
+            format!("/{}", name.trim_start_matches('/')),
+            location.to_owned(),
+        );
     }
 
     /// The host-side address, for clients in tests.
@@ -230,6 +330,7 @@ fn take(rule: &mut Rule) -> Option<Behavior> {
         Behavior::FailFirst { count, .. } => rule.used < count,
         // Used up when the cut happens (see `handle`).
         Behavior::CutAfter(_) => rule.used == 0,
+        Behavior::CutFirst { count, .. } => rule.used < count,
         Behavior::CorruptByte(_) | Behavior::Delay(_) => true,
     };
     if !applies {
@@ -244,7 +345,73 @@ fn take(rule: &mut Rule) -> Option<Behavior> {
     Some(rule.behavior)
 }
 
-fn handle(mut stream: TcpStream, shared: &Shared) {
+/// A connection, plain or TLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(tcp) => tcp,
+            Conn::Tls(tls) => &tls.sock,
+        }
+    }
+
+    /// Ends the connection abruptly, as a network cut would (no TLS close_notify).
+    fn cut(&self) {
+        let _ = self.tcp().shutdown(Shutdown::Both);
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(tcp) => tcp.read(buf),
+            Conn::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(tcp) => tcp.write(buf),
+            Conn::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(tcp) => tcp.flush(),
+            Conn::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+impl Drop for Conn {
+    /// A TLS connection ends with close_notify, so that clients can tell an end from a cut
+    /// (after [`Conn::cut`] the write fails, as it should).
+    fn drop(&mut self) {
+        if let Conn::Tls(tls) = self {
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    }
+}
+
+/// Completes the server side of a TLS handshake; the error says why it failed.
+fn accept_tls(config: &Arc<ServerConfig>, mut tcp: TcpStream) -> Result<Conn, String> {
+    let mut server = ServerConnection::new(Arc::clone(config)).map_err(|e| e.to_string())?;
+    while server.is_handshaking() {
+        // On an error rustls still sends its alert ("certificate required", ...) first.
+        server.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+    }
+    Ok(Conn::Tls(Box::new(StreamOwned::new(server, tcp))))
+}
+
+fn handle(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
 
@@ -256,12 +423,8 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
                 log(
                     shared,
                     RequestLog {
-                        method: String::new(),
-                        path: String::new(),
-                        range: None,
-                        status: None,
-                        bytes_sent: 0,
                         misbehaved: Some(b),
+                        ..RequestLog::empty()
                     },
                 );
                 // Closing without reading: if the request already arrived, Linux answers
@@ -272,6 +435,26 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         }
     }
 
+    let mut stream = match &shared.tls {
+        None => Conn::Plain(stream),
+        Some(config) => match accept_tls(config, stream) {
+            Ok(conn) => conn,
+            Err(why) => {
+                log(
+                    shared,
+                    RequestLog {
+                        tls_error: Some(why),
+                        ..RequestLog::empty()
+                    },
+                );
+                return;
+            }
+        },
+    };
+    let client_cert = match &stream {
+        Conn::Tls(tls) => tls.conn.peer_certificates().is_some_and(|c| !c.is_empty()),
+        Conn::Plain(_) => false,
+    };
     let Some(request) = read_request(&mut stream) else {
         return;
     };
@@ -279,9 +462,8 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         method: request.method.clone(),
         path: request.target.clone(),
         range: request.range.clone(),
-        status: None,
-        bytes_sent: 0,
-        misbehaved: None,
+        client_cert,
+        ..RequestLog::empty()
     };
     let path = request
         .target
@@ -315,6 +497,17 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
             return;
         }
         _ => {}
+    }
+
+    if let Some(location) = lock(&shared.redirects).get(&path).cloned() {
+        entry.status = Some(302);
+        let _ = write_head(
+            &mut stream,
+            302,
+            &[("Location", location), ("Content-Length", "0".to_owned())],
+        );
+        log(shared, entry);
+        return;
     }
 
     if request.method != "GET" && request.method != "HEAD" {
@@ -378,6 +571,15 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
                 n
             })
         }),
+        Some(Behavior::CutFirst { count: k, after }) if count > after => {
+            with_rule(shared, &path, |rule| {
+                let same = rule.behavior == Behavior::CutFirst { count: k, after };
+                (same && rule.used < k).then(|| {
+                    rule.used += 1;
+                    after
+                })
+            })
+        }
         _ => None,
     };
     let to_send = cut.map_or(count, |n| n.min(count));
@@ -401,7 +603,22 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
     );
     log(shared, entry);
     if cut.is_some() {
-        let _ = stream.shutdown(Shutdown::Both);
+        stream.cut();
+    }
+}
+
+impl RequestLog {
+    fn empty() -> RequestLog {
+        RequestLog {
+            method: String::new(),
+            path: String::new(),
+            range: None,
+            status: None,
+            bytes_sent: 0,
+            misbehaved: None,
+            tls_error: None,
+            client_cert: false,
+        }
     }
 }
 
@@ -461,7 +678,7 @@ fn find(shared: &Shared, path: &str) -> Option<Content> {
 /// Writes `count` bytes of `content` from `start`, inverting the byte at `corrupt` if it is in
 /// range, counting the bytes written in `sent` (also when writing fails part way).
 fn send_body(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     content: &mut Content,
     start: u64,
     count: u64,
@@ -496,7 +713,7 @@ fn send_body(
     stream.flush()
 }
 
-fn write_head(stream: &mut TcpStream, status: u16, headers: &[(&str, String)]) -> io::Result<()> {
+fn write_head(stream: &mut impl Write, status: u16, headers: &[(&str, String)]) -> io::Result<()> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -510,6 +727,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         206 => "Partial Content",
+        302 => "Found",
         404 => "Not Found",
         416 => "Range Not Satisfiable",
         429 => "Too Many Requests",
@@ -532,7 +750,7 @@ struct Request {
 
 /// Reads the request head (up to the blank line). `None` for a client that closed, timed out,
 /// or sent something that is not HTTP.
-fn read_request(stream: &mut TcpStream) -> Option<Request> {
+fn read_request(stream: &mut impl Read) -> Option<Request> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {

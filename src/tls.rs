@@ -1,0 +1,504 @@
+//! HTTPS for the fetch: a rustls client configuration from the initramfs's PEM CA bundle and
+//! optional client certificate, the connector that puts it under ureq, and plain words for
+//! what went wrong in a handshake.
+//!
+//! Trust anchors come only from the initramfs (no built-in web PKI roots: an image server
+//! is the admin's, not the internet's), and there is deliberately no way to skip
+//! verification: a node either checks the server or uses a pinned hash over plain HTTP.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, RootCertStore, StreamOwned,
+};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
+    TransportAdapter,
+};
+
+/// Why the TLS material in the initramfs cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("{what}: {reason}")]
+    Pem { what: &'static str, reason: String },
+    #[error("{what}: no certificate in it")]
+    NoCertificate { what: &'static str },
+    #[error("CA bundle: certificate {index} is not a usable trust anchor: {source}")]
+    Anchor { index: usize, source: rustls::Error },
+    #[error("client certificate and key: {0}")]
+    ClientAuth(rustls::Error),
+    #[error("setting up TLS: {0}")]
+    Config(rustls::Error),
+}
+
+fn pem_err(what: &'static str) -> impl Fn(rustls::pki_types::pem::Error) -> TlsSetupError {
+    move |err| TlsSetupError::Pem {
+        what,
+        reason: err.to_string(),
+    }
+}
+
+/// All certificates of a PEM bundle, in order; other PEM sections (keys, CRLs) are skipped.
+pub fn parse_certificates(
+    pem: &[u8],
+    what: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem_err(what))?;
+    if certs.is_empty() {
+        return Err(TlsSetupError::NoCertificate { what });
+    }
+    Ok(certs)
+}
+
+/// The rustls client configuration for every HTTPS fetch: servers must chain to a CA of
+/// `ca_pem`; with `client`, `(certificate chain PEM, key PEM)`, the node presents that
+/// certificate when asked. The key is checked against the certificate here, so a mismatch
+/// is found when the image is built (the xtask calls this) rather than during a boot.
+pub fn client_config(
+    ca_pem: &[u8],
+    client: Option<(&[u8], &[u8])>,
+) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    let mut roots = RootCertStore::empty();
+    for (index, cert) in parse_certificates(ca_pem, "CA bundle")?
+        .into_iter()
+        .enumerate()
+    {
+        roots
+            .add(cert)
+            .map_err(|source| TlsSetupError::Anchor { index, source })?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(TlsSetupError::Config)?
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert_pem, key_pem)) => {
+            let chain = parse_certificates(cert_pem, "client certificate")?;
+            let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(pem_err("client key"))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(TlsSetupError::ClientAuth)?
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// What the node knows about its own clock, to tell a bad certificate from a bad clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// Now, in seconds since the epoch, as the node believes.
+    pub now: u64,
+    /// The node cannot be earlier than this: when the initramfs was built, or 2024-01-01.
+    pub floor: u64,
+}
+
+/// 2024-01-01T00:00:00Z: no node runs this code before then.
+pub const CLOCK_FLOOR_2024: u64 = 1_704_067_200;
+
+impl Clock {
+    /// The system clock, with a floor of 2024 or `built` (the initramfs's build time, when
+    /// known), whichever is later.
+    pub fn system(built: Option<SystemTime>) -> Clock {
+        let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Clock {
+            now: secs(SystemTime::now()),
+            floor: built.map_or(0, secs).max(CLOCK_FLOOR_2024),
+        }
+    }
+
+    /// A sentence for the operator when the clock is evidently wrong.
+    pub fn doubt(&self) -> Option<String> {
+        (self.now < self.floor).then(|| {
+            let why = if self.floor == CLOCK_FLOOR_2024 {
+                "before 2024".to_owned()
+            } else {
+                format!("before this initramfs was built ({})", utc(self.floor))
+            };
+            format!(
+                "the node's clock reads {}, {why}: it is wrong (no RTC, or a flat RTC battery?), \
+                 and certificate dates cannot be checked against it",
+                utc(self.now)
+            )
+        })
+    }
+}
+
+/// `2024-05-01 12:00:00 UTC` for seconds since the epoch (proleptic Gregorian calendar).
+pub fn utc(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The TLS cause in words an operator can act on, ending with the rustls term in
+/// parentheses (`unknown issuer`, `name mismatch`, `expired`).
+pub fn describe(err: &rustls::Error, clock: &Clock) -> String {
+    let doubt = clock.doubt().map(|d| format!("; {d}")).unwrap_or_default();
+    match err {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => {
+                "the server's certificate is not signed by a CA in the initramfs's bundle \
+                 (unknown issuer)"
+                    .to_owned()
+            }
+            CertificateError::NotValidForName => {
+                "the server's certificate is not valid for this host (name mismatch)".to_owned()
+            }
+            CertificateError::NotValidForNameContext {
+                expected,
+                presented,
+            } => format!(
+                "the server's certificate is for {} but the URL names {} (name mismatch)",
+                if presented.is_empty() {
+                    "no name at all".to_owned()
+                } else {
+                    presented
+                        .iter()
+                        .map(|p| presented_name(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                server_name(expected)
+            ),
+            CertificateError::Expired => {
+                format!("the server's certificate has expired (expired){doubt}")
+            }
+            CertificateError::ExpiredContext { time, not_after } => format!(
+                "the server's certificate expired on {}, and the node's clock reads {} \
+                 (expired){doubt}",
+                utc(not_after.as_secs()),
+                utc(time.as_secs())
+            ),
+            CertificateError::NotValidYet => {
+                format!("the server's certificate is not valid yet (not yet valid){doubt}")
+            }
+            CertificateError::NotValidYetContext { time, not_before } => format!(
+                "the server's certificate is valid only from {}, and the node's clock reads {} \
+                 (not yet valid){doubt}",
+                utc(not_before.as_secs()),
+                utc(time.as_secs())
+            ),
+            CertificateError::BadSignature => {
+                "a signature in the server's certificate chain is invalid (bad signature)"
+                    .to_owned()
+            }
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                "the server's certificate is not for TLS servers (invalid purpose)".to_owned()
+            }
+            other => format!("the server's certificate was rejected ({other:?})"),
+        },
+        rustls::Error::AlertReceived(alert) => match alert {
+            AlertDescription::CertificateRequired => {
+                "the server requires a client certificate and this initramfs has none \
+                 (build it with --client-cert and --client-key) (certificate required)"
+                    .to_owned()
+            }
+            AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::AccessDenied => format!(
+                "the server refused this node's client certificate ({})",
+                alert_name(*alert)
+            ),
+            AlertDescription::CertificateExpired | AlertDescription::CertificateRevoked => {
+                format!(
+                    "the server refused this node's client certificate ({}){doubt}",
+                    alert_name(*alert)
+                )
+            }
+            other => format!("the server ended the handshake ({})", alert_name(*other)),
+        },
+        rustls::Error::NoCertificatesPresented => "the server presented no certificate".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn server_name(name: &ServerName<'_>) -> String {
+    match name {
+        ServerName::DnsName(dns) => dns.as_ref().to_owned(),
+        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// webpki lists a certificate's names as `DnsName("a.lab")` or `IpAddress(10.0.2.2)`.
+fn presented_name(debug: &str) -> &str {
+    debug
+        .strip_prefix("DnsName(\"")
+        .and_then(|s| s.strip_suffix("\")"))
+        .or_else(|| {
+            debug
+                .strip_prefix("IpAddress(")
+                .and_then(|s| s.strip_suffix(')'))
+        })
+        .unwrap_or(debug)
+}
+
+fn alert_name(alert: AlertDescription) -> String {
+    // `BadCertificate` -> `bad certificate`, `UnknownCA` -> `unknown ca`.
+    let raw = format!("{alert:?}");
+    let mut out = String::with_capacity(raw.len() + 4);
+    let mut previous_lower = false;
+    for c in raw.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            out.push(' ');
+        }
+        previous_lower = c.is_ascii_lowercase();
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// The rustls error inside an I/O error, if that is what it is: rustls reports handshake
+/// and record failures through `io::Error`s of its streams.
+pub fn rustls_cause(err: &io::Error) -> Option<&rustls::Error> {
+    err.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// What an https fetch fails with when the initramfs has no CA bundle.
+pub const NO_TRUST_ANCHORS: &str =
+    "https needs trust anchors, and this initramfs has no CA bundle (cargo xtask initrd --ca)";
+
+/// ureq connector that wraps `https` connections in TLS with our [`ClientConfig`]. Without a
+/// configuration (no CA bundle in the initramfs) it refuses `https` rather than ever
+/// speaking to such a server unauthenticated.
+#[derive(Debug, Clone)]
+pub struct TlsConnector {
+    config: Option<Arc<ClientConfig>>,
+}
+
+impl TlsConnector {
+    pub fn new(config: Option<Arc<ClientConfig>>) -> TlsConnector {
+        TlsConnector { config }
+    }
+}
+
+/// Maps an I/O error from a TLS stream to the ureq error that says the most.
+fn from_io(err: io::Error) -> ureq::Error {
+    if rustls_cause(&err).is_some() {
+        if let Some(inner) = err.into_inner() {
+            if let Ok(tls) = inner.downcast::<rustls::Error>() {
+                return ureq::Error::Rustls(*tls);
+            }
+        }
+        return ureq::Error::Tls("TLS error");
+    }
+    ureq::Error::from(err)
+}
+
+impl<In: Transport> Connector<In> for TlsConnector {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails<'_>,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        let Some(config) = &self.config else {
+            return Err(ureq::Error::Tls(NO_TRUST_ANCHORS));
+        };
+        let host = details
+            .uri
+            .host()
+            .ok_or(ureq::Error::Tls("an https URL without a host"))?;
+        // IPv6 literals come bracketed in URIs; certificates name the bare address.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|_| ureq::Error::Tls("the host is neither a DNS name nor an IP address"))?;
+        let mut conn = ClientConnection::new(Arc::clone(config), name)?;
+        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        sock.set_timeout(details.timeout);
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).map_err(from_io)?;
+        }
+        Ok(Some(Either::B(TlsTransport {
+            buffers: LazyBuffers::new(
+                details.config.input_buffer_size(),
+                details.config.output_buffer_size(),
+            ),
+            stream: StreamOwned::new(conn, sock),
+        })))
+    }
+}
+
+/// An established TLS connection, as ureq's transport.
+pub struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsTransport").finish_non_exhaustive()
+    }
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        // The timeout passes unchanged: the TCP transport below applies the per-write limit.
+        self.stream.sock.set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output).map_err(from_io)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.sock.set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input).map_err(from_io)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.sock.get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::UnixTime;
+    use std::time::Duration;
+
+    fn clock(now: u64) -> Clock {
+        Clock {
+            now,
+            floor: CLOCK_FLOOR_2024,
+        }
+    }
+
+    #[test]
+    fn dates_are_civil_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(CLOCK_FLOOR_2024), "2024-01-01 00:00:00 UTC");
+        // A leap day and the last second of a day.
+        assert_eq!(utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(4_102_444_800), "2100-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn a_clock_before_2024_or_the_build_is_called_wrong() {
+        assert_eq!(clock(CLOCK_FLOOR_2024 + 5).doubt(), None);
+        let doubt = clock(12).doubt().expect("1970 is wrong");
+        assert!(
+            doubt.contains("1970-01-01 00:00:12 UTC, before 2024"),
+            "{doubt}"
+        );
+        let built = UNIX_EPOCH + Duration::from_secs(1_750_000_000);
+        let c = Clock::system(Some(built));
+        assert_eq!(c.floor, 1_750_000_000);
+        let doubt = Clock {
+            now: 1_740_000_000,
+            floor: c.floor,
+        }
+        .doubt()
+        .expect("before the build");
+        assert!(
+            doubt.contains("before this initramfs was built (2025-06-15"),
+            "{doubt}"
+        );
+        assert_eq!(Clock::system(None).floor, CLOCK_FLOOR_2024);
+    }
+
+    #[test]
+    fn causes_are_named() {
+        let c = clock(1_750_000_000);
+        let unknown = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        assert!(describe(&unknown, &c).ends_with("(unknown issuer)"));
+        let name = rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("10.0.2.2").expect("ip"),
+            presented: vec![
+                "DnsName(\"images.lab\")".to_owned(),
+                "IpAddress(10.0.2.3)".to_owned(),
+            ],
+        });
+        let text = describe(&name, &c);
+        assert!(
+            text.contains("is for images.lab, 10.0.2.3 but the URL names 10.0.2.2 (name mismatch)"),
+            "{text}"
+        );
+        let expired = rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+            time: UnixTime::since_unix_epoch(Duration::from_secs(1_750_000_000)),
+            not_after: UnixTime::since_unix_epoch(Duration::from_secs(1_740_000_000)),
+        });
+        let text = describe(&expired, &c);
+        assert!(text.contains("expired on 2025-02-19"), "{text}");
+        assert!(
+            text.contains("(expired)") && !text.contains("wrong"),
+            "{text}"
+        );
+        // The same with a clock stuck in 1970: the clock is the suspect.
+        let future = rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            time: UnixTime::since_unix_epoch(Duration::from_secs(40)),
+            not_before: UnixTime::since_unix_epoch(Duration::from_secs(1_740_000_000)),
+        });
+        let text = describe(&future, &clock(40));
+        assert!(
+            text.contains("(not yet valid)") && text.contains("it is wrong"),
+            "{text}"
+        );
+        let required = rustls::Error::AlertReceived(AlertDescription::CertificateRequired);
+        assert!(describe(&required, &c).contains("--client-cert"));
+        let refused = rustls::Error::AlertReceived(AlertDescription::UnknownCA);
+        let text = describe(&refused, &c);
+        assert!(
+            text.ends_with("refused this node's client certificate (unknown ca)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_material_is_an_error_not_a_panic() {
+        let err = client_config(b"not pem", None).unwrap_err();
+        assert!(
+            err.to_string().contains("CA bundle: no certificate"),
+            "{err}"
+        );
+        let garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let err = client_config(garbage, None).unwrap_err();
+        assert!(
+            err.to_string().starts_with("CA bundle: certificate 0"),
+            "{err}"
+        );
+    }
+}

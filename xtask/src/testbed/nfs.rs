@@ -1,0 +1,1131 @@
+//! An NFS server for the QEMU tests: nfs-ganesha with the VFS FSAL, serving host directories
+//! over NFSv3 and NFSv4 (TCP only) on 127.0.0.1, one private instance per [`NfsServer`].
+//!
+//! The guest reaches it as `10.0.2.2:<port>` and mounts through mount(2) with the ports spelled
+//! out (REFERENCE.md, "NFS mounts through mount(2)"):
+//! `vers=3,port=N,mountport=M,mountproto=tcp,proto=tcp,nolock,addr=10.0.2.2` or
+//! `vers=4.1,port=N,addr=10.0.2.2,clientaddr=10.0.2.15` ([`NfsServer::v3_options`] and
+//! [`NfsServer::v4_options`] give the server-specific part). With `Mount_Path_Pseudo = true`
+//! NFSv3 MOUNT paths are the exports' pseudo paths, so `10.0.2.2:/clients` means the same export
+//! over v3 and v4.
+//!
+//! Several instances run at once under `cargo test`, so nothing is shared:
+//! - free ports for NFS and MOUNT, picked by binding port 0 on 127.0.0.1 (a start that loses
+//!   the race for one is retried with new ports); `Bind_addr = 127.0.0.1` keeps the server off
+//!   every other address;
+//! - a private directory, `target/testbed-tmp/ganesha-<test pid>-<n>/`, holds the config, the
+//!   log, the pid file (`-p`: no global /var/run/ganesha/ganesha.pid) and the NFSv4 recovery
+//!   state (`RecoveryRoot`: not /var/lib/nfs/ganesha);
+//! - no rpcbind. ganesha 4.3 refuses to start with NFSv3 enabled unless it can register with
+//!   rpcbind ("Cannot register NFS V3 on TCP" is fatal), and a real rpcbind is one per machine,
+//!   on port 111 of every interface. Instead ganesha runs in a mount namespace of its own
+//!   (`unshare --mount`) in which the instance's `run/` directory is bind-mounted over /run,
+//!   and [`RpcbindStandIn`] listens on `run/rpcbind.sock`, the socket libntirpc tries first. It
+//!   says yes to every SET and UNSET and records them ([`NfsServer::registrations`]); nobody
+//!   asks it for ports, since guests are given them. The namespace also hides the system
+//!   D-Bus, which ganesha only logs CRIT lines about, and keeps whatever ganesha puts under
+//!   /run out of the host's.
+//! - `Graceless = true`: a fresh server lets clients open files at once instead of after a
+//!   90 s grace period.
+//!
+//! Root is needed: the VFS FSAL uses `open_by_handle_at` (CAP_DAC_READ_SEARCH) and `unshare
+//! --mount` needs CAP_SYS_ADMIN. [`require_ganesha`] checks for that and for the packages
+//! (`apt-get install nfs-ganesha nfs-ganesha-vfs`).
+//!
+//! Caveat for tests: ganesha caches attributes, so change an exported tree from the host
+//! before the guest looks at it, not while it does.
+
+use anyhow::{Context, Result, bail};
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The ganesha daemon, looked up in `PATH` (Debian: /usr/bin/ganesha.nfsd).
+pub const GANESHA_BINARY: &str = "ganesha.nfsd";
+
+/// Where distributions put ganesha's FSAL plugins; the VFS one is `libfsalvfs.so`.
+const FSAL_DIRS: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/ganesha",
+    "/usr/lib/ganesha",
+    "/usr/lib64/ganesha",
+];
+
+/// ganesha is ready in about 0.1 s here; the bound only matters when it hangs.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long SIGTERM gets before SIGKILL; a clean shutdown takes 1-3 s.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Starts retried after losing a port to another process between probing and binding.
+const START_ATTEMPTS: usize = 3;
+/// Logged by ganesha once its listeners, exports and worker threads are up.
+const READY_MARKER: &str = "NFS SERVER INITIALIZED";
+/// NFSv4 lease (seconds): short, so a guest that powered off without unmounting stops
+/// holding state soon; long enough that a slow TCG guest renews in time.
+const LEASE_LIFETIME_S: u32 = 20;
+/// How many log lines an error message shows.
+const TAIL_LINES: usize = 40;
+
+/// The prefix of instance directories under [`super::scratch_dir`]; see [`reap_stale`].
+const INSTANCE_PREFIX: &str = "ganesha-";
+/// Instance directories made by this process, for unique names.
+static INSTANCES: AtomicU32 = AtomicU32::new(0);
+
+/// One exported host directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// The host directory (made absolute and canonical by [`NfsServer::start`]).
+    pub path: PathBuf,
+    /// Where clients find it: the NFSv4 pseudo path, and the NFSv3 MOUNT path too
+    /// (`/clients`).
+    pub pseudo: String,
+    pub read_only: bool,
+}
+
+impl Export {
+    /// A read-only export, like seed 003's `/clients` root.
+    pub fn read_only(path: impl Into<PathBuf>, pseudo: &str) -> Export {
+        Export {
+            path: path.into(),
+            pseudo: pseudo.to_owned(),
+            read_only: true,
+        }
+    }
+
+    /// A writable export, like seed 003's `/workers`.
+    pub fn read_write(path: impl Into<PathBuf>, pseudo: &str) -> Export {
+        Export {
+            path: path.into(),
+            pseudo: pseudo.to_owned(),
+            read_only: false,
+        }
+    }
+}
+
+/// The TCP ports of one server, both on 127.0.0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    pub nfs: u16,
+    pub mount: u16,
+}
+
+/// One SET that ganesha sent the rpcbind stand-in and has not UNSET since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// RPC program: 100003 NFS, 100005 MOUNT.
+    pub program: u32,
+    pub version: u32,
+    /// `tcp`, `tcp6`, `udp`...
+    pub netid: String,
+    /// The universal address, `h1.h2.h3.h4.p1.p2` (or an IPv6 address and `.p1.p2`).
+    pub addr: String,
+}
+
+impl Registration {
+    /// The port of [`Registration::addr`]: its last two dot-separated numbers, `p1 * 256 + p2`.
+    pub fn port(&self) -> Option<u16> {
+        let mut parts = self.addr.rsplit('.');
+        let low: u8 = parts.next()?.parse().ok()?;
+        let high: u8 = parts.next()?.parse().ok()?;
+        Some(u16::from(high) << 8 | u16::from(low))
+    }
+}
+
+/// The ganesha configuration for `exports` on `ports`, NFSv4 recovery state under
+/// `recovery_root`. Pure; [`NfsServer::start`] writes it. Export ids follow the order of
+/// `exports`, from 1 (0 is ganesha's pseudo root).
+pub fn ganesha_config(exports: &[Export], ports: Ports, recovery_root: &Path) -> Result<String> {
+    if exports.is_empty() {
+        bail!("an NFS server needs at least one export");
+    }
+    if ports.nfs == ports.mount {
+        bail!(
+            "NFS and MOUNT need different ports, got {} twice",
+            ports.nfs
+        );
+    }
+    let recovery = quoted(recovery_root, "the recovery directory")?;
+    let mut seen: Vec<&str> = Vec::new();
+    for export in exports {
+        check_pseudo(&export.pseudo)?;
+        if seen.contains(&export.pseudo.as_str()) {
+            bail!("pseudo path {:?} is exported twice", export.pseudo);
+        }
+        seen.push(&export.pseudo);
+        if !export.path.is_absolute() {
+            bail!(
+                "export {} must be an absolute path (for {})",
+                export.path.display(),
+                export.pseudo
+            );
+        }
+    }
+
+    let mut conf = String::new();
+    // `write!` into a String cannot fail; the results are ignored on purpose below.
+    let _ = write!(
+        conf,
+        "# Written by xtask::testbed::nfs for one test server; see that module's docs.\n\
+         NFS_CORE_PARAM {{\n\
+         \x20   Protocols = 3, 4;\n\
+         \x20   # Loopback only: the guest comes in through QEMU's user networking.\n\
+         \x20   Bind_addr = 127.0.0.1;\n\
+         \x20   NFS_Port = {nfs};\n\
+         \x20   MNT_Port = {mount};\n\
+         \x20   # TCP only, and no NLM (needs rpc.statd; guests mount with nolock) or RQUOTA.\n\
+         \x20   Enable_UDP = false;\n\
+         \x20   Enable_NLM = false;\n\
+         \x20   Enable_RQUOTA = false;\n\
+         \x20   # NFSv3 MOUNT paths are the pseudo paths, as for NFSv4.\n\
+         \x20   Mount_Path_Pseudo = true;\n\
+         }}\n\
+         \n\
+         # sec=sys only; without this ganesha looks for a krb5 keytab and logs errors.\n\
+         NFS_KRB5 {{\n\
+         \x20   Active_krb5 = false;\n\
+         }}\n\
+         \n\
+         NFSv4 {{\n\
+         \x20   RecoveryBackend = fs;\n\
+         \x20   RecoveryRoot = {recovery};\n\
+         \x20   # No grace period: clients may open files as soon as the server is up.\n\
+         \x20   Graceless = true;\n\
+         \x20   Lease_Lifetime = {LEASE_LIFETIME_S};\n\
+         \x20   # Owners as numbers both ways: the guest has no idmapd.\n\
+         \x20   Only_Numeric_Owners = true;\n\
+         }}\n",
+        nfs = ports.nfs,
+        mount = ports.mount,
+    );
+    for (i, export) in exports.iter().enumerate() {
+        let _ = write!(
+            conf,
+            "\n\
+             EXPORT {{\n\
+             \x20   Export_Id = {id};\n\
+             \x20   Path = {path};\n\
+             \x20   Pseudo = {pseudo};\n\
+             \x20   Access_Type = {access};\n\
+             \x20   Squash = No_Root_Squash;\n\
+             \x20   SecType = sys;\n\
+             \x20   Protocols = 3, 4;\n\
+             \x20   Transports = TCP;\n\
+             \x20   FSAL {{\n\
+             \x20       Name = VFS;\n\
+             \x20   }}\n\
+             }}\n",
+            id = i + 1,
+            path = quoted(&export.path, "an export path")?,
+            pseudo = quoted(Path::new(&export.pseudo), "a pseudo path")?,
+            access = if export.read_only { "RO" } else { "RW" },
+        );
+    }
+    Ok(conf)
+}
+
+/// A ganesha config string: double quotes, and nothing its lexer would treat specially.
+fn quoted(path: &Path, what: &str) -> Result<String> {
+    let text = path
+        .to_str()
+        .with_context(|| format!("{what} {} is not UTF-8", path.display()))?;
+    if text
+        .chars()
+        .any(|c| c == '"' || c == '\\' || c.is_control())
+    {
+        bail!("{what} {text:?} has a quote, backslash or control character");
+    }
+    Ok(format!("\"{text}\""))
+}
+
+/// Pseudo paths are absolute, not the pseudo root itself, without empty or dot components.
+fn check_pseudo(pseudo: &str) -> Result<()> {
+    let Some(rest) = pseudo.strip_prefix('/') else {
+        bail!("pseudo path {pseudo:?} must start with /");
+    };
+    if rest
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        bail!("pseudo path {pseudo:?} must not be / or have empty, . or .. components");
+    }
+    Ok(())
+}
+
+/// A running ganesha. Dropping it stops the daemon (SIGTERM, then SIGKILL) and removes its
+/// directory.
+#[derive(Debug)]
+pub struct NfsServer {
+    child: Child,
+    ports: Ports,
+    dir: PathBuf,
+    config: String,
+    exports: Vec<Export>,
+    startup: Duration,
+    rpcbind: RpcbindStandIn,
+}
+
+impl NfsServer {
+    /// Writes a config for `exports` into a fresh directory under [`super::scratch_dir`],
+    /// starts ganesha on free loopback ports and waits until it serves (its log says so and
+    /// both ports accept connections). Export paths must be existing directories.
+    pub fn start(exports: &[Export]) -> Result<NfsServer> {
+        let exports = exports
+            .iter()
+            .map(|export| {
+                let path = fs::canonicalize(&export.path).with_context(|| {
+                    format!("resolving export directory {}", export.path.display())
+                })?;
+                if !path.is_dir() {
+                    bail!("export {} is not a directory", path.display());
+                }
+                Ok(Export {
+                    path,
+                    ..export.clone()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let scratch = super::scratch_dir();
+        reap_stale(&scratch);
+        let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
+        let dir = scratch.join(format!("{INSTANCE_PREFIX}{}-{n}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        for sub in ["run", "recovery"] {
+            let path = dir.join(sub);
+            fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        }
+        // Fail on bad exports before anything runs.
+        ganesha_config(&exports, Ports { nfs: 1, mount: 2 }, &dir.join("recovery"))?;
+        let rpcbind = RpcbindStandIn::start(&dir.join("run").join("rpcbind.sock"))?;
+
+        let mut lost_ports = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            let ports = free_ports()?;
+            let config = ganesha_config(&exports, ports, &dir.join("recovery"))?;
+            match launch(&dir, &config, ports) {
+                Ok((child, startup)) => {
+                    return Ok(NfsServer {
+                        child,
+                        ports,
+                        dir,
+                        config,
+                        exports,
+                        startup,
+                        rpcbind,
+                    });
+                }
+                Err(Launch::PortTaken(err)) => lost_ports.push(format!("{err:#}")),
+                Err(Launch::Failed(err)) => return Err(err),
+            }
+        }
+        bail!(
+            "ganesha lost its ports to other processes {START_ATTEMPTS} times in a row:\n{}",
+            lost_ports.join("\n")
+        )
+    }
+
+    pub fn nfs_port(&self) -> u16 {
+        self.ports.nfs
+    }
+
+    pub fn mount_port(&self) -> u16 {
+        self.ports.mount
+    }
+
+    pub fn ports(&self) -> Ports {
+        self.ports
+    }
+
+    /// The NFSv3 mount options that depend on this server. A guest adds `nolock` (no
+    /// rpc.statd in an initramfs) and `addr=10.0.2.2`.
+    pub fn v3_options(&self) -> String {
+        format!(
+            "vers=3,port={},mountport={},mountproto=tcp,proto=tcp",
+            self.ports.nfs, self.ports.mount
+        )
+    }
+
+    /// The NFSv4 mount options that depend on this server. A guest adds `addr=10.0.2.2` and
+    /// `clientaddr=<its address>`.
+    pub fn v4_options(&self) -> String {
+        format!("vers=4.1,port={}", self.ports.nfs)
+    }
+
+    /// The exports as served (canonical host paths).
+    pub fn exports(&self) -> &[Export] {
+        &self.exports
+    }
+
+    /// The configuration ganesha runs with.
+    pub fn config(&self) -> &str {
+        &self.config
+    }
+
+    /// This instance's directory: `ganesha.conf`, `ganesha.log`, `run/`, `recovery/`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// ganesha's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// From spawning ganesha to it serving.
+    pub fn startup_time(&self) -> Duration {
+        self.startup
+    }
+
+    /// What ganesha has registered with the rpcbind stand-in (NFS and MOUNT, v3 and v4).
+    pub fn registrations(&self) -> Vec<Registration> {
+        self.rpcbind.registrations()
+    }
+
+    /// ganesha's log so far, then anything it or its wrapper printed, for failure messages.
+    pub fn log(&self) -> String {
+        read_logs(&self.dir)
+    }
+
+    /// Whether the daemon is still running (it may have died on its own).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for NfsServer {
+    fn drop(&mut self) {
+        if let Err(err) = stop(&mut self.child) {
+            eprintln!("stopping ganesha (pid {}): {err:#}", self.child.id());
+        }
+        self.rpcbind.stop();
+        // Best effort: a failed removal only leaves files that the next start reaps.
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Two distinct free ports on 127.0.0.1. Both listeners are closed on return, so another
+/// process may take a port before ganesha binds it: [`NfsServer::start`] retries then.
+fn free_ports() -> Result<Ports> {
+    let nfs = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("probing for a free port")?;
+    let mount = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("probing for a free port")?;
+    Ok(Ports {
+        nfs: nfs.local_addr().context("reading a probed port")?.port(),
+        mount: mount.local_addr().context("reading a probed port")?.port(),
+    })
+}
+
+enum Launch {
+    /// ganesha could not bind a port it was given: try others.
+    PortTaken(anyhow::Error),
+    Failed(anyhow::Error),
+}
+
+/// The wrapper run by `unshare --mount`: `$0` is the instance's run directory, the rest is
+/// ganesha's command line. `exec` keeps the pid, so the child we hold is ganesha itself.
+const WRAPPER: &str = r#"mount --bind "$0" /run && exec "$@""#;
+
+/// Starts ganesha with `config` and waits until it serves, or fails.
+fn launch(dir: &Path, config: &str, ports: Ports) -> Result<(Child, Duration), Launch> {
+    let conf_path = dir.join("ganesha.conf");
+    let log_path = dir.join("ganesha.log");
+    let console_path = dir.join("console.log");
+    let setup = || -> Result<fs::File> {
+        fs::write(&conf_path, config)
+            .with_context(|| format!("writing {}", conf_path.display()))?;
+        // A previous attempt's log would confuse the readiness check.
+        for old in [&log_path, &console_path] {
+            match fs::remove_file(old) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", old.display()));
+                }
+                _ => {}
+            }
+        }
+        fs::File::create(&console_path)
+            .with_context(|| format!("creating {}", console_path.display()))
+    };
+    let console = setup().map_err(Launch::Failed)?;
+    let console_err = console
+        .try_clone()
+        .context("duplicating the console log handle")
+        .map_err(Launch::Failed)?;
+
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+        .arg(WRAPPER)
+        .arg(dir.join("run"))
+        .arg(GANESHA_BINARY)
+        .arg("-F")
+        .arg("-L")
+        .arg(&log_path)
+        .arg("-f")
+        .arg(&conf_path)
+        .arg("-p")
+        .arg(dir.join("ganesha.pid"))
+        .stdin(Stdio::null())
+        .stdout(console)
+        .stderr(console_err);
+    let start = Instant::now();
+    let mut child = command
+        .spawn()
+        .context("running unshare (util-linux) to start ganesha")
+        .map_err(Launch::Failed)?;
+
+    let deadline = start + STARTUP_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let log = read_logs(dir);
+                let err = anyhow::anyhow!(
+                    "ganesha exited during startup ({status}) on ports {}/{}; log {}:\n{}",
+                    ports.nfs,
+                    ports.mount,
+                    log_path.display(),
+                    tail(&log, TAIL_LINES)
+                );
+                let port_taken =
+                    log.contains("Address already in use") || log.contains("Cannot bind");
+                return Err(if port_taken {
+                    Launch::PortTaken(err)
+                } else {
+                    Launch::Failed(err)
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = stop(&mut child);
+                return Err(Launch::Failed(
+                    anyhow::Error::from(e).context("waiting for ganesha"),
+                ));
+            }
+        }
+        let initialized = fs::read_to_string(&log_path).is_ok_and(|log| log.contains(READY_MARKER));
+        if initialized && accepts(ports.nfs) && accepts(ports.mount) {
+            return Ok((child, start.elapsed()));
+        }
+        if Instant::now() >= deadline {
+            let _ = stop(&mut child);
+            return Err(Launch::Failed(anyhow::anyhow!(
+                "ganesha did not serve on ports {}/{} within {STARTUP_TIMEOUT:?}; log {}:\n{}",
+                ports.nfs,
+                ports.mount,
+                log_path.display(),
+                tail(&read_logs(dir), TAIL_LINES)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn accepts(port: u16) -> bool {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// SIGTERM, up to [`STOP_GRACE`] for a clean exit, then SIGKILL.
+fn stop(child: &mut Child) -> Result<Option<ExitStatus>> {
+    if let Some(status) = child.try_wait().context("checking on ganesha")? {
+        return Ok(Some(status));
+    }
+    // std can only send SIGKILL, and xtask has no libc binding: the shell's kill builtin
+    // exists wherever /bin/sh does.
+    let _ = signal(child.id(), "TERM");
+    let deadline = Instant::now() + STOP_GRACE;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().context("waiting for ganesha")? {
+            return Ok(Some(status));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().context("killing ganesha")?;
+    child.wait().context("reaping ganesha")?;
+    Ok(None)
+}
+
+fn signal(pid: u32, name: &str) -> io::Result<ExitStatus> {
+    Command::new("/bin/sh")
+        .args(["-c", &format!("kill -{name} {pid}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+}
+
+/// ganesha's log, then the wrapper's output (unshare and mount errors land there).
+fn read_logs(dir: &Path) -> String {
+    let mut out = fs::read(dir.join("ganesha.log"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    if let Ok(console) = fs::read(dir.join("console.log")) {
+        if !console.is_empty() {
+            out.push_str("--- ganesha/unshare output ---\n");
+            out.push_str(&String::from_utf8_lossy(&console));
+        }
+    }
+    out
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Removes instance directories whose test process is gone (killed before its servers were
+/// dropped), killing their ganesha if it still runs. Errors are ignored: this is tidying.
+fn reap_stale(scratch: &Path) {
+    let Ok(entries) = fs::read_dir(scratch) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(INSTANCE_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(owner, _)| owner.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if owner == std::process::id() || Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        let ganesha = fs::read_to_string(dir.join("ganesha.pid"))
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok());
+        if let Some(pid) = ganesha {
+            // Only a ganesha started with this directory's config: the pid may be reused.
+            let conf = dir.join("ganesha.conf");
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let ours = cmdline
+                .split(|&b| b == 0)
+                .any(|arg| arg == conf.as_os_str().as_encoded_bytes());
+            if ours {
+                let _ = signal(pid, "KILL");
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+/// Whether ganesha can run here: the daemon and its VFS FSAL are installed, `unshare` is
+/// there, and this is root. When not: panics under `CI=true`, otherwise prints a loud skip
+/// message and returns `false` so the calling test can return early.
+pub fn require_ganesha() -> bool {
+    match ganesha_missing() {
+        None => true,
+        Some(reason) => {
+            super::skip_or_fail(&reason);
+            false
+        }
+    }
+}
+
+/// Why ganesha cannot run here, if it cannot.
+fn ganesha_missing() -> Option<String> {
+    let version = Command::new(GANESHA_BINARY)
+        .arg("-v")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !version.as_ref().is_ok_and(ExitStatus::success) {
+        return Some(format!(
+            "`{GANESHA_BINARY} -v` does not run ({version:?}); Debian: apt-get install nfs-ganesha nfs-ganesha-vfs"
+        ));
+    }
+    if !FSAL_DIRS
+        .iter()
+        .any(|dir| Path::new(dir).join("libfsalvfs.so").is_file())
+    {
+        return Some(format!(
+            "ganesha's VFS FSAL (libfsalvfs.so) is not in {FSAL_DIRS:?}; Debian: apt-get install nfs-ganesha-vfs"
+        ));
+    }
+    let unshare = Command::new("unshare")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !unshare.as_ref().is_ok_and(ExitStatus::success) {
+        return Some(format!("unshare (util-linux) does not run ({unshare:?})"));
+    }
+    match effective_uid() {
+        Some(0) => None,
+        Some(uid) => Some(format!(
+            "ganesha needs root (open_by_handle_at, mount namespaces); running as uid {uid}"
+        )),
+        None => Some("cannot read the effective uid from /proc/self/status".to_owned()),
+    }
+}
+
+/// The effective uid, from /proc (xtask has no libc binding).
+fn effective_uid() -> Option<u32> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    // Uid: real effective saved filesystem
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rpcbind stand-in
+
+/// ONC RPC constants (RFC 5531) and rpcbind's (RFC 1833).
+mod rpc {
+    pub const CALL: u32 = 0;
+    pub const REPLY: u32 = 1;
+    pub const MSG_ACCEPTED: u32 = 0;
+    pub const MSG_DENIED: u32 = 1;
+    pub const RPC_MISMATCH: u32 = 0;
+    pub const AUTH_NONE: u32 = 0;
+    pub const SUCCESS: u32 = 0;
+    pub const PROG_UNAVAIL: u32 = 1;
+    pub const PROG_MISMATCH: u32 = 2;
+    pub const PROC_UNAVAIL: u32 = 3;
+    pub const GARBAGE_ARGS: u32 = 4;
+    pub const RPCBPROG: u32 = 100_000;
+    pub const PROC_NULL: u32 = 0;
+    pub const PROC_SET: u32 = 1;
+    pub const PROC_UNSET: u32 = 2;
+    /// The last-fragment bit of a record mark (RFC 5531 section 11).
+    pub const LAST_FRAGMENT: u32 = 0x8000_0000;
+}
+
+/// Records larger than this are not rpcbind calls; the connection is dropped.
+const MAX_RECORD: usize = 64 * 1024;
+/// A connection that sends nothing for this long is closed, so threads do not pile up.
+const RPCBIND_IDLE: Duration = Duration::from_secs(60);
+
+/// Answers rpcbind's SET and UNSET (versions 2 to 4) with "yes" on a Unix socket, keeping the
+/// resulting table; every other procedure is PROC_UNAVAIL. Just enough for ganesha's startup
+/// and shutdown registration; see the module docs for why it exists.
+#[derive(Debug)]
+struct RpcbindStandIn {
+    path: PathBuf,
+    shared: Arc<StandInShared>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug, Default)]
+struct StandInShared {
+    stop: AtomicBool,
+    table: Mutex<Vec<Registration>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock only means a connection thread panicked; the table is still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl RpcbindStandIn {
+    fn start(path: &Path) -> Result<RpcbindStandIn> {
+        let listener = UnixListener::bind(path).with_context(|| {
+            format!(
+                "listening on {} (Unix socket paths are limited to 107 bytes)",
+                path.display()
+            )
+        })?;
+        let shared = Arc::new(StandInShared::default());
+        let for_thread = Arc::clone(&shared);
+        let acceptor = std::thread::Builder::new()
+            .name("rpcbind-stand-in".to_owned())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if for_thread.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else {
+                        // Out of descriptors or similar: do not spin.
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    };
+                    let conn_shared = Arc::clone(&for_thread);
+                    // Detached: it ends when ganesha closes the connection or goes idle.
+                    let _ = std::thread::Builder::new()
+                        .name("rpcbind-conn".to_owned())
+                        .spawn(move || serve_rpcbind(stream, &conn_shared));
+                }
+            })
+            .context("starting the rpcbind stand-in thread")?;
+        Ok(RpcbindStandIn {
+            path: path.to_owned(),
+            shared,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    fn registrations(&self) -> Vec<Registration> {
+        lock(&self.shared.table).clone()
+    }
+
+    fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // accept() blocks; a connection of our own wakes it up to see the flag. If that
+        // fails the thread is left behind rather than risking a join that never returns.
+        if UnixStream::connect(&self.path).is_ok() {
+            if let Some(acceptor) = self.acceptor.take() {
+                let _ = acceptor.join();
+            }
+        }
+    }
+}
+
+impl Drop for RpcbindStandIn {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Serves one connection: record-marked calls in, replies out, until EOF or garbage.
+fn serve_rpcbind(mut stream: UnixStream, shared: &StandInShared) {
+    let _ = stream.set_read_timeout(Some(RPCBIND_IDLE));
+    while let Ok(Some(call)) = read_record(&mut stream) {
+        let Some(reply) = answer(&call, &mut lock(&shared.table)) else {
+            return;
+        };
+        let mut framed = Vec::with_capacity(reply.len() + 4);
+        // Replies are far below 2^31 bytes; the length always fits the mark.
+        let len = u32::try_from(reply.len()).unwrap_or(0);
+        framed.extend_from_slice(&(rpc::LAST_FRAGMENT | len).to_be_bytes());
+        framed.extend_from_slice(&reply);
+        if stream.write_all(&framed).is_err() {
+            return;
+        }
+    }
+}
+
+/// One record (all its fragments), `None` at a clean EOF between records.
+fn read_record(stream: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+    let mut record = Vec::new();
+    loop {
+        let mut mark = [0u8; 4];
+        match stream.read_exact(&mut mark) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && record.is_empty() => {
+                return Ok(None);
+            }
+            other => other?,
+        }
+        let mark = u32::from_be_bytes(mark);
+        let len = (mark & !rpc::LAST_FRAGMENT) as usize;
+        if record.len() + len > MAX_RECORD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "RPC record too large",
+            ));
+        }
+        let start = record.len();
+        record.resize(start + len, 0);
+        stream.read_exact(&mut record[start..])?;
+        if mark & rpc::LAST_FRAGMENT != 0 {
+            return Ok(Some(record));
+        }
+    }
+}
+
+/// XDR decoding of the few types rpcbind calls use.
+struct Xdr<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Xdr<'a> {
+    fn u32(&mut self) -> Option<u32> {
+        let (head, rest) = self.buf.split_first_chunk::<4>()?;
+        self.buf = rest;
+        Some(u32::from_be_bytes(*head))
+    }
+
+    /// Variable-length opaque data, padded to 4 bytes.
+    fn opaque(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.u32()?).ok()?;
+        let padded = len.checked_add(3)? & !3;
+        if self.buf.len() < padded {
+            return None;
+        }
+        let (data, rest) = self.buf.split_at(padded);
+        self.buf = rest;
+        data.get(..len)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        Some(String::from_utf8_lossy(self.opaque()?).into_owned())
+    }
+}
+
+/// The reply to one call, updating `table`; `None` when the bytes are not an RPC call (the
+/// connection is then closed, as rpcbind does).
+fn answer(call: &[u8], table: &mut Vec<Registration>) -> Option<Vec<u8>> {
+    let mut x = Xdr { buf: call };
+    let xid = x.u32()?;
+    if x.u32()? != rpc::CALL {
+        return None;
+    }
+    let rpc_version = x.u32()?;
+    let program = x.u32()?;
+    let version = x.u32()?;
+    let procedure = x.u32()?;
+    // Credentials and verifier: flavor + body each; anyone may register here.
+    for _ in 0..2 {
+        x.u32()?;
+        x.opaque()?;
+    }
+
+    let mut reply = Vec::new();
+    let mut put = |v: u32| reply.extend_from_slice(&v.to_be_bytes());
+    put(xid);
+    put(rpc::REPLY);
+    if rpc_version != 2 {
+        for v in [rpc::MSG_DENIED, rpc::RPC_MISMATCH, 2, 2] {
+            put(v);
+        }
+        return Some(reply);
+    }
+    for v in [rpc::MSG_ACCEPTED, rpc::AUTH_NONE, 0] {
+        put(v);
+    }
+    if program != rpc::RPCBPROG {
+        put(rpc::PROG_UNAVAIL);
+        return Some(reply);
+    }
+    if !(2..=4).contains(&version) {
+        for v in [rpc::PROG_MISMATCH, 2, 4] {
+            put(v);
+        }
+        return Some(reply);
+    }
+    match procedure {
+        rpc::PROC_NULL => put(rpc::SUCCESS),
+        rpc::PROC_SET | rpc::PROC_UNSET => {
+            let Some(entry) = parse_mapping(&mut x, version) else {
+                put(rpc::GARBAGE_ARGS);
+                return Some(reply);
+            };
+            if procedure == rpc::PROC_SET {
+                table.retain(|r| {
+                    (r.program, r.version, &r.netid) != (entry.program, entry.version, &entry.netid)
+                });
+                table.push(entry);
+            } else {
+                // UNSET without a netid removes the program version on every transport.
+                table.retain(|r| {
+                    (r.program, r.version) != (entry.program, entry.version)
+                        || (!entry.netid.is_empty() && r.netid != entry.netid)
+                });
+            }
+            put(rpc::SUCCESS);
+            put(1); // bool TRUE
+        }
+        _ => put(rpc::PROC_UNAVAIL),
+    }
+    Some(reply)
+}
+
+/// SET/UNSET arguments: portmap v2's `mapping` or rpcbind v3/v4's `rpcb`.
+fn parse_mapping(x: &mut Xdr<'_>, version: u32) -> Option<Registration> {
+    let program = x.u32()?;
+    let prog_version = x.u32()?;
+    if version == 2 {
+        let protocol = x.u32()?;
+        let port = x.u32()?;
+        let netid = match protocol {
+            6 => "tcp",
+            17 => "udp",
+            _ => "",
+        };
+        return Some(Registration {
+            program,
+            version: prog_version,
+            netid: netid.to_owned(),
+            addr: format!("0.0.0.0.{}.{}", port >> 8 & 0xff, port & 0xff),
+        });
+    }
+    let netid = x.string()?;
+    let addr = x.string()?;
+    let _owner = x.string()?;
+    Some(Registration {
+        program,
+        version: prog_version,
+        netid,
+        addr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ports() -> Ports {
+        Ports {
+            nfs: 2049,
+            mount: 20048,
+        }
+    }
+
+    #[test]
+    fn config_has_the_settings_guests_rely_on() {
+        let conf = ganesha_config(
+            &[
+                Export::read_only("/srv/clients", "/clients"),
+                Export::read_write("/srv/workers", "/workers"),
+            ],
+            ports(),
+            Path::new("/tmp/x/recovery"),
+        )
+        .expect("valid");
+        for needle in [
+            "Protocols = 3, 4;",
+            "Bind_addr = 127.0.0.1;",
+            "NFS_Port = 2049;",
+            "MNT_Port = 20048;",
+            "Enable_UDP = false;",
+            "Mount_Path_Pseudo = true;",
+            "RecoveryBackend = fs;",
+            "RecoveryRoot = \"/tmp/x/recovery\";",
+            "Graceless = true;",
+            "Export_Id = 1;\n    Path = \"/srv/clients\";\n    Pseudo = \"/clients\";\n    Access_Type = RO;",
+            "Export_Id = 2;\n    Path = \"/srv/workers\";\n    Pseudo = \"/workers\";\n    Access_Type = RW;",
+            "Squash = No_Root_Squash;",
+            "SecType = sys;",
+            "Transports = TCP;",
+            "Name = VFS;",
+        ] {
+            assert!(conf.contains(needle), "missing {needle:?} in:\n{conf}");
+        }
+        assert_eq!(conf.matches("EXPORT {").count(), 2);
+        assert_eq!(conf.matches('{').count(), conf.matches('}').count());
+    }
+
+    #[test]
+    fn config_rejects_what_ganesha_would_misread() {
+        let rec = Path::new("/tmp/rec");
+        let bad: &[(&[Export], &str)] = &[
+            (&[], "at least one export"),
+            (&[Export::read_only("/a", "clients")], "must start with /"),
+            (&[Export::read_only("/a", "/")], "must not be /"),
+            (&[Export::read_only("/a", "/a//b")], "empty"),
+            (&[Export::read_only("/a", "/a/../b")], ".."),
+            (&[Export::read_only("relative", "/a")], "absolute"),
+            (&[Export::read_only("/a\"b", "/a")], "quote"),
+            (&[Export::read_only("/a\nb", "/a")], "control"),
+            (
+                &[
+                    Export::read_only("/a", "/x"),
+                    Export::read_write("/b", "/x"),
+                ],
+                "exported twice",
+            ),
+        ];
+        for (exports, expected) in bad {
+            let err = ganesha_config(exports, ports(), rec).expect_err("must be rejected");
+            assert!(
+                err.to_string().contains(expected),
+                "{exports:?}: {err} (wanted {expected:?})"
+            );
+        }
+        let same = Ports { nfs: 5, mount: 5 };
+        assert!(ganesha_config(&[Export::read_only("/a", "/a")], same, rec).is_err());
+    }
+
+    fn xdr_string(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        out.extend_from_slice(s.as_bytes());
+        out.resize(out.len() + (4 - s.len() % 4) % 4, 0);
+    }
+
+    /// An rpcbind v4 call with AUTH_SYS-like credentials, as libntirpc sends them.
+    fn rpcb_call(
+        xid: u32,
+        procedure: u32,
+        prog: u32,
+        vers: u32,
+        netid: &str,
+        addr: &str,
+    ) -> Vec<u8> {
+        let mut m = Vec::new();
+        for v in [xid, rpc::CALL, 2, rpc::RPCBPROG, 4, procedure, 1] {
+            m.extend_from_slice(&u32::to_be_bytes(v));
+        }
+        m.extend_from_slice(&8u32.to_be_bytes());
+        m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0]);
+        m.extend_from_slice(&[0; 8]); // AUTH_NONE verifier
+        m.extend_from_slice(&prog.to_be_bytes());
+        m.extend_from_slice(&vers.to_be_bytes());
+        xdr_string(&mut m, netid);
+        xdr_string(&mut m, addr);
+        xdr_string(&mut m, "0");
+        m
+    }
+
+    fn words(reply: &[u8]) -> Vec<u32> {
+        reply
+            .chunks(4)
+            .map(|c| u32::from_be_bytes(c.try_into().expect("whole words")))
+            .collect()
+    }
+
+    #[test]
+    fn stand_in_says_yes_to_set_and_unset_and_keeps_the_table() {
+        let mut table = Vec::new();
+        let set = rpcb_call(7, rpc::PROC_SET, 100_003, 3, "tcp", "127.0.0.1.8.1");
+        // xid, REPLY, accepted, AUTH_NONE verifier, SUCCESS, TRUE
+        assert_eq!(
+            words(&answer(&set, &mut table).expect("reply")),
+            [7, 1, 0, 0, 0, 0, 1]
+        );
+        let set6 = rpcb_call(8, rpc::PROC_SET, 100_003, 3, "tcp6", "::ffff:127.0.0.1.8.1");
+        answer(&set6, &mut table).expect("reply");
+        assert_eq!(table.len(), 2);
+        assert_eq!(table[0].port(), Some(2049));
+        assert_eq!(table[1].port(), Some(2049));
+
+        // UNSET with an empty netid drops the program version everywhere.
+        let unset = rpcb_call(9, rpc::PROC_UNSET, 100_003, 3, "", "");
+        assert_eq!(
+            words(&answer(&unset, &mut table).expect("reply")),
+            [9, 1, 0, 0, 0, 0, 1]
+        );
+        assert!(table.is_empty());
+
+        // GETADDR is not served; other programs are refused; garbage closes the connection.
+        let getaddr = rpcb_call(10, 3, 100_003, 3, "tcp", "");
+        assert_eq!(
+            words(&answer(&getaddr, &mut table).expect("reply")),
+            [10, 1, 0, 0, 0, rpc::PROC_UNAVAIL]
+        );
+        let mut other = rpcb_call(11, rpc::PROC_NULL, 0, 0, "", "");
+        other[12..16].copy_from_slice(&100_003u32.to_be_bytes());
+        assert_eq!(
+            words(&answer(&other, &mut table).expect("reply")),
+            [11, 1, 0, 0, 0, rpc::PROG_UNAVAIL]
+        );
+        assert_eq!(answer(&[0, 0, 0, 1], &mut table), None);
+        assert_eq!(answer(&set[..30], &mut table), None);
+    }
+
+    #[test]
+    fn records_are_reassembled_from_fragments() {
+        let mut wire = Vec::new();
+        wire.extend_from_slice(&2u32.to_be_bytes());
+        wire.extend_from_slice(b"ab");
+        wire.extend_from_slice(&(rpc::LAST_FRAGMENT | 1).to_be_bytes());
+        wire.extend_from_slice(b"c");
+        let mut reader = wire.as_slice();
+        assert_eq!(
+            read_record(&mut reader).expect("reads"),
+            Some(b"abc".to_vec())
+        );
+        assert_eq!(read_record(&mut reader).expect("clean EOF"), None);
+        let mark = (rpc::LAST_FRAGMENT | (MAX_RECORD as u32 + 1)).to_be_bytes();
+        let mut huge = mark.as_slice();
+        assert!(read_record(&mut huge).is_err());
+    }
+}
