@@ -72,6 +72,11 @@ impl Modules {
             if self.loaded.contains(&entry.name) {
                 continue;
             }
+            // Loaded earlier, e.g. by another /sbin/modprobe the kernel ran: nothing to do.
+            if Path::new("/sys/module").join(&entry.name).exists() {
+                self.loaded.insert(entry.name.clone());
+                continue;
+            }
             let path = self.dir.join(&entry.path);
             sys::load_module(&path).map_err(|source| BootError::LoadModule {
                 name: entry.name.clone(),

@@ -12,11 +12,13 @@
 //! `CI=true`: a missing QEMU or kernel fails the tests instead of skipping them.
 
 pub mod http;
+pub mod netns;
 pub mod nfs;
 pub mod qemu;
 pub mod rootfs;
 
 pub use http::{Behavior, HttpServer, RequestLog};
+pub use netns::{Dnsmasq, DnsmasqConfig, NetNs, TcpRelay, require_dnsmasq, require_netns};
 pub use nfs::{Export, NfsServer, require_ganesha};
 pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu};
 pub use rootfs::{MachineIdFile, RootSpec, RootTree, squashfs};

@@ -438,6 +438,25 @@ impl Qemu {
     }
 }
 
+/// NICs on tap devices, for guests on a network of the test's own ([`super::netns`]).
+impl Qemu {
+    /// Adds a virtio-net-pci NIC with this MAC on the existing tap device `ifname`
+    /// (`-netdev tap,ifname=…,script=no,downscript=no`: QEMU neither creates nor configures
+    /// it). QEMU must run in the network namespace that holds the device
+    /// ([`super::netns::NetNs::qemu`]). These NICs follow the [`Qemu::nic`] ones on the PCI
+    /// bus, so the guest names them after those.
+    pub fn tap_nic(self, mac: &str, ifname: &str) -> Qemu {
+        let id = format!("tap-{ifname}");
+        self.arg("-netdev")
+            .arg(format!(
+                "tap,id={id},ifname={},script=no,downscript=no",
+                escape_opt_value(ifname)
+            ))
+            .arg("-device")
+            .arg(format!("virtio-net-pci,netdev={id},mac={mac}"))
+    }
+}
+
 /// The console log on disk, written line by line as the console runs so that a long boot can
 /// be followed with `tail -f`. A write error is kept and reported when QEMU is done, rather
 /// than abandoning a running QEMU.

@@ -1,0 +1,241 @@
+//! The node's HTTPS fetch against our test server on 127.0.0.1, on the host: trust anchors
+//! from a PEM bundle only, client certificates, and a plain cause for each way TLS fails.
+
+mod fetch_common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use diskless::fetch::Failure;
+use fetch_common::{Ca, fetch, pseudo_random, quick_policy, scratch, server_tls, sha256};
+use xtask::testbed::HttpServer;
+
+fn files(data: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    BTreeMap::from([("image".to_owned(), data.to_vec())])
+}
+
+fn policy() -> diskless::fetch::RetryPolicy {
+    quick_policy(Duration::from_secs(10), 1)
+}
+
+#[test]
+fn https_with_the_right_ca_fetches_and_verifies() {
+    let ca = Ca::new("diskless test CA");
+    let data = pseudo_random(3 << 20, 1);
+    let server =
+        HttpServer::serve_files_tls(files(&data), &server_tls(&ca.server(&["127.0.0.1"]), None))
+            .expect("server");
+    let dest = scratch("tls-ok").join("image");
+    let urls = vec![server.host_url_for("image")];
+    assert!(urls[0].starts_with("https://127.0.0.1:"));
+    let (result, lines) = fetch(
+        &urls,
+        &dest,
+        Some(&ca),
+        None,
+        Some(sha256(&data)),
+        &policy(),
+    );
+    let fetched = result.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
+    assert_eq!(fetched.sha256, sha256(&data));
+    assert_eq!(std::fs::read(&dest).expect("file"), data);
+}
+
+#[test]
+fn each_tls_failure_names_its_cause_and_is_not_retried() {
+    let ours = Ca::new("diskless test CA");
+    let theirs = Ca::new("someone else's CA");
+    let data = pseudo_random(1000, 2);
+    let cases = [
+        (
+            "unknown-issuer",
+            theirs.server(&["127.0.0.1"]),
+            "(unknown issuer)",
+        ),
+        (
+            "name-mismatch",
+            ours.server(&["images.lab", "10.9.9.9"]),
+            "is for images.lab, 10.9.9.9 but the URL names 127.0.0.1 (name mismatch)",
+        ),
+        (
+            "expired",
+            ours.expired_server(&["127.0.0.1"]),
+            "expired on 2020-12-31",
+        ),
+    ];
+    for (label, leaf, cause) in cases {
+        let server =
+            HttpServer::serve_files_tls(files(&data), &server_tls(&leaf, None)).expect("server");
+        let dest = scratch(label).join("image");
+        let urls = vec![server.host_url_for("image")];
+        let (result, lines) = fetch(&urls, &dest, Some(&ours), None, None, &policy());
+        let err = result.expect_err(label);
+        let text = err.to_string();
+        assert!(text.starts_with("TLS: "), "{label}: {text}");
+        assert!(text.contains(cause), "{label}: {text}");
+        assert_eq!(
+            err.attempts, 1,
+            "{label}: a certificate error is not retried: {lines:?}"
+        );
+        assert!(!dest.exists(), "{label}: a file was left behind");
+    }
+}
+
+#[test]
+fn https_without_a_ca_bundle_is_refused_not_downgraded() {
+    let ca = Ca::new("diskless test CA");
+    let server =
+        HttpServer::serve_files_tls(files(b"x"), &server_tls(&ca.server(&["127.0.0.1"]), None))
+            .expect("server");
+    let dest = scratch("no-ca").join("image");
+    let (result, _) = fetch(
+        &[server.host_url_for("image")],
+        &dest,
+        None,
+        None,
+        None,
+        &policy(),
+    );
+    let err = result.expect_err("no trust anchors");
+    assert!(err.to_string().contains("--ca"), "{err}");
+    assert!(matches!(err.failures[0].1, Failure::Setup(_)), "{err:?}");
+    assert!(
+        server.requests().is_empty() || server.requests().iter().all(|r| r.method.is_empty()),
+        "no request may be sent in the clear: {:?}",
+        server.requests()
+    );
+}
+
+#[test]
+fn a_server_asking_for_client_certificates_gets_only_the_right_one() {
+    let server_ca = Ca::new("image server CA");
+    let client_ca = Ca::new("node CA");
+    let stranger_ca = Ca::new("stranger CA");
+    let data = pseudo_random(200_000, 3);
+    let server = HttpServer::serve_files_tls(
+        files(&data),
+        &server_tls(&server_ca.server(&["127.0.0.1"]), Some(&client_ca)),
+    )
+    .expect("server");
+    let urls = vec![server.host_url_for("image")];
+
+    let node = client_ca.client("worker-64e59a");
+    let dest = scratch("mtls-ok").join("image");
+    let (result, lines) = fetch(&urls, &dest, Some(&server_ca), Some(&node), None, &policy());
+    let fetched = result.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
+    assert_eq!(fetched.sha256, sha256(&data));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.client_cert),
+        "{:?}",
+        server.requests()
+    );
+
+    let dest = scratch("mtls-none").join("image");
+    let (result, _) = fetch(&urls, &dest, Some(&server_ca), None, None, &policy());
+    let err = result.expect_err("no client certificate");
+    assert!(
+        err.to_string()
+            .contains("requires a client certificate and this initramfs has none"),
+        "{err}"
+    );
+
+    let impostor = stranger_ca.client("worker-64e59a");
+    let dest = scratch("mtls-wrong").join("image");
+    let (result, _) = fetch(
+        &urls,
+        &dest,
+        Some(&server_ca),
+        Some(&impostor),
+        None,
+        &policy(),
+    );
+    let err = result.expect_err("a client certificate from the wrong CA");
+    assert!(
+        err.to_string()
+            .contains("refused this node's client certificate"),
+        "{err}"
+    );
+    let tls_errors: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.tls_error)
+        .collect();
+    assert_eq!(tls_errors.len(), 2, "{tls_errors:?}");
+}
+
+#[test]
+fn a_key_that_does_not_match_the_certificate_is_caught_before_any_boot() {
+    let ca = Ca::new("node CA");
+    let a = ca.client("a");
+    let b = ca.client("b");
+    let err = diskless::tls::client_config(
+        ca.pem.as_bytes(),
+        Some((a.cert_pem.as_bytes(), b.key_pem.as_bytes())),
+    )
+    .expect_err("mismatched key");
+    assert!(
+        err.to_string().starts_with("client certificate and key"),
+        "{err}"
+    );
+    let trust = xtask::initrd::Trust {
+        ca_pem: Some(ca.pem.clone().into_bytes()),
+        client: Some((a.cert_pem.into_bytes(), b.key_pem.into_bytes())),
+        pin: None,
+    };
+    assert!(trust.files().is_err());
+}
+
+#[test]
+fn redirects_are_followed_a_bounded_number_of_times_and_never_to_plain_http() {
+    let ca = Ca::new("diskless test CA");
+    let data = pseudo_random(10_000, 4);
+    let tls = server_tls(&ca.server(&["127.0.0.1"]), None);
+    let server = HttpServer::serve_files_tls(files(&data), &tls).expect("server");
+    server.add_redirect("a", "/b");
+    server.add_redirect("b", "/image");
+    for i in 0..10 {
+        server.add_redirect(&format!("loop{i}"), &format!("/loop{}", (i + 1) % 10));
+    }
+    let dest = scratch("redirects").join("image");
+    let (result, _) = fetch(
+        &[server.host_url_for("a")],
+        &dest,
+        Some(&ca),
+        None,
+        None,
+        &policy(),
+    );
+    assert_eq!(result.expect("two redirects").sha256, sha256(&data));
+
+    let (result, _) = fetch(
+        &[server.host_url_for("loop0")],
+        &dest,
+        Some(&ca),
+        None,
+        None,
+        &policy(),
+    );
+    let err = result.expect_err("a loop");
+    assert!(err.to_string().contains("more than 5 redirects"), "{err}");
+    assert_eq!(err.attempts, 1);
+
+    let plain = HttpServer::serve_files(files(&data)).expect("plain server");
+    server.add_redirect("down", &plain.host_url_for("image"));
+    let (result, _) = fetch(
+        &[server.host_url_for("down")],
+        &dest,
+        Some(&ca),
+        None,
+        None,
+        &policy(),
+    );
+    let err = result.expect_err("https must not lead to http");
+    assert!(
+        err.to_string().contains("may not lead to plain http"),
+        "{err}"
+    );
+    assert!(plain.requests().is_empty(), "{:?}", plain.requests());
+}
