@@ -312,3 +312,29 @@ fn bad_roots_end_in_a_plain_fatal_line_and_the_emergency_action() {
         assert!(log.exited_cleanly(), "{label}: {}", log.outcome());
     }
 }
+
+/// `rd.shell=1`: a fatal error opens the image's busybox shell on the console; leaving it
+/// goes on to the emergency action.
+#[test]
+fn rd_shell_opens_a_rescue_shell_on_the_console() {
+    let Some(fx) = fixture() else { return };
+    let log = xtask::testbed::Qemu::new(&fx.kernel.vmlinuz, &fx.initrd)
+        .name("rescue-shell")
+        .append(&format!(
+            "{BOOTIF} {STATIC_IP} rd.shell=1 rd.emergency=poweroff"
+        ))
+        .nic(MAC)
+        .timeout(std::time::Duration::from_secs(120))
+        .type_after(
+            "opening a rescue shell",
+            "echo SHELL-$((6*7)) \"$(cat /etc/initrd-release | head -n1)\"\nexit\n",
+        )
+        .run()
+        .expect("running QEMU");
+    log.assert_contains("diskless: FATAL cmdline: no root=");
+    // The shell ran our command (the echo of the typed line has no 42 in it).
+    log.assert_contains("SHELL-42 NAME=diskless");
+    log.assert_contains("diskless: rescue shell exited");
+    log.assert_contains("diskless: powering off in");
+    assert!(log.exited_cleanly(), "{}", log.outcome());
+}

@@ -467,3 +467,20 @@ fn extra_files_land_where_asked_and_cannot_replace_the_init() {
     let err = initrd::build(&opts).expect_err("the init cannot be replaced by an extra file");
     assert!(format!("{err:#}").contains("\"init\""), "{err:#}");
 }
+
+/// The init runs before any library exists on the node: `file` must call it static.
+#[test]
+fn the_init_is_a_static_executable() {
+    if !have("file") {
+        return;
+    }
+    let init = xtask::build::init_binary().expect("building the init");
+    let sh = Shell::new().expect("shell");
+    let description = cmd!(sh, "file --brief {init}")
+        .read()
+        .expect("running file");
+    assert!(description.contains("statically linked"), "{description}");
+    assert!(description.contains("x86-64"), "{description}");
+    let size = std::fs::metadata(&init).expect("metadata").len();
+    eprintln!("init: {size} bytes ({description})");
+}

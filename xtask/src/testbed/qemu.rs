@@ -103,6 +103,8 @@ pub struct Qemu {
     name: Option<String>,
     rng: bool,
     echo: bool,
+    /// Console input: once a line containing the marker appears, the bytes are typed.
+    inputs: Vec<(String, Vec<u8>)>,
 }
 
 impl Qemu {
@@ -135,6 +137,7 @@ impl Qemu {
             name: None,
             rng: true,
             echo: false,
+            inputs: Vec::new(),
         }
     }
 
@@ -189,6 +192,14 @@ impl Qemu {
     /// Another QEMU binary (a wrapper, or a path).
     pub fn binary(mut self, binary: impl AsRef<OsStr>) -> Qemu {
         self.binary = binary.as_ref().to_owned();
+        self
+    }
+
+    /// Types `input` on the serial console once a line containing `marker` appears (for a
+    /// rescue shell, say). Markers are matched in order, each once.
+    pub fn type_after(mut self, marker: &str, input: &str) -> Qemu {
+        self.inputs
+            .push((marker.to_owned(), input.as_bytes().to_vec()));
         self
     }
 
@@ -327,7 +338,11 @@ impl Qemu {
         let mut command = Command::new(&self.binary);
         command
             .args(&args)
-            .stdin(Stdio::null())
+            .stdin(if self.inputs.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let start = Instant::now();
@@ -343,6 +358,8 @@ impl Qemu {
                 }
             }
         })?;
+        let mut stdin = child.stdin.take();
+        let mut inputs = self.inputs.iter().peekable();
         let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
             // Both were asked for as pipes, so this does not happen; do not leave QEMU running.
             let _ = child.kill();
@@ -391,6 +408,16 @@ impl Qemu {
                     let hit = self.stop_markers.iter().find(|m| line.contains(m.as_str()));
                     if let Some(marker) = hit {
                         stopped_at = Some(marker.clone());
+                    }
+                    if let Some((_, input)) =
+                        inputs.next_if(|(marker, _)| line.contains(marker.as_str()))
+                    {
+                        if let Some(stdin) = stdin.as_mut() {
+                            use std::io::Write;
+                            // A guest that stopped reading is the test's failure to report,
+                            // not a reason to stop capturing the console.
+                            let _ = stdin.write_all(input).and_then(|()| stdin.flush());
+                        }
                     }
                     log_file.line(t, &line);
                     if self.echo {
