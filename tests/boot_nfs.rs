@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::{BOOTIF, MAC, STATIC_IP, block, fixture};
 use xtask::testbed::nfs::{Export, NfsServer};
-use xtask::testbed::{BootLog, RootSpec};
+use xtask::testbed::{BootLog, RootSpec, TreeEntry};
 
 const OTHER_MAC: &str = "52:54:00:ab:cd:ef";
 
@@ -24,32 +24,8 @@ echo "ROOT-SSH-KEY=$(cat /etc/ssh/ssh_host_ed25519_key 2>/dev/null)"
 if (: >/var/log/diskless-test) 2>/dev/null; then echo ROOT-VARLOG-WRITABLE=yes; else echo ROOT-VARLOG-WRITABLE=no; fi
 "#;
 
-/// Every file under `dir` with its bytes, for "byte-for-byte unchanged" checks.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).expect("read_dir") {
-            let path = entry.expect("entry").path();
-            let meta = std::fs::symlink_metadata(&path).expect("metadata");
-            let rel = path.strip_prefix(base).expect("prefix").to_path_buf();
-            if meta.is_dir() {
-                out.insert(rel, b"<dir>".to_vec());
-                walk(base, &path, out);
-            } else if meta.file_type().is_symlink() {
-                out.insert(
-                    rel,
-                    std::fs::read_link(&path)
-                        .expect("link")
-                        .into_os_string()
-                        .into_encoded_bytes(),
-                );
-            } else {
-                out.insert(rel, std::fs::read(&path).expect("read"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, TreeEntry> {
+    xtask::testbed::tree_snapshot(dir).expect("reading the tree")
 }
 
 /// The two exports of seed 003: `/clients` (the read-only root) and `/workers` (per-node
@@ -303,22 +279,6 @@ fn unreachable_servers_and_missing_exports_end_in_a_fatal_line() {
             &format!("{root} {BOOTIF} {STATIC_IP} rd.emergency=poweroff"),
             &[MAC],
         );
-        for needle in expected {
-            assert!(
-                log.contains(needle),
-                "{label}: missing {needle:?}\n{}",
-                log.tail(30)
-            );
-        }
-        assert!(
-            !log.contains("ROOT-INIT-REACHED"),
-            "{label}: reached a root"
-        );
-        assert!(
-            log.contains("diskless: powering off in"),
-            "{label}\n{}",
-            log.tail(20)
-        );
-        assert!(log.exited_cleanly(), "{label}: {}", log.outcome());
+        common::assert_fatal(&log, label, &expected);
     }
 }

@@ -98,3 +98,25 @@ pub fn block(log: &BootLog, prefix: &str) -> Vec<String> {
         .map(|line| line.trim_end().to_owned())
         .collect()
 }
+
+/// A boot that must stop before the root's init: every `needles` line on the console, then
+/// the emergency action (the tests pass `rd.emergency=poweroff`, which ends QEMU).
+pub fn assert_fatal(log: &BootLog, label: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(
+            log.contains(needle),
+            "{label}: missing {needle:?}\n{}",
+            log.tail(30)
+        );
+    }
+    assert!(
+        !log.contains("ROOT-INIT-REACHED"),
+        "{label}: reached the root's init"
+    );
+    assert!(
+        log.contains("diskless: powering off in"),
+        "{label}: no emergency countdown\n{}",
+        log.tail(20)
+    );
+    assert!(log.exited_cleanly(), "{label}: {}", log.outcome());
+}

@@ -23,12 +23,7 @@ use xtask::testbed::{self, Export, NfsServer, Qemu};
 
 /// A fresh scratch directory for one test, under target/testbed-tmp.
 fn scratch(name: &str) -> PathBuf {
-    let dir = testbed::scratch_dir().join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).expect("removing the old scratch dir");
-    }
-    std::fs::create_dir_all(&dir).expect("creating the scratch dir");
-    dir
+    testbed::fresh_dir(name).expect("creating the scratch dir")
 }
 
 fn write(path: &Path, contents: &str) {
@@ -36,27 +31,8 @@ fn write(path: &Path, contents: &str) {
     std::fs::write(path, contents).expect("write fixture");
 }
 
-/// Every file under `dir` with its contents, and every directory (as `None`), by relative path.
-fn snapshot(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
-        for entry in std::fs::read_dir(dir).expect("read_dir") {
-            let path = entry.expect("entry").path();
-            let rel = path
-                .strip_prefix(root)
-                .expect("under root")
-                .to_string_lossy()
-                .into_owned();
-            if path.is_dir() {
-                out.insert(rel, None);
-                walk(root, &path, out);
-            } else {
-                out.insert(rel, Some(std::fs::read(&path).expect("read")));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, testbed::TreeEntry> {
+    testbed::tree_snapshot(dir).expect("reading the tree")
 }
 
 /// Seed 003's layout: a read-only `/clients` (the shared root) and a writable `/workers` with

@@ -22,12 +22,7 @@ use xtask::testbed::{
 
 /// A fresh scratch directory for one test, under target/testbed-tmp.
 fn scratch(name: &str) -> PathBuf {
-    let dir = testbed::scratch_dir().join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).expect("removing the old scratch dir");
-    }
-    std::fs::create_dir_all(&dir).expect("creating the scratch dir");
-    dir
+    testbed::fresh_dir(name).expect("creating the scratch dir")
 }
 
 #[derive(Debug)]

@@ -79,3 +79,54 @@ pub(crate) fn skip_or_fail(reason: &str) {
          ********************************************************************\n"
     );
 }
+
+/// A fresh, empty directory `name` under [`scratch_dir`] for one test.
+pub fn fresh_dir(name: &str) -> std::io::Result<PathBuf> {
+    let dir = scratch_dir().join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// One entry of a [`tree_snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeEntry {
+    Dir,
+    File(Vec<u8>),
+    Symlink(PathBuf),
+}
+
+/// Every entry below `dir` by relative path, with file contents and link targets: what
+/// "byte-for-byte unchanged" compares (an NFS export a node must never write, for one).
+pub fn tree_snapshot(
+    dir: &std::path::Path,
+) -> std::io::Result<std::collections::BTreeMap<PathBuf, TreeEntry>> {
+    fn walk(
+        base: &std::path::Path,
+        dir: &std::path::Path,
+        out: &mut std::collections::BTreeMap<PathBuf, TreeEntry>,
+    ) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let rel = path
+                .strip_prefix(base)
+                .map_err(std::io::Error::other)?
+                .to_path_buf();
+            let kind = std::fs::symlink_metadata(&path)?.file_type();
+            if kind.is_symlink() {
+                out.insert(rel, TreeEntry::Symlink(std::fs::read_link(&path)?));
+            } else if kind.is_dir() {
+                out.insert(rel, TreeEntry::Dir);
+                walk(base, &path, out)?;
+            } else {
+                out.insert(rel, TreeEntry::File(std::fs::read(&path)?));
+            }
+        }
+        Ok(())
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out)?;
+    Ok(out)
+}
