@@ -12,6 +12,8 @@ PACKAGES=(
     musl-tools busybox-static cpio initramfs-tools-core file zstd xz-utils
     ca-certificates dnsmasq-base iproute2
     nfs-ganesha nfs-ganesha-vfs
+    initramfs-tools curl time squashfs-tools
+    pxelinux syslinux-common
 )
 
 export DEBIAN_FRONTEND=noninteractive

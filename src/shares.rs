@@ -3,7 +3,7 @@
 //! node's directory (seed 003, without hand-made scripts).
 
 use std::io;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,19 +37,12 @@ impl NfsContext {
         if let Ok(addr) = host.parse::<IpAddr>() {
             return Ok(addr);
         }
-        let resolved = (host, 2049)
-            .to_socket_addrs()
-            .map_err(|err| BootError::Resolve {
-                host: host.to_owned(),
-                reason: err.to_string(),
-            })?;
-        let mut addrs: Vec<IpAddr> = resolved.map(|a| a.ip()).collect();
-        // Our network is IPv4: prefer an IPv4 answer.
-        addrs.sort_by_key(|a| !a.is_ipv4());
-        addrs.first().copied().ok_or_else(|| BootError::Resolve {
+        let addrs = sys::resolve_ipv4(host).map_err(|err| BootError::Resolve {
             host: host.to_owned(),
-            reason: "no address".to_owned(),
-        })
+            reason: err.to_string(),
+        })?;
+        // resolve_ipv4 never returns an empty list.
+        Ok(IpAddr::V4(addrs[0]))
     }
 
     /// Mounts `share` on `target`, retrying transient failures (server not up yet, network

@@ -102,7 +102,8 @@ fn pxelinux_chain_boots_the_node_with_its_appended_ip_and_bootif() {
     let log = netboot::run(&qemu);
 
     // pxelinux ran (its banner reaches the serial console through `SERIAL`), then our init.
-    log.assert_contains("PXELINUX");
+    log.assert_contains("PXELINUX ");
+    log.assert_contains("Loading vmlinuz");
     log.assert_contains("ROOT-INIT-REACHED");
     assert!(
         log.exited_cleanly(),
@@ -140,6 +141,11 @@ fn pxelinux_chain_boots_the_node_with_its_appended_ip_and_bootif() {
         )),
         "{dmesg}"
     );
+    // The last ip= wins: the node took PXE's address as given and asked DHCP nothing more.
+    assert!(
+        !dmesg.contains("dhcp: eth0: DISCOVER"),
+        "the node ran DHCP despite pxelinux's static ip=:\n{dmesg}"
+    );
     let record = block(&log, "ROOT-RECORD: ").join("\n");
     for expected in [
         "\"hostname\": \"worker-64e59a\"",
@@ -165,7 +171,7 @@ fn pxelinux_chain_boots_the_node_with_its_appended_ip_and_bootif() {
     assert_eq!(gets, 1, "{:?}", server.requests());
     eprintln!(
         "PXE chain: pxelinux banner at {:.1} s, init at {:.1} s, root at {:.1} s",
-        log.time_of("PXELINUX").unwrap_or_default(),
+        log.time_of("PXELINUX ").unwrap_or_default(),
         log.time_of("diskless: diskless ").unwrap_or_default(),
         log.time_of("ROOT-INIT-REACHED").unwrap_or_default()
     );

@@ -388,8 +388,9 @@ impl DnsmasqConfig {
         self
     }
 
-    /// `--domain=<domain> --expand-hosts`: leases' names resolve as `<name>.<domain>` and the
-    /// domain goes to clients (option 15).
+    /// `--domain=<domain> --expand-hosts --local=/<domain>/`: leases' names resolve as
+    /// `<name>.<domain>`, the domain goes to clients (option 15), and dnsmasq answers for the
+    /// whole domain itself (see [`DnsmasqConfig::host_record`] for why `--local`).
     pub fn domain(mut self, domain: &str) -> DnsmasqConfig {
         self.domain = Some(domain.to_owned());
         self
@@ -401,8 +402,11 @@ impl DnsmasqConfig {
         self
     }
 
-    /// `--address=/<name>/<ip>`: a fixed DNS answer.
-    pub fn address(mut self, name: &str, ip: Ipv4Addr) -> DnsmasqConfig {
+    /// `--host-record=<name>,<ip> --local=/<name>/`: a fixed A record, and "no data" for the
+    /// name's other types. With no upstream server, dnsmasq answers a query it has no data
+    /// for (the AAAA half of every lookup) with REFUSED, which musl's resolver ignores as if
+    /// no reply came, failing the whole lookup after its timeout; `--local` makes it answer.
+    pub fn host_record(mut self, name: &str, ip: Ipv4Addr) -> DnsmasqConfig {
         self.addresses.push((name.to_owned(), ip));
         self
     }
@@ -453,12 +457,14 @@ impl DnsmasqConfig {
         if let Some(domain) = &self.domain {
             args.push(format!("--domain={domain}"));
             args.push("--expand-hosts".to_owned());
+            args.push(format!("--local=/{domain}/"));
         }
         for option in &self.options {
             args.push(format!("--dhcp-option={option}"));
         }
         for (name, ip) in &self.addresses {
-            args.push(format!("--address=/{name}/{ip}"));
+            args.push(format!("--host-record={name},{ip}"));
+            args.push(format!("--local=/{name}/"));
         }
         args.extend(self.extra.iter().cloned());
         args
@@ -682,7 +688,7 @@ mod tests {
             )
             .domain("cluster.home")
             .dhcp_option("option:root-path,/srv/roots/worker")
-            .address("images.cluster.home", Ipv4Addr::new(10, 0, 2, 2));
+            .host_record("images.cluster.home", Ipv4Addr::new(10, 0, 2, 2));
         let args = config.args(
             Path::new("/t/log"),
             Path::new("/t/leases"),
@@ -704,7 +710,9 @@ mod tests {
             "--domain=cluster.home",
             "--expand-hosts",
             "--dhcp-option=option:root-path,/srv/roots/worker",
-            "--address=/images.cluster.home/10.0.2.2",
+            "--local=/cluster.home/",
+            "--host-record=images.cluster.home,10.0.2.2",
+            "--local=/images.cluster.home/",
         ] {
             assert!(args.iter().any(|a| a == expected), "{expected}: {args:?}");
         }
