@@ -381,6 +381,8 @@ fn run(args: &[OsString]) -> Result<Infallible, BootError> {
         client: IpAddr::V4(net.address),
         default_server: net.server,
         deadline,
+        retry: RetryPolicy::with_deadline(Duration::from_secs(u64::from(config.retry_secs)))
+            .seeded(fetch::jitter_seed(&mac.0, u64::from(net.address.to_bits()))),
     };
     let root_plan = root_plan.resolve(&net)?;
     let overlay = root_plan.overlay(&config);
@@ -783,7 +785,7 @@ fn fetch_image(
     config: &BootConfig,
     node: Option<&str>,
 ) -> Result<(fetch::Fetched, Option<crate::trust::Expected>), BootError> {
-    use crate::trust::{self, HashSource, Trust};
+    use crate::trust::{self, Trust};
     let fail = |reason: String| BootError::Fetch {
         url: url.to_owned(),
         reason,
@@ -869,20 +871,11 @@ fn fetch_image(
         log::log!(level, "{line}");
     })
     .map_err(|err| match (err.hash_mismatch(), expected) {
-        (Some((source, actual, wanted)), Some(e)) if e.source == HashSource::Cmdline => {
-            BootError::HashMismatch {
-                url: source.to_owned(),
-                expected: fetch::hex(&wanted),
-                actual: fetch::hex(&actual),
-            }
-        }
-        (Some((source, _, _)), Some(e)) => BootError::Fetch {
+        (Some((source, actual, wanted)), Some(e)) => BootError::HashMismatch {
             url: source.to_owned(),
-            reason: format!(
-                "{err}, {} (/{}): not mounting it",
-                e.source.describe(),
-                trust::IMAGE_PIN
-            ),
+            expected: fetch::hex(&wanted),
+            actual: fetch::hex(&actual),
+            by: hash_authority(e.source),
         },
         _ => fail(err.to_string()),
     })?;
@@ -899,10 +892,21 @@ fn fetch_image(
         match (fetched.attempts, fetched.resumes) {
             (1, _) => String::new(),
             (n, 0) => format!(" ({n} attempts)"),
+            (n, 1) => format!(" ({n} attempts, resumed once)"),
             (n, r) => format!(" ({n} attempts, resumed {r} times)"),
         }
     );
     Ok((fetched, expected))
+}
+
+/// Who vouched for an expected hash, for the FATAL line.
+fn hash_authority(source: crate::trust::HashSource) -> String {
+    match source {
+        crate::trust::HashSource::Cmdline => "diskless.sha256".to_owned(),
+        crate::trust::HashSource::Pin => {
+            format!("{} (/{})", source.describe(), crate::trust::IMAGE_PIN)
+        }
+    }
 }
 
 /// Nothing is mounted from data that failed verification: a bad image is deleted here.
@@ -914,28 +918,17 @@ fn verify_image(
     fetched: &fetch::Fetched,
     expected: Option<&crate::trust::Expected>,
 ) -> Result<(), BootError> {
-    use crate::trust::HashSource;
     let reject = |err: BootError| {
         let _ = std::fs::remove_file(image);
         err
     };
     match expected {
         Some(e) if fetched.sha256 != e.sha256 => {
-            return Err(reject(match e.source {
-                HashSource::Cmdline => BootError::HashMismatch {
-                    url: url.to_owned(),
-                    expected: fetch::hex(&e.sha256),
-                    actual: fetch::hex(&fetched.sha256),
-                },
-                HashSource::Pin => BootError::Fetch {
-                    url: url.to_owned(),
-                    reason: format!(
-                        "has sha256 {}, expected {} ({}): not mounting it",
-                        fetch::hex(&fetched.sha256),
-                        fetch::hex(&e.sha256),
-                        e.source.describe()
-                    ),
-                },
+            return Err(reject(BootError::HashMismatch {
+                url: url.to_owned(),
+                expected: fetch::hex(&e.sha256),
+                actual: fetch::hex(&fetched.sha256),
+                by: hash_authority(e.source),
             }));
         }
         Some(e) => log::info!("sha256 matches ({})", e.source.describe()),

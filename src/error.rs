@@ -105,13 +105,13 @@ pub enum BootError {
     #[error("writing {path}: {source}")]
     Store { path: PathBuf, source: io::Error },
 
-    #[error(
-        "image {url} has sha256 {actual}, expected {expected} (diskless.sha256): not mounting it"
-    )]
+    #[error("image {url} has sha256 {actual}, expected {expected} ({by}): not mounting it")]
     HashMismatch {
         url: String,
         expected: String,
         actual: String,
+        /// Who vouched for the expected hash: `diskless.sha256` or the initramfs's pin.
+        by: String,
     },
     #[error("{url} is not a usable squashfs image: {source}")]
     NotSquashfs { url: String, source: SquashfsError },

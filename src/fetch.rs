@@ -995,8 +995,68 @@ pub fn free_bytes(dir: &Path) -> io::Result<u64> {
 pub struct HttpTransport {
     agent: ureq::Agent,
     clock: Clock,
+    limits: Limits,
+}
+
+/// The limits a transport was given, to name in messages.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
     stall: Duration,
+    connect: Duration,
     max_redirects: u32,
+}
+
+impl Limits {
+    /// Which of ureq's timeouts fired, in an operator's words.
+    fn timeout(&self, which: ureq::Timeout) -> String {
+        match which {
+            ureq::Timeout::PerRead => format!("no data for {} s", self.stall.as_secs()),
+            ureq::Timeout::Connect => {
+                format!("no connection within {} s", self.connect.as_secs())
+            }
+            ureq::Timeout::Global => "out of time (rd.retry=)".to_owned(),
+            other => format!("timed out ({other})"),
+        }
+    }
+}
+
+/// Resolves URL hosts for IPv4 only, through [`crate::sys::resolve_ipv4`]: the boot
+/// configures IPv4, and musl fails a dual-stack lookup whenever the server refuses the AAAA
+/// half (a dnsmasq without upstream servers does), even when the A answer is right.
+#[derive(Debug)]
+struct Ipv4Resolver;
+
+impl ureq::unversioned::resolver::Resolver for Ipv4Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        let mut out = self.empty();
+        // An IPv6 literal needs no lookup; everything else is looked up for A records.
+        if let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+        {
+            out.push(std::net::SocketAddr::new(ip, port));
+            return Ok(out);
+        }
+        let addrs = crate::sys::resolve_ipv4(host).map_err(|_| ureq::Error::HostNotFound)?;
+        for addr in addrs.into_iter().take(16) {
+            out.push(std::net::SocketAddr::new(std::net::IpAddr::V4(addr), port));
+        }
+        Ok(out)
+    }
 }
 
 impl HttpTransport {
@@ -1007,7 +1067,6 @@ impl HttpTransport {
         policy: &RetryPolicy,
         clock: Clock,
     ) -> HttpTransport {
-        use ureq::unversioned::resolver::DefaultResolver;
         use ureq::unversioned::transport::{Connector as _, TcpConnector};
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(policy.connect))
@@ -1019,16 +1078,19 @@ impl HttpTransport {
             .build();
         let connector = ().chain(TcpConnector::default()).chain(TlsConnector::new(tls));
         HttpTransport {
-            agent: ureq::Agent::with_parts(config, connector, DefaultResolver::default()),
+            agent: ureq::Agent::with_parts(config, connector, Ipv4Resolver),
             clock,
-            stall: policy.stall,
-            max_redirects: policy.max_redirects,
+            limits: Limits {
+                stall: policy.stall,
+                connect: policy.connect,
+                max_redirects: policy.max_redirects,
+            },
         }
     }
 
     fn classify(&self, err: ureq::Error) -> Failure {
         match err {
-            ureq::Error::Timeout(which) => Failure::Timeout(format!("timed out ({which})")),
+            ureq::Error::Timeout(which) => Failure::Timeout(self.limits.timeout(which)),
             ureq::Error::Rustls(tls) => Failure::Tls(tls::describe(&tls, &self.clock)),
             ureq::Error::Io(io) => match tls::rustls_cause(&io) {
                 Some(tls) => Failure::Tls(tls::describe(tls, &self.clock)),
@@ -1037,7 +1099,7 @@ impl HttpTransport {
             ureq::Error::Tls(why) if why == tls::NO_TRUST_ANCHORS => Failure::Setup(why.to_owned()),
             ureq::Error::Tls(why) => Failure::Tls(why.to_owned()),
             ureq::Error::TooManyRedirects => {
-                Failure::Redirect(format!("more than {} redirects", self.max_redirects))
+                Failure::Redirect(format!("more than {} redirects", self.limits.max_redirects))
             }
             ureq::Error::RequireHttpsOnly(to) => Failure::Redirect(format!(
                 "redirected to {to}: an https source may not lead to plain http"
@@ -1097,7 +1159,7 @@ impl Transport for HttpTransport {
             body: Box::new(UreqBody {
                 reader: response.into_body().into_reader(),
                 clock: self.clock,
-                stall: self.stall,
+                limits: self.limits,
             }),
         })
     }
@@ -1108,7 +1170,7 @@ impl Transport for HttpTransport {
 struct UreqBody {
     reader: ureq::BodyReader<'static>,
     clock: Clock,
-    stall: Duration,
+    limits: Limits,
 }
 
 impl Read for UreqBody {
@@ -1116,12 +1178,8 @@ impl Read for UreqBody {
         self.reader.read(buf).map_err(|err| {
             let inner = err.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>());
             match inner {
-                Some(ureq::Error::Timeout(ureq::Timeout::PerRead)) => io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no data for {} s", self.stall.as_secs()),
-                ),
                 Some(ureq::Error::Timeout(which)) => {
-                    io::Error::new(io::ErrorKind::TimedOut, format!("timed out ({which})"))
+                    io::Error::new(io::ErrorKind::TimedOut, self.limits.timeout(*which))
                 }
                 Some(ureq::Error::Rustls(tls)) => io::Error::new(
                     io::ErrorKind::InvalidData,

@@ -6,7 +6,7 @@ use std::io;
 use std::net::IpAddr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::error::BootError;
 use crate::fetch::RetryPolicy;
@@ -24,6 +24,9 @@ pub struct NfsContext {
     /// The server named by `ip=` (later: DHCP's next-server), for shares without one.
     pub default_server: Option<IpAddr>,
     pub deadline: Instant,
+    /// Backoff between tries, with this node's jitter so a cluster that lost its server
+    /// does not come back in lockstep.
+    pub retry: RetryPolicy,
 }
 
 impl NfsContext {
@@ -60,7 +63,6 @@ impl NfsContext {
             read_only,
             ..MountOptions::default()
         };
-        let policy = RetryPolicy::with_deadline(Duration::ZERO);
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -78,7 +80,7 @@ impl NfsContext {
                     return Ok(());
                 }
                 Err(err) => {
-                    let delay = policy.delay(attempt);
+                    let delay = self.retry.delay(attempt);
                     if !retryable(&err) || Instant::now() + delay > self.deadline {
                         let attempts = if attempt > 1 {
                             format!(" (after {attempt} attempts)")

@@ -13,8 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{
-    AlertDescription, CertificateError, ClientConfig, ClientConnection, RootCertStore, StreamOwned,
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, InconsistentKeys,
+    RootCertStore, StreamOwned,
 };
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
@@ -32,6 +34,8 @@ pub enum TlsSetupError {
     Anchor { index: usize, source: rustls::Error },
     #[error("client certificate and key: {0}")]
     ClientAuth(rustls::Error),
+    #[error("client certificate and key: the key does not belong to the certificate")]
+    KeyMismatch,
     #[error("setting up TLS: {0}")]
     Config(rustls::Error),
 }
@@ -61,6 +65,9 @@ pub fn parse_certificates(
 /// `ca_pem`; with `client`, `(certificate chain PEM, key PEM)`, the node presents that
 /// certificate when asked. The key is checked against the certificate here, so a mismatch
 /// is found when the image is built (the xtask calls this) rather than during a boot.
+/// webpki cannot parse X.509 v1 certificates (what `openssl x509 -req` makes without
+/// extensions), which servers such as nginx accept: for those the public keys are compared
+/// here ([`spki_of`]).
 pub fn client_config(
     ca_pem: &[u8],
     client: Option<(&[u8], &[u8])>,
@@ -75,7 +82,7 @@ pub fn client_config(
             .map_err(|source| TlsSetupError::Anchor { index, source })?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(TlsSetupError::Config)?
         .with_root_certificates(roots);
@@ -84,12 +91,82 @@ pub fn client_config(
         Some((cert_pem, key_pem)) => {
             let chain = parse_certificates(cert_pem, "client certificate")?;
             let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(pem_err("client key"))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(TlsSetupError::ClientAuth)?
+            let key = provider
+                .key_provider
+                .load_private_key(key)
+                .map_err(TlsSetupError::ClientAuth)?;
+            let certified = CertifiedKey::new(chain, key);
+            let mismatch = match certified.keys_match() {
+                Ok(()) => false,
+                Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => true,
+                // webpki could not read the certificate (X.509 v1): compare ourselves. A key
+                // that cannot state its public half is let through, as rustls does.
+                Err(_) => {
+                    let key_spki = certified.key.public_key();
+                    let cert_spki = certified.end_entity_cert().ok().and_then(|c| spki_of(c));
+                    matches!((key_spki, cert_spki), (Some(k), Some(c)) if k.as_ref() != c)
+                }
+            };
+            if mismatch {
+                return Err(TlsSetupError::KeyMismatch);
+            }
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified)))
         }
     };
     Ok(Arc::new(config))
+}
+
+/// One DER item: its tag, its contents, the whole item, and what follows it.
+struct Der<'a> {
+    tag: u8,
+    whole: &'a [u8],
+    contents: &'a [u8],
+    rest: &'a [u8],
+}
+
+/// The DER item at the start of `input`; `None` for anything malformed or cut short.
+fn der_item(input: &[u8]) -> Option<Der<'_>> {
+    let (&tag, after_tag) = input.split_first()?;
+    let (&first, after_len) = after_tag.split_first()?;
+    let (len, body) = match first {
+        0..=0x7f => (usize::from(first), after_len),
+        0x81..=0x84 => {
+            let (bytes, body) = after_len.split_at_checked(usize::from(first & 0x7f))?;
+            let len = bytes
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, body)
+        }
+        _ => return None,
+    };
+    let (contents, rest) = body.split_at_checked(len)?;
+    Some(Der {
+        tag,
+        whole: input.get(..input.len() - rest.len())?,
+        contents,
+        rest,
+    })
+}
+
+/// The SubjectPublicKeyInfo (the whole DER item) of an X.509 certificate of any version:
+/// `Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serial,
+/// signature, issuer, validity, subject, subjectPublicKeyInfo, ... }, ... }` (RFC 5280).
+pub fn spki_of(cert: &[u8]) -> Option<&[u8]> {
+    const SEQUENCE: u8 = 0x30;
+    const VERSION: u8 = 0xa0;
+    let certificate = der_item(cert).filter(|d| d.tag == SEQUENCE)?;
+    let tbs = der_item(certificate.contents).filter(|d| d.tag == SEQUENCE)?;
+    let mut fields = tbs.contents;
+    if let Some(version) = der_item(fields).filter(|d| d.tag == VERSION) {
+        fields = version.rest;
+    }
+    // serial, signature algorithm, issuer, validity, subject
+    for _ in 0..5 {
+        fields = der_item(fields)?.rest;
+    }
+    der_item(fields)
+        .filter(|d| d.tag == SEQUENCE)
+        .map(|d| d.whole)
 }
 
 /// What the node knows about its own clock, to tell a bad certificate from a bad clock.
@@ -158,6 +235,13 @@ pub fn utc(secs: u64) -> String {
 /// parentheses (`unknown issuer`, `name mismatch`, `expired`).
 pub fn describe(err: &rustls::Error, clock: &Clock) -> String {
     let doubt = clock.doubt().map(|d| format!("; {d}")).unwrap_or_default();
+    // A certificate date against the node's clock: when that clock is evidently wrong, the
+    // doubt says so (and gives the reading); otherwise just the reading.
+    let reading = |time: &rustls::pki_types::UnixTime| {
+        clock
+            .doubt()
+            .unwrap_or_else(|| format!("the node's clock reads {}", utc(time.as_secs())))
+    };
     match err {
         rustls::Error::InvalidCertificate(cert) => match cert {
             CertificateError::UnknownIssuer => {
@@ -188,19 +272,17 @@ pub fn describe(err: &rustls::Error, clock: &Clock) -> String {
                 format!("the server's certificate has expired (expired){doubt}")
             }
             CertificateError::ExpiredContext { time, not_after } => format!(
-                "the server's certificate expired on {}, and the node's clock reads {} \
-                 (expired){doubt}",
+                "the server's certificate expired on {} (expired); {}",
                 utc(not_after.as_secs()),
-                utc(time.as_secs())
+                reading(time)
             ),
             CertificateError::NotValidYet => {
                 format!("the server's certificate is not valid yet (not yet valid){doubt}")
             }
             CertificateError::NotValidYetContext { time, not_before } => format!(
-                "the server's certificate is valid only from {}, and the node's clock reads {} \
-                 (not yet valid){doubt}",
+                "the server's certificate is valid only from {} (not yet valid); {}",
                 utc(not_before.as_secs()),
-                utc(time.as_secs())
+                reading(time)
             ),
             CertificateError::BadSignature => {
                 "a signature in the server's certificate chain is invalid (bad signature)"
@@ -462,10 +544,10 @@ mod tests {
             not_after: UnixTime::since_unix_epoch(Duration::from_secs(1_740_000_000)),
         });
         let text = describe(&expired, &c);
-        assert!(text.contains("expired on 2025-02-19"), "{text}");
-        assert!(
-            text.contains("(expired)") && !text.contains("wrong"),
-            "{text}"
+        assert_eq!(
+            text,
+            "the server's certificate expired on 2025-02-19 21:20:00 UTC (expired); \
+             the node's clock reads 2025-06-15 15:06:40 UTC"
         );
         // The same with a clock stuck in 1970: the clock is the suspect.
         let future = rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
@@ -473,9 +555,11 @@ mod tests {
             not_before: UnixTime::since_unix_epoch(Duration::from_secs(1_740_000_000)),
         });
         let text = describe(&future, &clock(40));
-        assert!(
-            text.contains("(not yet valid)") && text.contains("it is wrong"),
-            "{text}"
+        assert_eq!(
+            text,
+            "the server's certificate is valid only from 2025-02-19 21:20:00 UTC (not yet \
+             valid); the node's clock reads 1970-01-01 00:00:40 UTC, before 2024: it is wrong \
+             (no RTC, or a flat RTC battery?), and certificate dates cannot be checked against it"
         );
         let required = rustls::Error::AlertReceived(AlertDescription::CertificateRequired);
         assert!(describe(&required, &c).contains("--client-cert"));

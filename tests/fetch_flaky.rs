@@ -83,7 +83,10 @@ fn twenty_nodes_against_a_flaky_server_all_get_the_image_and_back_off_apart() {
     }
 
     // Cut transfers were resumed, not restarted: the log shows ranged requests answered 206.
-    let requests = server.requests();
+    let resumes = usize::try_from(resumed).unwrap_or(usize::MAX);
+    let requests = server.requests_when(Duration::from_secs(5), |log| {
+        log.iter().filter(|r| r.status == Some(206)).count() >= resumes
+    });
     let ranged: Vec<_> = requests
         .iter()
         .filter(|r| r.range.is_some() && r.status == Some(206))

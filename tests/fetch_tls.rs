@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use diskless::fetch::Failure;
 use fetch_common::{Ca, fetch, pseudo_random, quick_policy, scratch, server_tls, sha256};
-use xtask::testbed::HttpServer;
+use xtask::testbed::{Behavior, HttpServer, RequestLog};
 
 fn files(data: &[u8]) -> BTreeMap<String, Vec<u8>> {
     BTreeMap::from([("image".to_owned(), data.to_vec())])
@@ -124,14 +124,9 @@ fn a_server_asking_for_client_certificates_gets_only_the_right_one() {
     let (result, lines) = fetch(&urls, &dest, Some(&server_ca), Some(&node), None, &policy());
     let fetched = result.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
     assert_eq!(fetched.sha256, sha256(&data));
-    assert!(
-        server
-            .requests()
-            .iter()
-            .any(|r| r.method == "GET" && r.client_cert),
-        "{:?}",
-        server.requests()
-    );
+    let with_cert = |log: &[RequestLog]| log.iter().any(|r| r.method == "GET" && r.client_cert);
+    let log = server.requests_when(Duration::from_secs(5), with_cert);
+    assert!(with_cert(&log), "{log:?}");
 
     let dest = scratch("mtls-none").join("image");
     let (result, _) = fetch(&urls, &dest, Some(&server_ca), None, None, &policy());
@@ -158,8 +153,10 @@ fn a_server_asking_for_client_certificates_gets_only_the_right_one() {
             .contains("refused this node's client certificate"),
         "{err}"
     );
+    let two_refusals =
+        |log: &[RequestLog]| log.iter().filter(|r| r.tls_error.is_some()).count() >= 2;
     let tls_errors: Vec<String> = server
-        .requests()
+        .requests_when(Duration::from_secs(5), two_refusals)
         .into_iter()
         .filter_map(|r| r.tls_error)
         .collect();
@@ -238,4 +235,165 @@ fn redirects_are_followed_a_bounded_number_of_times_and_never_to_plain_http() {
         "{err}"
     );
     assert!(plain.requests().is_empty(), "{:?}", plain.requests());
+}
+
+#[test]
+fn a_stalled_transfer_times_out_and_resumes_over_http_and_https() {
+    let ca = Ca::new("diskless test CA");
+    let data = pseudo_random(2 << 20, 5);
+    let tls = server_tls(&ca.server(&["127.0.0.1"]), None);
+    for (label, server, trust) in [
+        (
+            "http",
+            HttpServer::serve_files(files(&data)).expect("server"),
+            None,
+        ),
+        (
+            "https",
+            HttpServer::serve_files_tls(files(&data), &tls).expect("server"),
+            Some(&ca),
+        ),
+    ] {
+        server.set_behavior_for("image", Behavior::StallAfter(300_000));
+        let policy = diskless::fetch::RetryPolicy {
+            stall: Duration::from_secs(1),
+            ..policy()
+        };
+        let dest = scratch(&format!("stall-{label}")).join("image");
+        let started = std::time::Instant::now();
+        let (result, lines) = fetch(
+            &[server.host_url_for("image")],
+            &dest,
+            trust,
+            None,
+            Some(sha256(&data)),
+            &policy,
+        );
+        let fetched = result.unwrap_or_else(|e| panic!("{label}: {e}\n{lines:#?}"));
+        assert_eq!(fetched.resumes, 1, "{label}: {lines:#?}");
+        assert!(
+            lines[0].contains("no data for 1 s after 300000 bytes"),
+            "{label}: {lines:#?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{label}: the stall was not cut short"
+        );
+    }
+}
+
+/// DER: a tag, a length, the contents.
+fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    match contents.len() {
+        n @ 0..=0x7f => out.push(n as u8),
+        n @ 0x80..=0xff => out.extend([0x81, n as u8]),
+        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// Splits DER into its items: (tag, contents, whole item).
+fn items(mut der: &[u8]) -> Vec<(u8, &[u8], &[u8])> {
+    let mut out = Vec::new();
+    while !der.is_empty() {
+        let (tag, first) = (der[0], der[1]);
+        let (len, head) = match first {
+            0..=0x7f => (usize::from(first), 2),
+            0x81 => (usize::from(der[2]), 3),
+            0x82 => ((usize::from(der[2]) << 8) | usize::from(der[3]), 4),
+            _ => panic!("unexpected DER length form {first:#x}"),
+        };
+        out.push((tag, &der[head..head + len], &der[..head + len]));
+        der = &der[head + len..];
+    }
+    out
+}
+
+/// The same certificate as X.509 v1: no version field, no extensions (its signature no
+/// longer verifies, which nothing here checks). What `openssl x509 -req` makes by default.
+fn as_x509_v1(pem: &str) -> String {
+    let der = diskless::tls::parse_certificates(pem.as_bytes(), "test")
+        .expect("certificate")
+        .remove(0);
+    let cert = items(&der);
+    let outer = items(cert[0].1);
+    let tbs: Vec<u8> = items(outer[0].1)
+        .into_iter()
+        .filter(|(tag, _, _)| *tag != 0xa0 && *tag != 0xa3)
+        .flat_map(|(_, _, whole)| whole.to_vec())
+        .collect();
+    let mut body = tlv(0x30, &tbs);
+    body.extend_from_slice(outer[1].2);
+    body.extend_from_slice(outer[2].2);
+    let v1 = tlv(0x30, &body);
+    use base64_like::encode;
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        encode(&v1)
+    )
+}
+
+/// Standard base64 for the PEM above (no dependency for twenty lines).
+mod base64_like {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(data: &[u8]) -> String {
+        let mut out = String::new();
+        for chunk in data.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn keys_are_checked_against_x509_v1_certificates_too() {
+    let ca = Ca::new("node CA");
+    let a = ca.client("a");
+    let b = ca.client("b");
+    // The public key found by walking the DER is the key's own.
+    let der = diskless::tls::parse_certificates(a.cert_pem.as_bytes(), "a").expect("a")[0].clone();
+    use rustls::pki_types::SubjectPublicKeyInfoDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let public = rcgen::KeyPair::from_pem(&a.key_pem)
+        .expect("key")
+        .public_key_pem();
+    let spki = SubjectPublicKeyInfoDer::from_pem_slice(public.as_bytes()).expect("SPKI");
+    assert_eq!(diskless::tls::spki_of(&der), Some(spki.as_ref()));
+
+    let v1 = as_x509_v1(&a.cert_pem);
+    let v1_der = diskless::tls::parse_certificates(v1.as_bytes(), "v1").expect("v1")[0].clone();
+    assert_eq!(
+        diskless::tls::spki_of(&v1_der),
+        diskless::tls::spki_of(&der)
+    );
+    diskless::tls::client_config(
+        ca.pem.as_bytes(),
+        Some((v1.as_bytes(), a.key_pem.as_bytes())),
+    )
+    .expect("a v1 certificate with its own key is accepted");
+    let err = diskless::tls::client_config(
+        ca.pem.as_bytes(),
+        Some((v1.as_bytes(), b.key_pem.as_bytes())),
+    )
+    .expect_err("a v1 certificate with another key");
+    assert!(
+        err.to_string().contains("client certificate and key"),
+        "{err}"
+    );
+    assert_eq!(diskless::tls::spki_of(b"\x30\x05junk"), None);
 }

@@ -150,9 +150,13 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// A scratch directory for one test.
+/// A fresh scratch directory for one test (under target/testbed-tmp/).
 pub fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = xtask::testbed::scratch_dir().join(format!("{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("creating the scratch directory");
-    dir
+    xtask::testbed::fresh_dir(&format!("{name}-{}", std::process::id()))
+        .expect("creating the scratch directory")
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

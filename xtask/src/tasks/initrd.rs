@@ -24,6 +24,7 @@ Options:
                         (repeatable; goes uncompressed in front of the image)
   --compress ALGO       zstd (default), gzip or none
   --shell PATH          a static busybox for a rescue shell (bin/busybox, bin/sh, ...)
+  -h, --help            this help
 
 What the node trusts when it fetches its root image (see the README, Fetching images safely):
   --ca FILE             PEM bundle of the CAs an https image server must chain to
@@ -33,7 +34,6 @@ What the node trusts when it fetches its root image (see the README, Fetching im
   --image FILE          pin the root image: its sha256 goes into etc/diskless/image.sha256
                         and overrides diskless.sha256= and whatever URL the command line names
   --image-sha256 HEX    pin by hash instead of by file
-  -h, --help            this help
 ";
 
 pub fn run(args: Vec<OsString>) -> Result<()> {

@@ -30,6 +30,8 @@ const MAX_HEAD: usize = 16 * 1024;
 /// A client that stops talking is given up on after this long, so threads do not pile up.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 const CHUNK: usize = 64 * 1024;
+/// How long [`Behavior::StallAfter`] holds a connection silent.
+pub const STALL_HOLD: Duration = Duration::from_secs(20);
 
 /// How the server (mis)behaves. Counted behaviours ("first K") count from when they are set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,9 @@ pub enum Behavior {
     /// The first `count` GET responses whose bodies are longer than `after` bytes are cut
     /// like [`Behavior::CutAfter`]: a server that keeps dropping connections.
     CutFirst { count: u32, after: u64 },
+    /// Once: the first GET response longer than N bytes sends N body bytes, then nothing
+    /// more for [`STALL_HOLD`] while keeping the connection open (a hung server), then closes.
+    StallAfter(u64),
     /// In every response, the byte at this offset of the file is inverted (`!b`), wherever
     /// a range covers it. Headers and lengths stay correct, as with a bad disk or proxy.
     CorruptByte(u64),
@@ -289,6 +294,24 @@ impl HttpServer {
     pub fn requests(&self) -> Vec<RequestLog> {
         lock(&self.shared.log).clone()
     }
+
+    /// The request log once `done` holds for it, or after `timeout` whatever it is then. A
+    /// client that read a whole `Content-Length` body may be faster than the server thread
+    /// that logs the request, so tests that look right after a fetch wait here.
+    pub fn requests_when(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[RequestLog]) -> bool,
+    ) -> Vec<RequestLog> {
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            let log = self.requests();
+            if done(&log) || std::time::Instant::now() >= until {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for HttpServer {
@@ -331,6 +354,7 @@ fn take(rule: &mut Rule) -> Option<Behavior> {
         // Used up when the cut happens (see `handle`).
         Behavior::CutAfter(_) => rule.used == 0,
         Behavior::CutFirst { count, .. } => rule.used < count,
+        Behavior::StallAfter(_) => rule.used == 0,
         Behavior::CorruptByte(_) | Behavior::Delay(_) => true,
     };
     if !applies {
@@ -571,6 +595,12 @@ fn handle(stream: TcpStream, shared: &Shared) {
                 n
             })
         }),
+        Some(Behavior::StallAfter(n)) if count > n => with_rule(shared, &path, |rule| {
+            (rule.used == 0 && rule.behavior == Behavior::StallAfter(n)).then(|| {
+                rule.used = 1;
+                n
+            })
+        }),
         Some(Behavior::CutFirst { count: k, after }) if count > after => {
             with_rule(shared, &path, |rule| {
                 let same = rule.behavior == Behavior::CutFirst { count: k, after };
@@ -603,6 +633,10 @@ fn handle(stream: TcpStream, shared: &Shared) {
     );
     log(shared, entry);
     if cut.is_some() {
+        if matches!(behavior, Some(Behavior::StallAfter(_))) {
+            let _ = stream.flush();
+            std::thread::sleep(STALL_HOLD);
+        }
         stream.cut();
     }
 }
