@@ -904,7 +904,7 @@ fn hash_authority(source: crate::trust::HashSource) -> String {
     match source {
         crate::trust::HashSource::Cmdline => "diskless.sha256".to_owned(),
         crate::trust::HashSource::Pin => {
-            format!("{} (/{})", source.describe(), crate::trust::IMAGE_PIN)
+            format!("{}: /{}", source.describe(), crate::trust::IMAGE_PIN)
         }
     }
 }

@@ -32,8 +32,11 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(xtask::project_root());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    cmd!(sh, "{cargo} test --workspace {passthrough...}")
-        .run()
-        .context("cargo test failed")?;
+    cmd!(
+        sh,
+        "{cargo} test --workspace --no-fail-fast {passthrough...}"
+    )
+    .run()
+    .context("cargo test failed")?;
     Ok(())
 }

@@ -383,8 +383,15 @@ impl Qemu {
                     Ok(_) => {
                         let t = start.elapsed().as_secs_f64();
                         let line = String::from_utf8_lossy(&buf);
-                        let line = line.trim_end_matches(['\n', '\r']).to_owned();
-                        if tx.send((t, line)).is_err() {
+                        let line = line.trim_end_matches(['\n', '\r']);
+                        // The kernel prints on the same serial port as the guest's programs, so
+                        // a kernel message can land in the middle of another line: give it
+                        // its own line, or `KEY=value` lines pick up its text.
+                        let mut sent = true;
+                        for part in split_kernel_messages(line) {
+                            sent &= tx.send((t, part.to_owned())).is_ok();
+                        }
+                        if !sent {
                             break;
                         }
                     }
@@ -789,8 +796,67 @@ impl BootLog {
     }
 }
 
+/// Splits `line` before every kernel message (`[    3.664486] ...`) that does not start it.
+pub fn split_kernel_messages(line: &str) -> Vec<&str> {
+    let bytes = line.as_bytes();
+    let mut starts = vec![0];
+    for (i, &b) in bytes.iter().enumerate().skip(1) {
+        if b == b'[' && is_kernel_stamp(&bytes[i..]) {
+            starts.push(i);
+        }
+    }
+    starts.push(line.len());
+    starts
+        .windows(2)
+        .map(|w| &line[w[0]..w[1]])
+        .filter(|part| !part.is_empty())
+        .collect()
+}
+
+/// `[`, optional spaces, digits, `.`, six digits, `] `: the printk timestamp.
+fn is_kernel_stamp(bytes: &[u8]) -> bool {
+    let mut i = 1;
+    while bytes.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || bytes.get(i + digits) != Some(&b'.') {
+        return false;
+    }
+    let frac = i + digits + 1;
+    let micros = bytes.get(frac..).map_or(0, |rest| {
+        rest.iter().take_while(|b| b.is_ascii_digit()).count()
+    });
+    micros == 6 && bytes.get(frac + 6) == Some(&b']')
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn kernel_messages_interleaved_on_the_console_get_their_own_lines() {
+        let cases: [(&str, &[&str]); 4] = [
+            (
+                "ROOT-HOSTNAME=k8s-node3[    3.664486] IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready",
+                &[
+                    "ROOT-HOSTNAME=k8s-node3",
+                    "[    3.664486] IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready",
+                ],
+            ),
+            (
+                "[    1.000000] Run /init as init process",
+                &["[    1.000000] Run /init as init process"],
+            ),
+            ("ROOT-X=[1.5] not a stamp", &["ROOT-X=[1.5] not a stamp"]),
+            (
+                "a[12.123456] b[  7.000001] c",
+                &["a", "[12.123456] b", "[  7.000001] c"],
+            ),
+        ];
+        for (line, parts) in cases {
+            assert_eq!(split_kernel_messages(line), parts, "{line}");
+        }
+    }
+
     use super::*;
 
     fn args_of(q: &Qemu) -> Vec<String> {
