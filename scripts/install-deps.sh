@@ -13,6 +13,7 @@ PACKAGES=(
     ca-certificates dnsmasq-base iproute2
     nfs-ganesha nfs-ganesha-vfs
     initramfs-tools curl time squashfs-tools
+    dracut-core dracut-network dracut-live
     pxelinux syslinux-common
 )
 

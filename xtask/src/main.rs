@@ -15,6 +15,7 @@ fn main() -> anyhow::Result<()> {
         "boot" => tasks::boot::run(rest),
         "hostname" => tasks::hostname::run(rest),
         "test" => tasks::test::run(rest),
+        "bench" => tasks::bench::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task> [options]\n\n\
@@ -23,6 +24,7 @@ fn main() -> anyhow::Result<()> {
                  kernel    fetch the Debian cloud kernel used by the tests and the demo\n  \
                  boot      demo: build, serve a root image, boot a node in QEMU\n  \
                  hostname  print the host names nodes will take for their MACs\n  \
+                 bench     boot time, size and fetch throughput against initramfs-tools\n  \
                  test      run every test (unit, image, QEMU)\n\n\
                  `cargo xtask <task> --help` describes a task's options."
             );
