@@ -28,6 +28,9 @@ const DOMAIN: &str = "cluster.home";
 /// The server side of the tap, as seed 002's gateway on its cluster subnet.
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 1);
 const TAP: &str = "tap0";
+/// The image server's port inside the namespace (see `Cluster::new`).
+const IMAGE_PORT: u16 = 8080;
+const IMAGE_URL: &str = "http://images.cluster.home:8080/root.squashfs";
 /// The name seed 000's scheme gives MAC (REFERENCE.md).
 const DERIVED_NAME: &str = "worker-64e59a";
 
@@ -264,8 +267,10 @@ impl Cluster {
             .expect("starting dnsmasq");
         let server = HttpServer::serve_files(files).expect("http server");
         let relay = ns
+            // The namespace is private, so a fixed port collides with nothing and the image
+            // URL can be known before the relay exists (DHCP's root path names it).
             .relay_tcp(
-                SocketAddr::from((GATEWAY, 0)),
+                SocketAddr::from((GATEWAY, IMAGE_PORT)),
                 SocketAddr::from((Ipv4Addr::LOCALHOST, server.port())),
             )
             .expect("relay into the namespace");
@@ -278,10 +283,8 @@ impl Cluster {
     }
 
     fn image_url(&self) -> String {
-        format!(
-            "http://images.cluster.home:{}/root.squashfs",
-            self.relay.addr().port()
-        )
+        debug_assert_eq!(self.relay.addr().port(), IMAGE_PORT);
+        IMAGE_URL.to_owned()
     }
 
     /// Boots one node with MAC on the tap, inside the namespace.
@@ -550,5 +553,50 @@ fn unknown_node_gets_no_answer_and_fails_plainly_after_the_dhcp_timeout() {
         cluster.server.requests().is_empty(),
         "{:?}",
         cluster.server.requests()
+    );
+}
+
+/// `root=dhcp`: the root comes from the lease's root path (option 17), here an image URL
+/// with a host name that the same dnsmasq resolves.
+#[test]
+fn root_dhcp_boots_the_image_the_root_path_names() {
+    let Some(fx) = fixture() else { return };
+    if !require_dnsmasq() {
+        return;
+    }
+    let cluster = Cluster::new(
+        "dhcp-root-path",
+        image_files(fx, "dhcp-root-path", &RootSpec::default()),
+        DnsmasqConfig::new()
+            .dhcp_range("192.168.77.0,static,255.255.255.0,1h")
+            .dhcp_host(MAC, Ipv4Addr::new(192, 168, 77, 50), None)
+            .dhcp_option(&format!("option:root-path,{IMAGE_URL}")),
+    );
+    let log = cluster.boot(
+        fx,
+        "dhcp-root-path",
+        "ip=dhcp root=dhcp rd.emergency=poweroff",
+    );
+
+    assert_reached_root(&log);
+    let dmesg = block(&log, "ROOT-DMESG: ").join("\n");
+    assert!(
+        dmesg.contains(&format!("root path from DHCP: {IMAGE_URL}")),
+        "{dmesg}"
+    );
+    assert!(
+        record(&log).contains(&format!("\"image_url\": \"{IMAGE_URL}\"")),
+        "{}",
+        record(&log)
+    );
+    assert_eq!(log.value("ROOT-HOSTNAME").as_deref(), Some(DERIVED_NAME));
+    assert_eq!(
+        cluster
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count(),
+        1
     );
 }

@@ -796,12 +796,14 @@ impl BootLog {
     }
 }
 
-/// Splits `line` before every kernel message (`[    3.664486] ...`) that does not start it.
+/// Splits `line` before every kernel message (`[    3.664486] ...`) glued to the end of
+/// another program's output.
 pub fn split_kernel_messages(line: &str) -> Vec<&str> {
     let bytes = line.as_bytes();
     let mut starts = vec![0];
     for (i, &b) in bytes.iter().enumerate().skip(1) {
-        if b == b'[' && is_kernel_stamp(&bytes[i..]) {
+        // After white space it is a program printing a stamp (`ROOT-DMESG: [ 1.0] ...`).
+        if b == b'[' && !bytes[i - 1].is_ascii_whitespace() && is_kernel_stamp(&bytes[i..]) {
             starts.push(i);
         }
     }
@@ -834,7 +836,7 @@ fn is_kernel_stamp(bytes: &[u8]) -> bool {
 mod tests {
     #[test]
     fn kernel_messages_interleaved_on_the_console_get_their_own_lines() {
-        let cases: [(&str, &[&str]); 4] = [
+        let cases: [(&str, &[&str]); 5] = [
             (
                 "ROOT-HOSTNAME=k8s-node3[    3.664486] IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready",
                 &[
@@ -850,6 +852,10 @@ mod tests {
             (
                 "a[12.123456] b[  7.000001] c",
                 &["a", "[12.123456] b", "[  7.000001] c"],
+            ),
+            (
+                "ROOT-DMESG: [    3.471250] diskless: x",
+                &["ROOT-DMESG: [    3.471250] diskless: x"],
             ),
         ];
         for (line, parts) in cases {
