@@ -130,6 +130,12 @@ fn node_boots_a_squashfs_root_over_http_as_worker_64e59a() {
         "{dmesg}"
     );
     assert!(dmesg.contains("sha256 matches"), "{dmesg}");
+    // Drivers load by the hardware present (modalias), not because the image has them.
+    assert!(
+        !record.contains(&format!("\"{}\"", common::UNUSED_DRIVER)),
+        "{record}"
+    );
+    assert!(!dmesg.contains(common::UNUSED_DRIVER), "{dmesg}");
     // The kernel asked /sbin/modprobe (this init) for the file systems it mounted.
     assert!(
         dmesg.contains("modprobe: loaded overlay for the kernel's request fs-overlay"),
