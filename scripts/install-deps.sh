@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs what building and testing diskless needs on Debian 12: QEMU (the test bed),
-# musl-tools (ring and the static init), busybox-static (test roots and --shell), cpio and
-# initramfs-tools-core (image checks with Debian's own unmkinitramfs), and the musl target.
+# Installs what building, testing and benchmarking diskless needs on Debian 12:
+# - QEMU and its PXE ROMs (the test bed), pxelinux (the real PXE chain test);
+# - musl-tools (ring and the static init), busybox-static (test roots and --shell);
+# - cpio, initramfs-tools-core, file, zstd (image checks with Debian's own tools);
+# - nfs-ganesha (NFSv3/v4.1 test server), dnsmasq-base and iproute2 (DHCP/DNS in namespaces);
+# - initramfs-tools, dracut-core and friends, curl, time, squashfs-tools (the bench's baselines);
+# and the Rust musl target.
 set -euo pipefail
 
 SUDO=""

@@ -5,12 +5,19 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 use xshell::{Shell, cmd};
 
-/// Programs the test bed runs, and the Debian package that brings each.
-const TOOLS: [(&str, &str); 4] = [
+/// Files the demo, the tests and the bench need, and the Debian package that brings each
+/// (scripts/install-deps.sh installs them all, and more).
+const TOOLS: [(&str, &str); 10] = [
     ("/usr/bin/qemu-system-x86_64", "qemu-system-x86"),
     ("/usr/bin/musl-gcc", "musl-tools"),
     ("/bin/busybox", "busybox-static"),
     ("/usr/bin/cpio", "cpio"),
+    ("/usr/bin/unmkinitramfs", "initramfs-tools-core"),
+    ("/usr/bin/file", "file"),
+    ("/usr/bin/ganesha.nfsd", "nfs-ganesha"),
+    ("/usr/sbin/dnsmasq", "dnsmasq-base"),
+    ("/usr/lib/PXELINUX/pxelinux.0", "pxelinux"),
+    ("/usr/sbin/mkinitramfs", "initramfs-tools"),
 ];
 
 /// Installs the missing prerequisites with `scripts/install-deps.sh` (as root), or says
