@@ -387,35 +387,37 @@ fn run(args: &[OsString]) -> Result<Infallible, BootError> {
     let root_plan = root_plan.resolve(&net)?;
     let overlay = root_plan.overlay(&config);
     let new_root = Path::new(rootfs::NEW_ROOT);
-    match &root_plan {
-        RootPlan::Live { url } => assemble_live_root(&mut boot, url, &config, overlay)?,
+    // Whether /etc of the new root takes writes: an overlay, or an NFS root mounted rw.
+    let root_writable = match &root_plan {
+        RootPlan::Live { url } => {
+            assemble_live_root(&mut boot, url, &config, overlay)?;
+            overlay
+        }
         RootPlan::Nfs {
             share,
             default_version,
             syntax,
         } => {
             let share = expand_percent_s(share, *syntax, net.address, &name);
-            boot.timeline.run(Step::Mount, || {
+            let read_write = boot.timeline.run(Step::Mount, || {
                 mount_nfs_root(&nfs, &share, *default_version, &config, overlay)
             })?;
-            boot.record.root = Some(format!(
-                "NFS {}{}",
-                share.describe(),
-                if overlay {
-                    " under a tmpfs overlay"
-                } else {
-                    ""
-                }
-            ));
+            let layer = if overlay {
+                " under a tmpfs overlay"
+            } else if read_write {
+                ", read-write"
+            } else {
+                ", read-only"
+            };
+            boot.record.root = Some(format!("NFS {}{layer}", share.describe()));
+            overlay || read_write
         }
         RootPlan::FromDhcp { .. } => {
             return Err(BootError::UnsupportedRoot(
                 "a root the network did not name".to_owned(),
             ));
         }
-    }
-    let root_writable =
-        overlay || matches!(root_plan, RootPlan::Nfs { .. }) && config.root_rw == Some(true);
+    };
 
     boot.timeline.run(Step::Storage, || {
         attach_storage(&nfs, &config, new_root, &name, &mac, &cmdline_text)
@@ -541,24 +543,26 @@ fn expand_percent_s(
     }
 }
 
-/// Mounts the NFS root read-only (unless `rw`), directly or under a tmpfs overlay.
+/// Mounts the NFS root read-only (unless `rw`), directly or under a tmpfs overlay; returns
+/// whether the NFS root itself is mounted read-write.
 fn mount_nfs_root(
     nfs: &NfsContext,
     share: &NfsShare,
     default: NfsVersion,
     config: &BootConfig,
     overlay: bool,
-) -> Result<(), BootError> {
-    // The kernel's `rw` wins, then the share's own ro/rw option; read-only by default.
-    let read_write = config.root_rw.or(share.read_write()).unwrap_or(false);
+) -> Result<bool, BootError> {
     if overlay {
         rootfs::mkdir(rootfs::LOWER)?;
         nfs.mount(share, default, Path::new(rootfs::LOWER), true)?;
-        rootfs::mount_overlay(config.overlay_size.as_deref())
-    } else {
-        rootfs::mkdir(rootfs::NEW_ROOT)?;
-        nfs.mount(share, default, Path::new(rootfs::NEW_ROOT), !read_write)
+        rootfs::mount_overlay(config.overlay_size.as_deref())?;
+        return Ok(false);
     }
+    // The kernel's `rw` wins, then the share's own ro/rw option; read-only by default.
+    let read_write = config.root_rw.or(share.read_write()).unwrap_or(false);
+    rootfs::mkdir(rootfs::NEW_ROOT)?;
+    nfs.mount(share, default, Path::new(rootfs::NEW_ROOT), !read_write)?;
+    Ok(read_write)
 }
 
 /// The node's directory, shared mounts and persistent paths (seed 003).
