@@ -352,7 +352,8 @@ fn run(args: &[OsString]) -> Result<Infallible, BootError> {
     let net = boot.timeline.run(Step::Network, || match &net_plan {
         NetworkPlan::Static { ip, plan } => {
             let net = Configured::from_static(&iface, ip, plan, &config.nameservers);
-            configure_interface(&net, &config, link_timeout)?;
+            bring_up(std::slice::from_ref(&iface), &config, link_timeout)?;
+            configure_interface(&net)?;
             Ok(net)
         }
         NetworkPlan::Dhcp { ip, .. } => {
@@ -361,8 +362,9 @@ fn run(args: &[OsString]) -> Result<Infallible, BootError> {
                 NicChoice::FirstEthernet => net::ethernet_interfaces(),
                 _ => vec![iface.clone()],
             };
-            let net = dhcp_configure(&candidates, &mac, &name, ip.as_ref(), &config, link_timeout)?;
-            configure_interface(&net, &config, link_timeout)?;
+            let with_carrier = bring_up(&candidates, &config, link_timeout)?;
+            let net = dhcp_configure(&with_carrier, &mac, &name, ip.as_ref(), &config)?;
+            configure_interface(&net)?;
             Ok(net)
         }
     })?;
@@ -625,16 +627,16 @@ fn set_name(config: &BootConfig, mac: &Mac, given: Option<&str>) -> Result<Strin
     Ok(name)
 }
 
-/// Brings the candidate NICs up, waits for carrier, and runs DHCP on those that have it; the
-/// first lease wins (the others keep trying until their own timeout, then stop).
-fn dhcp_configure(
+/// Brings `lo` and the candidate NICs up and waits (bounded) for carrier; returns those that
+/// have it. The one place a link comes up, for static and DHCP configuration alike.
+fn bring_up(
     candidates: &[String],
-    mac: &Mac,
-    name: &str,
-    ip: Option<&StaticIp>,
     config: &BootConfig,
     link_timeout: Duration,
-) -> Result<Configured, BootError> {
+) -> Result<Vec<String>, BootError> {
+    if let Err(err) = sys::interface_up("lo") {
+        log::warn!("bringing up lo: {err}");
+    }
     for iface in candidates {
         sys::interface_up(iface).map_err(|source| BootError::InterfaceUp {
             iface: iface.clone(),
@@ -648,11 +650,24 @@ fn dhcp_configure(
             secs: config.link_timeout_secs,
         });
     }
+    Ok(with_carrier)
+}
+
+/// Runs DHCP on every NIC given (up, with carrier); the first lease wins (the others keep
+/// trying until their own timeout, then stop).
+fn dhcp_configure(
+    with_carrier: &[String],
+    mac: &Mac,
+    name: &str,
+    ip: Option<&StaticIp>,
+    config: &BootConfig,
+) -> Result<Configured, BootError> {
     let timeout = Duration::from_secs(u64::from(config.dhcp_timeout_secs));
+    let nics = net::interfaces();
     let (tx, rx) = std::sync::mpsc::channel();
-    for iface in &with_carrier {
-        let iface_mac = net::interfaces()
-            .into_iter()
+    for iface in with_carrier {
+        let iface_mac = nics
+            .iter()
             .find(|nic| &nic.name == iface)
             .and_then(|nic| nic.mac)
             .unwrap_or(*mac);
@@ -683,13 +698,9 @@ fn dhcp_configure(
     })
 }
 
-/// Applies an address, routes and MTU to the interface, and gives our own resolver (musl's,
+/// Applies an address, routes and MTU to the interface (up, with carrier: [`bring_up`]), and gives our own resolver (musl's,
 /// inside the initramfs) the DNS servers so images can be fetched by host name.
-fn configure_interface(
-    net: &Configured,
-    config: &BootConfig,
-    link_timeout: Duration,
-) -> Result<(), BootError> {
+fn configure_interface(net: &Configured) -> Result<(), BootError> {
     let iface = net.iface.as_str();
     let net_err = |what: String| {
         move |source| BootError::Network {
@@ -698,21 +709,8 @@ fn configure_interface(
             source,
         }
     };
-    if let Err(err) = sys::interface_up("lo") {
-        log::warn!("bringing up lo: {err}");
-    }
     if let Some(mtu) = net.mtu {
         sys::set_mtu(iface, mtu).map_err(net_err(format!("MTU {mtu}")))?;
-    }
-    sys::interface_up(iface).map_err(|source| BootError::InterfaceUp {
-        iface: iface.to_owned(),
-        source,
-    })?;
-    if !net::wait_for_carrier(iface, link_timeout) {
-        return Err(BootError::NoCarrier {
-            iface: iface.to_owned(),
-            secs: config.link_timeout_secs,
-        });
     }
     sys::set_ipv4_address(iface, net.address, net.netmask()).map_err(net_err(format!(
         "address {}/{}",

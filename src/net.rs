@@ -307,21 +307,6 @@ pub fn wait_for_any_carrier(ifaces: &[String], timeout: Duration) -> Vec<String>
     }
 }
 
-/// Polls `carrier` until the link is up. The interface must be administratively up first.
-pub fn wait_for_carrier(iface: &str, timeout: Duration) -> bool {
-    let path = Path::new(SYS_CLASS_NET).join(iface).join("carrier");
-    let deadline = Instant::now() + timeout;
-    loop {
-        if read_trimmed(&path).as_deref() == Some("1") {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
