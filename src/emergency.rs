@@ -1,71 +1,61 @@
 //! What PID 1 does when the boot cannot go on: say so plainly, then open a shell
 //! (`rd.shell=1`, when the image carries one) or reboot, power off or halt
 //! (`rd.emergency=`, default reboot so an unattended node tries again). It never returns.
+//!
+//! Nothing here may panic or return: a panic in PID 1 aborts, and the kernel panics when its
+//! init dies. So the console is written without `eprintln!` (which panics when the write
+//! fails), a panic of the main thread ends here too, and a panic in a worker thread is
+//! reported to whoever waits for that worker ([`spawn_worker`]) instead of ending the boot
+//! from a thread the boot does not wait on.
 
+use std::cell::RefCell;
+use std::io::{self, Write};
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::cmdline::Param;
-use crate::config::{self, EmergencyAction};
-use crate::sys;
+use crate::cmdline::config::{EmergencyAction, FailurePolicy};
+use crate::sys::{self, PowerAction};
 
 const SHELL: &str = "/bin/sh";
 const COUNTDOWN: Duration = Duration::from_secs(5);
 
-/// The failure policy, read leniently from the raw command line: it must work even when the
-/// rest of the command line is what failed to parse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    pub shell: bool,
-    pub action: EmergencyAction,
+static POLICY: OnceLock<FailurePolicy> = OnceLock::new();
+/// Set by the first [`fatal`]: the boot stops at its next step ([`stop_if_failed`]).
+static FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Where a worker's panic message goes.
+type PanicReport = Box<dyn FnOnce(String)>;
+
+thread_local! {
+    /// In a worker thread: where its panic goes instead of [`fatal`].
+    static PANIC_REPORT: RefCell<Option<PanicReport>> = const { RefCell::new(None) };
 }
 
-impl Default for Policy {
-    fn default() -> Policy {
-        Policy {
-            shell: false,
-            action: EmergencyAction::Reboot,
-        }
-    }
-}
-
-impl Policy {
-    /// Same rules as [`config::BootConfig`] (last occurrence wins), but an unreadable value
-    /// keeps the default instead of failing: `config` reports it, and then we need a policy.
-    pub fn from_params(params: &[Param]) -> Policy {
-        let mut policy = Policy::default();
-        for param in params {
-            match param.key.as_str() {
-                "rd.shell" => {
-                    policy.shell =
-                        config::parse_flag(param.value.as_deref()).unwrap_or(policy.shell)
-                }
-                "rd.emergency" => {
-                    policy.action = param
-                        .value
-                        .as_deref()
-                        .and_then(EmergencyAction::parse)
-                        .unwrap_or(policy.action);
-                }
-                _ => {}
-            }
-        }
-        policy
-    }
-}
-
-static POLICY: OnceLock<Policy> = OnceLock::new();
-
-/// Remembers the policy for [`fatal`] calls that come from a panic.
-pub fn set_policy(policy: Policy) {
+/// Remembers the policy for [`fatal`] calls, panics included. The first call wins.
+pub fn set_policy(policy: FailurePolicy) {
     let _ = POLICY.set(policy);
 }
 
+/// Writes a line to the console and ignores failure: there is nowhere else to say it, and a
+/// failed write must not become a panic inside the failure path.
+pub fn say(out: &mut dyn Write, line: &str) {
+    let _ = out.write_all(format!("diskless: {line}\n").as_bytes());
+    let _ = out.flush();
+}
+
+fn console(line: &str) {
+    say(&mut io::stderr(), line);
+}
+
 /// Routes panics to the same place as every other fatal error. With `panic = "abort"` the
-/// hook runs before the abort, and it never returns, so PID 1 never dies.
+/// hook runs before the abort, and it never returns, so PID 1 never dies. Outside PID 1
+/// (tests, the modprobe helper) a panic that no worker report takes is left to the default
+/// hook.
 pub fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
         let location = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -76,119 +66,183 @@ pub fn install_panic_hook() {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
-        fatal("panic", &format!("{message}{location}"));
+        let message = format!("{message}{location}");
+        let report = PANIC_REPORT
+            .try_with(|report| report.borrow_mut().take())
+            .ok()
+            .flatten();
+        if let Some(report) = report {
+            let thread = std::thread::current();
+            log::error!(
+                "thread {} panicked: {message}",
+                thread.name().unwrap_or("(unnamed)")
+            );
+            report(message);
+            // Its work is abandoned. With `panic = "abort"` (the init's release build)
+            // returning would abort PID 1, so the thread waits for good; where panics unwind,
+            // the unwinding ends the thread (and parking would hold the hook's lock).
+            #[cfg(panic = "abort")]
+            loop {
+                std::thread::park();
+            }
+            #[cfg(not(panic = "abort"))]
+            return;
+        }
+        if std::process::id() == 1 {
+            fatal("panic", &message);
+        }
+        default_hook(info);
     }));
 }
 
+/// Spawns a named worker thread. If `work` panics, `on_panic` gets the message (so whoever
+/// waits for the worker learns it failed, and why) and the worker goes no further; the boot
+/// goes on under its own control. A thread that cannot be started is an error, not a panic.
+pub fn spawn_worker(
+    name: String,
+    work: impl FnOnce() + Send + 'static,
+    on_panic: impl FnOnce(String) + Send + 'static,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            PANIC_REPORT.with(|report| *report.borrow_mut() = Some(Box::new(on_panic)));
+            work();
+            PANIC_REPORT.with(|report| report.borrow_mut().take());
+        })
+        .map(drop)
+}
+
+/// Called between steps: once [`fatal`] runs in another thread, the boot goes no further.
+pub fn stop_if_failed() {
+    if FAILED.load(Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// Prints `diskless: FATAL <step>: <cause>` on the console and in kmsg, then follows the
-/// policy. Never returns.
+/// policy. Never returns; a second caller (another thread) waits here for good.
 pub fn fatal(step: &str, cause: &str) -> ! {
+    if FAILED.swap(true, Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
     let policy = POLICY.get().copied().unwrap_or_default();
-    eprintln!("diskless: FATAL {step}: {cause}");
+    console(&format!("FATAL {step}: {cause}"));
     log::error!("FATAL {step}: {cause}");
     if policy.shell {
         if Path::new(SHELL).exists() {
             run_shell();
         } else {
-            eprintln!(
-                "diskless: rd.shell=1 but this image has no {SHELL} (build it with `cargo xtask initrd --shell /bin/busybox`)"
-            );
+            console(&format!(
+                "rd.shell=1 but this image has no {SHELL} (build it with `cargo xtask initrd --shell /bin/busybox`)"
+            ));
         }
     }
-    let verb = match policy.action {
-        EmergencyAction::Reboot => "rebooting",
-        EmergencyAction::Poweroff => "powering off",
-        EmergencyAction::Halt => "halting",
+    let (verb, action) = match policy.action {
+        EmergencyAction::Reboot => ("rebooting", PowerAction::Reboot),
+        EmergencyAction::Poweroff => ("powering off", PowerAction::PowerOff),
+        EmergencyAction::Halt => ("halting", PowerAction::Halt),
     };
-    eprintln!(
-        "diskless: {verb} in {} s (rd.emergency=reboot|poweroff|halt; rd.shell=1 opens a shell instead)",
+    console(&format!(
+        "{verb} in {} s (rd.emergency=reboot|poweroff|halt; rd.shell=1 opens a shell instead)",
         COUNTDOWN.as_secs()
-    );
+    ));
     std::thread::sleep(COUNTDOWN);
-    let err = sys::power(policy.action);
-    eprintln!("diskless: {verb} failed: {err}; stopping here");
+    let err = sys::power(action);
+    console(&format!("{verb} failed: {err}; stopping here"));
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
 }
 
 fn run_shell() {
-    eprintln!(
-        "diskless: opening a rescue shell; `dmesg | grep diskless` shows what happened; exit to continue with rd.emergency"
+    console(
+        "opening a rescue shell; `dmesg | grep diskless` shows what happened; exit to continue with rd.emergency",
     );
     match std::process::Command::new(SHELL)
         .env("PS1", "diskless# ")
         .status()
     {
-        Ok(status) => eprintln!("diskless: rescue shell exited ({status})"),
-        Err(err) => eprintln!("diskless: cannot start {SHELL}: {err}"),
+        Ok(status) => console(&format!("rescue shell exited ({status})")),
+        Err(err) => console(&format!("cannot start {SHELL}: {err}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmdline;
+    use std::sync::mpsc;
+
+    /// A console that fails every write, as a console without a device does.
+    struct Unwritable;
+
+    impl Write for Unwritable {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from_raw_os_error(nix::libc::EIO))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::from_raw_os_error(nix::libc::EIO))
+        }
+    }
 
     #[test]
-    fn policy_follows_dracut_keys_and_defaults_to_reboot() {
-        let cases = [
-            (
-                "",
-                Policy {
-                    shell: false,
-                    action: EmergencyAction::Reboot,
-                },
-            ),
-            (
-                "rd.shell",
-                Policy {
-                    shell: true,
-                    action: EmergencyAction::Reboot,
-                },
-            ),
-            (
-                "rd.shell=1 rd.shell=0",
-                Policy {
-                    shell: false,
-                    action: EmergencyAction::Reboot,
-                },
-            ),
-            (
-                "rd.emergency=poweroff",
-                Policy {
-                    shell: false,
-                    action: EmergencyAction::Poweroff,
-                },
-            ),
-            (
-                "rd.emergency=halt rd.shell=yes",
-                Policy {
-                    shell: true,
-                    action: EmergencyAction::Halt,
-                },
-            ),
-            (
-                "rd.emergency=bogus",
-                Policy {
-                    shell: false,
-                    action: EmergencyAction::Reboot,
-                },
-            ),
-            (
-                "rd.shell=on rd.emergency=poweroff rd.emergency=",
-                Policy {
-                    shell: true,
-                    action: EmergencyAction::Poweroff,
-                },
-            ),
-        ];
-        for (line, expected) in cases {
-            assert_eq!(
-                Policy::from_params(&cmdline::parse(line)),
-                expected,
-                "{line}"
-            );
-        }
+    fn a_failing_console_is_not_a_panic() {
+        say(&mut Unwritable, "FATAL cmdline: nobody reads this");
+        let mut seen = Vec::new();
+        say(&mut seen, "FATAL fetch: why");
+        assert_eq!(seen, b"diskless: FATAL fetch: why\n");
+    }
+
+    /// The DHCP workers' case: a panic in a worker reaches the thread that waits for it, as
+    /// a message, and the worker never returns to the boot.
+    #[test]
+    fn a_panicking_worker_reports_to_whoever_waits_for_it() {
+        install_panic_hook();
+        let (tx, rx) = mpsc::channel();
+        let (done, returned) = mpsc::channel();
+        spawn_worker(
+            "worker-test".to_owned(),
+            move || {
+                let empty: Vec<u8> = Vec::new();
+                // An out-of-bounds index, as a bug in a parser would make.
+                let byte = empty.get(3).copied().map(u32::from);
+                let _ = done.send(byte.expect("a fourth byte"));
+            },
+            move |message| {
+                let _ = tx.send(message);
+            },
+        )
+        .expect("spawning a thread");
+        let message = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the panic is reported");
+        assert!(message.contains("a fourth byte"), "{message}");
+        assert!(message.contains("emergency.rs"), "{message}");
+        assert!(
+            returned.recv_timeout(Duration::from_millis(200)).is_err(),
+            "the worker must not go on after its panic"
+        );
+    }
+
+    #[test]
+    fn a_worker_that_finishes_reports_nothing() {
+        let (tx, rx) = mpsc::channel::<String>();
+        let (done, finished) = mpsc::channel();
+        spawn_worker(
+            "worker-ok".to_owned(),
+            move || {
+                let _ = done.send(7);
+            },
+            move |message| {
+                let _ = tx.send(message);
+            },
+        )
+        .expect("spawning a thread");
+        assert_eq!(finished.recv_timeout(Duration::from_secs(10)), Ok(7));
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
     }
 }

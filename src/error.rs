@@ -1,14 +1,15 @@
-//! One error variant per boot step, each carrying the path, URL or value it is about. PID 1
-//! logs an error once, at the top (`diskless: FATAL <step>: <cause>`).
+//! What can stop the boot: one variant per failure, each carrying the path, URL or the
+//! admin's own value, and naming the key to change where a key decides it. PID 1 logs an error
+//! once, at the top, with the step that was running (`diskless: FATAL <step>: <cause>`).
 
 use std::io;
 use std::path::PathBuf;
 
-use crate::config::ConfigError;
+use crate::cmdline::config::ConfigError;
 use crate::identity::HostnameError;
-use crate::squashfs::SquashfsError;
+use crate::image::squashfs::SquashfsError;
 
-/// The boot steps, named as they appear in log and FATAL lines.
+/// The boot steps, named as they appear in log and FATAL lines and in the boot record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     EarlyMounts,
@@ -44,6 +45,15 @@ impl Step {
     }
 }
 
+/// `; driver e1000e failed to load (Invalid argument)` for a NIC that never appeared.
+fn failed_drivers_note(failed: &[String]) -> String {
+    match failed {
+        [] => String::new(),
+        [one] => format!("; the driver {one} failed to load"),
+        many => format!("; these drivers failed to load: {}", many.join(", ")),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
     #[error("mounting {fstype} on {target}: {source}")]
@@ -57,42 +67,63 @@ pub enum BootError {
     ReadCmdline(io::Error),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("no root= on the kernel command line (expected root=live:http://…/image.squashfs)")]
+    #[error(
+        "no root= on the kernel command line: give root=live:<url> (a squashfs image), \
+         root=/dev/nfs nfsroot=<server>:<path>, root=nfs:<server>:<path> or root=dhcp"
+    )]
     NoRoot,
-    #[error("root={0} is not a root this build can boot (expected root=live:<url>)")]
+    #[error(
+        "root={0} is not a root diskless boots: give root=live:<url> (a squashfs image), \
+         root=/dev/nfs nfsroot=<server>:<path>, root=nfs:<server>:<path> or root=dhcp"
+    )]
     UnsupportedRoot(String),
     #[error(
-        "ip={0}: {1} is not supported yet (give a static ip=<client>:<server>:<gw>:<netmask>…)"
+        "{wanted}: the DHCP server gave no root path (option 17); set one on the server \
+         (dnsmasq: dhcp-option=option:root-path,<url or server:/path>) or name the root in root="
     )]
-    UnsupportedIp(String, &'static str),
+    NoRootPath { wanted: &'static str },
+    #[error("{wanted}: the DHCP root path {path:?}: {reason}")]
+    BadRootPath {
+        wanted: &'static str,
+        path: String,
+        reason: String,
+    },
+    #[error("ip={value}: {reason}")]
+    UnsupportedIp { value: String, reason: &'static str },
 
     #[error("reading the module index in {dir}: {reason}")]
     ModuleIndex { dir: PathBuf, reason: String },
-    #[error("loading module {name} from {path}: {source}")]
-    LoadModule {
-        name: String,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error("loading module {failure}: the root cannot be mounted without it")]
+    LoadModule { failure: String },
 
-    #[error("no network interface {wanted} appeared within {secs} s (present: {present})")]
+    #[error(
+        "no network interface {wanted} appeared within {secs} s (rd.timeout=; present: {present}){}",
+        failed_drivers_note(failed_drivers)
+    )]
     NoInterface {
         wanted: String,
         secs: u32,
         present: String,
+        /// Drivers that failed to load (name and why): the likely cause.
+        failed_drivers: Vec<String>,
     },
     #[error("bringing up {iface}: {source}")]
     InterfaceUp { iface: String, source: io::Error },
-    #[error("no carrier on {iface} within {secs} s (is the cable plugged in?)")]
+    #[error(
+        "no carrier on {iface} within {secs} s (rd.net.timeout.carrier=): is the cable plugged in?"
+    )]
     NoCarrier { iface: String, secs: u32 },
 
-    #[error(transparent)]
-    Hostname(#[from] HostnameError),
+    #[error("{key}: {source}")]
+    Hostname {
+        key: &'static str,
+        source: HostnameError,
+    },
     #[error("setting host name {name}: {source}")]
     SetHostname { name: String, source: io::Error },
 
-    #[error("{reason}")]
-    Dhcp { reason: String },
+    #[error("{} (rd.net.timeout.dhcp={secs})", failures.join("; "))]
+    Dhcp { failures: Vec<String>, secs: u32 },
     #[error("configuring {iface} with {what}: {source}")]
     Network {
         iface: String,
@@ -113,6 +144,8 @@ pub enum BootError {
         /// Who vouched for the expected hash: `diskless.sha256` or the initramfs's pin.
         by: String,
     },
+    #[error("reading the image {path}: {source}")]
+    ReadImage { path: PathBuf, source: io::Error },
     #[error("{url} is not a usable squashfs image: {source}")]
     NotSquashfs { url: String, source: SquashfsError },
 
@@ -135,6 +168,12 @@ pub enum BootError {
         cause: io::Error,
         attempts: String,
     },
+    #[error("{key}={path}: {reason}")]
+    PathInRoot {
+        key: &'static str,
+        path: String,
+        reason: String,
+    },
     #[error("{what} {path}: {source}")]
     Storage {
         what: String,
@@ -147,35 +186,72 @@ pub enum BootError {
 
     #[error("{what}: {source}")]
     SwitchRoot { what: String, source: io::Error },
-    #[error("{init} is not in the new root: nothing to run")]
+    #[error("init={init}: no such program in the new root (give init= the root's own init)")]
     NoInit { init: String },
 }
 
-impl BootError {
-    /// The step the error belongs to, for the FATAL line.
-    pub fn step(&self) -> Step {
-        match self {
-            BootError::EarlyMount { .. } => Step::EarlyMounts,
-            BootError::ReadCmdline(_)
-            | BootError::Config(_)
-            | BootError::NoRoot
-            | BootError::UnsupportedRoot(_)
-            | BootError::UnsupportedIp(..) => Step::Cmdline,
-            BootError::ModuleIndex { .. } | BootError::LoadModule { .. } => Step::Modules,
-            BootError::NoInterface { .. }
-            | BootError::InterfaceUp { .. }
-            | BootError::NoCarrier { .. } => Step::Link,
-            BootError::Hostname(_) | BootError::SetHostname { .. } => Step::Identity,
-            BootError::Network { .. } | BootError::Dhcp { .. } => Step::Network,
-            BootError::Fetch { .. } | BootError::Store { .. } => Step::Fetch,
-            BootError::HashMismatch { .. } | BootError::NotSquashfs { .. } => Step::Verify,
-            BootError::Mount { .. } => Step::Mount,
-            BootError::NfsNoServer { .. }
-            | BootError::Resolve { .. }
-            | BootError::NfsMount { .. } => Step::Mount,
-            BootError::Storage { .. } => Step::Storage,
-            BootError::Configure { .. } => Step::Configure,
-            BootError::SwitchRoot { .. } | BootError::NoInit { .. } => Step::SwitchRoot,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_key_to_change() {
+        let cases: Vec<(BootError, &str)> = vec![
+            (
+                BootError::NoCarrier {
+                    iface: "eth0".into(),
+                    secs: 10,
+                },
+                "no carrier on eth0 within 10 s (rd.net.timeout.carrier=): is the cable plugged in?",
+            ),
+            (
+                BootError::Dhcp {
+                    failures: vec![
+                        "dhcp: no DHCP server answered on eth0: 6 DISCOVERs sent in 5.0 s".into(),
+                    ],
+                    secs: 5,
+                },
+                "dhcp: no DHCP server answered on eth0: 6 DISCOVERs sent in 5.0 s (rd.net.timeout.dhcp=5)",
+            ),
+            (
+                BootError::NoInterface {
+                    wanted: "of type Ethernet".into(),
+                    secs: 10,
+                    present: "lo".into(),
+                    failed_drivers: vec!["e1000e (Invalid argument)".into()],
+                },
+                "no network interface of type Ethernet appeared within 10 s (rd.timeout=; present: lo); the driver e1000e (Invalid argument) failed to load",
+            ),
+            (
+                BootError::NoRootPath {
+                    wanted: "root=dhcp",
+                },
+                "root=dhcp: the DHCP server gave no root path (option 17)",
+            ),
+            (
+                BootError::UnsupportedIp {
+                    value: "dhcp6".into(),
+                    reason: "IPv6 configuration is left to the real system; use ip=dhcp",
+                },
+                "ip=dhcp6: IPv6 configuration is left to the real system; use ip=dhcp",
+            ),
+            (
+                BootError::UnsupportedRoot("/dev/sda1".into()),
+                "root=/dev/sda1 is not a root diskless boots: give root=live:<url>",
+            ),
+            (
+                BootError::NoInit {
+                    init: "/sbin/nope".into(),
+                },
+                "init=/sbin/nope: no such program in the new root",
+            ),
+        ];
+        for (err, start) in cases {
+            let text = err.to_string();
+            assert!(text.starts_with(start), "{text}");
+            assert!(!text.contains("root=root="), "{text}");
+            assert!(!text.contains("{ "), "a Debug struct in: {text}");
+            assert!(!text.contains("not supported yet"), "{text}");
         }
     }
 }

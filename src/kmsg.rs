@@ -39,29 +39,35 @@ pub fn format_line(level: log::Level, message: &str) -> Vec<u8> {
     line.into_bytes()
 }
 
-/// The logger: /dev/kmsg when it can be opened, else standard error (the console).
+/// The logger: /dev/kmsg when it can be opened, else standard error (the console). Its
+/// level is the `log` crate's one global level, so raising that (`rd.debug`) is enough.
 pub struct KmsgLogger {
-    sink: Mutex<Option<File>>,
-    max_level: log::LevelFilter,
+    sink: Mutex<Option<Box<dyn Write + Send>>>,
 }
 
 impl KmsgLogger {
-    /// Installs the logger. Safe to call once; later calls are ignored.
-    pub fn install(max_level: log::LevelFilter) {
-        let sink = OpenOptions::new().write(true).open("/dev/kmsg").ok();
-        let logger = Box::new(KmsgLogger {
+    /// A logger writing kmsg lines to `sink` (standard error when `None`).
+    pub fn new(sink: Option<Box<dyn Write + Send>>) -> KmsgLogger {
+        KmsgLogger {
             sink: Mutex::new(sink),
-            max_level,
-        });
-        if log::set_boxed_logger(logger).is_ok() {
-            log::set_max_level(max_level);
+        }
+    }
+
+    /// Installs the logger on /dev/kmsg at `level`. Safe to call once; later calls are
+    /// ignored.
+    pub fn install(level: log::LevelFilter) {
+        let kmsg = OpenOptions::new().write(true).open("/dev/kmsg").ok();
+        let logger =
+            KmsgLogger::new(kmsg.map(|file: File| Box::new(file) as Box<dyn Write + Send>));
+        if log::set_boxed_logger(Box::new(logger)).is_ok() {
+            log::set_max_level(level);
         }
     }
 }
 
 impl log::Log for KmsgLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= self.max_level
+        metadata.level() <= log::max_level()
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -119,6 +125,49 @@ impl DevKmsgGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use log::Log as _;
+    use std::sync::Arc;
+
+    /// A sink the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// `rd.debug` raises the global level; the logger must follow it, not keep its own.
+    #[test]
+    fn debug_lines_pass_once_the_global_level_allows_them() {
+        let seen = Shared::default();
+        let logger = KmsgLogger::new(Some(Box::new(seen.clone())));
+        let debug = |text: &str| {
+            logger.log(
+                &log::Record::builder()
+                    .level(log::Level::Debug)
+                    .args(format_args!("{text}"))
+                    .build(),
+            )
+        };
+        log::set_max_level(log::LevelFilter::Info);
+        debug("hidden");
+        log::set_max_level(log::LevelFilter::Debug);
+        debug("dhcp: eth0: packet socket on ifindex 2");
+        let text = String::from_utf8(seen.0.lock().expect("lock").clone()).expect("utf8");
+        assert_eq!(
+            text,
+            "<7>diskless: dhcp: eth0: packet socket on ifindex 2\n"
+        );
+    }
 
     #[test]
     fn lines_carry_priority_and_prefix() {

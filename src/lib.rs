@@ -1,33 +1,28 @@
 //! diskless: the whole initramfs of a stateless, network-booted node.
 //!
-//! The pure core parses and plans over strings and structs ([`cmdline`], [`config`], [`ip`],
-//! [`identity`], [`modules`], [`etcfiles`], [`squashfs`], [`record`]); the edges do the work
-//! ([`fetch`], [`net`], [`modload`], [`rootfs`], [`newroot`], [`switchroot`], [`emergency`]),
-//! with every syscall behind [`sys`]. [`boot`] is PID 1's short orchestration.
-
-pub mod cmdline;
-pub mod config;
-pub mod dhcp;
-pub mod etcfiles;
-pub mod identity;
-pub mod ip;
-pub mod modules;
-pub mod nfs;
-pub mod record;
-pub mod squashfs;
-pub mod trust;
+//! [`boot`] is PID 1's list of steps. Each concern has its folder: [`cmdline`] (the kernel's
+//! tokenizer, typed configuration, `ip=`, NFS specs), [`kmod`] (the module index and loading),
+//! [`net`] (links, DHCP, applying and handing over the configuration), [`image`] (sources,
+//! HTTP(S) transport, TLS and trust, hashing, squashfs checks), [`root`] (assembling the new
+//! root, node storage, identity files, paths inside it, switch_root). [`plan`] holds the
+//! boot's decisions as pure data. Beside them: [`identity`] (MAC-derived names), [`retry`],
+//! [`hex`] and [`ipv4`] (small shared helpers), [`error`], [`record`], [`kmsg`],
+//! [`emergency`], and [`sys`], the one module that makes syscalls; it imports nothing of the
+//! rest.
 
 pub mod boot;
+pub mod cmdline;
 pub mod emergency;
 pub mod error;
-pub mod fetch;
+pub mod hex;
+pub mod identity;
+pub mod image;
+pub mod ipv4;
+pub mod kmod;
 pub mod kmsg;
-pub mod modload;
 pub mod net;
-pub mod newroot;
-pub mod rootfs;
-pub mod rootpath;
-pub mod shares;
-pub mod switchroot;
+pub mod plan;
+pub mod record;
+pub mod retry;
+pub mod root;
 pub mod sys;
-pub mod tls;

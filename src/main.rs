@@ -17,7 +17,7 @@ fn main() {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        std::process::exit(diskless::modload::modprobe_main(&args));
+        std::process::exit(diskless::kmod::load::modprobe_main(&args));
     }
     if std::process::id() != 1 {
         eprintln!(

@@ -28,6 +28,8 @@ pub struct BootRecord {
     pub image_sha256: Option<String>,
     pub image_bytes: Option<u64>,
     pub modules_loaded: Vec<String>,
+    /// Modules that failed to load, each with why; the boot went on without them.
+    pub modules_failed: Vec<String>,
     pub steps: Vec<StepTime>,
 }
 
@@ -135,6 +137,7 @@ impl BootRecord {
             None => out.push_str("null"),
         }
         o.str_list("modules_loaded", &self.modules_loaded);
+        o.str_list("modules_failed", &self.modules_failed);
         let out = o.key("steps");
         if self.steps.is_empty() {
             out.push_str("[]");
@@ -219,6 +222,7 @@ mod tests {
   "image_sha256": null,
   "image_bytes": null,
   "modules_loaded": [],
+  "modules_failed": [],
   "steps": []
 }
 "#;
@@ -241,6 +245,7 @@ mod tests {
             image_sha256: None,
             image_bytes: Some(123_456_789),
             modules_loaded: vec!["virtio_net".into()],
+            modules_failed: vec!["e1000e (Invalid argument)".into()],
             steps: vec![
                 StepTime {
                     step: "network".into(),
@@ -272,6 +277,9 @@ mod tests {
   "image_bytes": 123456789,
   "modules_loaded": [
     "virtio_net"
+  ],
+  "modules_failed": [
+    "e1000e (Invalid argument)"
   ],
   "steps": [
     {"step": "network", "millis": 812.346},

@@ -10,10 +10,7 @@ use xtask::testbed::{HttpServer, MachineIdFile, RootSpec};
 
 fn sha256_hex(path: &std::path::Path) -> String {
     let bytes = std::fs::read(path).expect("reading the image");
-    Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    diskless::hex::encode(&Sha256::digest(&bytes))
 }
 
 fn live_cmdline(server: &HttpServer, extra: &str) -> String {

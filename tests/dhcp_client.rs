@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use diskless::dhcp::{self, ClientConfig, Lease, Route};
 use diskless::identity::Mac;
+use diskless::net::dhcp::{self, ClientConfig, Lease, Route};
 
 const CLIENT_MAC: &str = "52:54:00:12:34:56";
 /// The name `worker-{sha1:6}` gives this MAC (REFERENCE.md, seed 000).

@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diskless::fetch::{self, Event, HttpTransport, Job, RetryPolicy};
-use diskless::tls::Clock;
+use diskless::image::fetch::{self, Event, Job};
+use diskless::image::http::{HttpLimits, HttpTransport};
+use diskless::image::tls::Clock;
+use diskless::retry::{self, RetryPolicy};
 use fetch_common::{pseudo_random, scratch, sha256};
 use xtask::testbed::{Behavior, HttpServer};
 
@@ -46,11 +48,14 @@ fn twenty_nodes_against_a_flaky_server_all_get_the_image_and_back_off_apart() {
                 let policy = RetryPolicy {
                     first_delay: Duration::from_millis(400),
                     max_delay: Duration::from_millis(3200),
-                    stall: Duration::from_secs(10),
                     ..RetryPolicy::with_deadline(Duration::from_secs(60))
-                        .seeded(fetch::jitter_seed(&mac, 0))
+                        .seeded(retry::jitter_seed(&mac, 0))
                 };
-                let transport = HttpTransport::new(None, &policy, Clock::system(None));
+                let limits = HttpLimits {
+                    stall: Duration::from_secs(10),
+                    ..HttpLimits::default()
+                };
+                let transport = HttpTransport::new(None, limits, Clock::system(None));
                 let sources = vec![url];
                 let job = Job {
                     sources: &sources,

@@ -6,7 +6,7 @@ mod fetch_common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use diskless::fetch::Failure;
+use diskless::image::fetch::Failure;
 use fetch_common::{Ca, fetch, pseudo_random, quick_policy, scratch, server_tls, sha256};
 use xtask::testbed::{Behavior, HttpServer, RequestLog};
 
@@ -14,7 +14,7 @@ fn files(data: &[u8]) -> BTreeMap<String, Vec<u8>> {
     BTreeMap::from([("image".to_owned(), data.to_vec())])
 }
 
-fn policy() -> diskless::fetch::RetryPolicy {
+fn policy() -> fetch_common::Settings {
     quick_policy(Duration::from_secs(10), 1)
 }
 
@@ -168,7 +168,7 @@ fn a_key_that_does_not_match_the_certificate_is_caught_before_any_boot() {
     let ca = Ca::new("node CA");
     let a = ca.client("a");
     let b = ca.client("b");
-    let err = diskless::tls::client_config(
+    let err = diskless::image::tls::client_config(
         ca.pem.as_bytes(),
         Some((a.cert_pem.as_bytes(), b.key_pem.as_bytes())),
     )
@@ -255,8 +255,11 @@ fn a_stalled_transfer_times_out_and_resumes_over_http_and_https() {
         ),
     ] {
         server.set_behavior_for("image", Behavior::StallAfter(300_000));
-        let policy = diskless::fetch::RetryPolicy {
-            stall: Duration::from_secs(1),
+        let policy = fetch_common::Settings {
+            limits: diskless::image::http::HttpLimits {
+                stall: Duration::from_secs(1),
+                ..policy().limits
+            },
             ..policy()
         };
         let dest = scratch(&format!("stall-{label}")).join("image");
@@ -314,7 +317,7 @@ fn items(mut der: &[u8]) -> Vec<(u8, &[u8], &[u8])> {
 /// The same certificate as X.509 v1: no version field, no extensions (its signature no
 /// longer verifies, which nothing here checks). What `openssl x509 -req` makes by default.
 fn as_x509_v1(pem: &str) -> String {
-    let der = diskless::tls::parse_certificates(pem.as_bytes(), "test")
+    let der = diskless::image::tls::parse_certificates(pem.as_bytes(), "test")
         .expect("certificate")
         .remove(0);
     let cert = items(&der);
@@ -366,27 +369,29 @@ fn keys_are_checked_against_x509_v1_certificates_too() {
     let a = ca.client("a");
     let b = ca.client("b");
     // The public key found by walking the DER is the key's own.
-    let der = diskless::tls::parse_certificates(a.cert_pem.as_bytes(), "a").expect("a")[0].clone();
+    let der =
+        diskless::image::tls::parse_certificates(a.cert_pem.as_bytes(), "a").expect("a")[0].clone();
     use rustls::pki_types::SubjectPublicKeyInfoDer;
     use rustls::pki_types::pem::PemObject as _;
     let public = rcgen::KeyPair::from_pem(&a.key_pem)
         .expect("key")
         .public_key_pem();
     let spki = SubjectPublicKeyInfoDer::from_pem_slice(public.as_bytes()).expect("SPKI");
-    assert_eq!(diskless::tls::spki_of(&der), Some(spki.as_ref()));
+    assert_eq!(diskless::image::tls::spki_of(&der), Some(spki.as_ref()));
 
     let v1 = as_x509_v1(&a.cert_pem);
-    let v1_der = diskless::tls::parse_certificates(v1.as_bytes(), "v1").expect("v1")[0].clone();
+    let v1_der =
+        diskless::image::tls::parse_certificates(v1.as_bytes(), "v1").expect("v1")[0].clone();
     assert_eq!(
-        diskless::tls::spki_of(&v1_der),
-        diskless::tls::spki_of(&der)
+        diskless::image::tls::spki_of(&v1_der),
+        diskless::image::tls::spki_of(&der)
     );
-    diskless::tls::client_config(
+    diskless::image::tls::client_config(
         ca.pem.as_bytes(),
         Some((v1.as_bytes(), a.key_pem.as_bytes())),
     )
     .expect("a v1 certificate with its own key is accepted");
-    let err = diskless::tls::client_config(
+    let err = diskless::image::tls::client_config(
         ca.pem.as_bytes(),
         Some((v1.as_bytes(), b.key_pem.as_bytes())),
     )
@@ -395,5 +400,5 @@ fn keys_are_checked_against_x509_v1_certificates_too() {
         err.to_string().contains("client certificate and key"),
         "{err}"
     );
-    assert_eq!(diskless::tls::spki_of(b"\x30\x05junk"), None);
+    assert_eq!(diskless::image::tls::spki_of(b"\x30\x05junk"), None);
 }

@@ -1,7 +1,7 @@
 //! Any bytes as an IPv4 packet from the packet socket, through the same steps as the client.
 #![no_main]
 
-use diskless::dhcp::packet;
+use diskless::net::dhcp::packet;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

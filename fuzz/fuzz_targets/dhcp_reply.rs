@@ -2,7 +2,7 @@
 //! either become a lease or say why not.
 #![no_main]
 
-use diskless::dhcp::{Lease, packet};
+use diskless::net::dhcp::{Lease, packet};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,8 +9,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use diskless::fetch::{self, Event, FetchError, Fetched, HttpTransport, Job, RetryPolicy};
-use diskless::tls::Clock;
+use diskless::image::fetch::{self, Event, FetchError, Fetched, Job};
+use diskless::image::http::{HttpLimits, HttpTransport};
+use diskless::image::tls::Clock;
+use diskless::retry::RetryPolicy;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, date_time_ymd,
@@ -94,13 +96,26 @@ pub fn server_tls(leaf: &Leaf, clients: Option<&Ca>) -> ServerTls {
     }
 }
 
-/// A quick policy for host tests: short waits and deadline, the given jitter seed.
-pub fn quick_policy(deadline: Duration, seed: u64) -> RetryPolicy {
-    RetryPolicy {
-        first_delay: Duration::from_millis(50),
-        max_delay: Duration::from_millis(400),
-        stall: Duration::from_secs(5),
-        ..RetryPolicy::with_deadline(deadline).seeded(seed)
+/// How a host test fetches: the retry policy and the HTTP limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub policy: RetryPolicy,
+    pub limits: HttpLimits,
+}
+
+/// Quick settings for host tests: short waits and deadline, a 5 s stall, the given jitter
+/// seed.
+pub fn quick_policy(deadline: Duration, seed: u64) -> Settings {
+    Settings {
+        policy: RetryPolicy {
+            first_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(400),
+            ..RetryPolicy::with_deadline(deadline).seeded(seed)
+        },
+        limits: HttpLimits {
+            stall: Duration::from_secs(5),
+            ..HttpLimits::default()
+        },
     }
 }
 
@@ -112,13 +127,13 @@ pub fn fetch(
     ca: Option<&Ca>,
     client: Option<&Leaf>,
     expected: Option<[u8; 32]>,
-    policy: &RetryPolicy,
+    settings: &Settings,
 ) -> (Result<Fetched, FetchError>, Vec<String>) {
     let tls = ca.map(|ca| {
         let client = client.map(|c| (c.cert_pem.as_bytes(), c.key_pem.as_bytes()));
-        diskless::tls::client_config(ca.pem.as_bytes(), client).expect("client TLS config")
+        diskless::image::tls::client_config(ca.pem.as_bytes(), client).expect("client TLS config")
     });
-    let transport = HttpTransport::new(tls, policy, Clock::system(None));
+    let transport = HttpTransport::new(tls, settings.limits, Clock::system(None));
     let job = Job {
         sources: urls,
         dest,
@@ -126,7 +141,7 @@ pub fn fetch(
         ram_budget: None,
     };
     let mut lines = Vec::new();
-    let result = fetch::fetch_to_file(&transport, &job, policy, |event: Event<'_>| {
+    let result = fetch::fetch_to_file(&transport, &job, &settings.policy, |event: Event<'_>| {
         lines.push(event.log_line().1);
     });
     (result, lines)
@@ -158,5 +173,5 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
 
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    diskless::hex::encode(bytes)
 }

@@ -88,7 +88,7 @@ pub struct ExtraFile {
 }
 
 /// What the node will trust and require when it fetches its root image, baked into the
-/// image as files `diskless::trust` reads at boot.
+/// image as files `diskless::image::trust` reads at boot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trust {
     /// PEM bundle of the CAs HTTPS servers must chain to (`--ca`).
@@ -104,7 +104,7 @@ impl Trust {
     /// every CA certificate parses, and the client key belongs to the certificate. The key
     /// file is 0600; it lives in the initramfs only (switch_root deletes it with the rest).
     pub fn files(&self) -> Result<Vec<ExtraFile>> {
-        use diskless::trust::{CA_BUNDLE, CLIENT_CERT, CLIENT_KEY, IMAGE_PIN, pin_file};
+        use diskless::image::trust::{CA_BUNDLE, CLIENT_CERT, CLIENT_KEY, IMAGE_PIN, pin_file};
         let mut files = Vec::new();
         match (&self.ca_pem, &self.client) {
             (None, Some(_)) => bail!(
@@ -115,7 +115,7 @@ impl Trust {
                 let client = client
                     .as_ref()
                     .map(|(cert, key)| (cert.as_slice(), key.as_slice()));
-                diskless::tls::client_config(ca, client)
+                diskless::image::tls::client_config(ca, client)
                     .context("checking the TLS files for the node")?;
                 files.push(ExtraFile {
                     dest: CA_BUNDLE.to_owned(),
@@ -146,11 +146,6 @@ impl Trust {
         }
         Ok(files)
     }
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The sha256 of a file, read in pieces (root images are large).
@@ -695,9 +690,9 @@ mod tests {
         };
         let files = trust.files().expect("files");
         assert_eq!(files.len(), 1);
-        assert_eq!(files[0].dest, diskless::trust::IMAGE_PIN);
+        assert_eq!(files[0].dest, diskless::image::trust::IMAGE_PIN);
         let text = String::from_utf8(files[0].contents.clone()).expect("text");
-        assert_eq!(diskless::trust::parse_pin(&text), Ok(sha));
+        assert_eq!(diskless::image::trust::parse_pin(&text), Ok(sha));
         assert!(text.ends_with("  root.squashfs\n"), "{text}");
         assert_eq!(Trust::default().files().expect("nothing"), Vec::new());
     }

@@ -22,8 +22,5 @@ pub fn project_root() -> PathBuf {
 /// Lowercase hex sha256 of `bytes` (image pins, fixtures).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    diskless::hex::encode(&sha2::Sha256::digest(bytes))
 }

@@ -406,7 +406,7 @@ fn bench_squashfs(
 ) -> Result<()> {
     let pad = if big { 256 * MIB } else { 0 };
     let image = squashfs_image(out, pad)?;
-    let sha = initrd::hex(&initrd::sha256_of_file(&image)?);
+    let sha = diskless::hex::encode(&initrd::sha256_of_file(&image)?);
     let name = image
         .file_name()
         .and_then(|n| n.to_str())
@@ -848,7 +848,7 @@ fn bench_fetch(args: &Args, out: &Path) -> Result<FetchResult> {
     let name = format!("blob-{}m.bin", bytes / MIB);
     let blob = dir.join(&name);
     write_random(&blob, bytes)?;
-    let sha = initrd::hex(&initrd::sha256_of_file(&blob)?);
+    let sha = diskless::hex::encode(&initrd::sha256_of_file(&blob)?);
     let server = HttpServer::serve_dir(&dir).context("starting the HTTP server")?;
     let url = server.host_url_for(&name);
     let dest = out.join("fetched.bin");
@@ -915,22 +915,25 @@ fn value_of(text: &str, key: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// `bench --fetch-child URL DEST SHA256`: one fetch through diskless::fetch, as the node does
+/// `bench --fetch-child URL DEST SHA256`: one fetch through diskless::image::fetch, as the node does
 /// it; the time goes to `DEST.result` so that stderr stays /usr/bin/time's.
 fn fetch_child(args: &[OsString]) -> Result<()> {
-    use diskless::fetch::{HttpTransport, Job, RetryPolicy, fetch_to_file};
+    use diskless::image::fetch::{Job, fetch_to_file};
+    use diskless::image::http::{HttpLimits, HttpTransport};
+    use diskless::retry::RetryPolicy;
     let [url, dest, sha] = args else {
         bail!("usage: bench --fetch-child URL DEST SHA256");
     };
     let url = url.to_string_lossy().into_owned();
     let dest = PathBuf::from(dest);
     let sha = sha.to_string_lossy();
-    let mut expected = [0u8; 32];
-    for (i, byte) in expected.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(sha.get(i * 2..i * 2 + 2).context("short sha256")?, 16)?;
-    }
+    let expected = diskless::hex::parse_sha256(&sha).map_err(|e| anyhow::anyhow!("{e}"))?;
     let policy = RetryPolicy::with_deadline(Duration::from_secs(300));
-    let transport = HttpTransport::new(None, &policy, diskless::tls::Clock::system(None));
+    let transport = HttpTransport::new(
+        None,
+        HttpLimits::default(),
+        diskless::image::tls::Clock::system(None),
+    );
     let sources = [url];
     let job = Job {
         sources: &sources,
@@ -1329,7 +1332,7 @@ impl Report {
             );
             let _ = writeln!(
                 s,
-                "| `diskless::fetch::fetch_to_file` (sha256 while streaming) | {} ({}) | {} | {} |",
+                "| `diskless::image::fetch::fetch_to_file` (sha256 while streaming) | {} ({}) | {} | {} |",
                 fmt_opt(ours),
                 f.ours_s.len(),
                 rate(ours),

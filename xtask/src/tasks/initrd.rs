@@ -109,7 +109,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     if let Some((sha, name)) = &trust.pin {
         println!(
             "pinned:    sha256 {}{}",
-            xtask::initrd::hex(sha),
+            diskless::hex::encode(sha),
             name.as_deref()
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default()
@@ -155,7 +155,7 @@ fn trust_options(
             Some((sha, name))
         }
         (None, Some(hex)) => Some((
-            diskless::trust::parse_sha256_hex(hex.trim())
+            diskless::hex::parse_sha256(hex.trim())
                 .map_err(|e| anyhow::anyhow!("--image-sha256 {hex:?}: {e}"))?,
             None,
         )),

@@ -8,10 +8,11 @@
 //! kernel's arguments for init, not parameters, and are not read.
 
 use crate::cmdline::Param;
+use crate::cmdline::ip::IpParam;
+use crate::cmdline::nfs::{NfsShare, NfsVersion};
+use crate::hex;
 use crate::identity::{HostnameTemplate, Mac};
-use crate::ip::IpParam;
-use crate::modules::normalize_name;
-use crate::nfs::{NfsShare, NfsVersion};
+use crate::kmod::index::normalize_name;
 use std::net::{IpAddr, Ipv6Addr};
 
 /// What `rd.emergency=` asks for after a fatal error when no shell is opened.
@@ -34,6 +35,81 @@ impl EmergencyAction {
             _ => None,
         }
     }
+}
+
+/// What PID 1 does after a fatal error: `rd.shell` opens a shell (when the image has one),
+/// else `rd.emergency=` reboots, powers off or halts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FailurePolicy {
+    /// `rd.shell` / `rd.shell=1`; `rd.shell=0` does not.
+    pub shell: bool,
+    /// `rd.emergency=reboot|poweroff|halt`.
+    pub action: EmergencyAction,
+}
+
+impl FailurePolicy {
+    /// The policy keys alone, so that a fatal error anywhere on the line (these keys' own
+    /// included) still ends as the admin asked: every well-formed occurrence counts (the
+    /// last wins), a malformed one keeps what came before and is returned as the error.
+    fn from_params(params: &[Param]) -> (FailurePolicy, Option<ConfigError>) {
+        let mut policy = FailurePolicy::default();
+        let mut first_error = None;
+        for param in params {
+            let (key, value) = (param.key.as_str(), param.value.as_deref());
+            if key == "--" && value.is_none() {
+                break;
+            }
+            let err = |reason: &str| ConfigError {
+                key: key.to_owned(),
+                value: value.unwrap_or_default().to_owned(),
+                reason: reason.to_owned(),
+            };
+            let parsed = match key {
+                "rd.shell" => parse_flag(value)
+                    .map(|shell| policy.shell = shell)
+                    .map_err(|why| err(&why)),
+                "rd.emergency" => match value {
+                    None | Some("") => Err(err("needs a value")),
+                    Some(v) => EmergencyAction::parse(v)
+                        .map(|action| policy.action = action)
+                        .ok_or_else(|| err("expected reboot, poweroff or halt")),
+                },
+                _ => Ok(()),
+            };
+            if let Err(error) = parsed {
+                first_error.get_or_insert(error);
+            }
+        }
+        (policy, first_error)
+    }
+}
+
+/// `rd.driver.blacklist=` and `modprobe.blacklist=` alone, for the `/sbin/modprobe` helper,
+/// which must honour them even when the rest of the line does not parse.
+pub fn blacklist(params: &[Param]) -> Vec<String> {
+    let mut list = Vec::new();
+    for param in params
+        .iter()
+        .take_while(|p| !(p.key == "--" && p.value.is_none()))
+    {
+        if let ("rd.driver.blacklist" | "modprobe.blacklist", Some(value)) =
+            (param.key.as_str(), param.value.as_deref())
+        {
+            push_modules(&mut list, value);
+        }
+    }
+    list
+}
+
+/// Reads the command line: the failure policy, which stands even when the rest fails, and
+/// the configuration.
+pub fn read(params: &[Param]) -> (FailurePolicy, Result<BootConfig, ConfigError>) {
+    let (on_failure, policy_error) = FailurePolicy::from_params(params);
+    let config = match policy_error {
+        Some(error) => Err(error),
+        None => BootConfig::from_rest(params, on_failure),
+    };
+    (on_failure, config)
 }
 
 /// Where the root comes from (`root=`).
@@ -89,6 +165,8 @@ pub struct BootConfig {
     pub bootif: Option<Mac>,
     /// The last `ip=` on the line (the kernel's and klibc's rule). Every `ip=` must parse.
     pub ip: Option<IpParam>,
+    /// That `ip=` as the admin wrote it, for messages.
+    pub ip_given: Option<String>,
     /// `root=` (the last one, as the kernel reads it); `None` when absent (a fatal error
     /// later, not here).
     pub root: Option<RootSource>,
@@ -106,10 +184,8 @@ pub struct BootConfig {
     pub overlay_size: Option<String>,
     /// `nameserver=` (dracut), repeatable.
     pub nameservers: Vec<IpAddr>,
-    /// `rd.shell` / `rd.shell=1` opens a shell on fatal errors; `rd.shell=0` does not.
-    pub shell: bool,
-    /// `rd.emergency=reboot|poweroff|halt`.
-    pub emergency: EmergencyAction,
+    /// `rd.shell`, `rd.emergency=`.
+    pub on_failure: FailurePolicy,
     /// `rd.debug`: log debug lines too.
     pub debug: bool,
     /// `rd.retry=<s>`: total deadline for retried steps (fetches, mounts); default 180.
@@ -173,6 +249,7 @@ impl Default for BootConfig {
         BootConfig {
             bootif: None,
             ip: None,
+            ip_given: None,
             root: None,
             init: "/sbin/init".to_owned(),
             hostname: HostnameTemplate::default(),
@@ -180,8 +257,7 @@ impl Default for BootConfig {
             mirrors: Vec::new(),
             overlay_size: None,
             nameservers: Vec::new(),
-            shell: false,
-            emergency: EmergencyAction::Reboot,
+            on_failure: FailurePolicy::default(),
             debug: false,
             retry_secs: 180,
             link_timeout_secs: 10,
@@ -200,9 +276,17 @@ impl Default for BootConfig {
 }
 
 impl BootConfig {
-    /// Builds the configuration from the parsed command line.
+    /// Builds the configuration from the parsed command line (see [`read`]).
     pub fn from_params(params: &[Param]) -> Result<BootConfig, ConfigError> {
-        let mut config = BootConfig::default();
+        read(params).1
+    }
+
+    /// Everything but the failure policy, which [`read`] took first.
+    fn from_rest(params: &[Param], on_failure: FailurePolicy) -> Result<BootConfig, ConfigError> {
+        let mut config = BootConfig {
+            on_failure,
+            ..BootConfig::default()
+        };
         let mut nfsroot: Option<(String, String)> = None;
         for param in params {
             let key = param.key.as_str();
@@ -217,9 +301,10 @@ impl BootConfig {
             };
             match key {
                 "ip" => {
-                    let parsed = crate::ip::parse(value.unwrap_or_default())
+                    let parsed = crate::cmdline::ip::parse(value.unwrap_or_default())
                         .map_err(|e| err(e.to_string()))?;
                     config.ip = Some(parsed);
+                    config.ip_given = value.map(str::to_owned);
                 }
                 "BOOTIF" => {
                     let mac = Mac::from_bootif(value.unwrap_or_default())
@@ -239,7 +324,8 @@ impl BootConfig {
                         .map_err(|e| err(e.to_string()))?;
                 }
                 "diskless.sha256" => {
-                    config.image_sha256 = Some(parse_sha256(needs(value, &err)?).map_err(err)?);
+                    config.image_sha256 =
+                        Some(hex::parse_sha256(needs(value, &err)?).map_err(err)?);
                 }
                 "diskless.mirror" => {
                     config
@@ -291,12 +377,7 @@ impl BootConfig {
                         config.persist.push(parse_abs_path(path).map_err(&err)?);
                     }
                 }
-                "rd.shell" => config.shell = parse_flag(value).map_err(err)?,
                 "rd.debug" => config.debug = parse_flag(value).map_err(err)?,
-                "rd.emergency" => {
-                    config.emergency = EmergencyAction::parse(needs(value, &err)?)
-                        .ok_or_else(|| err("expected reboot, poweroff or halt".to_owned()))?;
-                }
                 "rd.net.timeout.dhcp" => {
                     config.dhcp_timeout_secs = parse_secs(needs(value, &err)?).map_err(err)?
                 }
@@ -428,25 +509,6 @@ pub(crate) fn parse_root(value: &str) -> Result<RootSource, String> {
     })
 }
 
-fn parse_sha256(text: &str) -> Result<[u8; 32], String> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return Err(format!(
-            "expected 64 hex digits, got {} characters",
-            text.chars().count()
-        ));
-    }
-    if let Some(c) = text.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(format!("expected 64 hex digits, found {c:?}"));
-    }
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).map_err(|e| e.to_string())?;
-        *byte = u8::from_str_radix(pair, 16).map_err(|e| e.to_string())?;
-    }
-    Ok(out)
-}
-
 /// tmpfs `size=`: bytes with an optional k/m/g suffix, or a percentage of RAM (1..=100).
 fn check_size(text: &str) -> Result<(), String> {
     if let Some(pct) = text.strip_suffix('%') {
@@ -485,7 +547,7 @@ fn parse_secs(text: &str) -> Result<u32, String> {
 
 /// dracut's boolean (`getargbool`): a bare `key` or `key=` is true. Unlike dracut, which
 /// reads any other word as true, a word that is not a boolean is an error.
-pub(crate) fn parse_flag(value: Option<&str>) -> Result<bool, String> {
+fn parse_flag(value: Option<&str>) -> Result<bool, String> {
     let Some(value) = value else { return Ok(true) };
     // Case-sensitive, as dracut and the kernel compare.
     match value {
@@ -518,8 +580,8 @@ fn push_modules(list: &mut Vec<String>, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmdline::ip::{AutoConf, StaticIp};
     use crate::cmdline::parse;
-    use crate::ip::{AutoConf, StaticIp};
 
     fn config(line: &str) -> Result<BootConfig, ConfigError> {
         BootConfig::from_params(&parse(line))
@@ -532,8 +594,9 @@ mod tests {
         assert_eq!(c.init, "/sbin/init");
         assert_eq!(c.hostname.as_str(), "worker-{sha1:6}");
         assert_eq!((c.retry_secs, c.link_timeout_secs), (180, 10));
-        assert!(!c.shell);
-        assert_eq!(c.emergency, EmergencyAction::Reboot);
+        assert_eq!(c.on_failure, FailurePolicy::default());
+        assert!(!c.on_failure.shell);
+        assert_eq!(c.on_failure.action, EmergencyAction::Reboot);
         assert_eq!(c.root, None);
     }
 
@@ -752,9 +815,9 @@ mod tests {
         assert_eq!(c.overlay_size.as_deref(), Some("50%"));
         let dns: Vec<IpAddr> = vec!["10.0.2.3".parse().unwrap(), "fd00::53".parse().unwrap()];
         assert_eq!(c.nameservers, dns);
-        assert!(c.shell);
+        assert!(c.on_failure.shell);
         assert!(!c.debug);
-        assert_eq!(c.emergency, EmergencyAction::Poweroff);
+        assert_eq!(c.on_failure.action, EmergencyAction::Poweroff);
         assert_eq!((c.retry_secs, c.link_timeout_secs), (60, 7));
         assert_eq!(c.driver_pre, ["virtio_net", "e1000"]);
         assert_eq!(c.driver_blacklist, ["nouveau", "floppy", "pcspkr"]);
@@ -774,7 +837,7 @@ mod tests {
             ("rd.shell rd.shell=0", false),
         ];
         for (line, want) in cases {
-            assert_eq!(config(line).unwrap().shell, *want, "{line}");
+            assert_eq!(config(line).unwrap().on_failure.shell, *want, "{line}");
         }
         for size in [
             "1",
@@ -943,5 +1006,64 @@ mod tests {
             "quiet splash console=ttyS0,115200 nfsroot=x rd.neednet=1 -- diskless.bogus rd.shell",
         );
         assert_eq!(c, Ok(BootConfig::default()));
+    }
+
+    #[test]
+    fn failure_policy_follows_dracut_keys_and_survives_bad_values() {
+        let cases = [
+            (
+                "",
+                FailurePolicy {
+                    shell: false,
+                    action: EmergencyAction::Reboot,
+                },
+            ),
+            (
+                "rd.shell",
+                FailurePolicy {
+                    shell: true,
+                    action: EmergencyAction::Reboot,
+                },
+            ),
+            (
+                "rd.shell=1 rd.shell=0",
+                FailurePolicy {
+                    shell: false,
+                    action: EmergencyAction::Reboot,
+                },
+            ),
+            (
+                "rd.emergency=poweroff",
+                FailurePolicy {
+                    shell: false,
+                    action: EmergencyAction::Poweroff,
+                },
+            ),
+            (
+                "rd.emergency=halt rd.shell=yes",
+                FailurePolicy {
+                    shell: true,
+                    action: EmergencyAction::Halt,
+                },
+            ),
+            (
+                "rd.emergency=bogus",
+                FailurePolicy {
+                    shell: false,
+                    action: EmergencyAction::Reboot,
+                },
+            ),
+            (
+                "rd.shell=on rd.emergency=poweroff rd.emergency=",
+                FailurePolicy {
+                    shell: true,
+                    action: EmergencyAction::Poweroff,
+                },
+            ),
+        ];
+        for (line, expected) in cases {
+            let (policy, _) = read(&crate::cmdline::parse(line));
+            assert_eq!(policy, expected, "{line}");
+        }
     }
 }

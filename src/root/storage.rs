@@ -1,142 +1,105 @@
-//! NFS shares at boot: the root, the node's own writable directory (created on first boot,
-//! never emptied), shared mounts such as /home, and persistent paths bind-mounted from the
-//! node's directory (seed 003, without hand-made scripts).
+//! Per-node storage (seed 003, without hand-made scripts): the node's own writable directory
+//! on an NFS share (created on first boot, never emptied), shared mounts such as /home, and
+//! persistent paths bind-mounted from the node's directory.
 
 use std::io;
-use std::net::IpAddr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
+use super::etcfiles;
+use super::nfs::NfsContext;
+use super::paths;
+use crate::cmdline::config::BootConfig;
+use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::error::BootError;
-use crate::fetch::RetryPolicy;
-use crate::nfs::{NfsShare, NfsVersion};
-use crate::sys::{self, MountOptions};
+use crate::identity::Mac;
+use crate::sys;
 
 /// Where the share holding the node directories is mounted while the node's directory is
 /// created; it is unmounted again right after.
 const NODE_SHARE_MOUNT: &str = "/run/diskless/node-share";
 
-/// What every NFS mount of one boot shares: our address, and how long to keep trying.
-#[derive(Debug, Clone, Copy)]
-pub struct NfsContext {
-    pub client: IpAddr,
-    /// The server named by `ip=` (later: DHCP's next-server), for shares without one.
-    pub default_server: Option<IpAddr>,
-    pub deadline: Instant,
-    /// Backoff between tries, with this node's jitter so a cluster that lost its server
-    /// does not come back in lockstep.
-    pub retry: RetryPolicy,
-}
-
-impl NfsContext {
-    /// Resolves the share's server (an address, or a name through the initramfs's resolver).
-    pub fn server_of(&self, share: &NfsShare) -> Result<IpAddr, BootError> {
-        let Some(host) = share.server.as_deref() else {
-            return self.default_server.ok_or_else(|| BootError::NfsNoServer {
-                share: share.describe(),
-            });
-        };
-        if let Ok(addr) = host.parse::<IpAddr>() {
-            return Ok(addr);
-        }
-        let addrs = sys::resolve_ipv4(host).map_err(|err| BootError::Resolve {
-            host: host.to_owned(),
-            reason: err.to_string(),
-        })?;
-        // resolve_ipv4 never returns an empty list.
-        Ok(IpAddr::V4(addrs[0]))
-    }
-
-    /// Mounts `share` on `target`, retrying transient failures (server not up yet, network
-    /// still settling) until the deadline. A missing export or a refusal is final at once.
-    pub fn mount(
-        &self,
-        share: &NfsShare,
-        default: NfsVersion,
-        target: &Path,
-        read_only: bool,
-    ) -> Result<(), BootError> {
-        let server = self.server_of(share)?;
-        let spec = share.mount_spec(default, server, self.client, read_only);
-        let options = MountOptions {
-            read_only,
-            ..MountOptions::default()
-        };
-        let started = Instant::now();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            match sys::mount(&spec.source, target, spec.fstype, options, &spec.data) {
-                Ok(()) => {
-                    log::info!(
-                        "mounted NFS {} ({}, {}) on {} in {:.0} ms",
-                        spec.source,
-                        spec.data,
-                        if read_only { "ro" } else { "rw" },
-                        target.display(),
-                        started.elapsed().as_secs_f64() * 1000.0
-                    );
-                    return Ok(());
-                }
-                Err(err) => {
-                    let delay = self.retry.delay(attempt);
-                    if !retryable(&err) || Instant::now() + delay > self.deadline {
-                        let attempts = if attempt > 1 {
-                            format!(" (after {attempt} attempts)")
-                        } else {
-                            String::new()
-                        };
-                        return Err(BootError::NfsMount {
-                            source_spec: spec.source,
-                            options: spec.data,
-                            target: target.to_path_buf(),
-                            cause: explain(err),
-                            attempts,
-                        });
-                    }
-                    log::warn!(
-                        "mounting NFS {}: {err}; retrying in {:.1} s",
-                        spec.source,
-                        delay.as_secs_f64()
-                    );
-                    std::thread::sleep(delay);
-                }
+/// The node's directory, shared mounts and persistent paths, as the command line asks.
+pub fn attach(
+    nfs: &NfsContext,
+    config: &BootConfig,
+    root: &Path,
+    name: &str,
+    mac: &Mac,
+    cmdline_text: &str,
+) -> Result<(), BootError> {
+    if let Some(node) = &config.node {
+        let dir = config
+            .node_dir
+            .render(mac, None)
+            .map_err(|source| BootError::Hostname {
+                key: "diskless.node.dir",
+                source,
+            })?;
+        let created = ensure_node_dir(nfs, node, &dir)?;
+        log::info!(
+            "node directory {}/{dir} {}",
+            node.describe(),
+            if created {
+                "created (first boot)"
+            } else {
+                "found"
             }
+        );
+        let node_dir = target_in_root(root, "diskless.node.mount", &config.node_mount)?;
+        mount_node_dir(nfs, node, &dir, &node_dir)?;
+        // Seed 003 keeps these on the node's directory, so images that link /etc/hostname
+        // to /var/local/hostname keep working and the server shows which node is which.
+        let image_hosts = paths::resolve_in_root(root, "/etc/hosts")
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        for (file, contents) in [
+            ("hostname", etcfiles::hostname_file(name)),
+            ("hosts", etcfiles::hosts_file(image_hosts.as_deref(), name)),
+            ("cmdline", cmdline_text.to_owned()),
+        ] {
+            let path = node_dir.join(file);
+            std::fs::write(&path, contents).map_err(storage_err("writing", &path))?;
+        }
+        for path in &config.persist {
+            persist(root, &node_dir, path)?;
         }
     }
+    for mount in &config.mounts {
+        let target = target_in_root(root, "diskless.mount", &mount.mountpoint)?;
+        mount_shared(nfs, &mount.share, &target)?;
+    }
+    Ok(())
 }
 
-fn retryable(err: &io::Error) -> bool {
-    use nix::libc::{ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH, EIO, ENETUNREACH, ETIMEDOUT};
-    matches!(
-        err.raw_os_error(),
-        Some(ECONNREFUSED | EHOSTDOWN | EHOSTUNREACH | EIO | ENETUNREACH | ETIMEDOUT)
-    )
-}
-
-/// The kernel's bare errno says little; name the usual cause.
-fn explain(err: io::Error) -> io::Error {
-    let hint = match err.raw_os_error() {
-        Some(nix::libc::ENOENT) => "the server does not export that path",
-        Some(nix::libc::EACCES) | Some(nix::libc::EPERM) => "the server refused this client",
-        Some(nix::libc::ECONNREFUSED) => "nothing answers on the NFS port",
-        Some(nix::libc::ETIMEDOUT) => "the server did not answer",
-        Some(nix::libc::ENODEV) => "no NFS support in this kernel or image",
-        _ => return err,
+/// Where a mount or bind from the command line (`key`) goes in the new root: symlinks are
+/// followed inside it ([`paths`]), and a path that comes out as the root itself is refused.
+fn target_in_root(root: &Path, key: &'static str, path: &str) -> Result<PathBuf, BootError> {
+    let refuse = |reason: String| BootError::PathInRoot {
+        key,
+        path: path.to_owned(),
+        reason,
     };
-    io::Error::new(err.kind(), format!("{err}: {hint}"))
+    let resolved = paths::resolve(root, path).map_err(|err| refuse(err.to_string()))?;
+    if resolved.is_root() {
+        return Err(refuse(format!(
+            "in the new root it is / itself{}; a mount there would cover the whole root",
+            resolved.through()
+        )));
+    }
+    if resolved.via.is_some() {
+        log::info!(
+            "{key}={path}: {} in the new root{}",
+            resolved.inside.display(),
+            resolved.through()
+        );
+    }
+    Ok(resolved.path)
 }
 
 fn storage_err(what: impl Into<String>, path: &Path) -> impl FnOnce(io::Error) -> BootError {
     let what = what.into();
     let path = path.to_path_buf();
     move |source| BootError::Storage { what, path, source }
-}
-
-/// `<root>` joined with an absolute path from the command line.
-pub fn in_root(root: &Path, absolute: &str) -> PathBuf {
-    root.join(absolute.trim_start_matches('/'))
 }
 
 /// Makes sure a mount point exists; on a read-only root it must already be there.
@@ -156,7 +119,7 @@ fn mount_point(path: &Path, dir: bool) -> Result<(), BootError> {
 
 /// The node's directory on the `diskless.node=` share: created with mode 0755 when missing,
 /// never emptied or overwritten when present. Returns whether it was created.
-pub fn ensure_node_dir(ctx: &NfsContext, share: &NfsShare, dir: &str) -> Result<bool, BootError> {
+fn ensure_node_dir(ctx: &NfsContext, share: &NfsShare, dir: &str) -> Result<bool, BootError> {
     let staging = Path::new(NODE_SHARE_MOUNT);
     std::fs::create_dir_all(staging).map_err(storage_err("creating", staging))?;
     ctx.mount(share, NfsVersion::V3, staging, false)?;
@@ -181,7 +144,7 @@ pub fn ensure_node_dir(ctx: &NfsContext, share: &NfsShare, dir: &str) -> Result<
 }
 
 /// Mounts the node's directory (`<export>/<dir>`) read-write at `mount_at` in the new root.
-pub fn mount_node_dir(
+fn mount_node_dir(
     ctx: &NfsContext,
     share: &NfsShare,
     dir: &str,
@@ -196,17 +159,28 @@ pub fn mount_node_dir(
 }
 
 /// Mounts a shared share (`diskless.mount=`) read-write unless its options say `ro`.
-pub fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(), BootError> {
+fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(), BootError> {
     mount_point(mount_at, true)?;
     let read_only = share.read_write() == Some(false);
     ctx.mount(share, NfsVersion::V3, mount_at, read_only)
 }
 
 /// Bind-mounts `<node dir>/persist/<path>` onto `<root>/<path>`. The first boot seeds the
-/// node's copy with the image's content; later boots keep what the node wrote.
-pub fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), BootError> {
-    let stored = node_dir.join("persist").join(path.trim_start_matches('/'));
-    let target = in_root(root, path);
+/// node's copy with the image's content; later boots keep what the node wrote. Both ends are
+/// resolved inside their own tree: a symlink in the image or on the share cannot make the
+/// bind expose or cover anything outside them.
+fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), BootError> {
+    let target = target_in_root(root, "diskless.persist", path)?;
+    let stored = paths::resolve(
+        node_dir,
+        &format!("/persist/{}", path.trim_start_matches('/')),
+    )
+    .map_err(|err| BootError::PathInRoot {
+        key: "diskless.persist",
+        path: path.to_owned(),
+        reason: format!("in the node directory: {err}"),
+    })?
+    .path;
     let is_dir = std::fs::metadata(&target)
         .map(|m| m.is_dir())
         .unwrap_or(true);
@@ -272,26 +246,6 @@ fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_usual_nfs_errors_get_a_plain_cause() {
-        let cases = [
-            (nix::libc::ENOENT, "the server does not export that path"),
-            (nix::libc::ECONNREFUSED, "nothing answers on the NFS port"),
-            (nix::libc::EACCES, "the server refused this client"),
-        ];
-        for (errno, hint) in cases {
-            let text = explain(io::Error::from_raw_os_error(errno)).to_string();
-            assert!(text.contains(hint), "{text}");
-        }
-        assert!(retryable(&io::Error::from_raw_os_error(
-            nix::libc::ETIMEDOUT
-        )));
-        assert!(
-            !retryable(&io::Error::from_raw_os_error(nix::libc::ENOENT)),
-            "a missing export will not appear"
-        );
-    }
 
     #[test]
     fn seeding_copies_modes_and_links() {

@@ -7,15 +7,54 @@
 
 use std::path::{Path, PathBuf};
 
+use super::nfs::NfsContext;
+use super::{LOWER, NEW_ROOT};
+use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::error::BootError;
 use crate::sys::{self, MountOptions};
 
-pub const STATE_DIR: &str = "/run/diskless";
-pub const IMAGE_PATH: &str = "/run/diskless/root.squashfs";
-pub const NEW_ROOT: &str = "/sysroot";
-/// Where the read-only root (squashfs or NFS) sits below an overlay.
-pub const LOWER: &str = "/run/diskless/lower";
+/// The overlay's tmpfs: its upper and work directories.
 const RW: &str = "/run/diskless/rw";
+
+/// A writable tmpfs layer over the read-only root; `size` caps it (`diskless.overlay.size=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overlay<'a> {
+    pub size: Option<&'a str>,
+}
+
+/// Mounts the verified squashfs image as the new root: under a tmpfs overlay, or read-only
+/// as it is.
+pub fn mount_image(image: &Path, overlay: Option<Overlay<'_>>) -> Result<(), BootError> {
+    match overlay {
+        Some(overlay) => {
+            mount_squashfs(image, LOWER)?;
+            mount_overlay(overlay)
+        }
+        None => mount_squashfs(image, NEW_ROOT),
+    }
+}
+
+/// Mounts the NFS root: read-only under a tmpfs overlay, or as it is, read-only unless
+/// `read_write`.
+pub fn mount_nfs(
+    nfs: &NfsContext,
+    share: &NfsShare,
+    default: NfsVersion,
+    overlay: Option<Overlay<'_>>,
+    read_write: bool,
+) -> Result<(), BootError> {
+    match overlay {
+        Some(overlay) => {
+            mkdir(LOWER)?;
+            nfs.mount(share, default, Path::new(LOWER), true)?;
+            mount_overlay(overlay)
+        }
+        None => {
+            mkdir(NEW_ROOT)?;
+            nfs.mount(share, default, Path::new(NEW_ROOT), !read_write)
+        }
+    }
+}
 
 /// The tmpfs size option for the overlay's upper layer: the admin's value, else half of RAM
 /// (tmpfs only caps what writes may take; nothing is reserved up front).
@@ -28,7 +67,7 @@ fn overlay_options(lower: &str, upper: &str, work: &str) -> String {
     format!("lowerdir={lower},upperdir={upper},workdir={work}")
 }
 
-pub fn mkdir(path: &str) -> Result<(), BootError> {
+fn mkdir(path: &str) -> Result<(), BootError> {
     std::fs::create_dir_all(path).map_err(|source| BootError::Mount {
         what: "creating".to_owned(),
         target: PathBuf::from(path),
@@ -37,7 +76,7 @@ pub fn mkdir(path: &str) -> Result<(), BootError> {
 }
 
 /// Loop-attaches the verified image read-only and mounts its squashfs on `target`.
-pub fn mount_squashfs(image: &Path, target: &str) -> Result<(), BootError> {
+fn mount_squashfs(image: &Path, target: &str) -> Result<(), BootError> {
     mkdir(target)?;
     let loop_device = sys::attach_loop_read_only(image).map_err(|source| BootError::Mount {
         what: "attaching a loop device to".to_owned(),
@@ -74,11 +113,11 @@ pub fn mount_squashfs(image: &Path, target: &str) -> Result<(), BootError> {
 
 /// Puts a writable overlay with a tmpfs upper layer over the read-only root mounted at
 /// [`LOWER`], on [`NEW_ROOT`].
-pub fn mount_overlay(overlay_size: Option<&str>) -> Result<(), BootError> {
+fn mount_overlay(overlay: Overlay<'_>) -> Result<(), BootError> {
     for dir in [RW, NEW_ROOT] {
         mkdir(dir)?;
     }
-    let size = overlay_size_option(overlay_size);
+    let size = overlay_size_option(overlay.size);
     sys::mount(
         "diskless-rw",
         Path::new(RW),

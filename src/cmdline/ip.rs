@@ -3,6 +3,7 @@
 //! (`ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0`).
 
 use crate::identity::Mac;
+use crate::ipv4;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// How an interface gets its address.
@@ -348,13 +349,10 @@ fn parse_netmask(text: &str, v6: bool) -> Result<Option<u8>, IpParseError> {
         let Ok(mask) = text.parse::<Ipv4Addr>() else {
             return fail("netmask", text, "not a dotted netmask or a prefix length");
         };
-        let bits = u32::from(mask);
-        let ones = bits.leading_ones();
-        // A netmask is ones then zeros: 255.0.255.0 has no prefix length.
-        if bits.checked_shl(ones).unwrap_or(0) != 0 {
-            return fail("netmask", text, "not a contiguous netmask");
-        }
-        return Ok(u8::try_from(ones).ok());
+        return match ipv4::netmask_to_prefix(mask) {
+            Some(len) => Ok(Some(len)),
+            None => fail("netmask", text, "not a contiguous netmask"),
+        };
     }
     let max = if v6 { 128 } else { 32 };
     match text.parse::<u8>() {
@@ -366,13 +364,6 @@ fn parse_netmask(text: &str, v6: bool) -> Result<Option<u8>, IpParseError> {
             "not a dotted netmask or a prefix length from 0 to 32",
         ),
     }
-}
-
-/// Converts a prefix length to a dotted IPv4 netmask (24 -> 255.255.255.0); lengths over 32
-/// give 255.255.255.255.
-pub fn prefix_to_netmask(prefix_len: u8) -> Ipv4Addr {
-    let len = u32::from(prefix_len.min(32));
-    Ipv4Addr::from(u32::MAX.checked_shl(32 - len).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -670,22 +661,9 @@ mod tests {
     }
 
     #[test]
-    fn prefix_to_netmask_table() {
-        let cases: &[(u8, &str)] = &[
-            (0, "0.0.0.0"),
-            (1, "128.0.0.0"),
-            (8, "255.0.0.0"),
-            (24, "255.255.255.0"),
-            (30, "255.255.255.252"),
-            (32, "255.255.255.255"),
-            (33, "255.255.255.255"),
-            (255, "255.255.255.255"),
-        ];
-        for (len, mask) in cases {
-            assert_eq!(prefix_to_netmask(*len).to_string(), *mask, "/{len}");
-        }
+    fn every_prefix_length_reads_back_from_its_netmask() {
         for len in 0..=32u8 {
-            let mask = prefix_to_netmask(len).to_string();
+            let mask = ipv4::prefix_to_netmask(len).to_string();
             assert_eq!(parse_netmask(&mask, false), Ok(Some(len)), "{mask}");
         }
     }

@@ -1,5 +1,5 @@
-//! The DHCP client's only contact with the kernel: an AF_PACKET datagram socket on one
-//! interface for IPv4. It receives replies before the interface has an address (an AF_INET
+//! An AF_PACKET datagram socket on one interface for IPv4: the DHCP client's only contact
+//! with the kernel. It receives replies before the interface has an address (an AF_INET
 //! socket would not see them) and sends our own IPv4/UDP packets to the broadcast MAC.
 //!
 //! rustix makes the calls; the one unsafe item is the `sockaddr_ll` we hand it.

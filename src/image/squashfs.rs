@@ -45,7 +45,7 @@ pub enum SquashfsError {
 }
 
 const MAGIC: u32 = 0x7371_7368;
-const SUPERBLOCK_LEN: usize = 96;
+pub const SUPERBLOCK_LEN: usize = 96;
 /// `SQUASHFS_METADATA_SIZE`: a metadata block's uncompressed size.
 const METADATA_SIZE: u64 = 8192;
 

@@ -1,6 +1,6 @@
 use super::*;
 
-use crate::dhcp::packet::ReplyOptions;
+use crate::net::dhcp::packet::ReplyOptions;
 
 const MAC: Mac = Mac([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 

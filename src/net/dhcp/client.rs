@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::identity::Mac;
+use crate::retry::mix;
 
 use super::packet::{ClientKind, ClientMessage, MessageType, Reply};
 use super::{Lease, LeaseError};
@@ -27,14 +28,6 @@ pub fn retransmit_delay(attempt: u32, seed: u64) -> Duration {
 pub fn xid_for(seed: u64, round: u32) -> u32 {
     // The high half of a well-mixed word.
     (mix(seed.wrapping_add(u64::from(round))) >> 32) as u32
-}
-
-/// SplitMix64's finaliser: a cheap bijective mixer, enough for ids and jitter (not secrets).
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// How soon to try again after a send failed locally.

@@ -1,7 +1,8 @@
 //! DHCPv4 for early boot: get an address and the boot parameters for one interface.
 //!
 //! [`packet`] is the pure codec, [`client`] the pure protocol logic (what to send when, which
-//! replies to take), and `socket` the one packet socket; [`acquire`] wires them together.
+//! replies to take), and [`sys::PacketSocket`] the one packet socket; [`acquire`] wires them
+//! together, and [`acquire_first`] runs it on several interfaces at once.
 //!
 //! The node's derived name goes out as option 12 in every DISCOVER and REQUEST, so dnsmasq
 //! registers it in DNS (seeds 000 and 002: the name is set before DHCP). Retransmissions start
@@ -12,13 +13,16 @@
 
 pub mod client;
 pub mod packet;
-mod socket;
 
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::emergency;
 use crate::identity::Mac;
+use crate::ipv4;
+use crate::sys;
 
 pub use client::{Counts, Outcome, Session};
 pub use packet::{DecodeError, FrameError, MessageType, Reply, Route};
@@ -111,8 +115,10 @@ impl Lease {
         client::check_address(reply.yiaddr)?;
         let options = &reply.options;
         let prefix_len = match options.subnet_mask {
-            Some(mask) => mask_to_prefix(mask).ok_or(LeaseError::NonContiguousMask(mask))?,
-            None => classful_prefix(reply.yiaddr),
+            Some(mask) => {
+                ipv4::netmask_to_prefix(mask).ok_or(LeaseError::NonContiguousMask(mask))?
+            }
+            None => ipv4::classful_prefix(reply.yiaddr),
         };
         let (routers, classless_routes) = match &options.classless_routes {
             Some(routes) => (Vec::new(), routes.clone()),
@@ -155,26 +161,7 @@ impl Lease {
     }
 
     pub fn netmask(&self) -> Ipv4Addr {
-        Ipv4Addr::from(
-            u32::MAX
-                .checked_shl(32 - u32::from(self.prefix_len.min(32)))
-                .unwrap_or(0),
-        )
-    }
-}
-
-fn mask_to_prefix(mask: Ipv4Addr) -> Option<u8> {
-    let bits = u32::from(mask);
-    let ones = bits.leading_ones();
-    // Contiguous: nothing set after the leading ones.
-    (bits.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
-}
-
-fn classful_prefix(address: Ipv4Addr) -> u8 {
-    match address.octets()[0] {
-        0..=127 => 8,
-        128..=191 => 16,
-        _ => 24,
+        ipv4::prefix_to_netmask(self.prefix_len)
     }
 }
 
@@ -256,7 +243,7 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
         });
     }
     let socket =
-        socket::PacketSocket::open(iface, config.ifindex).map_err(|source| DhcpError::Socket {
+        sys::PacketSocket::open(iface, config.ifindex).map_err(|source| DhcpError::Socket {
             iface: iface.to_owned(),
             source,
         })?;
@@ -380,6 +367,42 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
             }
         }
     }
+}
+
+/// Runs DHCP on every client's interface at once (each up, with carrier); the first lease
+/// wins, and the other clients keep trying until their own timeout, then stop. On failure:
+/// each interface's reason, in the order they gave up.
+pub fn acquire_first(clients: Vec<ClientConfig>) -> Result<(String, Lease), Vec<String>> {
+    let (tx, rx) = mpsc::channel();
+    let mut failures = Vec::new();
+    for client in clients {
+        let iface = client.iface.clone();
+        let done = tx.clone();
+        let (crashed, crashed_iface) = (tx.clone(), iface.clone());
+        let spawned = emergency::spawn_worker(
+            format!("dhcp-{iface}"),
+            move || {
+                let result = acquire(&client).map_err(|err| err.to_string());
+                let _ = done.send((client.iface, result));
+            },
+            // A bug in one client must not take the boot down, nor go unnoticed.
+            move |panic| {
+                let why = format!("dhcp: {crashed_iface}: the client crashed: {panic}");
+                let _ = crashed.send((crashed_iface, Err(why)));
+            },
+        );
+        if let Err(err) = spawned {
+            failures.push(format!("dhcp: {iface}: cannot start its thread: {err}"));
+        }
+    }
+    drop(tx);
+    for (iface, result) in rx {
+        match result {
+            Ok(lease) => return Ok((iface, lease)),
+            Err(why) => failures.push(why),
+        }
+    }
+    Err(failures)
 }
 
 #[cfg(test)]

@@ -1,14 +1,20 @@
-//! Network interfaces: which NIC boots the node, and its static IPv4 configuration.
+//! The node's network: which NIC boots it, and its IPv4 configuration however it came
+//! (static `ip=` or a DHCP lease).
 //!
-//! Choosing and planning are pure (over [`Nic`] lists and [`StaticIp`]); reading sysfs and
-//! configuring the kernel happen in the small functions at the bottom.
+//! This module is pure (choosing over [`Nic`] lists, planning from [`StaticIp`] and leases);
+//! [`link`] reads sysfs and brings links up, [`dhcp`] asks the network, [`configure`] applies
+//! the result and hands it to the real system ([`netconf`]).
+
+pub mod configure;
+pub mod dhcp;
+pub mod link;
+pub mod netconf;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
-use std::time::{Duration, Instant};
 
+use crate::cmdline::ip::StaticIp;
 use crate::identity::Mac;
-use crate::ip::{self, StaticIp};
+use crate::ipv4;
 
 /// A network interface as sysfs shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +78,16 @@ impl StaticPlan {
         let address = match ip.client {
             Some(IpAddr::V4(addr)) => addr,
             Some(IpAddr::V6(_)) => {
-                return Err("IPv6 client addresses are not configured by this build");
+                return Err(
+                    "IPv6 client addresses are left to the real system; the initramfs \
+                            needs IPv4: give ip=dhcp or a static IPv4 ip=",
+                );
             }
-            None => return Err("no client address"),
+            None => return Err("a static ip= needs the client address in its first field"),
         };
-        let prefix_len = ip.prefix_len.unwrap_or_else(|| classful_prefix(address));
+        let prefix_len = ip
+            .prefix_len
+            .unwrap_or_else(|| ipv4::classful_prefix(address));
         let gateway = match ip.gateway {
             Some(IpAddr::V4(gw)) if !gw.is_unspecified() => Some(gw),
             _ => None,
@@ -91,15 +102,7 @@ impl StaticPlan {
     }
 
     pub fn netmask(&self) -> Ipv4Addr {
-        ip::prefix_to_netmask(self.prefix_len)
-    }
-}
-
-fn classful_prefix(addr: Ipv4Addr) -> u8 {
-    match addr.octets()[0] {
-        0..=127 => 8,
-        128..=191 => 16,
-        _ => 24,
+        ipv4::prefix_to_netmask(self.prefix_len)
     }
 }
 
@@ -169,7 +172,7 @@ impl Configured {
     /// (its server and host name win over the lease's, as the admin wrote them).
     pub fn from_lease(
         iface: &str,
-        lease: &crate::dhcp::Lease,
+        lease: &dhcp::Lease,
         ip: Option<&StaticIp>,
         nameservers: &[IpAddr],
     ) -> Configured {
@@ -214,96 +217,7 @@ impl Configured {
     }
 
     pub fn netmask(&self) -> Ipv4Addr {
-        ip::prefix_to_netmask(self.prefix_len)
-    }
-}
-
-// ---- sysfs and the kernel --------------------------------------------------------------
-
-const SYS_CLASS_NET: &str = "/sys/class/net";
-
-fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-/// The interfaces present now, sorted by index.
-pub fn interfaces() -> Vec<Nic> {
-    let Ok(entries) = std::fs::read_dir(SYS_CLASS_NET) else {
-        return Vec::new();
-    };
-    let mut nics: Vec<Nic> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let dir = entry.path();
-            Some(Nic {
-                mac: read_trimmed(&dir.join("address")).and_then(|a| a.parse().ok()),
-                ifindex: read_trimmed(&dir.join("ifindex"))
-                    .and_then(|i| i.parse().ok())
-                    .unwrap_or(u32::MAX),
-                ethernet: read_trimmed(&dir.join("type")).as_deref() == Some("1"),
-                physical: dir.join("device").exists(),
-                name,
-            })
-        })
-        .collect();
-    nics.sort_by_key(|nic| nic.ifindex);
-    nics
-}
-
-/// Polls until the chosen interface exists (drivers register NICs asynchronously).
-pub fn wait_for_interface(choice: &NicChoice, timeout: Duration) -> Result<Nic, Vec<Nic>> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let nics = interfaces();
-        if let Some(nic) = choice.pick(&nics) {
-            return Ok(nic.clone());
-        }
-        if Instant::now() >= deadline {
-            return Err(nics);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// The physical Ethernet NICs present now, by index.
-pub fn ethernet_interfaces() -> Vec<String> {
-    interfaces()
-        .into_iter()
-        .filter(|nic| nic.ethernet && nic.physical && nic.mac.is_some())
-        .map(|nic| nic.name)
-        .collect()
-}
-
-/// Polls until at least one of `ifaces` has carrier, then gives a moment for the others
-/// (links come up close together) and returns those with carrier; empty after `timeout`.
-pub fn wait_for_any_carrier(ifaces: &[String], timeout: Duration) -> Vec<String> {
-    let deadline = Instant::now() + timeout;
-    let with_carrier = || -> Vec<String> {
-        ifaces
-            .iter()
-            .filter(|iface| {
-                read_trimmed(&Path::new(SYS_CLASS_NET).join(iface).join("carrier")).as_deref()
-                    == Some("1")
-            })
-            .cloned()
-            .collect()
-    };
-    loop {
-        let up = with_carrier();
-        if up.len() == ifaces.len() {
-            return up;
-        }
-        if !up.is_empty() {
-            std::thread::sleep(Duration::from_millis(200));
-            return with_carrier();
-        }
-        if Instant::now() >= deadline {
-            return Vec::new();
-        }
-        std::thread::sleep(Duration::from_millis(10));
+        ipv4::prefix_to_netmask(self.prefix_len)
     }
 }
 
@@ -351,8 +265,10 @@ mod tests {
 
     #[test]
     fn static_plan_from_the_pxelinux_form() {
-        let ip = match ip::parse("10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0").expect("parses") {
-            ip::IpParam::Static(ip) => ip,
+        let ip = match crate::cmdline::ip::parse("10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0")
+            .expect("parses")
+        {
+            crate::cmdline::ip::IpParam::Static(ip) => ip,
             other => panic!("not static: {other:?}"),
         };
         let plan = StaticPlan::from_ip(&ip).expect("plan");
@@ -360,12 +276,5 @@ mod tests {
         assert_eq!(plan.prefix_len, 24);
         assert_eq!(plan.netmask(), Ipv4Addr::new(255, 255, 255, 0));
         assert_eq!(plan.gateway, Some(Ipv4Addr::new(10, 0, 2, 2)));
-    }
-
-    #[test]
-    fn missing_netmask_is_classful() {
-        assert_eq!(classful_prefix(Ipv4Addr::new(10, 1, 2, 3)), 8);
-        assert_eq!(classful_prefix(Ipv4Addr::new(172, 16, 0, 1)), 16);
-        assert_eq!(classful_prefix(Ipv4Addr::new(192, 168, 0, 4)), 24);
     }
 }

@@ -16,6 +16,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::hex;
+
 /// The PEM bundle of CA certificates HTTPS servers are checked against (`--ca`).
 pub const CA_BUNDLE: &str = "etc/diskless/ca.pem";
 /// The node's client certificate chain, PEM (`--client-cert`).
@@ -112,30 +114,6 @@ impl Trust {
     }
 }
 
-/// 64 hex digits (either case) into bytes.
-pub fn parse_sha256_hex(text: &str) -> Result<[u8; 32], String> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return Err(format!(
-            "expected 64 hex digits, got {} characters",
-            text.chars().count()
-        ));
-    }
-    let nibble = |c: u8| -> Result<u8, String> {
-        match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            b'A'..=b'F' => Ok(c - b'A' + 10),
-            _ => Err(format!("expected 64 hex digits, found {:?}", char::from(c))),
-        }
-    };
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Ok(out)
-}
-
 /// The pin file: its first word is the hash (so `sha256sum image > image.sha256` works);
 /// anything else on that line is a name for people. Exactly one hash line is allowed: a
 /// second one would leave it unclear which image was meant.
@@ -149,12 +127,12 @@ pub fn parse_pin(text: &str) -> Result<[u8; 32], String> {
         return Err("more than one hash line".to_owned());
     }
     let word = line.split_whitespace().next().unwrap_or_default();
-    parse_sha256_hex(word)
+    hex::parse_sha256(word)
 }
 
 /// The pin file's contents for a hash.
 pub fn pin_file(sha256: &[u8; 32], name: Option<&str>) -> String {
-    let hex: String = sha256.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(sha256);
     match name {
         Some(name) => format!("{hex}  {name}\n"),
         None => format!("{hex}\n"),
@@ -192,15 +170,14 @@ pub fn expected_hash(
     pin: Option<[u8; 32]>,
     cmdline: Option<[u8; 32]>,
 ) -> (Option<Expected>, Option<String>) {
-    let hex = |h: &[u8; 32]| -> String { h.iter().map(|b| format!("{b:02x}")).collect() };
     match (pin, cmdline) {
         (Some(pin), cmdline) => {
             let warning = cmdline.filter(|c| *c != pin).map(|c| {
                 format!(
                     "diskless.sha256={} differs from the sha256 pinned in the initramfs ({}): \
                      the pin wins; the command line cannot change the image",
-                    hex(&c),
-                    hex(&pin)
+                    hex::encode(&c),
+                    hex::encode(&pin)
                 )
             });
             (
@@ -271,7 +248,7 @@ mod tests {
 
     #[test]
     fn pins_read_like_sha256sum_writes_them() {
-        let want = parse_sha256_hex(HEX).unwrap();
+        let want = hex::parse_sha256(HEX).unwrap();
         assert_eq!(want[0], 0xe3);
         assert_eq!(want[31], 0x55);
         for text in [
@@ -369,7 +346,7 @@ mod tests {
         std::fs::write(dir.join(CLIENT_KEY), b"KEY").unwrap();
         let trust = Trust::load(&dir).unwrap();
         assert_eq!(trust.ca_pem.as_deref(), Some(&b"CA"[..]));
-        assert_eq!(trust.pin, Some(parse_sha256_hex(HEX).unwrap()));
+        assert_eq!(trust.pin, Some(hex::parse_sha256(HEX).unwrap()));
         let shown = format!("{trust:?}");
         assert!(
             !shown.contains("KEY") && shown.contains("not shown"),

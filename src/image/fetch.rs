@@ -3,26 +3,26 @@
 //! transfer with `Range`, hashing while it streams and checking the hash before saying done.
 //!
 //! Small pieces, each tested on its own, composed by [`fetch_to_file`]:
-//! - [`RetryPolicy`]: the deadline, the backoff with per-node jitter, and which failures are
-//!   worth another try ([`RetryPolicy::verdict`]);
+//! - [`RetryPolicy`]: the deadline and the backoff with per-node jitter;
+//!   [`Failure::verdict`]: which failures are worth another try, and where;
 //! - [`Sources`]: which URL next (rotation, sources given up on);
 //! - [`HashingWriter`]: the file and its sha256 state, which carries on across a resume;
-//! - [`Transport`]: one GET. [`HttpTransport`] is ureq with our TLS connector
-//!   ([`crate::tls`]); the unit tests script fakes.
+//! - [`Transport`]: one GET ([`super::http`]); the unit tests script fakes.
 //!
 //! The promise: the file left behind holds exactly the bytes whose sha256 is reported, and it
 //! matches the expected hash when there is one; after an error there is no file.
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
-use crate::tls::{self, Clock, TlsConnector};
+use super::hashing::HashingWriter;
+use super::http::{Resume, Transport, parse_content_range};
+use super::sources::Sources;
+use crate::hex;
+use crate::retry::RetryPolicy;
 
 /// What a finished fetch produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,19 +70,11 @@ impl Progress {
     }
 }
 
-/// Lowercase hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn mib(bytes: u64) -> String {
     #[expect(clippy::cast_precision_loss, reason = "display only")]
     let m = bytes as f64 / (1024.0 * 1024.0);
     format!("{m:.1} MiB")
 }
-
-// ---------------------------------------------------------------------------------------------
-// Failures and the retry policy
 
 /// Why one attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +90,7 @@ pub enum Failure {
     /// An answer that does not fit the question (a `Content-Range` from the wrong place, a
     /// file that changed size): the partial file is dropped and the next try starts over.
     BadResponse(String),
-    /// The TLS handshake failed: the cause in words ([`tls::describe`]).
+    /// The TLS handshake failed: the cause in words ([`super::tls::describe`]).
     Tls(String),
     /// Too many redirects, or a redirect from https to plain http.
     Redirect(String),
@@ -134,7 +126,12 @@ impl fmt::Display for Failure {
                 mib(*budget)
             ),
             Failure::HashMismatch { actual, expected } => {
-                write!(f, "has sha256 {}, expected {}", hex(actual), hex(expected))
+                write!(
+                    f,
+                    "has sha256 {}, expected {}",
+                    hex::encode(actual),
+                    hex::encode(expected)
+                )
             }
         }
     }
@@ -157,79 +154,10 @@ pub fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504 | 522 | 524)
 }
 
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// A jitter seed from something that differs between nodes (the MAC) and something that
-/// differs between boots (the clock): hundreds of nodes powered on together must not retry
-/// in lockstep against a server that is just coming back.
-pub fn jitter_seed(node: &[u8], salt: u64) -> u64 {
-    node.iter()
-        .fold(splitmix64(salt), |h, b| splitmix64(h ^ u64::from(*b)))
-}
-
-/// When to give up, how long to wait between tries, and what is worth trying again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// The whole fetch, transfers included, ends by then (`rd.retry=`).
-    pub deadline: Duration,
-    /// The first backoff; it doubles up to `max_delay`.
-    pub first_delay: Duration,
-    pub max_delay: Duration,
-    /// A transfer with no byte for this long is given up on (and resumed).
-    pub stall: Duration,
-    /// Time to open a TCP connection.
-    pub connect: Duration,
-    /// Spreads the waits of different nodes ([`jitter_seed`]).
-    pub seed: u64,
-    /// Redirects followed per request.
-    pub max_redirects: u32,
-}
-
-impl RetryPolicy {
-    /// Backoff from 0.5 s doubling to 8 s, a 30 s stall timeout, 10 s to connect, 5
-    /// redirects; jitter seed 0 until [`RetryPolicy::seeded`].
-    pub fn with_deadline(deadline: Duration) -> RetryPolicy {
-        RetryPolicy {
-            deadline,
-            first_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(8),
-            stall: Duration::from_secs(30),
-            connect: Duration::from_secs(10),
-            seed: 0,
-            max_redirects: 5,
-        }
-    }
-
-    /// The same policy with this node's jitter ([`jitter_seed`]).
-    pub fn seeded(self, seed: u64) -> RetryPolicy {
-        RetryPolicy { seed, ..self }
-    }
-
-    /// The backoff ceiling before the `wait`-th pause (1-based): doubling, capped.
-    pub fn ceiling(&self, wait: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(wait.saturating_sub(1).min(16))
-            .unwrap_or(u32::MAX);
-        self.first_delay.saturating_mul(factor).min(self.max_delay)
-    }
-
-    /// The `wait`-th pause: between half the ceiling and the ceiling ("equal jitter"), at a
-    /// point fixed by the seed, so each node has its own rhythm yet still backs off.
-    pub fn delay(&self, wait: u32) -> Duration {
-        let ceiling = self.ceiling(wait);
-        let half = u64::try_from(ceiling.as_nanos() / 2).unwrap_or(u64::MAX / 2);
-        let r = splitmix64(self.seed ^ u64::from(wait).wrapping_mul(0x2545_f491_4f6c_dd1d));
-        Duration::from_nanos(half + r % (half + 1))
-    }
-
-    /// Which failures are worth another try, and where.
-    pub fn verdict(&self, failure: &Failure) -> Verdict {
-        match failure {
+impl Failure {
+    /// Whether this failure is worth another try, and where.
+    pub fn verdict(&self) -> Verdict {
+        match self {
             Failure::Connect(_)
             | Failure::Timeout(_)
             | Failure::Cut { .. }
@@ -246,229 +174,6 @@ impl RetryPolicy {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Sources
-
-#[derive(Debug, Clone)]
-struct Source {
-    url: String,
-    dropped: bool,
-    last_failure: Option<Failure>,
-}
-
-/// The URLs to fetch from, in order, and which one is next.
-#[derive(Debug, Clone)]
-pub struct Sources {
-    list: Vec<Source>,
-    current: usize,
-}
-
-impl Sources {
-    /// The URLs in order, duplicates removed (a mirror equal to `root=` adds nothing).
-    pub fn new(urls: impl IntoIterator<Item = String>) -> Sources {
-        let mut list: Vec<Source> = Vec::new();
-        for url in urls {
-            if !list.iter().any(|s| s.url == url) {
-                list.push(Source {
-                    url,
-                    dropped: false,
-                    last_failure: None,
-                });
-            }
-        }
-        Sources { list, current: 0 }
-    }
-
-    /// The source to try now: its index and URL.
-    pub fn current(&self) -> (usize, &str) {
-        let url = self.list.get(self.current).map_or("", |s| s.url.as_str());
-        (self.current, url)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
-    /// Remembers why the current source failed.
-    pub fn record(&mut self, failure: Failure) {
-        if let Some(source) = self.list.get_mut(self.current) {
-            source.last_failure = Some(failure);
-        }
-    }
-
-    /// Gives up on the current source for this fetch.
-    pub fn drop_current(&mut self) {
-        if let Some(source) = self.list.get_mut(self.current) {
-            source.dropped = true;
-        }
-    }
-
-    /// Moves to the next source not given up on. `Some(true)` when that went round the end
-    /// of the list (every source had its turn: time to back off), `None` when none is left.
-    pub fn advance(&mut self) -> Option<bool> {
-        let n = self.list.len();
-        (1..=n).find_map(|step| {
-            let index = (self.current + step) % n;
-            let live = self.list.get(index).is_some_and(|s| !s.dropped);
-            live.then(|| {
-                let wrapped = index <= self.current;
-                self.current = index;
-                wrapped
-            })
-        })
-    }
-
-    /// The last failure of every source that failed, in order.
-    pub fn failures(&self) -> Vec<(String, Failure)> {
-        self.list
-            .iter()
-            .filter_map(|s| s.last_failure.clone().map(|f| (s.url.clone(), f)))
-            .collect()
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The hashing writer
-
-/// A sink that can be emptied to start over.
-pub trait Rewind: Write {
-    fn rewind_to_empty(&mut self) -> io::Result<()>;
-}
-
-impl Rewind for File {
-    fn rewind_to_empty(&mut self) -> io::Result<()> {
-        self.set_len(0)?;
-        self.seek(SeekFrom::Start(0)).map(drop)
-    }
-}
-
-impl Rewind for Vec<u8> {
-    fn rewind_to_empty(&mut self) -> io::Result<()> {
-        self.clear();
-        Ok(())
-    }
-}
-
-/// Writes through to `inner` and hashes exactly what `inner` accepted, so file and hash
-/// never disagree. Its state outlives any one connection: a resumed transfer keeps hashing
-/// where the cut one stopped.
-pub struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> HashingWriter<W> {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            written: 0,
-        }
-    }
-
-    /// Bytes written so far: where a resume continues from.
-    pub fn position(&self) -> u64 {
-        self.written
-    }
-
-    /// The sha256 of everything written so far (the state goes on).
-    pub fn digest(&self) -> [u8; 32] {
-        self.hasher.clone().finalize().into()
-    }
-
-    pub fn into_inner(self) -> W {
-        self.inner
-    }
-}
-
-impl<W: Rewind> HashingWriter<W> {
-    /// Throws away everything written, for a transfer that must start over.
-    pub fn restart(&mut self) -> io::Result<()> {
-        self.inner.rewind_to_empty()?;
-        self.hasher = Sha256::new();
-        self.written = 0;
-        Ok(())
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The transport
-
-/// Continue a transfer from `offset`; `validator` (a strong ETag or a Last-Modified date)
-/// goes into `If-Range`, so a server whose file changed sends all of the new one instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resume<'a> {
-    pub offset: u64,
-    pub validator: Option<&'a str>,
-}
-
-/// A response's status line, the headers the fetch uses, and the body.
-pub struct Response {
-    pub status: u16,
-    pub content_length: Option<u64>,
-    pub content_range: Option<String>,
-    /// A strong `ETag`, else `Last-Modified`: for `If-Range` on a resume.
-    pub validator: Option<String>,
-    /// Read errors of kind `TimedOut` are stalls; any other is a cut connection.
-    pub body: Box<dyn Read>,
-}
-
-/// One GET, redirects followed.
-pub trait Transport {
-    /// Fetches `url` (from `resume.offset` when given), all within `timeout`.
-    fn get(
-        &self,
-        url: &str,
-        resume: Option<Resume<'_>>,
-        timeout: Duration,
-    ) -> Result<Response, Failure>;
-}
-
-/// `bytes 100-199/1000`: the first byte, the last byte and the total (`None` for `*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContentRange {
-    pub start: u64,
-    pub end: u64,
-    pub total: Option<u64>,
-}
-
-/// Parses a `Content-Range` of a 206 (RFC 9110, 14.4); `None` when it is not one.
-pub fn parse_content_range(value: &str) -> Option<ContentRange> {
-    let rest = value.trim().strip_prefix("bytes")?.trim_start();
-    let (range, total) = rest.split_once('/')?;
-    let (start, end) = range.trim().split_once('-')?;
-    let number = |s: &str| -> Option<u64> {
-        let s = s.trim();
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    let (start, end) = (number(start)?, number(end)?);
-    let total = match total.trim() {
-        "*" => None,
-        t => Some(number(t)?),
-    };
-    let fits = start <= end && total.is_none_or(|t| end < t);
-    fits.then_some(ContentRange { start, end, total })
-}
-
-// ---------------------------------------------------------------------------------------------
-// The fetch
-
 /// What to fetch, where to, and what it must be.
 #[derive(Debug, Clone, Copy)]
 pub struct Job<'a> {
@@ -477,7 +182,7 @@ pub struct Job<'a> {
     pub dest: &'a Path,
     /// The sha256 the image must have; a source serving anything else is given up on.
     pub expected: Option<[u8; 32]>,
-    /// The most bytes the image may take ([`free_bytes`] of the destination's file system).
+    /// The most bytes the image may take ([`crate::sys::free_bytes`] of the destination's file system).
     pub ram_budget: Option<u64>,
 }
 
@@ -723,7 +428,7 @@ fn fetch_loop(
             stuck += 1;
         }
         sources.record(failure.clone());
-        let verdict = policy.verdict(&failure);
+        let verdict = failure.verdict();
         let dropped = verdict == Verdict::DropSource;
         if verdict == Verdict::Stop {
             observe(Event::Failed {
@@ -982,262 +687,17 @@ impl Attempt<'_, '_> {
     }
 }
 
-/// Free bytes of the file system holding `dir`: the RAM an image in /run's tmpfs may take.
-pub fn free_bytes(dir: &Path) -> io::Result<u64> {
-    let stat = rustix::fs::statvfs(dir)?;
-    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP(S) with ureq
-
-/// [`Transport`] over ureq: plain TCP for `http`, our rustls configuration for `https`.
-pub struct HttpTransport {
-    agent: ureq::Agent,
-    clock: Clock,
-    limits: Limits,
-}
-
-/// The limits a transport was given, to name in messages.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    stall: Duration,
-    connect: Duration,
-    max_redirects: u32,
-}
-
-impl Limits {
-    /// Which of ureq's timeouts fired, in an operator's words.
-    fn timeout(&self, which: ureq::Timeout) -> String {
-        match which {
-            ureq::Timeout::PerRead => format!("no data for {} s", self.stall.as_secs()),
-            ureq::Timeout::Connect => {
-                format!("no connection within {} s", self.connect.as_secs())
-            }
-            ureq::Timeout::Global => "out of time (rd.retry=)".to_owned(),
-            other => format!("timed out ({other})"),
-        }
-    }
-}
-
-/// Resolves URL hosts for IPv4 only, through [`crate::sys::resolve_ipv4`]: the boot
-/// configures IPv4, and musl fails a dual-stack lookup whenever the server refuses the AAAA
-/// half (a dnsmasq without upstream servers does), even when the A answer is right.
-#[derive(Debug)]
-struct Ipv4Resolver;
-
-impl ureq::unversioned::resolver::Resolver for Ipv4Resolver {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        _config: &ureq::config::Config,
-        _timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
-        let port = uri
-            .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("https") {
-                443
-            } else {
-                80
-            });
-        let mut out = self.empty();
-        // An IPv6 literal needs no lookup; everything else is looked up for A records.
-        if let Ok(ip) = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-        {
-            out.push(std::net::SocketAddr::new(ip, port));
-            return Ok(out);
-        }
-        let addrs = crate::sys::resolve_ipv4(host).map_err(|_| ureq::Error::HostNotFound)?;
-        for addr in addrs.into_iter().take(16) {
-            out.push(std::net::SocketAddr::new(std::net::IpAddr::V4(addr), port));
-        }
-        Ok(out)
-    }
-}
-
-impl HttpTransport {
-    /// `tls`: the client configuration from the initramfs's trust files; without it `https`
-    /// URLs fail (never unauthenticated). `clock` explains certificate date errors.
-    pub fn new(
-        tls: Option<Arc<rustls::ClientConfig>>,
-        policy: &RetryPolicy,
-        clock: Clock,
-    ) -> HttpTransport {
-        use ureq::unversioned::transport::{Connector as _, TcpConnector};
-        let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(policy.connect))
-            .timeout_per_read(Some(policy.stall))
-            .http_status_as_error(false)
-            .max_redirects(policy.max_redirects)
-            .max_redirects_will_error(true)
-            .user_agent(concat!("diskless/", env!("CARGO_PKG_VERSION")))
-            .build();
-        let connector = ().chain(TcpConnector::default()).chain(TlsConnector::new(tls));
-        HttpTransport {
-            agent: ureq::Agent::with_parts(config, connector, Ipv4Resolver),
-            clock,
-            limits: Limits {
-                stall: policy.stall,
-                connect: policy.connect,
-                max_redirects: policy.max_redirects,
-            },
-        }
-    }
-
-    fn classify(&self, err: ureq::Error) -> Failure {
-        match err {
-            ureq::Error::Timeout(which) => Failure::Timeout(self.limits.timeout(which)),
-            ureq::Error::Rustls(tls) => Failure::Tls(tls::describe(&tls, &self.clock)),
-            ureq::Error::Io(io) => match tls::rustls_cause(&io) {
-                Some(tls) => Failure::Tls(tls::describe(tls, &self.clock)),
-                None => Failure::Connect(io.to_string()),
-            },
-            ureq::Error::Tls(why) if why == tls::NO_TRUST_ANCHORS => Failure::Setup(why.to_owned()),
-            ureq::Error::Tls(why) => Failure::Tls(why.to_owned()),
-            ureq::Error::TooManyRedirects => {
-                Failure::Redirect(format!("more than {} redirects", self.limits.max_redirects))
-            }
-            ureq::Error::RequireHttpsOnly(to) => Failure::Redirect(format!(
-                "redirected to {to}: an https source may not lead to plain http"
-            )),
-            ureq::Error::BadUri(why) => Failure::Setup(format!("bad URL: {why}")),
-            ureq::Error::HostNotFound => Failure::Connect("host not found".to_owned()),
-            ureq::Error::ConnectionFailed => Failure::Connect("connection failed".to_owned()),
-            // Garbled or truncated responses come from servers going down or up: try again.
-            other => Failure::Connect(other.to_string()),
-        }
-    }
-}
-
-impl Transport for HttpTransport {
-    fn get(
-        &self,
-        url: &str,
-        resume: Option<Resume<'_>>,
-        timeout: Duration,
-    ) -> Result<Response, Failure> {
-        let https = url
-            .get(..8)
-            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
-        let mut request = self
-            .agent
-            .get(url)
-            .config()
-            .timeout_global(Some(timeout))
-            // An https source stays https across redirects: a downgrade would drop the
-            // server's authentication without anyone noticing.
-            .https_only(https)
-            .build();
-        if let Some(resume) = resume {
-            request = request.header("Range", format!("bytes={}-", resume.offset));
-            if let Some(validator) = resume.validator {
-                request = request.header("If-Range", validator);
-            }
-        }
-        let response = request.call().map_err(|e| self.classify(e))?;
-        let header = |name: &str| -> Option<String> {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.trim().to_owned())
-        };
-        let etag = header("etag").filter(|t| !t.starts_with("W/"));
-        let validator = etag.or_else(|| header("last-modified"));
-        let content_range = header("content-range");
-        let content_length = header("content-length").and_then(|v| v.parse().ok());
-        let status = response.status().as_u16();
-        Ok(Response {
-            status,
-            content_length,
-            content_range,
-            validator,
-            body: Box::new(UreqBody {
-                reader: response.into_body().into_reader(),
-                clock: self.clock,
-                limits: self.limits,
-            }),
-        })
-    }
-}
-
-/// ureq's body reader with its errors told apart: stalls as `TimedOut`, TLS failures in
-/// words.
-struct UreqBody {
-    reader: ureq::BodyReader<'static>,
-    clock: Clock,
-    limits: Limits,
-}
-
-impl Read for UreqBody {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.reader.read(buf).map_err(|err| {
-            let inner = err.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>());
-            match inner {
-                Some(ureq::Error::Timeout(which)) => {
-                    io::Error::new(io::ErrorKind::TimedOut, self.limits.timeout(*which))
-                }
-                Some(ureq::Error::Rustls(tls)) => io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("TLS: {}", tls::describe(tls, &self.clock)),
-                ),
-                _ => err,
-            }
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::http::Response;
+    use sha2::{Digest, Sha256};
     use std::cell::RefCell;
     use std::collections::VecDeque;
     use std::path::PathBuf;
 
-    // --- the policy ---
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let policy = RetryPolicy::with_deadline(Duration::from_secs(60)).seeded(7);
-        let ceilings: Vec<u128> = (1..=7).map(|n| policy.ceiling(n).as_millis()).collect();
-        assert_eq!(ceilings, [500, 1000, 2000, 4000, 8000, 8000, 8000]);
-        for wait in 1..=10 {
-            let (d, c) = (policy.delay(wait), policy.ceiling(wait));
-            assert!(
-                d >= c / 2 && d <= c,
-                "wait {wait}: {d:?} outside [{:?}, {c:?}]",
-                c / 2
-            );
-        }
-    }
-
-    #[test]
-    fn jitter_differs_between_nodes_and_repeats_for_one() {
-        let macs: Vec<[u8; 6]> = (0..50u8).map(|i| [0x52, 0x54, 0, 0x12, 0x34, i]).collect();
-        let first: Vec<Duration> = macs
-            .iter()
-            .map(|m| RetryPolicy::with_deadline(Duration::from_secs(60)).seeded(jitter_seed(m, 0)))
-            .map(|p| p.delay(3))
-            .collect();
-        let mut distinct = first.clone();
-        distinct.sort();
-        distinct.dedup();
-        assert!(distinct.len() >= 45, "{distinct:?}");
-        let spread = distinct.last().copied().unwrap_or_default() - distinct[0];
-        assert!(spread > Duration::from_millis(700), "{spread:?}");
-        let again =
-            RetryPolicy::with_deadline(Duration::from_secs(60)).seeded(jitter_seed(&macs[0], 0));
-        assert_eq!(again.delay(3), first[0]);
-        assert_ne!(jitter_seed(&macs[0], 0), jitter_seed(&macs[0], 1));
-    }
-
     #[test]
     fn verdicts() {
-        let p = RetryPolicy::with_deadline(Duration::from_secs(1));
         let cases = [
             (Failure::Connect("refused".into()), Verdict::Retry),
             (Failure::Timeout("stall".into()), Verdict::Retry),
@@ -1270,95 +730,9 @@ mod tests {
             (Failure::Local("ENOSPC".into()), Verdict::Stop),
         ];
         for (failure, want) in cases {
-            assert_eq!(p.verdict(&failure), want, "{failure}");
+            assert_eq!(failure.verdict(), want, "{failure}");
         }
     }
-
-    // --- sources ---
-
-    #[test]
-    fn sources_rotate_skip_dropped_and_say_when_a_round_is_done() {
-        let mut s = Sources::new(["a", "b", "a", "c"].map(String::from));
-        assert_eq!(s.current(), (0, "a"));
-        assert_eq!(s.advance(), Some(false));
-        assert_eq!(s.current(), (1, "b"));
-        s.drop_current();
-        assert_eq!(s.advance(), Some(false));
-        assert_eq!(s.current(), (2, "c"));
-        assert_eq!(s.advance(), Some(true));
-        assert_eq!(s.current(), (0, "a"));
-        s.drop_current();
-        assert_eq!(s.advance(), Some(false));
-        assert_eq!(s.current(), (2, "c"));
-        assert_eq!(s.advance(), Some(true), "a single source is its own round");
-        s.drop_current();
-        assert_eq!(s.advance(), None);
-        let mut one = Sources::new(["x".to_owned()]);
-        one.record(Failure::Status(500));
-        assert_eq!(one.failures(), [("x".to_owned(), Failure::Status(500))]);
-    }
-
-    // --- the writer ---
-
-    #[test]
-    fn the_hash_state_carries_on_and_restarts_clean() {
-        let mut w = HashingWriter::new(Vec::new());
-        w.write_all(b"hello ").unwrap();
-        assert_eq!(w.position(), 6);
-        w.write_all(b"world").unwrap();
-        let whole: [u8; 32] = Sha256::digest(b"hello world").into();
-        assert_eq!(w.digest(), whole);
-        assert_eq!(w.digest(), whole, "digest does not consume the state");
-        w.restart().unwrap();
-        w.write_all(b"x").unwrap();
-        assert_eq!(w.digest(), <[u8; 32]>::from(Sha256::digest(b"x")));
-        assert_eq!(w.into_inner(), b"x");
-    }
-
-    /// Accepts at most 3 bytes a call: what is hashed is what was written.
-    struct Trickle(Vec<u8>);
-    impl Write for Trickle {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let n = buf.len().min(3);
-            self.0.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn short_writes_hash_only_what_was_written() {
-        let mut w = HashingWriter::new(Trickle(Vec::new()));
-        assert_eq!(w.write(b"abcdef").unwrap(), 3);
-        assert_eq!(w.digest(), <[u8; 32]>::from(Sha256::digest(b"abc")));
-    }
-
-    #[test]
-    fn content_ranges() {
-        let r = |start, end, total| Some(ContentRange { start, end, total });
-        assert_eq!(
-            parse_content_range("bytes 100-199/1000"),
-            r(100, 199, Some(1000))
-        );
-        assert_eq!(parse_content_range(" bytes 0-0/1 "), r(0, 0, Some(1)));
-        assert_eq!(parse_content_range("bytes 5-9/*"), r(5, 9, None));
-        for bad in [
-            "bytes */1000",
-            "bytes 9-5/10",
-            "bytes 5-10/10",
-            "items 0-1/2",
-            "bytes 1-2",
-            "bytes -1-2/3",
-            "bytes 0-1/x",
-            "",
-        ] {
-            assert_eq!(parse_content_range(bad), None, "{bad}");
-        }
-    }
-
-    // --- the loop, against scripted transports ---
 
     /// One scripted answer.
     enum Answer {

@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::index::ModuleIndex;
+use crate::cmdline::{self, config};
 use crate::error::BootError;
-use crate::modules::ModuleIndex;
 use crate::sys;
 
 /// What one [`Modules::load`] did.
@@ -14,6 +15,9 @@ use crate::sys;
 pub struct Loaded {
     pub newly: Vec<String>,
     pub unknown: Vec<String>,
+    /// Modules the kernel refused, each with why (a module that depends on one of them is
+    /// not tried, and is listed too).
+    pub failed: Vec<String>,
 }
 
 /// The image's module directory and its parsed index.
@@ -23,6 +27,9 @@ pub struct Modules {
     index: ModuleIndex,
     blacklist: Vec<String>,
     loaded: BTreeSet<String>,
+    /// Modules that failed this boot, with why: not tried again.
+    failed: Vec<String>,
+    failed_names: BTreeSet<String>,
 }
 
 impl Modules {
@@ -45,6 +52,8 @@ impl Modules {
             index,
             blacklist: blacklist.to_vec(),
             loaded: BTreeSet::new(),
+            failed: Vec::new(),
+            failed_names: BTreeSet::new(),
         })
     }
 
@@ -53,9 +62,10 @@ impl Modules {
     }
 
     /// Loads `names` (module names or aliases) with their dependencies; returns the modules
-    /// newly loaded and the names the image does not carry (not errors: the kernel may have
-    /// them built in).
-    pub fn load(&mut self, names: &[String]) -> Result<Loaded, BootError> {
+    /// newly loaded, the names the image does not carry (not errors: the kernel may have them
+    /// built in) and the modules that failed. One failure does not stop the others: a node
+    /// with an odd device must still boot.
+    pub fn load(&mut self, names: &[String]) -> Loaded {
         let mut wanted = Vec::new();
         let mut unknown = Vec::new();
         for name in names {
@@ -68,8 +78,9 @@ impl Modules {
         let (order, missing) = self.index.load_order(&wanted, &self.blacklist);
         unknown.extend(missing);
         let mut newly = Vec::new();
+        let mut failed = Vec::new();
         for entry in order {
-            if self.loaded.contains(&entry.name) {
+            if self.loaded.contains(&entry.name) || self.failed_names.contains(&entry.name) {
                 continue;
             }
             // Loaded earlier, e.g. by another /sbin/modprobe the kernel ran: nothing to do.
@@ -77,21 +88,50 @@ impl Modules {
                 self.loaded.insert(entry.name.clone());
                 continue;
             }
-            let path = self.dir.join(&entry.path);
-            sys::load_module(&path).map_err(|source| BootError::LoadModule {
-                name: entry.name.clone(),
-                path,
-                source,
-            })?;
-            self.loaded.insert(entry.name.clone());
-            newly.push(entry.name.clone());
+            let broken_dep = entry
+                .depends
+                .iter()
+                .find(|dep| self.failed_names.contains(dep.as_str()));
+            let outcome = match broken_dep {
+                Some(dep) => Err(format!("needs {dep}, which failed")),
+                None => sys::load_module(&self.dir.join(&entry.path)).map_err(|e| e.to_string()),
+            };
+            match outcome {
+                Ok(()) => {
+                    self.loaded.insert(entry.name.clone());
+                    newly.push(entry.name.clone());
+                }
+                Err(why) => {
+                    log::warn!("module {}: {why}; going on without it", entry.name);
+                    let failure = format!("{} ({why})", entry.name);
+                    self.failed_names.insert(entry.name.clone());
+                    self.failed.push(failure.clone());
+                    failed.push(failure);
+                }
+            }
         }
-        Ok(Loaded { newly, unknown })
+        Loaded {
+            newly,
+            unknown,
+            failed,
+        }
+    }
+
+    /// Loads what the root needs and nothing would ask for: here a failure is the boot's.
+    pub fn load_for_root(&mut self, names: &[&str]) -> Result<Vec<String>, BootError> {
+        let wanted: Vec<String> = names.iter().map(|m| (*m).to_owned()).collect();
+        let loaded = self.load(&wanted);
+        match loaded.failed.first() {
+            Some(failure) => Err(BootError::LoadModule {
+                failure: failure.clone(),
+            }),
+            None => Ok(loaded.newly),
+        }
     }
 
     /// Loads the drivers for the devices present, again and again until no new module comes
     /// in (a bus driver such as virtio_pci makes new devices appear for the next round).
-    pub fn coldplug(&mut self) -> Result<(), BootError> {
+    pub fn coldplug(&mut self) {
         for _round in 0..8 {
             let before = self.loaded.len();
             let aliases = device_modaliases();
@@ -106,7 +146,7 @@ impl Modules {
             if wanted.is_empty() {
                 break;
             }
-            let loaded = self.load(&wanted)?;
+            let loaded = self.load(&wanted);
             if !loaded.newly.is_empty() {
                 log::info!(
                     "loaded modules for the hardware present: {}",
@@ -117,11 +157,15 @@ impl Modules {
                 break;
             }
         }
-        Ok(())
     }
 
     pub fn loaded(&self) -> Vec<String> {
         self.loaded.iter().cloned().collect()
+    }
+
+    /// Every module that failed this boot, with why.
+    pub fn failed(&self) -> &[String] {
+        &self.failed
     }
 }
 
@@ -148,34 +192,37 @@ fn device_modaliases() -> BTreeSet<String> {
 }
 
 /// `/sbin/modprobe [-q] [--] NAME`, as the kernel runs it for its own requests. Returns the
-/// exit code: 0 when loaded (or built in), 1 otherwise.
+/// exit code: 0 when loaded (or built in), 1 otherwise. `rd.driver.blacklist=` holds here
+/// too: the kernel asking is no reason to load what the admin ruled out.
 pub fn modprobe_main(args: &[String]) -> i32 {
     let Some(name) = args.iter().skip(1).find(|arg| !arg.starts_with('-')) else {
-        eprintln!("usage: modprobe [-q] [--] MODULE");
+        log::warn!("modprobe: no module named (usage: modprobe [-q] [--] MODULE)");
         return 1;
     };
     let release = sys::kernel_release();
-    let mut modules = match Modules::open(&release, &[]) {
+    let blacklist = std::fs::read("/proc/cmdline")
+        .map(|line| config::blacklist(&cmdline::parse_bytes(&line)))
+        .unwrap_or_default();
+    let mut modules = match Modules::open(&release, &blacklist) {
         Ok(modules) => modules,
         Err(err) => {
             log::warn!("modprobe {name}: {err}");
             return 1;
         }
     };
-    match modules.load(std::slice::from_ref(name)) {
-        Ok(loaded) if loaded.unknown.is_empty() => {
-            if !loaded.newly.is_empty() {
-                log::info!(
-                    "modprobe: loaded {} for the kernel's request {name}",
-                    loaded.newly.join(" ")
-                );
-            }
-            0
-        }
-        Ok(_) => 1,
-        Err(err) => {
-            log::warn!("modprobe {name}: {err}");
-            1
-        }
+    let loaded = modules.load(std::slice::from_ref(name));
+    if !loaded.newly.is_empty() {
+        log::info!(
+            "modprobe: loaded {} for the kernel's request {name}",
+            loaded.newly.join(" ")
+        );
     }
+    let resolved = modules.index.resolve(name);
+    let present = resolved
+        .iter()
+        .any(|m| modules.loaded.contains(m) || modules.index.is_builtin(m));
+    if !present && resolved.iter().any(|m| blacklist.contains(m)) {
+        log::info!("modprobe {name}: not loaded: rd.driver.blacklist= names it");
+    }
+    i32::from(!present)
 }

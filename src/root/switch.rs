@@ -7,8 +7,7 @@ use std::ffi::OsString;
 use std::io;
 use std::path::Path;
 
-use crate::rootpath::resolve_in_root;
-
+use super::paths::resolve_in_root;
 use crate::error::BootError;
 use crate::sys;
 

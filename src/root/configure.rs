@@ -1,15 +1,15 @@
 //! Writing the node's identity into the new root: /etc/hostname, /etc/hosts, /etc/machine-id
 //! and /etc/resolv.conf. The shared image itself never changes: the writes land in the
 //! overlay's upper layer, or, on a read-only root, in the node's directory or in /run copies
-//! bind-mounted over the image's files. The contents come from the pure [`crate::etcfiles`].
+//! bind-mounted over the image's files. The contents come from the pure [`super::etcfiles`].
 
 use std::path::{Path, PathBuf};
 
+use super::{etcfiles, paths};
 use crate::error::BootError;
-use crate::etcfiles;
 use crate::identity::{self, Mac};
 use crate::net::Configured;
-use crate::rootpath;
+use crate::net::netconf;
 use crate::sys;
 
 /// What the identity step decided, for the record.
@@ -21,7 +21,7 @@ pub struct Written {
 }
 
 fn read_optional(root: &Path, relative: &str) -> Option<String> {
-    let path = rootpath::resolve_in_root(root, relative)?;
+    let path = paths::resolve_in_root(root, relative)?;
     std::fs::read_to_string(path).ok()
 }
 
@@ -54,7 +54,7 @@ fn place(root: &Path, writable: bool, relative: &str, contents: &str) -> Result<
         }
         return std::fs::write(&path, contents).map_err(fail);
     }
-    let Some(target) = rootpath::resolve_for_write(root, &shown.to_string_lossy()) else {
+    let Some(target) = paths::resolve_for_write(root, &shown.to_string_lossy()) else {
         log::warn!(
             "{} cannot be shown: its directory is missing from the read-only root",
             shown.display()
@@ -115,14 +115,14 @@ pub fn write_identity(
         (id, false)
     };
 
-    let wrote_resolv_conf =
-        match etcfiles::resolv_conf(&net.dns, net.domain.as_deref(), &net.search) {
-            Some(contents) => {
-                place(root, writable, "etc/resolv.conf", &contents)?;
-                true
-            }
-            None => false,
-        };
+    let wrote_resolv_conf = match netconf::resolv_conf(&net.dns, net.domain.as_deref(), &net.search)
+    {
+        Some(contents) => {
+            place(root, writable, "etc/resolv.conf", &contents)?;
+            true
+        }
+        None => false,
+    };
     Ok(Written {
         machine_id,
         wrote_machine_id,

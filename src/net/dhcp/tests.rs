@@ -1,6 +1,6 @@
 use super::*;
 
-use crate::dhcp::packet::ReplyOptions;
+use crate::net::dhcp::packet::ReplyOptions;
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().expect("test address")

@@ -1,0 +1,224 @@
+//! The root image: fetched into RAM from `root=`'s URL and the mirrors, held to what the
+//! initramfs vouches for (CA bundle, client certificate, pinned hash), and checked before
+//! anything mounts it. Nothing is mounted from bytes that failed verification.
+//!
+//! [`fetch`] is the retrying, resuming, hashing download over the [`http`] transport;
+//! [`sources`] and [`hashing`] are its parts; [`tls`] and [`trust`] what the initramfs
+//! vouches for; [`squashfs`] the superblock check.
+
+pub mod fetch;
+pub mod hashing;
+pub mod http;
+pub mod sources;
+pub mod squashfs;
+pub mod tls;
+pub mod trust;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cmdline::config::BootConfig;
+use crate::error::BootError;
+use crate::hex;
+use crate::retry::{self, RetryPolicy};
+use crate::root::STATE_DIR;
+use crate::sys;
+use fetch::{Fetched, Job, Progress};
+use http::{HttpLimits, HttpTransport};
+use tls::Clock;
+use trust::{Expected, HashSource, Trust};
+
+/// What the fetch delivered, and the hash it was held to (none: only the superblock check
+/// stands between the bytes and the mount).
+#[derive(Debug)]
+pub struct Downloaded {
+    pub fetched: Fetched,
+    pub expected: Option<Expected>,
+}
+
+/// Fetches the image from `root=`'s URL, then the mirrors, into `dest`, holding it to what
+/// the initramfs vouches for. `node` (the MAC) seeds the retry jitter.
+pub fn download(
+    url: &str,
+    dest: &Path,
+    config: &BootConfig,
+    node: &[u8],
+) -> Result<Downloaded, BootError> {
+    let fail = |reason: String| BootError::Fetch {
+        url: url.to_owned(),
+        reason,
+    };
+    std::fs::create_dir_all(STATE_DIR).map_err(|source| BootError::Store {
+        path: STATE_DIR.into(),
+        source,
+    })?;
+    // The trust files live in the initramfs only, which switch_root deletes; the client key
+    // is read into this process (replaced by exec) and written nowhere else.
+    let trust = Trust::load(Path::new("/"))
+        .map_err(|e| fail(format!("reading the initramfs's trust files: {e}")))?;
+    let (expected, conflict) = trust::expected_hash(trust.pin, config.image_sha256);
+    if let Some(conflict) = conflict {
+        log::warn!("{conflict}");
+    }
+    let sources: Vec<String> = std::iter::once(url.to_owned())
+        .chain(config.mirrors.iter().cloned())
+        .collect();
+    for warning in trust::fetch_warnings(&sources, expected.as_ref()) {
+        log::warn!("{warning}");
+    }
+    let tls = client_tls(&trust).map_err(fail)?;
+    // The initramfs's files carry its build time (SOURCE_DATE_EPOCH): a floor for the clock.
+    let built = std::fs::metadata("/init").and_then(|m| m.modified()).ok();
+    let clock = Clock::system(built);
+    if let Some(doubt) = clock.doubt() {
+        log::warn!("{doubt}");
+    }
+    let boot_nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let policy = RetryPolicy::with_deadline(Duration::from_secs(u64::from(config.retry_secs)))
+        .seeded(retry::jitter_seed(node, boot_nanos));
+    // A failed check leaves the budget open: tmpfs still refuses to overfill.
+    let ram_budget = sys::free_bytes(Path::new(STATE_DIR))
+        .map_err(|e| log::warn!("measuring the free RAM of {}: {e}", STATE_DIR))
+        .ok();
+    let transport = HttpTransport::new(tls, HttpLimits::default(), clock);
+    log::info!(
+        "fetching {url} into {}{}",
+        dest.display(),
+        if config.mirrors.is_empty() {
+            String::new()
+        } else {
+            format!(" (mirrors: {})", config.mirrors.join(", "))
+        }
+    );
+    let job = Job {
+        sources: &sources,
+        dest,
+        expected: expected.map(|e| e.sha256),
+        ram_budget,
+    };
+    let fetched = fetch::fetch_to_file(&transport, &job, &policy, |event| {
+        let (level, line) = event.log_line();
+        log::log!(level, "{line}");
+    })
+    .map_err(|err| match (err.hash_mismatch(), expected) {
+        (Some((source, actual, wanted)), Some(e)) => BootError::HashMismatch {
+            url: source.to_owned(),
+            expected: hex::encode(&wanted),
+            actual: hex::encode(&actual),
+            by: hash_authority(e.source),
+        },
+        _ => fail(err.to_string()),
+    })?;
+    let done = Progress {
+        bytes: fetched.bytes,
+        total: Some(fetched.bytes),
+        elapsed: fetched.elapsed,
+    };
+    log::info!(
+        "fetched {}: {}, sha256 {}{}",
+        fetched.url,
+        done.describe(),
+        hex::encode(&fetched.sha256),
+        match (fetched.attempts, fetched.resumes) {
+            (1, _) => String::new(),
+            (n, 0) => format!(" ({n} attempts)"),
+            (n, 1) => format!(" ({n} attempts, resumed once)"),
+            (n, r) => format!(" ({n} attempts, resumed {r} times)"),
+        }
+    );
+    Ok(Downloaded { fetched, expected })
+}
+
+/// The TLS client configuration from the initramfs's CA bundle and client certificate; none
+/// without a bundle (then https sources fail: never unauthenticated).
+fn client_tls(trust: &Trust) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
+    let Some(ca) = &trust.ca_pem else {
+        if trust.client.is_some() {
+            log::warn!("the initramfs has a client certificate but no CA bundle: https is off");
+        }
+        return Ok(None);
+    };
+    let client = trust
+        .client
+        .as_ref()
+        .map(|c| (c.cert_pem.as_slice(), c.key_pem.as_slice()));
+    let config = tls::client_config(ca, client)
+        .map_err(|e| format!("the TLS files in the initramfs: {e}"))?;
+    log::info!(
+        "https: servers must chain to /{}{}",
+        trust::CA_BUNDLE,
+        if client.is_some() {
+            format!("; client certificate /{}", trust::CLIENT_CERT)
+        } else {
+            String::new()
+        }
+    );
+    Ok(Some(config))
+}
+
+/// Who vouched for an expected hash, for the FATAL line.
+fn hash_authority(source: HashSource) -> String {
+    match source {
+        HashSource::Cmdline => "diskless.sha256".to_owned(),
+        HashSource::Pin => format!("{}: /{}", source.describe(), trust::IMAGE_PIN),
+    }
+}
+
+/// Nothing is mounted from data that failed verification: a bad image is deleted here.
+/// The fetch already held the bytes to the expected hash as they streamed; this checks
+/// again before anything is mounted, then checks the squashfs superblock.
+pub fn verify(image: &Path, downloaded: &Downloaded) -> Result<(), BootError> {
+    let Downloaded { fetched, expected } = downloaded;
+    let url = fetched.url.as_str();
+    let reject = |err: BootError| {
+        let _ = std::fs::remove_file(image);
+        err
+    };
+    match expected {
+        Some(e) if fetched.sha256 != e.sha256 => {
+            return Err(reject(BootError::HashMismatch {
+                url: url.to_owned(),
+                expected: hex::encode(&e.sha256),
+                actual: hex::encode(&fetched.sha256),
+                by: hash_authority(e.source),
+            }));
+        }
+        Some(e) => log::info!("sha256 matches ({})", e.source.describe()),
+        None => log::warn!(
+            "no pinned hash and no diskless.sha256: the contents of {url} are not verified, \
+             only its squashfs superblock is"
+        ),
+    }
+    let head = read_head(image, squashfs::SUPERBLOCK_LEN).map_err(|source| {
+        reject(BootError::ReadImage {
+            path: image.to_path_buf(),
+            source,
+        })
+    })?;
+    let superblock = squashfs::check_superblock(&head, fetched.bytes).map_err(|source| {
+        reject(BootError::NotSquashfs {
+            url: url.to_owned(),
+            source,
+        })
+    })?;
+    log::info!(
+        "squashfs image: {} inodes, block size {}, compression id {}",
+        superblock.inodes,
+        superblock.block_size,
+        superblock.compression
+    );
+    Ok(())
+}
+
+/// The first `len` bytes of `path` (fewer if it is shorter).
+fn read_head(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(len);
+    std::fs::File::open(path)?
+        .take(len as u64)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}

@@ -1,0 +1,5 @@
+//! Kernel modules: the index the image carries ([`index`], pure) and loading what the
+//! hardware, the root and the kernel ask for ([`load`]).
+
+pub mod index;
+pub mod load;

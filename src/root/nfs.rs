@@ -1,0 +1,149 @@
+//! NFS mounts through mount(2), without mount.nfs: the server resolved, the option string
+//! the kernel wants ([`crate::cmdline::nfs`]), and transient failures retried with this
+//! node's jitter until `rd.retry=`. A missing export or a refusal is final at once.
+
+use std::io;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::cmdline::nfs::{NfsShare, NfsVersion};
+use crate::error::BootError;
+use crate::retry::RetryPolicy;
+use crate::sys::{self, MountOptions};
+
+/// What every NFS mount of one boot shares: our address, and how long to keep trying.
+#[derive(Debug, Clone, Copy)]
+pub struct NfsContext {
+    pub client: IpAddr,
+    /// The server named by `ip=` (later: DHCP's next-server), for shares without one.
+    pub default_server: Option<IpAddr>,
+    pub deadline: Instant,
+    /// Backoff between tries, with this node's jitter so a cluster that lost its server
+    /// does not come back in lockstep.
+    pub retry: RetryPolicy,
+}
+
+impl NfsContext {
+    /// Resolves the share's server (an address, or a name through the initramfs's resolver).
+    pub fn server_of(&self, share: &NfsShare) -> Result<IpAddr, BootError> {
+        let Some(host) = share.server.as_deref() else {
+            return self.default_server.ok_or_else(|| BootError::NfsNoServer {
+                share: share.describe(),
+            });
+        };
+        if let Ok(addr) = host.parse::<IpAddr>() {
+            return Ok(addr);
+        }
+        let addrs = sys::resolve_ipv4(host).map_err(|err| BootError::Resolve {
+            host: host.to_owned(),
+            reason: err.to_string(),
+        })?;
+        // resolve_ipv4 never returns an empty list.
+        Ok(IpAddr::V4(addrs[0]))
+    }
+
+    /// Mounts `share` on `target`, retrying transient failures (server not up yet, network
+    /// still settling) until the deadline. A missing export or a refusal is final at once.
+    pub fn mount(
+        &self,
+        share: &NfsShare,
+        default: NfsVersion,
+        target: &Path,
+        read_only: bool,
+    ) -> Result<(), BootError> {
+        let server = self.server_of(share)?;
+        let spec = share.mount_spec(default, server, self.client, read_only);
+        let options = MountOptions {
+            read_only,
+            ..MountOptions::default()
+        };
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match sys::mount(&spec.source, target, spec.fstype, options, &spec.data) {
+                Ok(()) => {
+                    log::info!(
+                        "mounted NFS {} ({}, {}) on {} in {:.0} ms",
+                        spec.source,
+                        spec.data,
+                        if read_only { "ro" } else { "rw" },
+                        target.display(),
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                    return Ok(());
+                }
+                Err(err) => {
+                    let delay = self.retry.delay(attempt);
+                    if !retryable(&err) || Instant::now() + delay > self.deadline {
+                        let attempts = if attempt > 1 {
+                            format!(" (after {attempt} attempts)")
+                        } else {
+                            String::new()
+                        };
+                        return Err(BootError::NfsMount {
+                            source_spec: spec.source,
+                            options: spec.data,
+                            target: target.to_path_buf(),
+                            cause: explain(err),
+                            attempts,
+                        });
+                    }
+                    log::warn!(
+                        "mounting NFS {}: {err}; retrying in {:.1} s",
+                        spec.source,
+                        delay.as_secs_f64()
+                    );
+                    std::thread::sleep(delay);
+                }
+            }
+        }
+    }
+}
+
+fn retryable(err: &io::Error) -> bool {
+    use nix::libc::{ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH, EIO, ENETUNREACH, ETIMEDOUT};
+    matches!(
+        err.raw_os_error(),
+        Some(ECONNREFUSED | EHOSTDOWN | EHOSTUNREACH | EIO | ENETUNREACH | ETIMEDOUT)
+    )
+}
+
+/// The kernel's bare errno says little; name the usual cause.
+fn explain(err: io::Error) -> io::Error {
+    let hint = match err.raw_os_error() {
+        Some(nix::libc::ENOENT) => "the server does not export that path",
+        Some(nix::libc::EACCES) | Some(nix::libc::EPERM) => "the server refused this client",
+        Some(nix::libc::ECONNREFUSED) => "nothing answers on the NFS port",
+        Some(nix::libc::ETIMEDOUT) => "the server did not answer",
+        Some(nix::libc::ENODEV) => "no NFS support in this kernel or image",
+        _ => return err,
+    };
+    io::Error::new(err.kind(), format!("{err}: {hint}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_usual_nfs_errors_get_a_plain_cause() {
+        let cases = [
+            (nix::libc::ENOENT, "the server does not export that path"),
+            (nix::libc::ECONNREFUSED, "nothing answers on the NFS port"),
+            (nix::libc::EACCES, "the server refused this client"),
+        ];
+        for (errno, hint) in cases {
+            let text = explain(io::Error::from_raw_os_error(errno)).to_string();
+            assert!(text.contains(hint), "{text}");
+        }
+        assert!(retryable(&io::Error::from_raw_os_error(
+            nix::libc::ETIMEDOUT
+        )));
+        assert!(
+            !retryable(&io::Error::from_raw_os_error(nix::libc::ENOENT)),
+            "a missing export will not appear"
+        );
+    }
+}

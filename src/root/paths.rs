@@ -1,0 +1,262 @@
+//! Paths inside the new root, resolved the way the kernel will resolve them after the chroot:
+//! an absolute symlink such as `/sbin/init -> /lib/systemd/systemd` or seed 003's
+//! `/etc/hostname -> /var/local/hostname` points into the new root, not into the initramfs,
+//! and `..` stops at the new root's `/`.
+//!
+//! The init works from the initramfs, where the kernel would follow the same links out of the
+//! new root (`/var/local -> /` is the initramfs's own `/`). So every path the init mounts on,
+//! writes through or copies from is resolved here first, and only the result, which never
+//! leaves the root, is handed to the kernel.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+/// Symlinks followed before giving up, as the kernel's `MAXSYMLINKS`.
+const MAX_LINKS: u32 = 40;
+
+/// Where a path lands inside the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The path on disk (below the root directory given).
+    pub path: PathBuf,
+    /// The same place as the real system will name it (`/var/local`).
+    pub inside: PathBuf,
+    /// Components at the end that do not exist yet (they hold no symlink, being absent).
+    pub missing: usize,
+    /// The last symlink followed and its target, for messages.
+    pub via: Option<(PathBuf, PathBuf)>,
+}
+
+impl Resolved {
+    /// Whether it is the root directory itself.
+    pub fn is_root(&self) -> bool {
+        self.inside == Path::new("/")
+    }
+
+    /// `(through the symlink /var/local -> /)`, or nothing.
+    pub fn through(&self) -> String {
+        match &self.via {
+            Some((link, target)) => format!(
+                " (through the symlink {} -> {})",
+                link.display(),
+                target.display()
+            ),
+            None => String::new(),
+        }
+    }
+}
+
+/// A path that cannot be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathError {
+    /// More than [`MAX_LINKS`] symlinks: a loop.
+    Loop { path: String },
+    /// A symlink that could not be read.
+    Unreadable { link: PathBuf },
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathError::Loop { path } => {
+                write!(f, "{path} goes through more than {MAX_LINKS} symlinks")
+            }
+            PathError::Unreadable { link } => {
+                write!(f, "the symlink {} cannot be read", link.display())
+            }
+        }
+    }
+}
+
+/// Resolves `path` (absolute as the real system sees it; a relative one is taken from `/`)
+/// inside `root`, following every symlink as the kernel will after the chroot. Components
+/// that do not exist are kept as given (nothing after a missing one can be a symlink).
+pub fn resolve(root: &Path, path: &str) -> Result<Resolved, PathError> {
+    let mut pending: Vec<OsString> = Vec::new();
+    push_components(&mut pending, Path::new(path));
+    let mut current = PathBuf::from("/");
+    let mut links = 0;
+    let mut via = None;
+    let mut missing: usize = 0;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            // `..` at the root stays at the root, as in a chroot.
+            missing = missing.saturating_sub(1);
+            current.pop();
+            continue;
+        }
+        let candidate = current.join(&part);
+        if missing > 0 {
+            missing += 1;
+            current = candidate;
+            continue;
+        }
+        let on_disk = on_disk(root, &candidate);
+        let Ok(meta) = std::fs::symlink_metadata(&on_disk) else {
+            missing = 1;
+            current = candidate;
+            continue;
+        };
+        if !meta.file_type().is_symlink() {
+            current = candidate;
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(PathError::Loop {
+                path: path.to_owned(),
+            });
+        }
+        let target = std::fs::read_link(&on_disk).map_err(|_| PathError::Unreadable {
+            link: candidate.clone(),
+        })?;
+        if target.is_absolute() {
+            current = PathBuf::from("/");
+        }
+        push_components(&mut pending, &target);
+        via = Some((candidate, target));
+    }
+    Ok(Resolved {
+        path: on_disk(root, &current),
+        inside: current,
+        missing,
+        via,
+    })
+}
+
+/// Resolves `path` inside `root`; `None` when it does not exist (or loops).
+pub fn resolve_in_root(root: &Path, path: &str) -> Option<PathBuf> {
+    resolve(root, path)
+        .ok()
+        .filter(|r| r.missing == 0)
+        .map(|r| r.path)
+}
+
+/// Like [`resolve_in_root`], but the last component may be missing: where a write to `path`
+/// inside the chroot would land.
+pub fn resolve_for_write(root: &Path, path: &str) -> Option<PathBuf> {
+    resolve(root, path)
+        .ok()
+        .filter(|r| r.missing <= 1)
+        .map(|r| r.path)
+}
+
+fn on_disk(root: &Path, inside: &Path) -> PathBuf {
+    root.join(inside.strip_prefix("/").unwrap_or(inside))
+}
+
+/// Pushes the normal components of `path` so that popping yields them in order.
+fn push_components(stack: &mut Vec<OsString>, path: &Path) {
+    let parts: Vec<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => Some(p.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect();
+    stack.extend(parts.into_iter().rev());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn fresh_root(name: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("diskless-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for dir in [
+            "lib/systemd",
+            "sbin",
+            "bin",
+            "etc",
+            "var/local",
+            "srv/nodes",
+        ] {
+            std::fs::create_dir_all(root.join(dir)).expect("mkdir");
+        }
+        std::fs::write(root.join("lib/systemd/systemd"), b"").expect("write");
+        std::fs::write(root.join("bin/busybox"), b"").expect("write");
+        root
+    }
+
+    #[test]
+    fn paths_resolve_inside_the_new_root() {
+        let root = fresh_root("resolve");
+        // Absolute links must resolve against the new root, not the host's /lib.
+        symlink("/lib/systemd/systemd", root.join("sbin/init")).expect("symlink");
+        symlink("../bin/busybox", root.join("sbin/relative")).expect("symlink");
+        symlink("/nowhere", root.join("sbin/dangling")).expect("symlink");
+        symlink("/sbin/loop", root.join("sbin/loop")).expect("symlink");
+        // Seed 003: the read-only root's /etc/hostname points into the node's directory.
+        symlink("/var/local/hostname", root.join("etc/hostname")).expect("symlink");
+
+        let cases = [
+            ("/sbin/init", false, Some(root.join("lib/systemd/systemd"))),
+            ("/sbin/relative", false, Some(root.join("bin/busybox"))),
+            ("/sbin/dangling", false, None),
+            ("/sbin/loop", false, None),
+            ("/sbin/missing", false, None),
+            ("/etc/hostname", false, None),
+            ("/etc/hostname", true, Some(root.join("var/local/hostname"))),
+            ("/etc/hosts", true, Some(root.join("etc/hosts"))),
+            ("/nodir/file", true, None),
+        ];
+        for (path, for_write, expected) in cases {
+            let got = if for_write {
+                resolve_for_write(&root, path)
+            } else {
+                resolve_in_root(&root, path)
+            };
+            assert_eq!(got, expected, "{path} (for write: {for_write})");
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// The kernel would follow these out of the new root when the init mounts or writes from
+    /// the initramfs; resolved here, every one lands inside it.
+    #[test]
+    fn links_that_would_leave_the_root_stay_inside_it() {
+        let root = fresh_root("escape");
+        std::fs::remove_dir(root.join("var/local")).expect("rmdir");
+        symlink("/", root.join("var/local")).expect("symlink");
+        symlink("../../../../..", root.join("etc/up")).expect("symlink");
+        symlink("/srv/nodes", root.join("srv/here")).expect("symlink");
+        std::fs::create_dir_all(root.join("var/lib")).expect("mkdir");
+        symlink("../../etc/../..", root.join("var/lib/climb")).expect("symlink");
+
+        // (path, where it lands inside, missing components, the link named)
+        let cases: [(&str, &str, usize, Option<&str>); 6] = [
+            ("/var/local", "/", 0, Some("/var/local")),
+            ("/var/local/etc/ssh", "/etc/ssh", 1, Some("/var/local")),
+            ("/etc/up/etc", "/etc", 0, Some("/etc/up")),
+            ("/var/lib/climb", "/", 0, Some("/var/lib/climb")),
+            ("/srv/here/a/b", "/srv/nodes/a/b", 2, Some("/srv/here")),
+            ("/x/../../etc", "/etc", 0, None),
+        ];
+        for (path, inside, missing, link) in cases {
+            let got = resolve(&root, path).expect(path);
+            assert_eq!(got.inside, Path::new(inside), "{path}");
+            assert_eq!(got.path, on_disk(&root, Path::new(inside)), "{path}");
+            assert!(
+                got.path.starts_with(&root),
+                "{path}: {}",
+                got.path.display()
+            );
+            assert_eq!(got.missing, missing, "{path}");
+            assert_eq!(
+                got.via.as_ref().map(|(l, _)| l.as_path()),
+                link.map(Path::new),
+                "{path}"
+            );
+        }
+        assert!(resolve(&root, "/var/local").expect("resolves").is_root());
+        assert_eq!(
+            resolve(&root, "/var/local").expect("resolves").through(),
+            " (through the symlink /var/local -> /)"
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
