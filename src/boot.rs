@@ -4,9 +4,8 @@
 
 use std::convert::Infallible;
 use std::ffi::OsString;
-use std::net::IpAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cmdline::{self, config::BootConfig};
 use crate::emergency;
@@ -16,10 +15,9 @@ use crate::identity::Mac;
 use crate::image;
 use crate::kmod::load::Modules;
 use crate::kmsg::{DevKmsgGuard, KmsgLogger};
-use crate::net::{self, Configured, configure, dhcp, link};
+use crate::net::{Configured, configure, dhcp, link};
 use crate::plan::{self, NetworkPlan, Root, RootPlan};
 use crate::record::{BootRecord, StepTime};
-use crate::retry::{self, RetryPolicy};
 use crate::root::assemble::{self, Overlay};
 use crate::root::nfs::NfsContext;
 use crate::root::{self as newroot, configure as identity_files, storage, switch};
@@ -100,7 +98,9 @@ impl Boot {
             root,
         } = self.step(Step::Cmdline, read_cmdline)?;
 
-        let modules = self.step(Step::Modules, || load_modules(&config, &root))?;
+        let modules = self.step(Step::Modules, || {
+            Modules::load_for_boot(&config.driver_pre, &config.driver_blacklist, root.modules())
+        })?;
         self.record.modules_loaded = modules.loaded();
         self.record.modules_failed = modules.failed().to_vec();
 
@@ -127,7 +127,10 @@ impl Boot {
                 NetworkPlan::Static { ip, plan } => {
                     Configured::from_static(&iface, ip, plan, &config.nameservers)
                 }
-                NetworkPlan::Dhcp { ip, .. } => dhcp_lease(&up, &mac, &name, ip.as_ref(), &config)?,
+                NetworkPlan::Dhcp { ip, .. } => {
+                    let (iface, lease) = dhcp::lease(&up, &mac, &name, config.dhcp_timeout_secs)?;
+                    Configured::from_lease(&iface, &lease, ip.as_ref(), &config.nameservers)
+                }
             };
             configure::apply(&net)?;
             // `diskless.hostname=dhcp`: the name the server gave replaces the fallback.
@@ -146,7 +149,7 @@ impl Boot {
         self.record_network(&net, &name);
         configure::hand_over(&net, &name);
 
-        let nfs = nfs_context(&config, &net, &mac);
+        let nfs = NfsContext::new(&net, &mac, config.retry_secs);
         let overlay = root.overlay(&config).then_some(Overlay {
             size: config.overlay_size.as_deref(),
         });
@@ -280,22 +283,6 @@ fn read_cmdline() -> Result<Plans, BootError> {
     })
 }
 
-/// `rd.driver.pre=` first, then the drivers for the hardware present, then what the root
-/// needs. A driver that fails is logged and left out; only the root's own modules must load.
-fn load_modules(config: &BootConfig, root: &RootPlan) -> Result<Modules, BootError> {
-    let mut modules = Modules::open(&sys::kernel_release(), &config.driver_blacklist)?;
-    let pre = modules.load(&config.driver_pre);
-    for name in pre.unknown {
-        log::warn!("rd.driver.pre={name}: no such module in this image");
-    }
-    modules.coldplug();
-    let loaded = modules.load_for_root(root.modules())?;
-    if !loaded.is_empty() {
-        log::info!("loaded modules for the root: {}", loaded.join(" "));
-    }
-    Ok(modules)
-}
-
 /// Renders and sets the host name; `given` is the network's name, for `diskless.hostname=dhcp`.
 fn set_name(config: &BootConfig, mac: &Mac, given: Option<&str>) -> Result<String, BootError> {
     let name = config
@@ -311,52 +298,6 @@ fn set_name(config: &BootConfig, mac: &Mac, given: Option<&str>) -> Result<Strin
     })?;
     log::info!("host name {name} (template {})", config.hostname.as_str());
     Ok(name)
-}
-
-/// DHCP on every NIC given (up, with carrier); the first lease wins.
-fn dhcp_lease(
-    up: &[String],
-    mac: &Mac,
-    name: &str,
-    ip: Option<&crate::cmdline::ip::StaticIp>,
-    config: &BootConfig,
-) -> Result<Configured, BootError> {
-    let timeout = Duration::from_secs(u64::from(config.dhcp_timeout_secs));
-    let nics = link::interfaces();
-    let clients = up
-        .iter()
-        .map(|iface| {
-            let iface_mac = nics
-                .iter()
-                .find(|nic| &nic.name == iface)
-                .and_then(|nic| nic.mac)
-                .unwrap_or(*mac);
-            dhcp::ClientConfig::new(iface, iface_mac, name, timeout)
-        })
-        .collect();
-    let (iface, lease) = dhcp::acquire_first(clients).map_err(|failures| BootError::Dhcp {
-        failures,
-        secs: config.dhcp_timeout_secs,
-    })?;
-    Ok(Configured::from_lease(
-        &iface,
-        &lease,
-        ip,
-        &config.nameservers,
-    ))
-}
-
-/// What every NFS mount of this boot shares: our address, the default server, and how long
-/// to keep trying, with this node's jitter.
-fn nfs_context(config: &BootConfig, net: &net::Configured, mac: &Mac) -> NfsContext {
-    let retry_for = Duration::from_secs(u64::from(config.retry_secs));
-    NfsContext {
-        client: IpAddr::V4(net.address),
-        default_server: net.server,
-        deadline: Instant::now() + retry_for,
-        retry: RetryPolicy::with_deadline(retry_for)
-            .seeded(retry::jitter_seed(&mac.0, u64::from(net.address.to_bits()))),
-    }
 }
 
 /// The record is for people and tools after boot; failing to write it must not stop the boot.

@@ -327,7 +327,9 @@ pub fn machine_id(mac: &Mac) -> String {
         .chain_update(mac.0)
         .finalize();
     let mut id = [0u8; 16];
-    id.copy_from_slice(&digest[..16]);
+    for (byte, from) in id.iter_mut().zip(digest.iter()) {
+        *byte = *from;
+    }
     // systemd-id128 expects a v4 UUID layout: version nibble 4, variant bits 10.
     id[6] = (id[6] & 0x0f) | 0x40;
     id[8] = (id[8] & 0x3f) | 0x80;

@@ -240,7 +240,7 @@ fn a_pin_in_the_initramfs_overrides_the_command_line() {
         "swapped image",
         &[
             &format!(
-                "diskless: FATAL verify: image {url} has sha256 {evil_hex}, expected {good_hex}"
+                "diskless: FATAL fetch: image {url} has sha256 {evil_hex}, expected {good_hex}"
             ),
             "(pinned in the initramfs: /etc/diskless/image.sha256): not mounting it",
         ],

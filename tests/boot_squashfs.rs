@@ -262,7 +262,7 @@ fn bad_roots_end_in_a_plain_fatal_line_and_the_emergency_action() {
                 server.url_for("root.squashfs")
             ),
             &[
-                "diskless: FATAL verify:",
+                "diskless: FATAL fetch:",
                 &format!("has sha256 {real_sha}, expected {wrong_sha}"),
             ],
         ),

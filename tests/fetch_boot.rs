@@ -119,7 +119,7 @@ fn wrong_bytes_are_fatal_and_a_dead_source_falls_over_to_the_mirror() {
     assert_fatal(
         &log,
         "corrupt",
-        &["diskless: FATAL verify: image", &mismatch],
+        &["diskless: FATAL fetch: image", &mismatch],
     );
     assert!(
         !log.contains("attached /run/diskless/root.squashfs"),

@@ -660,7 +660,8 @@ impl Attempt<'_, '_> {
                     budget,
                 });
             }
-            out.write_all(&buffer[..n])
+            let chunk = buffer.get(..n).unwrap_or_default();
+            out.write_all(chunk)
                 .map_err(|e| self.local("writing", &e))?;
             if last_report.elapsed() >= Duration::from_secs(1) {
                 last_report = Instant::now();

@@ -71,7 +71,8 @@ impl<W: Rewind> HashingWriter<W> {
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        // A writer accepts at most what it was given (`Write::write`'s contract).
+        self.hasher.update(buf.get(..n).unwrap_or(buf));
         self.written += n as u64;
         Ok(n)
     }

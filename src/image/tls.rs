@@ -454,7 +454,8 @@ impl Transport for TlsTransport {
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         // The timeout passes unchanged: the TCP transport below applies the per-write limit.
         self.stream.sock.set_timeout(timeout);
-        let output = &self.buffers.output()[..amount];
+        let output = self.buffers.output();
+        let output = output.get(..amount).unwrap_or(output);
         self.stream.write_all(output).map_err(from_io)
     }
 

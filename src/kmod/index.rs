@@ -290,8 +290,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     let (mut p, mut t) = (0, 0);
     // After a `*`: where in the pattern to resume, and the text position it has eaten up to.
     let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        let c = text[t];
+    while let Some(&c) = text.get(t) {
         let step = match pattern.get(p) {
             Some('*') => {
                 star = Some((p + 1, t));

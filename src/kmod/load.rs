@@ -57,6 +57,26 @@ impl Modules {
         })
     }
 
+    /// For the boot: `rd.driver.pre=` first, then the drivers for the hardware present, then
+    /// what the root needs. A driver that fails is logged and left out; only the root's own
+    /// modules must load.
+    pub fn load_for_boot(
+        pre: &[String],
+        blacklist: &[String],
+        root: &[&str],
+    ) -> Result<Modules, BootError> {
+        let mut modules = Modules::open(&sys::kernel_release(), blacklist)?;
+        for name in modules.load(pre).unknown {
+            log::warn!("rd.driver.pre={name}: no such module in this image");
+        }
+        modules.coldplug();
+        let loaded = modules.load_for_root(root)?;
+        if !loaded.is_empty() {
+            log::info!("loaded modules for the root: {}", loaded.join(" "));
+        }
+        Ok(modules)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.index.modules.is_empty()
     }

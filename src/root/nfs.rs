@@ -5,11 +5,13 @@
 use std::io;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::error::BootError;
-use crate::retry::RetryPolicy;
+use crate::identity::Mac;
+use crate::net::Configured;
+use crate::retry::{self, RetryPolicy};
 use crate::sys::{self, MountOptions};
 
 /// What every NFS mount of one boot shares: our address, and how long to keep trying.
@@ -25,6 +27,19 @@ pub struct NfsContext {
 }
 
 impl NfsContext {
+    /// This boot's: our address and the network's default server, `rd.retry=` seconds to
+    /// keep trying, with this node's jitter.
+    pub fn new(net: &Configured, mac: &Mac, retry_secs: u32) -> NfsContext {
+        let retry_for = Duration::from_secs(u64::from(retry_secs));
+        NfsContext {
+            client: IpAddr::V4(net.address),
+            default_server: net.server,
+            deadline: Instant::now() + retry_for,
+            retry: RetryPolicy::with_deadline(retry_for)
+                .seeded(retry::jitter_seed(&mac.0, u64::from(net.address.to_bits()))),
+        }
+    }
+
     /// Resolves the share's server (an address, or a name through the initramfs's resolver).
     pub fn server_of(&self, share: &NfsShare) -> Result<IpAddr, BootError> {
         let Some(host) = share.server.as_deref() else {
@@ -39,8 +54,13 @@ impl NfsContext {
             host: host.to_owned(),
             reason: err.to_string(),
         })?;
-        // resolve_ipv4 never returns an empty list.
-        Ok(IpAddr::V4(addrs[0]))
+        addrs
+            .first()
+            .map(|addr| IpAddr::V4(*addr))
+            .ok_or_else(|| BootError::Resolve {
+                host: host.to_owned(),
+                reason: "no IPv4 address".to_owned(),
+            })
     }
 
     /// Mounts `share` on `target`, retrying transient failures (server not up yet, network

@@ -64,10 +64,15 @@ pub fn attach_loop_read_only(file: &Path) -> io::Result<LoopDevice> {
     let device = PathBuf::from(format!("/dev/loop{number}"));
     let backing = File::open(file)?;
     let loop_dev = open_when_present(&device)?;
+    // For people reading `losetup`: the name, cut to fit with its NUL.
     let mut file_name = [0u8; 64];
-    let name = file.as_os_str().as_bytes();
-    let len = name.len().min(63);
-    file_name[..len].copy_from_slice(&name[..len]);
+    for (byte, from) in file_name
+        .iter_mut()
+        .take(63)
+        .zip(file.as_os_str().as_bytes())
+    {
+        *byte = *from;
+    }
     let config = LoopConfig {
         fd: u32::try_from(backing.as_raw_fd())
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,

@@ -33,8 +33,11 @@ impl IfReq {
                 format!("bad interface name {iface:?}"),
             ));
         }
+        // Checked above: at most 15 bytes, so the name keeps its NUL.
         let mut name = [0u8; 16];
-        name[..bytes.len()].copy_from_slice(bytes);
+        for (byte, from) in name.iter_mut().zip(bytes) {
+            *byte = *from;
+        }
         Ok(IfReq {
             name,
             data: [0; 24],

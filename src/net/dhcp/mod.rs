@@ -19,7 +19,9 @@ use std::net::Ipv4Addr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::link;
 use crate::emergency;
+use crate::error::BootError;
 use crate::identity::Mac;
 use crate::ipv4;
 use crate::sys;
@@ -321,7 +323,8 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
             }
         };
         // Every IPv4 packet on the interface arrives here: most are simply not for port 68.
-        let Ok(datagram) = packet::parse_udp(&buf[..len], packet::CLIENT_PORT) else {
+        let received = buf.get(..len).unwrap_or_default();
+        let Ok(datagram) = packet::parse_udp(received, packet::CLIENT_PORT) else {
             continue;
         };
         let reply = match Reply::decode(datagram.payload) {
@@ -367,6 +370,33 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
             }
         }
     }
+}
+
+/// DHCP for the boot on every NIC given (up, with carrier), each with its own MAC (`mac` for
+/// one sysfs does not show), sending `hostname`; the first lease wins.
+pub fn lease(
+    up: &[String],
+    mac: &Mac,
+    hostname: &str,
+    timeout_secs: u32,
+) -> Result<(String, Lease), BootError> {
+    let timeout = Duration::from_secs(u64::from(timeout_secs));
+    let nics = link::interfaces();
+    let clients = up
+        .iter()
+        .map(|iface| {
+            let iface_mac = nics
+                .iter()
+                .find(|nic| &nic.name == iface)
+                .and_then(|nic| nic.mac)
+                .unwrap_or(*mac);
+            ClientConfig::new(iface, iface_mac, hostname, timeout)
+        })
+        .collect();
+    acquire_first(clients).map_err(|failures| BootError::Dhcp {
+        failures,
+        secs: timeout_secs,
+    })
 }
 
 /// Runs DHCP on every client's interface at once (each up, with carrier); the first lease

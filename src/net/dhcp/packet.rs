@@ -214,16 +214,17 @@ impl ClientMessage<'_> {
 
     /// The BOOTP message (the UDP payload), at least 300 bytes long.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![0u8; OPTIONS_START];
-        out[0] = OP_REQUEST;
-        out[1] = HTYPE_ETHERNET;
-        out[2] = HLEN_ETHERNET;
-        out[4..8].copy_from_slice(&self.xid.to_be_bytes());
-        out[8..10].copy_from_slice(&self.secs.to_be_bytes());
+        let mut header = [0u8; OPTIONS_START];
+        header[0] = OP_REQUEST;
+        header[1] = HTYPE_ETHERNET;
+        header[2] = HLEN_ETHERNET;
+        header[4..8].copy_from_slice(&self.xid.to_be_bytes());
+        header[8..10].copy_from_slice(&self.secs.to_be_bytes());
         // We have no address yet: a unicast reply to yiaddr would not reach us (RFC 2131 4.1).
-        out[10..12].copy_from_slice(&FLAG_BROADCAST.to_be_bytes());
-        out[28..34].copy_from_slice(&self.mac.0);
-        out[FIXED_LEN..OPTIONS_START].copy_from_slice(&MAGIC_COOKIE);
+        header[10..12].copy_from_slice(&FLAG_BROADCAST.to_be_bytes());
+        header[28..34].copy_from_slice(&self.mac.0);
+        header[FIXED_LEN..OPTIONS_START].copy_from_slice(&MAGIC_COOKIE);
+        let mut out = header.to_vec();
 
         push_option(&mut out, code::MESSAGE_TYPE, &[self.message_type().code()]);
         // Type 1 (Ethernet) + MAC: the identifier dnsmasq and ISC dhcpd key leases on.
@@ -246,7 +247,7 @@ impl ClientMessage<'_> {
         push_option(&mut out, code::PARAMETER_LIST, &PARAMETER_REQUEST_LIST);
         let name = self.hostname.as_bytes();
         if !name.is_empty() {
-            push_option(&mut out, code::HOST_NAME, &name[..name.len().min(255)]);
+            push_option(&mut out, code::HOST_NAME, name);
         }
         push_option(&mut out, code::VENDOR_CLASS, VENDOR_CLASS.as_bytes());
         out.push(code::END);
@@ -257,12 +258,12 @@ impl ClientMessage<'_> {
     }
 }
 
-/// Appends one option; `data` is at most 255 bytes (every caller passes a bounded value).
+/// Appends one option; data beyond an option's 255 bytes is cut (callers pass bounded values).
 fn push_option(out: &mut Vec<u8>, code: u8, data: &[u8]) {
-    let len = u8::try_from(data.len()).unwrap_or(u8::MAX);
+    let data = data.get(..255).unwrap_or(data);
     out.push(code);
-    out.push(len);
-    out.extend_from_slice(&data[..usize::from(len)]);
+    out.push(u8::try_from(data.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(data);
 }
 
 // ---- decoding ------------------------------------------------------------------------------
@@ -400,15 +401,13 @@ fn ipv4_at(bytes: &[u8], at: usize) -> Ipv4Addr {
 /// then `file`, then `sname` when option 52 says they hold options. PAD and END are not
 /// listed. A message must start with the magic cookie; any `op` is accepted here.
 pub fn raw_options(message: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, DecodeError> {
-    if message.len() < OPTIONS_START {
-        return Err(DecodeError::TooShort { len: message.len() });
-    }
-    let cookie = [message[236], message[237], message[238], message[239]];
+    let (header, rest) = fixed_header(message)?;
+    let cookie = [header[236], header[237], header[238], header[239]];
     if cookie != MAGIC_COOKIE {
         return Err(DecodeError::BadCookie { cookie });
     }
     let mut options = Vec::new();
-    walk_area(&message[OPTIONS_START..], Area::Options, &mut options)?;
+    walk_area(rest, Area::Options, &mut options)?;
     let overload = match options.iter().find(|(code, _)| *code == code::OVERLOAD) {
         None => 0,
         Some((_, data)) => match data.as_slice() {
@@ -423,12 +422,20 @@ pub fn raw_options(message: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, DecodeError> {
         },
     };
     if overload & 1 != 0 {
-        walk_area(&message[FILE], Area::File, &mut options)?;
+        walk_area(&header[FILE], Area::File, &mut options)?;
     }
     if overload & 2 != 0 {
-        walk_area(&message[SNAME], Area::Sname, &mut options)?;
+        walk_area(&header[SNAME], Area::Sname, &mut options)?;
     }
     Ok(options)
+}
+
+/// The fixed BOOTP fields and the cookie, as an array (so every field access is checked when
+/// compiling), and the options after them.
+fn fixed_header(message: &[u8]) -> Result<(&[u8; OPTIONS_START], &[u8]), DecodeError> {
+    message
+        .split_first_chunk::<OPTIONS_START>()
+        .ok_or(DecodeError::TooShort { len: message.len() })
 }
 
 /// Reads the options of one area. A missing END is tolerated (the area simply runs out); an
@@ -482,7 +489,8 @@ fn ipv4_list(code: u8, data: &[u8]) -> Result<Vec<Ipv4Addr>, DecodeError> {
     }
     Ok(data
         .chunks_exact(4)
-        .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+        .filter_map(|c| <[u8; 4]>::try_from(c).ok())
+        .map(Ipv4Addr::from)
         .collect())
 }
 
@@ -501,7 +509,7 @@ fn text(field: Field, data: &[u8]) -> Result<Option<String>, DecodeError> {
         .iter()
         .rposition(|&b| b != 0)
         .map_or(0, |last| last + 1);
-    let data = &data[..end];
+    let data = data.get(..end).unwrap_or_default();
     if data.is_empty() {
         return Ok(None);
     }
@@ -523,7 +531,7 @@ fn text(field: Field, data: &[u8]) -> Result<Option<String>, DecodeError> {
 /// A NUL-terminated string in a fixed field (`sname`, `file`).
 fn c_string(field: Field, bytes: &[u8]) -> Result<Option<String>, DecodeError> {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    text(field, &bytes[..end])
+    text(field, bytes.get(..end).unwrap_or_default())
 }
 
 impl Reply {
@@ -532,17 +540,18 @@ impl Reply {
     /// does not understand are skipped.
     pub fn decode(message: &[u8]) -> Result<Reply, DecodeError> {
         let options = raw_options(message)?;
-        if message[0] != OP_REPLY {
-            return Err(DecodeError::NotReply { op: message[0] });
+        let (header, _) = fixed_header(message)?;
+        if header[0] != OP_REPLY {
+            return Err(DecodeError::NotReply { op: header[0] });
         }
-        if message[1] != HTYPE_ETHERNET || message[2] != HLEN_ETHERNET {
+        if header[1] != HTYPE_ETHERNET || header[2] != HLEN_ETHERNET {
             return Err(DecodeError::NotEthernet {
-                htype: message[1],
-                hlen: message[2],
+                htype: header[1],
+                hlen: header[2],
             });
         }
         let mut mac = [0u8; 6];
-        mac.copy_from_slice(&message[28..34]);
+        mac.copy_from_slice(&header[28..34]);
         let mut message_type = None;
         let mut overload = 0;
         let mut parsed = ReplyOptions::default();
@@ -592,14 +601,14 @@ impl Reply {
         }
         // The options win over the fixed fields (they exist for names too long for them).
         if parsed.boot_file.is_none() && overload & 1 == 0 {
-            parsed.boot_file = c_string(Field::File, &message[FILE])?;
+            parsed.boot_file = c_string(Field::File, &header[FILE])?;
         }
         if parsed.tftp_server_name.is_none() && overload & 2 == 0 {
-            parsed.tftp_server_name = c_string(Field::Sname, &message[SNAME])?;
+            parsed.tftp_server_name = c_string(Field::Sname, &header[SNAME])?;
         }
         Ok(Reply {
             message_type: message_type.ok_or(DecodeError::NoMessageType)?,
-            xid: u32::from_be_bytes([message[4], message[5], message[6], message[7]]),
+            xid: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
             chaddr: Mac(mac),
             yiaddr: ipv4_at(message, 16),
             siaddr: ipv4_at(message, 20),
@@ -697,7 +706,9 @@ pub fn classless_routes(data: &[u8]) -> Result<Vec<Route>, DecodeError> {
             reason: "route runs past the end",
         })?;
         let mut dest = [0u8; 4];
-        dest[..octets].copy_from_slice(&entry[..octets]);
+        for (byte, significant) in dest.iter_mut().zip(entry.iter().take(octets)) {
+            *byte = *significant;
+        }
         let mask = u32::MAX.checked_shl(32 - u32::from(width)).unwrap_or(0);
         routes.push(Route {
             dest: Ipv4Addr::from(u32::from_be_bytes(dest) & mask),
@@ -758,7 +769,9 @@ fn internet_checksum(chunks: &[&[u8]]) -> u16 {
     for chunk in chunks {
         let mut words = chunk.chunks_exact(2);
         for word in &mut words {
-            sum += u32::from(u16::from_be_bytes([word[0], word[1]]));
+            if let [high, low] = *word {
+                sum += u32::from(u16::from_be_bytes([high, low]));
+            }
         }
         if let [last] = words.remainder() {
             sum += u32::from(*last) << 8;
@@ -790,8 +803,13 @@ pub fn encode_udp(
     out.extend_from_slice(&[64, PROTO_UDP, 0, 0]); // TTL, protocol, checksum (below)
     out.extend_from_slice(&src.0.octets());
     out.extend_from_slice(&dst.0.octets());
-    let header_sum = internet_checksum(&[&out[..IPV4_HEADER_LEN]]);
-    out[10..12].copy_from_slice(&header_sum.to_be_bytes());
+    let header_sum = internet_checksum(&[&out]).to_be_bytes();
+    // The header's checksum field: bytes 10 and 11 of the 20 just written.
+    for (at, byte) in [(10, header_sum[0]), (11, header_sum[1])] {
+        if let Some(slot) = out.get_mut(at) {
+            *slot = byte;
+        }
+    }
 
     let mut udp = [0u8; UDP_HEADER_LEN];
     udp[0..2].copy_from_slice(&src.1.to_be_bytes());
@@ -833,46 +851,49 @@ pub fn encode_client_broadcast(message: &[u8]) -> Result<Vec<u8>, FrameError> {
 /// sockets before the checksum is computed (checksum offload), and DHCP checks its own xid.
 pub fn parse_udp(packet: &[u8], port: u16) -> Result<UdpDatagram<'_>, FrameError> {
     let received = packet.len();
-    if received < IPV4_HEADER_LEN {
+    let Some(ip) = packet.first_chunk::<IPV4_HEADER_LEN>() else {
         return Err(FrameError::TooShort { len: received });
-    }
-    let version = packet[0] >> 4;
+    };
+    let version = ip[0] >> 4;
     if version != 4 {
         return Err(FrameError::NotIpv4 { version });
     }
-    let ihl = packet[0] & 0x0f;
+    let ihl = ip[0] & 0x0f;
     let header_len = usize::from(ihl) * 4;
     if ihl < 5 || header_len > received {
         return Err(FrameError::BadHeaderLength { ihl });
     }
-    let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
     if total < header_len || total > received {
         return Err(FrameError::BadTotalLength { total, received });
     }
     // More-fragments flag or a fragment offset: part of a datagram we would have to reassemble.
-    if u16::from_be_bytes([packet[6], packet[7]]) & 0x3fff != 0 {
+    if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
         return Err(FrameError::Fragment);
     }
-    if packet[9] != PROTO_UDP {
-        return Err(FrameError::NotUdp {
-            protocol: packet[9],
-        });
+    if ip[9] != PROTO_UDP {
+        return Err(FrameError::NotUdp { protocol: ip[9] });
     }
-    if internet_checksum(&[&packet[..header_len]]) != 0 {
+    // Both bounds were checked against `received` above.
+    let header = packet.get(..header_len).unwrap_or_default();
+    if internet_checksum(&[header]) != 0 {
         return Err(FrameError::BadHeaderChecksum);
     }
-    let udp = &packet[header_len..total];
-    let available = udp.len();
-    if available < UDP_HEADER_LEN {
+    let datagram = packet.get(header_len..total).unwrap_or_default();
+    let available = datagram.len();
+    let Some((udp, _)) = datagram.split_first_chunk::<UDP_HEADER_LEN>() else {
         return Err(FrameError::BadUdpLength {
             udp_len: 0,
             available,
         });
-    }
+    };
     let udp_len = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
-    if udp_len < UDP_HEADER_LEN || udp_len > available {
+    let Some(payload) = datagram
+        .get(UDP_HEADER_LEN..udp_len)
+        .filter(|_| udp_len >= UDP_HEADER_LEN)
+    else {
         return Err(FrameError::BadUdpLength { udp_len, available });
-    }
+    };
     let dst_port = u16::from_be_bytes([udp[2], udp[3]]);
     if dst_port != port {
         return Err(FrameError::WrongPort {
@@ -885,7 +906,7 @@ pub fn parse_udp(packet: &[u8], port: u16) -> Result<UdpDatagram<'_>, FrameError
         dst: ipv4_at(packet, 16),
         src_port: u16::from_be_bytes([udp[0], udp[1]]),
         dst_port,
-        payload: &udp[UDP_HEADER_LEN..udp_len],
+        payload,
     })
 }
 
