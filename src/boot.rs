@@ -14,7 +14,7 @@ use crate::hex;
 use crate::identity::Mac;
 use crate::image;
 use crate::kmod::load::Modules;
-use crate::kmsg::{DevKmsgGuard, KmsgLogger};
+use crate::kmsg::{KmsgGuard, KmsgLogger};
 use crate::net::{Configured, configure, dhcp, link};
 use crate::plan::{self, NetworkPlan, Root, RootPlan};
 use crate::record::{BootRecord, StepTime};
@@ -88,7 +88,7 @@ impl Boot {
     fn run(&mut self, args: &[OsString]) -> Result<Infallible, BootError> {
         self.step(Step::EarlyMounts, early_mounts)?;
         KmsgLogger::install(log::LevelFilter::Info);
-        let devkmsg = DevKmsgGuard::lift();
+        let mut kmsg = KmsgGuard::lift();
         log::info!("diskless {} starting as PID 1", env!("CARGO_PKG_VERSION"));
 
         let Plans {
@@ -97,6 +97,9 @@ impl Boot {
             network,
             root,
         } = self.step(Step::Cmdline, read_cmdline)?;
+        if config.debug {
+            kmsg.show_debug_on_console();
+        }
 
         let modules = self.step(Step::Modules, || {
             Modules::load_for_boot(&config.driver_pre, &config.driver_blacklist, root.modules())
@@ -209,7 +212,7 @@ impl Boot {
             newroot::NEW_ROOT,
             config.init
         );
-        devkmsg.restore();
+        kmsg.restore();
         Err(switch::switch_root(
             new_root,
             &config.init,

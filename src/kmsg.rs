@@ -2,7 +2,7 @@
 //!
 //! Each record is one write(2) of `<N>diskless: message\n` (N = syslog level), cut below the
 //! kernel's 1 KiB limit on a character boundary. The kernel rate-limits writers of /dev/kmsg
-//! (10 lines per 5 s per open file) unless `printk.devkmsg=on`; [`DevKmsgGuard`] lifts that
+//! (10 lines per 5 s per open file) unless `printk.devkmsg=on`; [`KmsgGuard`] lifts that
 //! for the initramfs stage and puts the admin's setting back before the real init runs.
 
 use std::fs::{File, OpenOptions};
@@ -14,6 +14,7 @@ use std::sync::Mutex;
 const MAX_LINE: usize = 1000;
 const PREFIX: &str = "diskless: ";
 const DEVKMSG_SYSCTL: &str = "/proc/sys/kernel/printk_devkmsg";
+const PRINTK_SYSCTL: &str = "/proc/sys/kernel/printk";
 
 /// Formats one record as the bytes written to /dev/kmsg.
 pub fn format_line(level: log::Level, message: &str) -> Vec<u8> {
@@ -94,32 +95,68 @@ impl log::Log for KmsgLogger {
     fn flush(&self) {}
 }
 
-/// Turns the /dev/kmsg rate limit off while alive; [`DevKmsgGuard::restore`] puts the
-/// previous setting back (it stays off if the admin pinned it on the command line).
+/// The kernel's logging settings for the initramfs stage: the /dev/kmsg rate limit off, and
+/// with `rd.debug` the console showing debug lines too. [`KmsgGuard::restore`] puts the
+/// admin's settings back before the real init runs (a rate limit pinned on the command line
+/// with `printk.devkmsg=` stays as it is).
 #[derive(Debug)]
-pub struct DevKmsgGuard {
-    previous: Option<String>,
+pub struct KmsgGuard {
+    devkmsg: Option<String>,
+    /// The console log level before `rd.debug` raised it.
+    console_level: Option<String>,
 }
 
-impl DevKmsgGuard {
-    pub fn lift() -> DevKmsgGuard {
+impl KmsgGuard {
+    pub fn lift() -> KmsgGuard {
         let path = Path::new(DEVKMSG_SYSCTL);
-        let previous = std::fs::read_to_string(path)
+        let devkmsg = std::fs::read_to_string(path)
             .ok()
             .map(|s| s.trim().to_owned());
-        if previous.as_deref() == Some("ratelimit") {
+        if devkmsg.as_deref() == Some("ratelimit") {
             // The kernel wants the trailing newline; this fails harmlessly when
             // printk.devkmsg= on the command line locked the setting.
             let _ = crate::sys::write_existing(path, b"on\n");
         }
-        DevKmsgGuard { previous }
+        KmsgGuard {
+            devkmsg,
+            console_level: None,
+        }
+    }
+
+    /// `rd.debug`: the console prints debug lines (level 7) too, as dracut's does.
+    pub fn show_debug_on_console(&mut self) {
+        let printk = Path::new(PRINTK_SYSCTL);
+        let Some(level) = std::fs::read_to_string(printk)
+            .ok()
+            .and_then(|text| console_level(&text))
+        else {
+            return;
+        };
+        if crate::sys::write_existing(printk, b"8\n").is_ok() {
+            self.console_level = Some(level);
+        }
     }
 
     pub fn restore(&self) {
-        if self.previous.as_deref() == Some("ratelimit") {
+        if self.devkmsg.as_deref() == Some("ratelimit") {
             let _ = crate::sys::write_existing(Path::new(DEVKMSG_SYSCTL), b"ratelimit\n");
         }
+        if let Some(level) = &self.console_level {
+            let _ = crate::sys::write_existing(
+                Path::new(PRINTK_SYSCTL),
+                format!("{level}\n").as_bytes(),
+            );
+        }
     }
+}
+
+/// The console log level: the first of the four numbers in `/proc/sys/kernel/printk`.
+fn console_level(printk: &str) -> Option<String> {
+    printk
+        .split_whitespace()
+        .next()
+        .filter(|level| !level.is_empty() && level.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -167,6 +204,14 @@ mod tests {
             text,
             "<7>diskless: dhcp: eth0: packet socket on ifindex 2\n"
         );
+    }
+
+    #[test]
+    fn the_console_level_is_the_first_printk_number() {
+        assert_eq!(console_level("4\t4\t1\t7\n").as_deref(), Some("4"));
+        assert_eq!(console_level("15 4 1 7").as_deref(), Some("15"));
+        assert_eq!(console_level(""), None);
+        assert_eq!(console_level("x 4 1 7"), None);
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub fn attach(
     cmdline_text: &str,
 ) -> Result<(), BootError> {
     if let Some(node) = &config.node {
+        // Where it goes first: nothing touches the share for a mount point that is refused.
+        let node_dir = target_in_root(root, "diskless.node.mount", &config.node_mount)?;
         let dir = config
             .node_dir
             .render(mac, None)
@@ -46,7 +48,6 @@ pub fn attach(
                 "found"
             }
         );
-        let node_dir = target_in_root(root, "diskless.node.mount", &config.node_mount)?;
         mount_node_dir(nfs, node, &dir, &node_dir)?;
         // Seed 003 keeps these on the node's directory, so images that link /etc/hostname
         // to /var/local/hostname keep working and the server shows which node is which.
