@@ -20,7 +20,7 @@ use crate::plan::{self, NetworkPlan, Root, RootPlan};
 use crate::record::{BootRecord, StepTime};
 use crate::root::assemble::{self, Overlay};
 use crate::root::nfs::NfsContext;
-use crate::root::{self as newroot, configure as identity_files, storage, switch};
+use crate::root::{self as newroot, configure as identity_files, storage, switch, volatile};
 use crate::sys::{self, MountOptions};
 
 /// Runs the boot; never returns.
@@ -153,9 +153,12 @@ impl Boot {
         configure::hand_over(&net, &name);
 
         let nfs = NfsContext::new(&net, &mac, config.retry_secs);
-        let overlay = root.overlay(&config).then_some(Overlay {
-            size: config.overlay_size.as_deref(),
-        });
+        let new_root = Path::new(newroot::NEW_ROOT);
+        let volatile_paths = root.volatile(&config);
+        let overlay_size = config.overlay_size.as_deref();
+        let overlay = root
+            .overlay(&config)
+            .then_some(Overlay { size: overlay_size });
         match &root {
             Root::Image { url } => {
                 let image = Path::new(newroot::IMAGE_PATH);
@@ -165,7 +168,10 @@ impl Boot {
                 self.record.image_sha256 = Some(hex::encode(&downloaded.fetched.sha256));
                 self.record.image_bytes = Some(downloaded.fetched.bytes);
                 self.step(Step::Verify, || image::verify(image, &downloaded))?;
-                self.step(Step::Mount, || assemble::mount_image(image, overlay))?;
+                self.step(Step::Mount, || {
+                    assemble::mount_image(image, overlay)?;
+                    volatile::mount_volatile(new_root, &volatile_paths, overlay_size)
+                })?;
                 self.record.root = Some(format!(
                     "squashfs {}{}",
                     image.display(),
@@ -184,7 +190,8 @@ impl Boot {
                 let share = plan::expand_percent_s(share, *syntax, net.address, &name);
                 let read_write = root.read_write(&config);
                 self.step(Step::Mount, || {
-                    assemble::mount_nfs(&nfs, &share, *default_version, overlay, read_write)
+                    assemble::mount_nfs(&nfs, &share, *default_version, overlay, read_write)?;
+                    volatile::mount_volatile(new_root, &volatile_paths, overlay_size)
                 })?;
                 let layer = match (overlay, read_write) {
                     (Some(_), _) => " under a tmpfs overlay",
@@ -195,12 +202,12 @@ impl Boot {
             }
         }
 
-        let new_root = Path::new(newroot::NEW_ROOT);
         self.step(Step::Storage, || {
-            storage::attach(&nfs, &config, new_root, &name, &mac, &cmdline)
+            storage::attach(&nfs, &config, new_root, &name, &mac, &cmdline)?;
+            volatile::mount_tmpfs(new_root, &config.tmpfs)
         })?;
         let written = self.step(Step::Configure, || {
-            identity_files::write_identity(new_root, root.writable(&config), &name, &mac, &net)
+            identity_files::write_identity(new_root, root.etc_writable(&config), &name, &mac, &net)
         })?;
         self.record.machine_id = Some(written.machine_id);
 

@@ -114,6 +114,11 @@ impl NetworkPlan {
     }
 }
 
+/// What a read-only root makes writable in RAM unless `diskless.volatile=` says otherwise:
+/// what systemd and the usual services write at boot (machine and network state in /etc,
+/// journals, leases and service state in /var, and /tmp).
+pub const DEFAULT_VOLATILE: &[&str] = &["/etc", "/var", "/tmp"];
+
 /// Modules the squashfs root needs that nothing would ask for: /dev/loop-control only exists
 /// once `loop` is loaded. The file systems (squashfs, overlay) the kernel requests itself
 /// through /sbin/modprobe, i.e. this binary, when they are mounted.
@@ -245,9 +250,26 @@ impl Root {
         }
     }
 
-    /// Whether /etc of the new root takes writes: an overlay, or an NFS root mounted rw.
+    /// Whether the root itself takes writes: an overlay, or an NFS root mounted rw.
     pub fn writable(&self, config: &BootConfig) -> bool {
         self.overlay(config) || self.read_write(config)
+    }
+
+    /// Paths of a read-only root that take writes in RAM: `diskless.volatile=`, else
+    /// [`DEFAULT_VOLATILE`]; none when the root itself takes writes.
+    pub fn volatile(&self, config: &BootConfig) -> Vec<String> {
+        if self.writable(config) {
+            return Vec::new();
+        }
+        match &config.volatile {
+            Some(paths) => paths.clone(),
+            None => DEFAULT_VOLATILE.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    /// Whether /etc takes writes (the identity files are then written, not bind-mounted).
+    pub fn etc_writable(&self, config: &BootConfig) -> bool {
+        self.writable(config) || self.volatile(config).iter().any(|p| p == "/etc")
     }
 }
 

@@ -158,6 +158,17 @@ pub struct SharedMount {
     pub mountpoint: String,
 }
 
+/// `diskless.tmpfs=<path>[,size=<n>][,mode=<m>]`: a plain tmpfs in the new root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TmpfsMount {
+    pub path: String,
+    /// tmpfs `size=` as given (checked like `diskless.overlay.size=`); tmpfs's own default
+    /// (half of RAM, a cap) when absent.
+    pub size: Option<String>,
+    /// The root directory's mode (octal); 0755 when absent.
+    pub mode: u32,
+}
+
 /// Everything the boot needs from the command line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BootConfig {
@@ -215,6 +226,12 @@ pub struct BootConfig {
     pub mounts: Vec<SharedMount>,
     /// `diskless.persist=/etc/ssh,/var/log`: paths kept in the node's directory.
     pub persist: Vec<String>,
+    /// `diskless.volatile=<path>,...|none`: paths of a read-only root that take writes in
+    /// RAM; `None` until given (the plan's default applies).
+    pub volatile: Option<Vec<String>>,
+    /// `diskless.tmpfs=<path>[,size=<n>][,mode=<m>]`, repeatable: an empty tmpfs at a path
+    /// of the new root (container runtimes' state).
+    pub tmpfs: Vec<TmpfsMount>,
 }
 
 /// A value of one of our keys that we cannot accept.
@@ -230,7 +247,7 @@ pub struct ConfigError {
 pub const DEFAULT_NODE_DIR: &str = "{mac}";
 
 /// Our `diskless.*` keys; any other key in that namespace is an error.
-pub const DISKLESS_KEYS: [&str; 10] = [
+pub const DISKLESS_KEYS: [&str; 12] = [
     "diskless.hostname",
     "diskless.sha256",
     "diskless.mirror",
@@ -241,6 +258,8 @@ pub const DISKLESS_KEYS: [&str; 10] = [
     "diskless.node.mount",
     "diskless.mount",
     "diskless.persist",
+    "diskless.volatile",
+    "diskless.tmpfs",
 ];
 
 impl Default for BootConfig {
@@ -271,6 +290,8 @@ impl Default for BootConfig {
             node_mount: "/var/local".to_owned(),
             mounts: Vec::new(),
             persist: Vec::new(),
+            volatile: None,
+            tmpfs: Vec::new(),
         }
     }
 }
@@ -372,6 +393,12 @@ impl BootConfig {
                 "diskless.mount" => config
                     .mounts
                     .push(parse_shared_mount(needs(value, &err)?).map_err(err)?),
+                "diskless.volatile" => {
+                    config.volatile = Some(parse_volatile(needs(value, &err)?).map_err(err)?);
+                }
+                "diskless.tmpfs" => config
+                    .tmpfs
+                    .push(parse_tmpfs(needs(value, &err)?).map_err(err)?),
                 "diskless.persist" => {
                     for path in needs(value, &err)?.split(',').filter(|p| !p.is_empty()) {
                         config.persist.push(parse_abs_path(path).map_err(&err)?);
@@ -447,6 +474,49 @@ fn parse_abs_path(path: &str) -> Result<String, String> {
         return Err(format!("{path:?} is not an absolute path below /"));
     }
     Ok(path.to_owned())
+}
+
+/// `none`, or absolute paths separated by commas.
+fn parse_volatile(value: &str) -> Result<Vec<String>, String> {
+    if value == "none" {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(parse_abs_path)
+        .collect()
+}
+
+/// `<path>[,size=<n>][,mode=<octal>]`.
+fn parse_tmpfs(value: &str) -> Result<TmpfsMount, String> {
+    let mut parts = value.split(',');
+    let path = parse_abs_path(parts.next().unwrap_or_default())?;
+    let mut mount = TmpfsMount {
+        path,
+        size: None,
+        mode: 0o755,
+    };
+    for option in parts.filter(|o| !o.is_empty()) {
+        match option.split_once('=') {
+            Some(("size", size)) => {
+                check_size(size)?;
+                mount.size = Some(size.to_owned());
+            }
+            Some(("mode", mode)) => {
+                mount.mode = u32::from_str_radix(mode, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777 && mode.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| format!("mode {mode:?} is not an octal mode such as 0755"))?;
+            }
+            _ => {
+                return Err(format!(
+                    "unknown option {option:?} (expected <path>[,size=<n>][,mode=<octal>])"
+                ));
+            }
+        }
+    }
+    Ok(mount)
 }
 
 /// `[<server>:]<export>,<mountpoint>[,<options>]`.
@@ -751,6 +821,48 @@ mod tests {
         assert_eq!(c.overlay, Some(OverlayMode::Tmpfs));
         assert_eq!(c.root_rw, Some(true));
         assert_eq!(config("").unwrap().node_dir.as_str(), "{mac}");
+    }
+
+    #[test]
+    fn volatile_paths_and_tmpfs_mounts() {
+        let c = config(
+            "diskless.volatile=/etc,/var diskless.tmpfs=/var/lib/containerd \
+             diskless.tmpfs=/var/lib/kubelet,size=2G,mode=0700",
+        )
+        .unwrap();
+        assert_eq!(c.volatile, Some(vec!["/etc".to_owned(), "/var".to_owned()]));
+        assert_eq!(
+            c.tmpfs,
+            [
+                TmpfsMount {
+                    path: "/var/lib/containerd".into(),
+                    size: None,
+                    mode: 0o755
+                },
+                TmpfsMount {
+                    path: "/var/lib/kubelet".into(),
+                    size: Some("2G".into()),
+                    mode: 0o700
+                },
+            ]
+        );
+        assert_eq!(
+            config("diskless.volatile=none").unwrap().volatile,
+            Some(vec![])
+        );
+        assert_eq!(config("").unwrap().volatile, None);
+        for (line, reason) in [
+            ("diskless.volatile=var", "not an absolute path"),
+            ("diskless.volatile=/", "not an absolute path"),
+            ("diskless.tmpfs=/x,size=0", "no limit"),
+            ("diskless.tmpfs=/x,mode=999", "octal mode"),
+            ("diskless.tmpfs=/x,mode=-1", "octal mode"),
+            ("diskless.tmpfs=/x,uid=0", "unknown option"),
+            ("diskless.tmpfs=relative", "not an absolute path"),
+        ] {
+            let err = config(line).unwrap_err();
+            assert!(err.reason.contains(reason), "{line}: {err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The new root: assembled from a verified image or an NFS export ([`assemble`], [`nfs`]),
-//! given the node's storage ([`storage`]) and identity ([`configure`], [`etcfiles`]), with
+//! with RAM where a read-only root needs writes ([`volatile`]), given the node's storage
+//! ([`storage`]) and identity ([`configure`], [`etcfiles`]), with
 //! every path resolved inside it ([`paths`]), then switched to ([`switch`]).
 //!
 //! Everything the init leaves for the real system lives under [`STATE_DIR`] in /run, which
@@ -12,6 +13,7 @@ pub mod nfs;
 pub mod paths;
 pub mod storage;
 pub mod switch;
+pub mod volatile;
 
 /// The init's state for the real system: the image, its mounts, `boot.json`, net confs.
 pub const STATE_DIR: &str = "/run/diskless";

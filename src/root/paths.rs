@@ -12,6 +12,8 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
+use crate::error::BootError;
+
 /// Symlinks followed before giving up, as the kernel's `MAXSYMLINKS`.
 const MAX_LINKS: u32 = 40;
 
@@ -122,6 +124,50 @@ pub fn resolve(root: &Path, path: &str) -> Result<Resolved, PathError> {
         inside: current,
         missing,
         via,
+    })
+}
+
+/// Where a mount or bind from the command line (`key`) goes in the new root: symlinks are
+/// followed inside it ([`resolve`]), and a path that comes out as the root itself is refused.
+pub fn mount_target(root: &Path, key: &'static str, path: &str) -> Result<PathBuf, BootError> {
+    let refuse = |reason: String| BootError::PathInRoot {
+        key,
+        path: path.to_owned(),
+        reason,
+    };
+    let resolved = resolve(root, path).map_err(|err| refuse(err.to_string()))?;
+    if resolved.is_root() {
+        return Err(refuse(format!(
+            "in the new root it is / itself{}; a mount there would cover the whole root",
+            resolved.through()
+        )));
+    }
+    if resolved.via.is_some() {
+        log::info!(
+            "{key}={path}: {} in the new root{}",
+            resolved.inside.display(),
+            resolved.through()
+        );
+    }
+    Ok(resolved.path)
+}
+
+/// Makes sure a mount point exists; on a read-only root it must already be there.
+pub fn ensure_mount_point(path: &Path, dir: bool) -> Result<(), BootError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let created = if dir {
+        std::fs::create_dir_all(path)
+    } else {
+        path.parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(path, b""))
+    };
+    created.map_err(|source| BootError::Storage {
+        what: "creating the mount point".to_owned(),
+        path: path.to_path_buf(),
+        source,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::etcfiles;
 use super::nfs::NfsContext;
@@ -30,7 +30,7 @@ pub fn attach(
 ) -> Result<(), BootError> {
     if let Some(node) = &config.node {
         // Where it goes first: nothing touches the share for a mount point that is refused.
-        let node_dir = target_in_root(root, "diskless.node.mount", &config.node_mount)?;
+        let node_dir = paths::mount_target(root, "diskless.node.mount", &config.node_mount)?;
         let dir = config
             .node_dir
             .render(mac, None)
@@ -66,56 +66,16 @@ pub fn attach(
         }
     }
     for mount in &config.mounts {
-        let target = target_in_root(root, "diskless.mount", &mount.mountpoint)?;
+        let target = paths::mount_target(root, "diskless.mount", &mount.mountpoint)?;
         mount_shared(nfs, &mount.share, &target)?;
     }
     Ok(())
-}
-
-/// Where a mount or bind from the command line (`key`) goes in the new root: symlinks are
-/// followed inside it ([`paths`]), and a path that comes out as the root itself is refused.
-fn target_in_root(root: &Path, key: &'static str, path: &str) -> Result<PathBuf, BootError> {
-    let refuse = |reason: String| BootError::PathInRoot {
-        key,
-        path: path.to_owned(),
-        reason,
-    };
-    let resolved = paths::resolve(root, path).map_err(|err| refuse(err.to_string()))?;
-    if resolved.is_root() {
-        return Err(refuse(format!(
-            "in the new root it is / itself{}; a mount there would cover the whole root",
-            resolved.through()
-        )));
-    }
-    if resolved.via.is_some() {
-        log::info!(
-            "{key}={path}: {} in the new root{}",
-            resolved.inside.display(),
-            resolved.through()
-        );
-    }
-    Ok(resolved.path)
 }
 
 fn storage_err(what: impl Into<String>, path: &Path) -> impl FnOnce(io::Error) -> BootError {
     let what = what.into();
     let path = path.to_path_buf();
     move |source| BootError::Storage { what, path, source }
-}
-
-/// Makes sure a mount point exists; on a read-only root it must already be there.
-fn mount_point(path: &Path, dir: bool) -> Result<(), BootError> {
-    if path.exists() {
-        return Ok(());
-    }
-    let created = if dir {
-        std::fs::create_dir_all(path)
-    } else {
-        path.parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(path, b""))
-    };
-    created.map_err(storage_err("creating the mount point", path))
 }
 
 /// The node's directory on the `diskless.node=` share: created with mode 0755 when missing,
@@ -155,13 +115,13 @@ fn mount_node_dir(
         path: format!("{}/{dir}", share.path.trim_end_matches('/')),
         ..share.clone()
     };
-    mount_point(mount_at, true)?;
+    paths::ensure_mount_point(mount_at, true)?;
     ctx.mount(&node_share, NfsVersion::V3, mount_at, false)
 }
 
 /// Mounts a shared share (`diskless.mount=`) read-write unless its options say `ro`.
 fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(), BootError> {
-    mount_point(mount_at, true)?;
+    paths::ensure_mount_point(mount_at, true)?;
     let read_only = share.read_write() == Some(false);
     ctx.mount(share, NfsVersion::V3, mount_at, read_only)
 }
@@ -171,7 +131,7 @@ fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(
 /// resolved inside their own tree: a symlink in the image or on the share cannot make the
 /// bind expose or cover anything outside them.
 fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), BootError> {
-    let target = target_in_root(root, "diskless.persist", path)?;
+    let target = paths::mount_target(root, "diskless.persist", path)?;
     let stored = paths::resolve(
         node_dir,
         &format!("/persist/{}", path.trim_start_matches('/')),
@@ -211,7 +171,7 @@ fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), BootError> {
             stored.display()
         );
     }
-    mount_point(&target, is_dir)?;
+    paths::ensure_mount_point(&target, is_dir)?;
     sys::bind_mount(&stored, &target, false).map_err(storage_err(
         format!("bind-mounting {} on", stored.display()),
         &target,

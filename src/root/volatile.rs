@@ -1,0 +1,137 @@
+//! RAM where the new root needs it: on a read-only root, paths that take writes in RAM over
+//! the image's own content (`diskless.volatile=`, default /etc, /var and /tmp: what systemd
+//! and the usual services write at boot), and plain tmpfs mounts the admin asks for
+//! (`diskless.tmpfs=`, for container runtimes: overlayfs cannot put its upper layer on an
+//! overlay root, so containerd's and kubelet's state needs a file system of its own).
+//!
+//! A volatile path is an overlay: the image's directory below, a directory of one tmpfs
+//! (`/run/diskless/volatile`) above. Nothing is ever written to the image or the export.
+
+use std::path::Path;
+
+use super::paths;
+use crate::cmdline::config::TmpfsMount;
+use crate::error::BootError;
+use crate::sys::{self, MountOptions};
+
+/// The tmpfs holding every volatile path's upper and work directories.
+const VOLATILE: &str = "/run/diskless/volatile";
+
+fn mount_err(what: String, target: &Path) -> impl FnOnce(std::io::Error) -> BootError {
+    let target = target.to_path_buf();
+    move |source| BootError::Mount {
+        what,
+        target,
+        source,
+    }
+}
+
+/// Makes each of `paths` in `root` writable in RAM, keeping what the image holds there.
+/// `size` caps the one tmpfs they share (`diskless.overlay.size=`, default half of RAM).
+pub fn mount_volatile(root: &Path, paths: &[String], size: Option<&str>) -> Result<(), BootError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let base = Path::new(VOLATILE);
+    std::fs::create_dir_all(base).map_err(mount_err("creating".to_owned(), base))?;
+    let options = format!("mode=0755,size={}", size.unwrap_or("50%"));
+    sys::mount(
+        "diskless-volatile",
+        base,
+        "tmpfs",
+        MountOptions::default(),
+        &options,
+    )
+    .map_err(mount_err(format!("mounting tmpfs ({options}) on"), base))?;
+    for (n, path) in paths.iter().enumerate() {
+        let target = paths::mount_target(root, "diskless.volatile", path)?;
+        if !target.is_dir() {
+            return Err(BootError::PathInRoot {
+                key: "diskless.volatile",
+                path: path.clone(),
+                reason: "is not a directory in the image (a volatile path keeps the image's \
+                         directory below what the node writes)"
+                    .to_owned(),
+            });
+        }
+        let layer = base.join(n.to_string());
+        let (upper, work) = (layer.join("upper"), layer.join("work"));
+        for dir in [&upper, &work] {
+            std::fs::create_dir_all(dir).map_err(mount_err("creating".to_owned(), dir))?;
+        }
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            target.display(),
+            upper.display(),
+            work.display()
+        );
+        sys::mount(
+            "diskless-volatile",
+            &target,
+            "overlay",
+            MountOptions::default(),
+            &options,
+        )
+        .map_err(mount_err(
+            format!("making {path} writable in RAM (overlay {options}) on"),
+            &target,
+        ))?;
+        log::info!("{path}: writable in RAM over the image's content");
+    }
+    Ok(())
+}
+
+/// Mounts each `diskless.tmpfs=` at its path in `root`, creating the directory if missing.
+pub fn mount_tmpfs(root: &Path, mounts: &[TmpfsMount]) -> Result<(), BootError> {
+    for mount in mounts {
+        let target = paths::mount_target(root, "diskless.tmpfs", &mount.path)?;
+        paths::ensure_mount_point(&target, true)?;
+        let options = tmpfs_options(mount);
+        sys::mount(
+            "diskless-tmpfs",
+            &target,
+            "tmpfs",
+            MountOptions {
+                nodev: true,
+                nosuid: true,
+                ..MountOptions::default()
+            },
+            &options,
+        )
+        .map_err(mount_err(format!("mounting tmpfs ({options}) on"), &target))?;
+        log::info!("{}: tmpfs ({options})", mount.path);
+    }
+    Ok(())
+}
+
+/// The tmpfs option string: the mode, and the size when one was given.
+fn tmpfs_options(mount: &TmpfsMount) -> String {
+    let mut options = format!("mode={:04o}", mount.mode);
+    if let Some(size) = &mount.size {
+        options.push_str(&format!(",size={size}"));
+    }
+    options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_options_carry_mode_and_size() {
+        let mount = |size: Option<&str>, mode| TmpfsMount {
+            path: "/var/lib/containerd".into(),
+            size: size.map(str::to_owned),
+            mode,
+        };
+        assert_eq!(tmpfs_options(&mount(None, 0o755)), "mode=0755");
+        assert_eq!(
+            tmpfs_options(&mount(Some("2G"), 0o700)),
+            "mode=0700,size=2G"
+        );
+        assert_eq!(
+            tmpfs_options(&mount(Some("25%"), 0o1777)),
+            "mode=1777,size=25%"
+        );
+    }
+}
