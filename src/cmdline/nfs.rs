@@ -48,7 +48,13 @@ pub struct NfsMount {
     pub fstype: &'static str,
     pub data: String,
     pub read_only: bool,
+    /// The protocol version these options ask for (`3`, `4.1`), for the log.
+    pub version: String,
 }
+
+/// The NFSv4 minor versions tried, newest first, when NFSv4 is asked for without one, as
+/// mount.nfs does: mount(2) itself takes `vers=4` as 4.0.
+pub const V4_MINOR_VERSIONS: [&str; 3] = ["4.2", "4.1", "4.0"];
 
 impl NfsShare {
     /// Kernel/initramfs-tools syntax, also used by our `diskless.node=` and `diskless.mount=`:
@@ -119,32 +125,58 @@ impl NfsShare {
             })
     }
 
-    /// The mount(2) arguments for this share, with the server already resolved to `server_ip`.
-    /// `read_only` is the caller's decision (command line `rw`/`ro` and the share's options).
-    pub fn mount_spec(
+    /// The mount(2) arguments to try in turn for this share, with the server already resolved
+    /// to `server_ip`: one, or for NFSv4 without a minor version one per minor version, newest
+    /// first ([`V4_MINOR_VERSIONS`]). `read_only` is the caller's decision (command line
+    /// `rw`/`ro` and the share's options).
+    pub fn mount_specs(
         &self,
         default: NfsVersion,
         server_ip: IpAddr,
         client_ip: IpAddr,
         read_only: bool,
+    ) -> Vec<NfsMount> {
+        let asked = self
+            .option_value("vers")
+            .or_else(|| self.option_value("nfsvers"));
+        match (self.version(default), asked) {
+            (NfsVersion::V4, None | Some("4")) => V4_MINOR_VERSIONS
+                .iter()
+                .map(|minor| self.mount_spec(default, server_ip, client_ip, read_only, minor))
+                .collect(),
+            (NfsVersion::V4, Some(vers)) => {
+                vec![self.mount_spec(default, server_ip, client_ip, read_only, vers)]
+            }
+            (NfsVersion::V3, vers) => {
+                vec![self.mount_spec(
+                    default,
+                    server_ip,
+                    client_ip,
+                    read_only,
+                    vers.unwrap_or("3"),
+                )]
+            }
+        }
+    }
+
+    /// The mount(2) arguments with `vers=` set to `vers`.
+    fn mount_spec(
+        &self,
+        default: NfsVersion,
+        server_ip: IpAddr,
+        client_ip: IpAddr,
+        read_only: bool,
+        vers: &str,
     ) -> NfsMount {
         let version = self.version(default);
         let mut options: Vec<String> = self
             .options
             .iter()
             .filter(|opt| !matches!(opt.as_str(), "ro" | "rw" | "v3" | "v4"))
+            .filter(|opt| !opt.starts_with("vers=") && !opt.starts_with("nfsvers="))
             .cloned()
             .collect();
-        if self.option_value("vers").is_none() && self.option_value("nfsvers").is_none() {
-            options.insert(
-                0,
-                if version == NfsVersion::V4 {
-                    "vers=4".to_owned()
-                } else {
-                    "vers=3".to_owned()
-                },
-            );
-        }
+        options.insert(0, format!("vers={vers}"));
         if version == NfsVersion::V3 {
             if !self.has_flag("lock") && !self.has_flag("nolock") {
                 options.push("nolock".to_owned());
@@ -171,6 +203,7 @@ impl NfsShare {
             fstype: version.fstype(),
             data: options.join(","),
             read_only,
+            version: vers.to_owned(),
         }
     }
 
@@ -312,13 +345,19 @@ mod tests {
                 share(None, "/r", &["v4"]),
                 NfsVersion::V3,
                 "nfs4",
-                "vers=4,addr=10.0.2.2,clientaddr=10.0.2.15",
+                "vers=4.2,addr=10.0.2.2,clientaddr=10.0.2.15",
             ),
             (
                 share(None, "/r", &[]),
                 NfsVersion::V4,
                 "nfs4",
-                "vers=4,addr=10.0.2.2,clientaddr=10.0.2.15",
+                "vers=4.2,addr=10.0.2.2,clientaddr=10.0.2.15",
+            ),
+            (
+                share(None, "/r", &["nfsvers=4", "port=2049"]),
+                NfsVersion::V3,
+                "nfs4",
+                "vers=4.2,port=2049,addr=10.0.2.2,clientaddr=10.0.2.15",
             ),
             (
                 share(None, "/r", &["lock", "proto=udp"]),
@@ -328,7 +367,11 @@ mod tests {
             ),
         ];
         for (share, default, fstype, data) in cases {
-            let spec = share.mount_spec(default, server, client, true);
+            let spec = share
+                .mount_specs(default, server, client, true)
+                .into_iter()
+                .next()
+                .expect("a spec");
             assert_eq!(
                 (spec.fstype, spec.data.as_str()),
                 (fstype, data),
@@ -338,17 +381,56 @@ mod tests {
         }
     }
 
+    /// mount(2) takes `vers=4` literally as 4.0; mount.nfs negotiates. So do we.
+    #[test]
+    fn nfs4_without_a_minor_version_tries_4_2_then_4_1_then_4_0() {
+        let (server, client) = (
+            "10.0.2.2".parse().expect("ip"),
+            "10.0.2.15".parse().expect("ip"),
+        );
+        let versions = |share: NfsShare, default| -> Vec<String> {
+            share
+                .mount_specs(default, server, client, true)
+                .into_iter()
+                .map(|spec| format!("{} {}", spec.version, spec.data))
+                .collect()
+        };
+        let all = [
+            "4.2 vers=4.2,addr=10.0.2.2,clientaddr=10.0.2.15",
+            "4.1 vers=4.1,addr=10.0.2.2,clientaddr=10.0.2.15",
+            "4.0 vers=4.0,addr=10.0.2.2,clientaddr=10.0.2.15",
+        ];
+        assert_eq!(versions(share(None, "/r", &[]), NfsVersion::V4), all);
+        assert_eq!(
+            versions(share(None, "/r", &["vers=4"]), NfsVersion::V3),
+            all
+        );
+        assert_eq!(versions(share(None, "/r", &["v4"]), NfsVersion::V3), all);
+        assert_eq!(
+            versions(share(None, "/r", &["vers=4.1"]), NfsVersion::V4),
+            ["4.1 vers=4.1,addr=10.0.2.2,clientaddr=10.0.2.15"]
+        );
+        assert_eq!(
+            versions(share(None, "/r", &["vers=4.0"]), NfsVersion::V3),
+            ["4.0 vers=4.0,addr=10.0.2.2,clientaddr=10.0.2.15"]
+        );
+        assert_eq!(
+            versions(share(None, "/r", &[]), NfsVersion::V3),
+            ["3 vers=3,nolock,mountproto=tcp,addr=10.0.2.2"]
+        );
+    }
+
     #[test]
     fn ro_and_rw_options_are_read_not_passed() {
         let s = share(None, "/r", &["ro", "rw"]);
         assert_eq!(s.read_write(), Some(true));
         assert_eq!(share(None, "/r", &[]).read_write(), None);
-        let spec = s.mount_spec(
+        let spec = &s.mount_specs(
             NfsVersion::V3,
             "10.0.2.2".parse().expect("ip"),
             "10.0.2.15".parse().expect("ip"),
             false,
-        );
+        )[0];
         assert!(
             !spec.data.split(',').any(|o| o == "ro" || o == "rw"),
             "{}",

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::cmdline::nfs::{NfsShare, NfsVersion};
+use crate::cmdline::nfs::{NfsMount, NfsShare, NfsVersion};
 use crate::error::BootError;
 use crate::identity::Mac;
 use crate::net::Configured;
@@ -65,6 +65,7 @@ impl NfsContext {
 
     /// Mounts `share` on `target`, retrying transient failures (server not up yet, network
     /// still settling) until the deadline. A missing export or a refusal is final at once.
+    /// NFSv4 without a minor version tries 4.2, 4.1 and 4.0 in turn, as mount.nfs does.
     pub fn mount(
         &self,
         share: &NfsShare,
@@ -73,53 +74,99 @@ impl NfsContext {
         read_only: bool,
     ) -> Result<(), BootError> {
         let server = self.server_of(share)?;
-        let spec = share.mount_spec(default, server, self.client, read_only);
+        let specs = share.mount_specs(default, server, self.client, read_only);
+        let mut tried = Vec::new();
+        for (n, spec) in specs.iter().enumerate() {
+            let last = n + 1 == specs.len();
+            match self.mount_one(spec, target) {
+                Err(Failed::VersionRefused(_)) if !last => {
+                    tried.push(spec.version.clone());
+                    log::info!(
+                        "mounting NFS {}: the server does not speak NFS {}; trying the next version",
+                        spec.source,
+                        spec.version
+                    );
+                }
+                Err(Failed::VersionRefused(err) | Failed::Final(err)) => return Err(err),
+                Ok(()) => {
+                    if !tried.is_empty() {
+                        log::info!(
+                            "NFS {} negotiated after {} was refused",
+                            spec.version,
+                            tried.join(", ")
+                        );
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        // mount_specs gives at least one spec, and the last one's failure returned above.
+        Err(BootError::NfsNoServer {
+            share: share.describe(),
+        })
+    }
+
+    /// One version of the mount, retried while the failure is transient.
+    fn mount_one(&self, spec: &NfsMount, target: &Path) -> Result<(), Failed> {
         let options = MountOptions {
-            read_only,
+            read_only: spec.read_only,
             ..MountOptions::default()
         };
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match sys::mount(&spec.source, target, spec.fstype, options, &spec.data) {
+            let err = match sys::mount(&spec.source, target, spec.fstype, options, &spec.data) {
                 Ok(()) => {
                     log::info!(
-                        "mounted NFS {} ({}, {}) on {} in {:.0} ms",
+                        "mounted NFS {} {} ({}, {}) on {} in {:.0} ms",
+                        spec.version,
                         spec.source,
                         spec.data,
-                        if read_only { "ro" } else { "rw" },
+                        if spec.read_only { "ro" } else { "rw" },
                         target.display(),
                         started.elapsed().as_secs_f64() * 1000.0
                     );
                     return Ok(());
                 }
-                Err(err) => {
-                    let delay = self.retry.delay(attempt);
-                    if !retryable(&err) || Instant::now() + delay > self.deadline {
-                        let attempts = if attempt > 1 {
-                            format!(" (after {attempt} attempts)")
-                        } else {
-                            String::new()
-                        };
-                        return Err(BootError::NfsMount {
-                            source_spec: spec.source,
-                            options: spec.data,
-                            target: target.to_path_buf(),
-                            cause: explain(err),
-                            attempts,
-                        });
-                    }
-                    log::warn!(
-                        "mounting NFS {}: {err}; retrying in {:.1} s",
-                        spec.source,
-                        delay.as_secs_f64()
-                    );
-                    std::thread::sleep(delay);
-                }
+                Err(err) => err,
+            };
+            let delay = self.retry.delay(attempt);
+            let version_refused = err.raw_os_error() == Some(nix::libc::EPROTONOSUPPORT);
+            if version_refused || !retryable(&err) || Instant::now() + delay > self.deadline {
+                let attempts = if attempt > 1 {
+                    format!(" (after {attempt} attempts)")
+                } else {
+                    String::new()
+                };
+                let failure = BootError::NfsMount {
+                    source_spec: spec.source.clone(),
+                    options: spec.data.clone(),
+                    target: target.to_path_buf(),
+                    cause: explain(err),
+                    attempts,
+                };
+                return Err(if version_refused {
+                    Failed::VersionRefused(failure)
+                } else {
+                    Failed::Final(failure)
+                });
             }
+            log::warn!(
+                "mounting NFS {}: {err}; retrying in {:.1} s",
+                spec.source,
+                delay.as_secs_f64()
+            );
+            std::thread::sleep(delay);
         }
     }
+}
+
+/// Why one version of a mount failed.
+enum Failed {
+    /// The server does not speak this protocol version: the next one may do.
+    VersionRefused(BootError),
+    Final(BootError),
 }
 
 fn retryable(err: &io::Error) -> bool {
@@ -138,6 +185,7 @@ fn explain(err: io::Error) -> io::Error {
         Some(nix::libc::ECONNREFUSED) => "nothing answers on the NFS port",
         Some(nix::libc::ETIMEDOUT) => "the server did not answer",
         Some(nix::libc::ENODEV) => "no NFS support in this kernel or image",
+        Some(nix::libc::EPROTONOSUPPORT) => "the server does not speak this NFS version",
         _ => return err,
     };
     io::Error::new(err.kind(), format!("{err}: {hint}"))
