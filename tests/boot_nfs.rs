@@ -111,13 +111,14 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
         first.value("ROOT-HOSTNAME").as_deref(),
         Some("worker-node-525400123456")
     );
-    // The root is the export, read-only, yet /etc shows the node's own name (bind-mounted
-    // from /run), and the export is never written.
+    // The root is the export, read-only; /etc, /var and /tmp take writes in RAM over it
+    // (diskless.volatile's default), /etc shows the node's own name, and the export is never
+    // written.
     assert_eq!(
         first.value("ROOT-ETC-HOSTNAME").as_deref(),
         Some("worker-node-525400123456")
     );
-    assert_eq!(first.value("ROOT-ETC-WRITABLE").as_deref(), Some("no"));
+    assert_eq!(first.value("ROOT-ETC-WRITABLE").as_deref(), Some("yes"));
     let hosts = block(&first, "ROOT-HOSTS: ");
     assert!(
         hosts.contains(&"127.0.0.1 worker-node-525400123456".to_owned()),
@@ -125,6 +126,12 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
     );
     let mounts = block(&first, "ROOT-MOUNT: ").join("\n");
     assert!(mounts.contains("10.0.2.2:/clients / nfs ro,"), "{mounts}");
+    for volatile in ["/etc", "/var", "/tmp"] {
+        assert!(
+            mounts.contains(&format!("diskless-volatile {volatile} overlay rw,")),
+            "{volatile} is not writable in RAM: {mounts}"
+        );
+    }
     assert!(mounts.contains("vers=3"), "the root is NFSv3: {mounts}");
     assert!(
         mounts.contains("10.0.2.2:/workers/525400123456 /var/local nfs4 rw,"),
@@ -169,10 +176,15 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
         "written by worker-node-525400123456\n"
     );
 
-    // A second node boots from the same exports into a directory of its own.
+    // A second node boots from the same exports into a directory of its own, with the root
+    // bare (diskless.volatile=none): nothing writable but the node's paths, yet /etc shows
+    // its own name (a copy in /run bind-mounted over the image's file).
     let other = fx.boot(
         "nfs-seed003-other",
-        &cluster.seed_003_cmdline(&bootif(OTHER_MAC), &v3),
+        &format!(
+            "{} diskless.volatile=none",
+            cluster.seed_003_cmdline(&bootif(OTHER_MAC), &v3)
+        ),
         &[OTHER_MAC],
     );
     assert_reached(&other, "other node");
@@ -186,6 +198,17 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
         "the other node must not see the first one's files"
     );
     assert!(cluster.workers.join("525400abcdef/hostname").is_file());
+    assert_eq!(other.value("ROOT-ETC-WRITABLE").as_deref(), Some("no"));
+    assert_eq!(
+        other.value("ROOT-ETC-HOSTNAME").as_deref(),
+        Some("worker-node-525400abcdef")
+    );
+    assert!(
+        !block(&other, "ROOT-MOUNT: ")
+            .iter()
+            .any(|m| m.starts_with("diskless-volatile")),
+        "diskless.volatile=none"
+    );
 
     // The first node again: its directory and persisted files as it left them.
     let again = fx.boot(

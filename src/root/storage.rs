@@ -3,8 +3,9 @@
 //! persistent paths bind-mounted from the node's directory.
 
 use std::io;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::etcfiles;
 use super::nfs::NfsContext;
@@ -18,8 +19,16 @@ use crate::sys;
 /// Where the share holding the node directories is mounted while the node's directory is
 /// created; it is unmounted again right after.
 const NODE_SHARE_MOUNT: &str = "/run/diskless/node-share";
+/// Where the node's directory is mounted while persisted paths are bound from it; it moves
+/// to `diskless.node.mount=` last, on top of them.
+const NODE_STAGING: &str = "/run/diskless/node";
 
 /// The node's directory, shared mounts and persistent paths, as the command line asks.
+///
+/// Order matters when paths nest: persisted paths are bound first, then the node's directory
+/// moves to its mount point (so `diskless.persist=/var` cannot hide `/var/local`), then the
+/// shared mounts. Every target is resolved, and overlaps refused, before the share is
+/// touched.
 pub fn attach(
     nfs: &NfsContext,
     config: &BootConfig,
@@ -29,8 +38,16 @@ pub fn attach(
     cmdline_text: &str,
 ) -> Result<(), BootError> {
     if let Some(node) = &config.node {
-        // Where it goes first: nothing touches the share for a mount point that is refused.
-        let node_dir = paths::mount_target(root, "diskless.node.mount", &config.node_mount)?;
+        let node_mount = paths::mount_target(root, "diskless.node.mount", &config.node_mount)?;
+        let persisted = config
+            .persist
+            .iter()
+            .map(|path| {
+                let target = paths::mount_target(root, "diskless.persist", path)?;
+                check_persist_outside_node(path, &target, &config.node_mount, &node_mount)?;
+                Ok((path.as_str(), target))
+            })
+            .collect::<Result<Vec<_>, BootError>>()?;
         let dir = config
             .node_dir
             .render(mac, None)
@@ -48,7 +65,8 @@ pub fn attach(
                 "found"
             }
         );
-        mount_node_dir(nfs, node, &dir, &node_dir)?;
+        let staging = Path::new(NODE_STAGING);
+        mount_node_dir(nfs, node, &dir, staging)?;
         // Seed 003 keeps these on the node's directory, so images that link /etc/hostname
         // to /var/local/hostname keep working and the server shows which node is which.
         let image_hosts = paths::resolve_in_root(root, "/etc/hosts")
@@ -58,16 +76,45 @@ pub fn attach(
             ("hosts", etcfiles::hosts_file(image_hosts.as_deref(), name)),
             ("cmdline", cmdline_text.to_owned()),
         ] {
-            let path = node_dir.join(file);
+            let path = staging.join(file);
             std::fs::write(&path, contents).map_err(storage_err("writing", &path))?;
         }
-        for path in &config.persist {
-            persist(root, &node_dir, path)?;
+        // A parent before what it contains, so the inner bind stays visible.
+        let mut persisted = persisted;
+        persisted.sort_by_key(|(_, target)| target.components().count());
+        for (path, target) in &persisted {
+            persist(staging, path, target)?;
         }
+        paths::ensure_mount_point(&node_mount, true)?;
+        sys::move_mount(staging, &node_mount).map_err(storage_err(
+            format!("moving the node directory from {NODE_STAGING} to"),
+            &node_mount,
+        ))?;
     }
     for mount in &config.mounts {
         let target = paths::mount_target(root, "diskless.mount", &mount.mountpoint)?;
         mount_shared(nfs, &mount.share, &target)?;
+    }
+    Ok(())
+}
+
+/// A persisted path inside the node's mount point is on the node's directory already:
+/// binding it there would only hide the node's own files. Refused by name.
+fn check_persist_outside_node(
+    path: &str,
+    target: &Path,
+    node_mount_key: &str,
+    node_mount: &Path,
+) -> Result<(), BootError> {
+    if target.starts_with(node_mount) {
+        return Err(BootError::PathInRoot {
+            key: "diskless.persist",
+            path: path.to_owned(),
+            reason: format!(
+                "is inside diskless.node.mount={node_mount_key}: it is on the node's directory \
+                 already; persist a path outside it"
+            ),
+        });
     }
     Ok(())
 }
@@ -126,12 +173,11 @@ fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(
     ctx.mount(share, NfsVersion::V3, mount_at, read_only)
 }
 
-/// Bind-mounts `<node dir>/persist/<path>` onto `<root>/<path>`. The first boot seeds the
-/// node's copy with the image's content; later boots keep what the node wrote. Both ends are
-/// resolved inside their own tree: a symlink in the image or on the share cannot make the
-/// bind expose or cover anything outside them.
-fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), BootError> {
-    let target = paths::mount_target(root, "diskless.persist", path)?;
+/// Bind-mounts `<node dir>/persist/<path>` onto `target` (`path` resolved in the new
+/// root). The first boot seeds the node's copy with the image's content; later boots keep
+/// what the node wrote. The source is resolved inside the node's directory: a symlink on the
+/// share cannot make the bind expose anything outside it.
+fn persist(node_dir: &Path, path: &str, target: &Path) -> Result<(), BootError> {
     let stored = paths::resolve(
         node_dir,
         &format!("/persist/{}", path.trim_start_matches('/')),
@@ -142,7 +188,7 @@ fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), BootError> {
         reason: format!("in the node directory: {err}"),
     })?
     .path;
-    let is_dir = std::fs::metadata(&target)
+    let is_dir = std::fs::metadata(target)
         .map(|m| m.is_dir())
         .unwrap_or(true);
     if std::fs::symlink_metadata(&stored).is_err() {
@@ -150,12 +196,15 @@ fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), BootError> {
             std::fs::create_dir_all(parent).map_err(storage_err("creating", parent))?;
         }
         if target.exists() {
-            copy_tree(&target, &stored).map_err(storage_err(
+            let skip =
+                mount_points(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+            let copied = copy_tree(target, &stored, &skip).map_err(storage_err(
                 format!("seeding it from the image's {path}:"),
                 &stored,
             ))?;
             log::info!(
-                "persist {path}: first boot, seeded {} from the image",
+                "persist {path}: first boot, seeded {} from the image ({copied} entries; mount \
+                 points inside it left out)",
                 stored.display()
             );
         } else {
@@ -171,37 +220,80 @@ fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), BootError> {
             stored.display()
         );
     }
-    paths::ensure_mount_point(&target, is_dir)?;
-    sys::bind_mount(&stored, &target, false).map_err(storage_err(
+    paths::ensure_mount_point(target, is_dir)?;
+    sys::bind_mount(&stored, target, false).map_err(storage_err(
         format!("bind-mounting {} on", stored.display()),
-        &target,
+        target,
     ))
 }
 
-/// Copies a file or a tree with modes, owners and symlinks (device files are skipped: they
-/// have no place on a share).
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+/// The mount points in `/proc/self/mountinfo` text (its fifth field, with the kernel's octal
+/// escapes for space, tab, newline and backslash undone).
+fn mount_points(mountinfo: &str) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|field| {
+            let mut out = Vec::with_capacity(field.len());
+            let mut bytes = field.bytes();
+            while let Some(b) = bytes.next() {
+                if b != b'\\' {
+                    out.push(b);
+                    continue;
+                }
+                let digits: Vec<u8> = bytes.by_ref().take(3).collect();
+                match std::str::from_utf8(&digits)
+                    .ok()
+                    .and_then(|d| u8::from_str_radix(d, 8).ok())
+                {
+                    Some(escaped) if digits.len() == 3 => out.push(escaped),
+                    _ => {
+                        out.push(b);
+                        out.extend(digits);
+                    }
+                }
+            }
+            PathBuf::from(std::ffi::OsString::from_vec(out))
+        })
+        .collect()
+}
+
+/// Copies a file or a tree with modes, owners and symlinks; returns how many entries it
+/// copied. Directories in `skip` (mount points: another file system, the node's own
+/// directory among them) are left out, so the copy stays on the image and can never descend
+/// into its own destination. Device files are skipped: they have no place on a share.
+fn copy_tree(from: &Path, to: &Path, skip: &[PathBuf]) -> io::Result<u64> {
+    copy_entry(from, to, to, skip)
+}
+
+/// One entry of [`copy_tree`]; `destination` is the whole copy's, never to be entered.
+fn copy_entry(from: &Path, to: &Path, destination: &Path, skip: &[PathBuf]) -> io::Result<u64> {
     let meta = std::fs::symlink_metadata(from)?;
     let kind = meta.file_type();
+    let mut copied = 1;
     if kind.is_symlink() {
         std::os::unix::fs::symlink(std::fs::read_link(from)?, to)?;
     } else if kind.is_dir() {
         std::fs::create_dir(to)?;
         for entry in std::fs::read_dir(from)? {
-            let entry = entry?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+            let path = entry?.path();
+            if path == destination || skip.contains(&path) {
+                continue;
+            }
+            let name = path.file_name().unwrap_or_default();
+            copied += copy_entry(&path, &to.join(name), destination, skip)?;
         }
     } else if kind.is_file() {
         std::fs::copy(from, to)?;
     } else {
-        return Ok(());
+        return Ok(0);
     }
     if !kind.is_symlink() {
         std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
     }
     // An export that squashes root cannot take our chown; the content still persists.
     let _ = std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()));
-    Ok(())
+    Ok(copied)
 }
 
 #[cfg(test)]
@@ -223,13 +315,66 @@ mod tests {
         std::os::unix::fs::symlink("ssh_host_ed25519_key", src.join("link")).expect("symlink");
         let dst = base.join("persist/etc/ssh");
         std::fs::create_dir_all(base.join("persist/etc")).expect("mkdir");
-        copy_tree(&src, &dst).expect("copy");
+        assert_eq!(copy_tree(&src, &dst, &[]).expect("copy"), 3);
         let key = dst.join("ssh_host_ed25519_key");
         assert_eq!(std::fs::read(&key).expect("read"), b"secret");
         assert_eq!(std::fs::metadata(&key).expect("meta").mode() & 0o777, 0o600);
         assert_eq!(
             std::fs::read_link(dst.join("link")).expect("link"),
             Path::new("ssh_host_ed25519_key")
+        );
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn mount_points_come_from_mountinfo_with_escapes_undone() {
+        let mountinfo = "\
+22 1 0:21 / / rw - rootfs rootfs rw
+25 22 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw
+41 22 0:40 / /sysroot/var/local rw - nfs4 10.0.2.2:/workers/x rw
+42 22 0:41 / /sysroot/My\\040Files rw - tmpfs t rw
+43 22 0:42 / /odd\\134path\\04 rw - tmpfs t rw
+";
+        assert_eq!(
+            mount_points(mountinfo),
+            [
+                PathBuf::from("/"),
+                PathBuf::from("/dev"),
+                PathBuf::from("/sysroot/var/local"),
+                PathBuf::from("/sysroot/My Files"),
+                PathBuf::from("/odd\\path\\04"),
+            ]
+        );
+    }
+
+    /// `diskless.persist=/var` with the node's directory mounted at `/var/local`: the first
+    /// boot's copy of /var must not walk into the node's own directory (the copy's
+    /// destination), nor into any other mount.
+    #[test]
+    fn seeding_leaves_out_mount_points_and_its_own_destination() {
+        let base = std::env::temp_dir().join(format!("diskless-nest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let var = base.join("root/var");
+        for dir in ["log", "lib/dpkg", "local", "cache"] {
+            std::fs::create_dir_all(var.join(dir)).expect("mkdir");
+        }
+        std::fs::write(var.join("log/syslog"), b"log").expect("write");
+        std::fs::write(var.join("local/from-the-share"), b"node").expect("write");
+        // The destination inside the source, as the node directory at /var/local would be.
+        let dest = var.join("local/persist/var");
+        std::fs::create_dir_all(var.join("local/persist")).expect("mkdir");
+        let skip = [var.join("cache")];
+        let copied = copy_tree(&var, &dest, &skip).expect("copy");
+        assert!(dest.join("log/syslog").is_file());
+        assert!(dest.join("lib/dpkg").is_dir());
+        assert!(!dest.join("cache").exists(), "a mount point was copied");
+        assert!(
+            !dest.join("local/persist/var").exists(),
+            "the copy descended into its own destination"
+        );
+        assert!(
+            copied < 12,
+            "{copied} entries: the copy did not stay bounded"
         );
         let _ = std::fs::remove_dir_all(&base);
     }
