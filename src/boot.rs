@@ -109,7 +109,11 @@ impl Boot {
 
         let choice = network.nic_choice(&config);
         let (iface, mac) = self.step(Step::Link, || {
-            link::find_nic(&choice, config.link_timeout_secs, modules.failed())
+            let naming = link::Naming {
+                predictable: config.predictable_names,
+                pinned: config.pinned_names.clone(),
+            };
+            link::find_nic(&choice, &naming, config.link_timeout_secs, modules.failed())
         })?;
         self.record.mac = Some(mac.to_string());
 

@@ -13,6 +13,7 @@ use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::hex;
 use crate::identity::{HostnameTemplate, Mac};
 use crate::kmod::index::normalize_name;
+use crate::net::naming;
 use std::net::{IpAddr, Ipv6Addr};
 
 /// What `rd.emergency=` asks for after a fatal error when no shell is opened.
@@ -174,6 +175,11 @@ pub struct TmpfsMount {
 pub struct BootConfig {
     /// `BOOTIF=01-aa-bb-cc-dd-ee-ff` (hardware type 01 = Ethernet).
     pub bootif: Option<Mac>,
+    /// `net.ifnames=0` turns off the predictable names the root's udev would give NICs
+    /// (then the kernel's `eth0` stays).
+    pub predictable_names: bool,
+    /// dracut's `ifname=<name>:<mac>`, repeatable: names pinned to MACs.
+    pub pinned_names: Vec<(String, Mac)>,
     /// The last `ip=` on the line (the kernel's and klibc's rule). Every `ip=` must parse.
     pub ip: Option<IpParam>,
     /// That `ip=` as the admin wrote it, for messages.
@@ -267,6 +273,8 @@ impl Default for BootConfig {
     fn default() -> Self {
         BootConfig {
             bootif: None,
+            predictable_names: true,
+            pinned_names: Vec::new(),
             ip: None,
             ip_given: None,
             root: None,
@@ -326,6 +334,18 @@ impl BootConfig {
                         .map_err(|e| err(e.to_string()))?;
                     config.ip = Some(parsed);
                     config.ip_given = value.map(str::to_owned);
+                }
+                "net.ifnames" => {
+                    config.predictable_names = match value {
+                        Some("0") => false,
+                        Some("1") => true,
+                        _ => return Err(err("expected 0 or 1".to_owned())),
+                    };
+                }
+                "ifname" => {
+                    let (name, mac) = naming::pinned_name(needs(value, &err)?).map_err(err)?;
+                    config.pinned_names.retain(|(_, pinned)| *pinned != mac);
+                    config.pinned_names.push((name, mac));
                 }
                 "BOOTIF" => {
                     let mac = Mac::from_bootif(value.unwrap_or_default())
@@ -821,6 +841,30 @@ mod tests {
         assert_eq!(c.overlay, Some(OverlayMode::Tmpfs));
         assert_eq!(c.root_rw, Some(true));
         assert_eq!(config("").unwrap().node_dir.as_str(), "{mac}");
+    }
+
+    #[test]
+    fn interface_names() {
+        let c = config("").unwrap();
+        assert!(c.predictable_names);
+        assert!(c.pinned_names.is_empty());
+        let c = config(
+            "net.ifnames=0 ifname=lan0:52:54:00:12:34:56 ifname=lan1:52:54:00:12:34:57 \
+             ifname=boot:52:54:00:12:34:56",
+        )
+        .unwrap();
+        assert!(!c.predictable_names);
+        let names: Vec<&str> = c.pinned_names.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["lan1", "boot"], "the last ifname= for a MAC wins");
+        for (line, reason) in [
+            ("net.ifnames=no", "expected 0 or 1"),
+            ("net.ifnames", "expected 0 or 1"),
+            ("ifname=eth1:52:54:00:12:34:56", "the kernel gives itself"),
+            ("ifname=lan0", "<name>:<mac>"),
+        ] {
+            let err = config(line).unwrap_err();
+            assert!(err.reason.contains(reason), "{line}: {err}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod configure;
 pub mod dhcp;
 pub mod link;
+pub mod naming;
 pub mod netconf;
 
 use std::net::{IpAddr, Ipv4Addr};

@@ -17,7 +17,9 @@ use std::path::Path;
 use sys_mount::{Mount, MountFlags};
 
 pub use loopdev::{LoopDevice, attach_loop_read_only};
-pub use netdev::{add_default_route, add_route, interface_up, set_ipv4_address, set_mtu};
+pub use netdev::{
+    add_default_route, add_route, interface_up, rename_interface, set_ipv4_address, set_mtu,
+};
 pub use packet::PacketSocket;
 pub use resolve::resolve_ipv4;
 

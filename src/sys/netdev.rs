@@ -80,6 +80,17 @@ pub fn interface_up(iface: &str) -> io::Result<()> {
     ifreq_ioctl(nix::libc::SIOCSIFFLAGS, &mut req)
 }
 
+/// Renames an interface (it must be down: the kernel refuses to rename one that is up).
+pub fn rename_interface(old: &str, new: &str) -> io::Result<()> {
+    let mut req = IfReq::new(old)?;
+    // `ifr_newname`: the union's first 16 bytes, a NUL-terminated name checked like `old`.
+    let new_name = IfReq::new(new)?.name;
+    for (byte, from) in req.data.iter_mut().zip(new_name) {
+        *byte = from;
+    }
+    ifreq_ioctl(nix::libc::SIOCSIFNAME, &mut req)
+}
+
 /// Gives an interface its IPv4 address and netmask.
 pub fn set_ipv4_address(iface: &str, addr: Ipv4Addr, netmask: Ipv4Addr) -> io::Result<()> {
     ifreq_ioctl(nix::libc::SIOCSIFADDR, &mut IfReq::with_ipv4(iface, addr)?)?;
