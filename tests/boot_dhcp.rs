@@ -21,7 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use common::{MAC, block, fixture};
 use netboot::{NET_HOOK, ipv4_addresses, net_conf, net_conf_files};
-use xtask::testbed::{BootLog, DnsmasqConfig, HttpServer, NetNs, Nic, RootSpec, require_dnsmasq};
+use testbed::{BootLog, DnsmasqConfig, HttpServer, NetNs, Nic, RootSpec, require_dnsmasq};
 
 /// Seed 002's cluster domain.
 const DOMAIN: &str = "cluster.home";
@@ -246,8 +246,8 @@ fn bootif_names_the_second_nic_and_only_it_is_configured() {
 /// the test's HTTP server stays on the host's 127.0.0.1, relayed from 192.168.77.1.
 struct Cluster {
     // Dropped in this order: the relay and dnsmasq before their namespace.
-    relay: xtask::testbed::TcpRelay,
-    dnsmasq: xtask::testbed::Dnsmasq,
+    relay: testbed::TcpRelay,
+    dnsmasq: testbed::Dnsmasq,
     server: HttpServer,
     ns: NetNs,
 }
@@ -403,8 +403,8 @@ fn dnsmasq_fixed_address_and_the_derived_name_resolves_in_cluster_home() {
         from_gateway.contains("192.168.77.50"),
         "dnsmasq does not resolve {fqdn}:\n{from_gateway}\n{dnsmasq_log}"
     );
-    let lease = xtask::testbed::netns::lease_for(&cluster.dnsmasq.leases(), MAC)
-        .map(|fields| fields.join(" "));
+    let lease =
+        testbed::netns::lease_for(&cluster.dnsmasq.leases(), MAC).map(|fields| fields.join(" "));
     assert!(
         lease
             .as_deref()

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::{BOOTIF, MAC, block, fixture};
 use netboot::{NET_HOOK, net_conf};
-use xtask::testbed::{HttpServer, Nic, Qemu, RootSpec};
+use testbed::{HttpServer, Nic, Qemu, RootSpec};
 
 /// Debian's pxelinux (package pxelinux) and the module it loads first (syslinux-common).
 const PXELINUX: &str = "/usr/lib/PXELINUX/pxelinux.0";
@@ -36,7 +36,7 @@ fn require_pxelinux() -> bool {
         missing.join(", ")
     );
     assert!(
-        !xtask::testbed::is_ci(),
+        !testbed::is_ci(),
         "CI=true and a test prerequisite is missing: {reason}"
     );
     // Straight to fd 2: the harness captures eprintln! of passing tests.

@@ -6,7 +6,7 @@ mod common;
 use common::{BOOTIF, MAC, STATIC_IP, block, fixture};
 use diskless::identity::{self, Mac};
 use sha2::{Digest, Sha256};
-use xtask::testbed::{HttpServer, MachineIdFile, RootSpec};
+use testbed::{HttpServer, MachineIdFile, RootSpec};
 
 fn sha256_hex(path: &std::path::Path) -> String {
     let bytes = std::fs::read(path).expect("reading the image");
@@ -204,8 +204,7 @@ fn names_follow_the_template_and_machine_ids_follow_the_mac() {
         Some("worker-node-525400abcdef")
     );
 
-    let id =
-        |log: &xtask::testbed::BootLog| log.value("ROOT-MACHINE-ID").expect("machine-id printed");
+    let id = |log: &testbed::BootLog| log.value("ROOT-MACHINE-ID").expect("machine-id printed");
     assert_eq!(
         id(&first),
         id(&again),
@@ -305,7 +304,7 @@ fn bad_roots_end_in_a_plain_fatal_line_and_the_emergency_action() {
 #[test]
 fn rd_shell_opens_a_rescue_shell_on_the_console() {
     let Some(fx) = fixture() else { return };
-    let log = xtask::testbed::Qemu::new(&fx.kernel.vmlinuz, &fx.initrd)
+    let log = testbed::Qemu::new(&fx.kernel.vmlinuz, &fx.initrd)
         .name("rescue-shell")
         .append(&format!(
             "{BOOTIF} {STATIC_IP} rd.shell=1 rd.emergency=poweroff"

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fetch_common::{Ca, fetch, pseudo_random, quick_policy, server_tls, sha256};
-use xtask::testbed::HttpServer;
+use testbed::HttpServer;
 
 const RUNS: usize = 3;
 

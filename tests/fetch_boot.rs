@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use common::{BOOTIF, MAC, STATIC_IP, assert_fatal, block, fixture};
 use fetch_common::{hex, sha256};
-use xtask::testbed::{Behavior, BootLog, HttpServer, RootSpec};
+use testbed::{Behavior, BootLog, HttpServer, RootSpec};
 
 fn serve(image: &[u8]) -> HttpServer {
     HttpServer::serve_files(BTreeMap::from([(

@@ -1,8 +1,8 @@
 //! Shared fixtures for the QEMU integration tests: the real Debian cloud kernel, an initrd
-//! freshly built from this tree's init, and test root images from `xtask::testbed`.
+//! freshly built from this tree's init, and test root images from `testbed`.
 //!
 //! Each fixture is built once per test binary. A missing QEMU skips loudly locally and fails
-//! under `CI=true` (`xtask::testbed::require_qemu`).
+//! under `CI=true` (`testbed::require_qemu`).
 
 #![allow(
     dead_code,
@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use testbed::kernel::Kernel;
+use testbed::{BootLog, Nic, Qemu, RootSpec};
 use xtask::initrd::{self, InitrdOptions};
-use xtask::kernel::Kernel;
-use xtask::testbed::{BootLog, Nic, Qemu, RootSpec};
 
 /// The MAC every seed example uses; seed 000's scheme names it `worker-64e59a`.
 pub const MAC: &str = "52:54:00:12:34:56";
@@ -36,14 +36,14 @@ pub struct Fixture {
 /// `None` when QEMU is missing outside CI.
 pub fn fixture() -> Option<&'static Fixture> {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    if !xtask::testbed::require_qemu() {
+    if !testbed::require_qemu() {
         return None;
     }
     Some(FIXTURE.get_or_init(|| {
-        let kernel =
-            xtask::kernel::ensure().expect("fetching the Debian cloud kernel (cargo xtask kernel)");
+        let kernel = testbed::kernel::ensure()
+            .expect("fetching the Debian cloud kernel (cargo xtask kernel)");
         let init = xtask::build::init_binary().expect("building the musl init");
-        let scratch = xtask::testbed::scratch_dir().join(format!("tests-{}", std::process::id()));
+        let scratch = testbed::scratch_dir().join(format!("tests-{}", std::process::id()));
         std::fs::create_dir_all(&scratch).expect("creating the scratch directory");
         let initrd = scratch.join("initrd.img");
         let mut options = InitrdOptions::new(init, initrd.clone());

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use testbed::kernel::Kernel;
 use xshell::{Shell, cmd};
 use xtask::initrd::{self, Compression, ExtraFile, InitrdOptions};
-use xtask::kernel::Kernel;
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -29,7 +29,7 @@ fn have(tool: &str) -> bool {
 }
 
 fn kernel() -> Option<Kernel> {
-    match xtask::kernel::ensure() {
+    match testbed::kernel::ensure() {
         Ok(k) => Some(k),
         Err(e) => {
             skip_or_fail(&format!("no test kernel: {e:#}"));

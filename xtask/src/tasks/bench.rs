@@ -19,10 +19,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use testbed::kernel::Kernel;
+use testbed::{Export, HttpServer, NetNs, NfsServer, Nic, Qemu, RootSpec};
 use xshell::{Shell, cmd};
 use xtask::initrd::{self, Compression, InitrdOptions};
-use xtask::kernel::Kernel;
-use xtask::testbed::{Export, HttpServer, NetNs, NfsServer, Nic, Qemu, RootSpec};
 
 const HELP: &str = "\
 cargo xtask bench: boot time, size and fetch throughput, side by side with initramfs-tools
@@ -138,7 +138,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut report = Report::new(&args)?;
 
-    let kernel = xtask::kernel::ensure().context("fetching the Debian cloud kernel")?;
+    let kernel = testbed::kernel::ensure().context("fetching the Debian cloud kernel")?;
     report.kernel = kernel.version.clone();
     let init = xtask::build::init_binary()?;
     let ours = build_ours(&kernel, &init, &out, &mut report)?;
@@ -673,7 +673,7 @@ fn mkinitramfs(kernel: &Kernel, out: &Path, modules: &str, image: &Path) -> Resu
 /// answered; that is all klibc's nfsmount asks (the queries are kept for the report). Not a
 /// real rpcbind: Debian's crashes with `-h 127.0.0.1` (BASELINES.md section 5), and even in the
 /// namespace it would share /run/rpcbind.sock and its lock with the host's; the test bed's
-/// ganesha registers with its own stand-in anyway (xtask::testbed::nfs), so nothing would
+/// ganesha registers with its own stand-in anyway (testbed::nfs), so nothing would
 /// register with it.
 struct Portmapper {
     stop: Arc<AtomicBool>,

@@ -1,8 +1,8 @@
 //! Tests of the test bed itself: the HTTP server, the root builder, and QEMU boots of tiny
 //! initrds.
 //!
-//! QEMU tests boot the Debian cloud kernel from `xtask::kernel::ensure()` (see
-//! `xtask::testbed::test_kernel`). Without it (or without QEMU) those tests print a loud
+//! QEMU tests boot the Debian cloud kernel from `testbed::kernel::ensure()` (see
+//! `testbed::test_kernel`). Without it (or without QEMU) those tests print a loud
 //! SKIPPING banner and pass, except under `CI=true`, where they fail.
 
 use std::collections::BTreeMap;
@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xtask::testbed::{
-    self, Behavior, HttpServer, MachineIdFile, Qemu, QemuError, RootSpec, RootTree,
-};
+use testbed::{self, Behavior, HttpServer, MachineIdFile, Qemu, QemuError, RootSpec, RootTree};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -635,7 +633,7 @@ fn qemu_missing_binary_is_a_distinct_error() {
     assert!(err.to_string().contains("not installed"));
 }
 
-/// The squashfs from [`xtask::testbed::squashfs`] mounts in the test kernel, and the checker
+/// The squashfs from [`testbed::squashfs`] mounts in the test kernel, and the checker
 /// reports as documented when it is reached through switch_root (as the real init will).
 #[test]
 fn qemu_squashfs_root_boots_into_the_checker() {

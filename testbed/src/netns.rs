@@ -39,7 +39,7 @@ const NAME_PREFIX: &str = "diskless-";
 /// `CLONE_NEWNET` from `<sched.h>`: the namespace type setns(2) is asked to join.
 const CLONE_NEWNET: std::ffi::c_int = 0x4000_0000;
 
-// std links the C library already; xtask has no libc/nix dependency for this one call.
+// std links the C library already; the test bed has no libc/nix dependency for this one call.
 unsafe extern "C" {
     fn setns(fd: std::ffi::c_int, nstype: std::ffi::c_int) -> std::ffi::c_int;
 }
@@ -170,7 +170,7 @@ impl NetNs {
     pub fn qemu(&self, qemu: Qemu) -> io::Result<Qemu> {
         let script = format!(
             "#!/bin/sh\n\
-             # Written by xtask::testbed::netns: QEMU inside network namespace {name}.\n\
+             # Written by testbed::netns: QEMU inside network namespace {name}.\n\
              exec ip netns exec {name} {qemu} \"$@\"\n",
             name = self.name,
             qemu = super::qemu::QEMU_BINARY,
@@ -190,11 +190,11 @@ impl NetNs {
         let resolv = self.dir.join("resolv.conf");
         std::fs::write(
             &resolv,
-            format!("# QEMU's view, from xtask::testbed::netns\nnameserver {nameserver}\n"),
+            format!("# QEMU's view, from testbed::netns\nnameserver {nameserver}\n"),
         )?;
         let script = format!(
             "#!/bin/sh\n\
-             # Written by xtask::testbed::netns: QEMU inside network namespace {name}, with\n\
+             # Written by testbed::netns: QEMU inside network namespace {name}, with\n\
              # {resolv} over /etc/resolv.conf in QEMU's own mount namespace.\n\
              exec ip netns exec {name} /bin/sh -c \
              'mount --bind \"$0\" /etc/resolv.conf && exec {qemu} \"$@\"' '{resolv}' \"$@\"\n",

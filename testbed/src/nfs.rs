@@ -171,7 +171,7 @@ pub fn ganesha_config(exports: &[Export], ports: Ports, recovery_root: &Path) ->
     // `write!` into a String cannot fail; the results are ignored on purpose below.
     let _ = write!(
         conf,
-        "# Written by xtask::testbed::nfs for one test server; see that module's docs.\n\
+        "# Written by testbed::nfs for one test server; see that module's docs.\n\
          NFS_CORE_PARAM {{\n\
          \x20   Protocols = 3, 4;\n\
          \x20   # Loopback only: the guest comes in through QEMU's user networking.\n\
@@ -536,7 +536,7 @@ fn stop(child: &mut Child) -> Result<Option<ExitStatus>> {
     if let Some(status) = child.try_wait().context("checking on ganesha")? {
         return Ok(Some(status));
     }
-    // std can only send SIGKILL, and xtask has no libc binding: the shell's kill builtin
+    // std can only send SIGKILL, and the test bed has no libc binding: the shell's kill builtin
     // exists wherever /bin/sh does.
     let _ = signal(child.id(), "TERM");
     let deadline = Instant::now() + STOP_GRACE;
@@ -669,7 +669,7 @@ fn ganesha_missing() -> Option<String> {
     }
 }
 
-/// The effective uid, from /proc (xtask has no libc binding).
+/// The effective uid, from /proc (the test bed has no libc binding).
 fn effective_uid() -> Option<u32> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("Uid:"))?;

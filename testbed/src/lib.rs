@@ -1,5 +1,10 @@
 //! The QEMU test bed shared by the integration tests and by `cargo xtask boot`/`bench`.
 //!
+//! Its own crate so that the init's unit tests (`cargo test -p diskless`) never build it: it
+//! depends on neither the init nor the image builder. The integration tests in the top-level
+//! `tests/` are this package's test targets (`Cargo.toml`'s `[[test]]` entries), with the image
+//! builder (`xtask`) and the init (`diskless`) as dev-dependencies.
+//!
 //! - [`qemu`]: boots a kernel + initrd (or a PXE ROM) in QEMU (TCG, no KVM), captures the serial
 //!   console line by line with host timestamps, and writes it to
 //!   `target/testbed-logs/<name>.log`.
@@ -7,11 +12,15 @@
 //!   be told to misbehave.
 //! - [`rootfs`]: a busybox root tree whose `/sbin/init` prints facts about the booted system on
 //!   the console, and a reproducible zstd squashfs of it.
+//! - [`nfs`]: nfs-ganesha serving host directories; [`netns`]: network namespaces, with
+//!   dnsmasq and QEMU inside.
+//! - [`kernel`]: the Debian cloud kernel the tests and the demo boot, fetched with apt.
 //!
-//! The tests boot the Debian cloud kernel from [`crate::kernel::ensure`] ([`test_kernel`]).
+//! The tests boot the Debian cloud kernel from [`kernel::ensure`] ([`test_kernel`]).
 //! `CI=true`: a missing QEMU or kernel fails the tests instead of skipping them.
 
 pub mod http;
+pub mod kernel;
 pub mod netns;
 pub mod nfs;
 pub mod qemu;
@@ -23,26 +32,34 @@ pub use nfs::{Export, NfsServer, require_ganesha};
 pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu};
 pub use rootfs::{MachineIdFile, RootSpec, RootTree, squashfs};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the directory holding the top-level Cargo.toml).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
 
 /// Where QEMU console logs go: `target/testbed-logs/`.
 pub fn logs_dir() -> PathBuf {
-    crate::project_root().join("target").join("testbed-logs")
+    project_root().join("target").join("testbed-logs")
 }
 
 /// Scratch space for test fixtures (trees, images, cpio archives): `target/testbed-tmp/`.
 /// Kept under `target/` rather than /tmp so failed runs can be inspected next to their logs.
 pub fn scratch_dir() -> PathBuf {
-    crate::project_root().join("target").join("testbed-tmp")
+    project_root().join("target").join("testbed-tmp")
 }
 
-/// The kernel the QEMU tests boot: the Debian cloud kernel from [`crate::kernel::ensure`]
+/// The kernel the QEMU tests boot: the Debian cloud kernel from [`kernel::ensure`]
 /// (fetched into `target/kernel/` on first use; `cargo xtask kernel` does it up front).
 ///
 /// When it cannot be had, this panics under `CI=true` (a CI run must not pass by skipping)
 /// and otherwise prints a loud skip message and returns `None`.
-pub fn test_kernel() -> Option<crate::kernel::Kernel> {
-    match crate::kernel::ensure() {
+pub fn test_kernel() -> Option<kernel::Kernel> {
+    match kernel::ensure() {
         Ok(kernel) => Some(kernel),
         Err(err) => {
             skip_or_fail(&format!("no kernel to boot: {err:#}"));

@@ -1,4 +1,4 @@
-//! The test bed's NFS server (`xtask::testbed::nfs`): ganesha starts on private loopback
+//! The test bed's NFS server (`testbed::nfs`): ganesha starts on private loopback
 //! ports without rpcbind, answers MOUNT and NFS calls for the exports' pseudo paths, several
 //! instances run at once, and a real guest kernel mounts its exports over NFSv3 and NFSv4.1
 //! the way our init will (mount(2) with explicit ports, no helper, no portmapper).
@@ -14,9 +14,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use testbed::{Export, NfsServer, Qemu};
 use xtask::cpio::Archive;
 use xtask::kmod;
-use xtask::testbed::{self, Export, NfsServer, Qemu};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
