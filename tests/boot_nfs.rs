@@ -55,11 +55,10 @@ fn cluster(name: &str) -> Option<Cluster> {
         Export::read_write(&workers, "/workers"),
     ]) {
         Ok(server) => server,
-        Err(err) if !testbed::is_ci() => {
-            eprintln!("\n*** SKIPPING NFS TEST: cannot start nfs-ganesha: {err:#}\n");
+        Err(err) => {
+            testbed::skip_or_fail(&format!("cannot start nfs-ganesha: {err:#}"));
             return None;
         }
-        Err(err) => panic!("starting nfs-ganesha: {err:#}"),
     };
     Some(Cluster {
         clients,

@@ -10,7 +10,6 @@ mod common;
 #[path = "common/netboot.rs"]
 mod netboot;
 
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,12 +34,7 @@ fn require_pxelinux() -> bool {
         "{} missing (Debian: apt-get install pxelinux syslinux-common)",
         missing.join(", ")
     );
-    assert!(
-        !testbed::is_ci(),
-        "CI=true and a test prerequisite is missing: {reason}"
-    );
-    // Straight to fd 2: the harness captures eprintln! of passing tests.
-    let _ = std::io::stderr().write_all(format!("\n*** SKIPPING PXE TEST: {reason}\n").as_bytes());
+    testbed::skip_or_fail(&reason);
     false
 }
 

@@ -71,7 +71,7 @@ fn mb_per_s(bytes: usize, d: Duration) -> f64 {
 #[ignore = "moves gigabytes over loopback; run on demand"]
 fn fetch_throughput_against_curl_and_sha256sum() {
     if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("SKIPPING: no curl");
+        testbed::skip_or_fail("no curl (Debian: apt-get install curl)");
         return;
     }
     let mib: usize = std::env::var("DISKLESS_BENCH_MIB")

@@ -32,6 +32,7 @@ pub use nfs::{Export, NfsServer, require_ganesha};
 pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu};
 pub use rootfs::{MachineIdFile, RootSpec, RootTree, squashfs};
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The workspace root (the directory holding the top-level Cargo.toml).
@@ -79,22 +80,41 @@ pub fn test_modules_dir() -> Option<PathBuf> {
 }
 
 /// Whether this is a CI run, where missing prerequisites are failures rather than skips.
+/// `.ci/run` exports `CI=true` itself, so this holds on any CI runner.
 pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
-/// Panics under CI; otherwise prints `reason` in a banner that is hard to miss in test output.
-pub(crate) fn skip_or_fail(reason: &str) {
+/// A test prerequisite (QEMU, the kernel, root, a tool) is missing: panics under `CI=true` (a
+/// CI run must not pass by skipping); otherwise prints `reason` in a banner and returns, and
+/// the calling test returns early and passes.
+///
+/// The banner goes straight to the process's stderr, not through `eprintln!`: libtest
+/// captures the print macros of passing tests and shows nothing of them, so a skip written
+/// with `eprintln!` is never seen (`tests/skip.rs` checks that this one is).
+pub fn skip_or_fail(reason: &str) {
+    let test = std::thread::current()
+        .name()
+        .filter(|name| *name != "main")
+        .map(|name| format!("{name}: "))
+        .unwrap_or_default();
     if is_ci() {
-        panic!("CI=true and a test prerequisite is missing: {reason}");
+        panic!("CI=true and a test prerequisite is missing: {test}{reason}");
     }
-    eprintln!(
+    let banner = skip_banner(&test, reason);
+    // Nothing sensible to do when stderr itself is gone.
+    let _ = std::io::stderr().lock().write_all(banner.as_bytes());
+}
+
+/// The text [`skip_or_fail`] prints; `test` is `"name: "` or empty.
+pub fn skip_banner(test: &str, reason: &str) -> String {
+    format!(
         "\n\
          ********************************************************************\n\
-         *** SKIPPING QEMU TEST: {reason}\n\
+         *** SKIPPING {test}{reason}\n\
          *** (the test passes without running; under CI=true it would fail)\n\
          ********************************************************************\n"
-    );
+    )
 }
 
 /// A fresh, empty directory `name` under [`scratch_dir`] for one test.

@@ -6,17 +6,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use testbed::kernel::Kernel;
+use testbed::skip_or_fail;
 use xshell::{Shell, cmd};
 use xtask::initrd::{self, Compression, ExtraFile, InitrdOptions};
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn skip_or_fail(what: &str) {
-    assert!(!in_ci(), "CI=true and {what}");
-    eprintln!("\n!!!!!!!!\n!!! SKIPPING: {what}\n!!!!!!!!\n");
-}
 
 /// Whether `tool` is on PATH; skips (or fails in CI) when not.
 fn have(tool: &str) -> bool {
