@@ -12,8 +12,8 @@
 //!   be told to misbehave.
 //! - [`rootfs`]: a busybox root tree whose `/sbin/init` prints facts about the booted system on
 //!   the console, and a reproducible zstd squashfs of it.
-//! - [`nfs`]: nfs-ganesha serving host directories; [`netns`]: network namespaces, with
-//!   dnsmasq and QEMU inside.
+//! - [`nfs`]: nfs-ganesha serving host directories, registered with [`portmap`], the test bed's
+//!   rpcbind stand-in; [`netns`]: network namespaces, with dnsmasq and QEMU inside.
 //! - [`kernel`]: the Debian cloud kernel the tests and the demo boot, fetched with apt.
 //!
 //! The tests boot the Debian cloud kernel from [`kernel::ensure`] ([`test_kernel`]).
@@ -23,6 +23,7 @@ pub mod http;
 pub mod kernel;
 pub mod netns;
 pub mod nfs;
+pub mod portmap;
 pub mod qemu;
 pub mod rootfs;
 

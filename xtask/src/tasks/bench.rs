@@ -10,17 +10,14 @@
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use testbed::kernel::Kernel;
-use testbed::{Export, HttpServer, NetNs, NfsServer, Nic, Qemu, RootSpec};
+use testbed::{Export, HttpServer, NetNs, NfsServer, Nic, Qemu, RootSpec, portmap};
 use xshell::{Shell, cmd};
 use xtask::initrd::{self, Compression, InitrdOptions};
 
@@ -468,10 +465,11 @@ fn bench_nfs(
     std::fs::write(clients.join("etc/ssh/ssh_host_ed25519_key"), "image key\n")?;
     std::fs::create_dir_all(workers.join("home"))?;
 
-    // klibc's nfsmount asks the portmapper on 10.0.2.2:111 for the MOUNT port (it rejects
-    // mountport=, BASELINES.md section 5), so the baseline needs one answering on what the
-    // guest sees as 10.0.2.2:111, that is 127.0.0.1:111 of QEMU's network namespace. A
-    // private namespace keeps port 111 off the host. ganesha resolves Bind_addr with
+    // klibc's nfsmount asks the portmapper on 10.0.2.2:111 for the NFS and MOUNT ports (it
+    // rejects mountport=, BASELINES.md section 5), so the baseline needs one answering on what
+    // the guest sees as 10.0.2.2:111, that is 127.0.0.1:111 of QEMU's network namespace: the
+    // one ganesha registered with answers there too. A private namespace keeps port 111 off
+    // the host. ganesha resolves Bind_addr with
     // AI_ADDRCONFIG, which needs a non-loopback address in the namespace: a tap gives one.
     let ns = NetNs::new("bench").context("creating a network namespace (needs root)")?;
     ns.add_tap("bench0", "192.0.2.1/24")?;
@@ -479,11 +477,10 @@ fn bench_nfs(
         Export::read_only(&clients, "/clients"),
         Export::read_write(&workers, "/workers"),
     ];
-    let server = ns
+    let mut server = ns
         .enter(|| NfsServer::start(&exports))?
         .context("starting nfs-ganesha in the namespace")?;
-    let portmap = ns
-        .enter(|| Portmapper::start(server.nfs_port(), server.mount_port()))?
+    ns.enter(|| server.serve_portmap(SocketAddrV4::new(Ipv4Addr::LOCALHOST, portmap::PORT)))?
         .context("starting the portmapper")?;
 
     if args.runs("nfs") {
@@ -540,9 +537,12 @@ fn bench_nfs(
             })?;
             report.variants.push(variant);
         }
-        report.portmap_queries = portmap.queries();
+        report.portmap_queries = server
+            .portmap_queries()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
     }
-    drop(portmap);
     drop(server);
     drop(ns);
     Ok(())
@@ -666,166 +666,6 @@ fn mkinitramfs(kernel: &Kernel, out: &Path, modules: &str, image: &Path) -> Resu
         modules: 0,
         module_count: 0,
     })
-}
-
-/// A portmapper (RFC 1833, version 2) that knows two programs: NFS (100003) and MOUNT
-/// (100005), at ganesha's ports, on UDP and TCP 127.0.0.1:111. Only GETPORT and NULL are
-/// answered; that is all klibc's nfsmount asks (the queries are kept for the report). Not a
-/// real rpcbind: Debian's crashes with `-h 127.0.0.1` (BASELINES.md section 5), and even in the
-/// namespace it would share /run/rpcbind.sock and its lock with the host's; the test bed's
-/// ganesha registers with its own stand-in anyway (testbed::nfs), so nothing would
-/// register with it.
-struct Portmapper {
-    stop: Arc<AtomicBool>,
-    queries: Arc<std::sync::Mutex<Vec<String>>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-const PMAP_PORT: u16 = 111;
-
-impl Portmapper {
-    fn start(nfs: u16, mount: u16) -> Result<Portmapper> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let queries = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, PMAP_PORT)).context("binding UDP 111")?;
-        udp.set_read_timeout(Some(Duration::from_millis(200)))?;
-        let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, PMAP_PORT)).context("binding TCP 111")?;
-        tcp.set_nonblocking(true)?;
-        let mut threads = Vec::new();
-        {
-            let (stop, queries) = (Arc::clone(&stop), Arc::clone(&queries));
-            threads.push(std::thread::spawn(move || {
-                let mut buf = [0u8; 1500];
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok((n, peer)) = udp.recv_from(&mut buf) else {
-                        continue;
-                    };
-                    if let Some(reply) = pmap_reply(&buf[..n], nfs, mount, &queries) {
-                        let _ = udp.send_to(&reply, peer);
-                    }
-                }
-            }));
-        }
-        {
-            let (stop, queries) = (Arc::clone(&stop), Arc::clone(&queries));
-            threads.push(std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    match tcp.accept() {
-                        Ok((stream, _)) => serve_pmap_tcp(stream, nfs, mount, &queries),
-                        // Nonblocking: nothing to accept yet, look at the stop flag again soon.
-                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                    }
-                }
-            }));
-        }
-        Ok(Portmapper {
-            stop,
-            queries,
-            threads,
-        })
-    }
-
-    fn queries(&self) -> Vec<String> {
-        self.queries.lock().map(|q| q.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Portmapper {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// One connection's record-marked calls (RFC 5531 section 11), answered in turn.
-fn serve_pmap_tcp(
-    mut stream: TcpStream,
-    nfs: u16,
-    mount: u16,
-    queries: &std::sync::Mutex<Vec<String>>,
-) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    loop {
-        let mut mark = [0u8; 4];
-        if stream.read_exact(&mut mark).is_err() {
-            return;
-        }
-        let len = (u32::from_be_bytes(mark) & 0x7fff_ffff) as usize;
-        if len > 64 * 1024 {
-            return;
-        }
-        let mut call = vec![0u8; len];
-        if stream.read_exact(&mut call).is_err() {
-            return;
-        }
-        let Some(reply) = pmap_reply(&call, nfs, mount, queries) else {
-            return;
-        };
-        let mut framed = (0x8000_0000u32 | reply.len() as u32).to_be_bytes().to_vec();
-        framed.extend_from_slice(&reply);
-        if stream.write_all(&framed).is_err() {
-            return;
-        }
-    }
-}
-
-/// The reply to one ONC RPC call to the portmapper, or `None` for garbage.
-fn pmap_reply(
-    call: &[u8],
-    nfs: u16,
-    mount: u16,
-    queries: &std::sync::Mutex<Vec<String>>,
-) -> Option<Vec<u8>> {
-    let word = |i: usize| -> Option<u32> {
-        let b = call.get(i * 4..i * 4 + 4)?;
-        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let xid = word(0)?;
-    // msg_type CALL, rpcvers 2, program 100000.
-    if word(1)? != 0 || word(2)? != 2 || word(3)? != 100_000 {
-        return None;
-    }
-    let (vers, proc_) = (word(4)?, word(5)?);
-    // Skip the credential and the verifier: flavor, length, body padded to 4 bytes.
-    let mut at = 6;
-    for _ in 0..2 {
-        let len = word(at + 1)? as usize;
-        at += 2 + len.div_ceil(4);
-    }
-    let mut reply = Vec::with_capacity(32);
-    for w in [xid, 1, 0, 0, 0] {
-        reply.extend_from_slice(&w.to_be_bytes());
-    }
-    let accept = |reply: &mut Vec<u8>, stat: u32| reply.extend_from_slice(&stat.to_be_bytes());
-    match (vers, proc_) {
-        (2, 0) => accept(&mut reply, 0),
-        (2, 3) => {
-            let (program, version, protocol) = (word(at)?, word(at + 1)?, word(at + 2)?);
-            let port = match program {
-                100_003 => u32::from(nfs),
-                100_005 => u32::from(mount),
-                _ => 0,
-            };
-            if let Ok(mut q) = queries.lock() {
-                q.push(format!(
-                    "GETPORT program {program} version {version} protocol {protocol} -> {port}"
-                ));
-            }
-            accept(&mut reply, 0);
-            reply.extend_from_slice(&port.to_be_bytes());
-        }
-        // PROG_MISMATCH for rpcbind versions 3 and 4: low and high supported versions.
-        (3 | 4, _) => {
-            accept(&mut reply, 2);
-            reply.extend_from_slice(&2u32.to_be_bytes());
-            reply.extend_from_slice(&2u32.to_be_bytes());
-        }
-        _ => accept(&mut reply, 3),
-    }
-    Some(reply)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1627,20 +1467,5 @@ mod tests {
             "cargo xtask bench --skip squashfs --skip squashfs-256 --skip itools --skip dracut \
              --skip bloat --skip fetch"
         );
-    }
-
-    #[test]
-    fn portmapper_answers_getport_for_mount() {
-        // xid 7, CALL, rpcvers 2, prog 100000, vers 2, proc 3, AUTH_NONE cred and verf,
-        // then GETPORT(100005, 3, TCP, 0).
-        let words: [u32; 14] = [7, 0, 2, 100_000, 2, 3, 0, 0, 0, 0, 100_005, 3, 6, 0];
-        let call: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
-        let queries = std::sync::Mutex::new(Vec::new());
-        let reply = pmap_reply(&call, 2049, 20048, &queries).expect("a reply");
-        let words: Vec<u32> = reply
-            .chunks_exact(4)
-            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        assert_eq!(words, [7, 1, 0, 0, 0, 0, 20048]);
     }
 }
