@@ -79,11 +79,7 @@ fn https_with_the_initramfs_ca_boots_and_an_untrusted_server_is_fatal() {
     assert!(url.starts_with("https://10.0.2.2:"), "{url}");
     let log = boot(fx, "https-ok", &initrd, &url, "");
     log.assert_contains("ROOT-INIT-REACHED");
-    let record = block(&log, "ROOT-RECORD: ").join("\n");
-    assert!(
-        record.contains(&format!("\"image_url\": \"{url}\"")),
-        "{record}"
-    );
+    assert_eq!(common::record(&log).image_url, Some(url));
     let dmesg = block(&log, "ROOT-DMESG: ").join("\n");
     assert!(
         dmesg.contains("https: servers must chain to /etc/diskless/ca.pem"),

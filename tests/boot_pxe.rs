@@ -140,17 +140,14 @@ fn pxelinux_chain_boots_the_node_with_its_appended_ip_and_bootif() {
         !dmesg.contains("dhcp: eth0: DISCOVER"),
         "the node ran DHCP despite pxelinux's static ip=:\n{dmesg}"
     );
-    let record = block(&log, "ROOT-RECORD: ").join("\n");
-    for expected in [
-        "\"hostname\": \"worker-64e59a\"",
-        &format!("\"mac\": \"{MAC}\""),
-        "\"10.0.2.15/24\"",
-    ] {
-        assert!(
-            record.contains(expected),
-            "boot.json lacks {expected}:\n{record}"
-        );
-    }
+    let record = common::record(&log);
+    assert_eq!(
+        record.hostname.as_deref(),
+        Some("worker-64e59a"),
+        "{record:?}"
+    );
+    assert_eq!(record.mac.as_deref(), Some(MAC), "{record:?}");
+    assert_eq!(record.addresses, ["10.0.2.15/24"], "{record:?}");
     let conf = net_conf(&log, "net-eth0.conf");
     assert_eq!(conf.get("IPV4ADDR").map(String::as_str), Some("10.0.2.15"));
     assert_eq!(

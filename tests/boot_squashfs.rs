@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{BOOTIF, MAC, STATIC_IP, block, fixture};
+use common::{BOOTIF, MAC, STATIC_IP, block, fixture, record};
 use diskless::identity::{self, Mac};
 use sha2::{Digest, Sha256};
 use testbed::{HttpServer, MachineIdFile, RootSpec};
@@ -95,21 +95,23 @@ fn node_boots_a_squashfs_root_over_http_as_worker_64e59a() {
     }
 
     // The record under /run/diskless says what was done.
-    let record = block(&log, "ROOT-RECORD: ").join("\n");
-    for expected in [
-        "\"hostname\": \"worker-64e59a\"",
-        "\"mac\": \"52:54:00:12:34:56\"",
-        "\"interface\": \"eth0\"",
-        "\"10.0.2.15/24\"",
-        &format!("\"image_sha256\": \"{image_sha}\""),
-        &format!("\"image_url\": \"{}\"", server.url_for("root.squashfs")),
-        "\"step\": \"fetch\"",
-        "\"step\": \"mount\"",
-    ] {
-        assert!(
-            record.contains(expected),
-            "boot.json lacks {expected}:\n{record}"
-        );
+    let record = record(&log);
+    assert_eq!(
+        record.hostname.as_deref(),
+        Some("worker-64e59a"),
+        "{record:?}"
+    );
+    assert_eq!(record.mac.as_deref(), Some(MAC), "{record:?}");
+    assert_eq!(record.interface.as_deref(), Some("eth0"), "{record:?}");
+    assert_eq!(record.addresses, ["10.0.2.15/24"], "{record:?}");
+    assert_eq!(record.image_sha256, Some(image_sha), "{record:?}");
+    assert_eq!(
+        record.image_url,
+        Some(server.url_for("root.squashfs")),
+        "{record:?}"
+    );
+    for step in ["fetch", "verify", "mount"] {
+        assert!(record.step(step).is_some(), "no {step} step: {record:?}");
     }
 
     // The NIC came up through modules loaded in an order the kernel accepted.
@@ -129,8 +131,11 @@ fn node_boots_a_squashfs_root_over_http_as_worker_64e59a() {
     assert!(dmesg.contains("sha256 matches"), "{dmesg}");
     // Drivers load by the hardware present (modalias), not because the image has them.
     assert!(
-        !record.contains(&format!("\"{}\"", common::UNUSED_DRIVER)),
-        "{record}"
+        !record
+            .modules_loaded
+            .iter()
+            .any(|m| m == common::UNUSED_DRIVER),
+        "{record:?}"
     );
     assert!(!dmesg.contains(common::UNUSED_DRIVER), "{dmesg}");
     // The kernel asked /sbin/modprobe (this init) for the file systems it mounted.

@@ -145,10 +145,9 @@ fn wrong_bytes_are_fatal_and_a_dead_source_falls_over_to_the_mirror() {
         &[MAC],
     );
     log.assert_contains("ROOT-INIT-REACHED");
-    let record = block(&log, "ROOT-RECORD: ").join("\n");
-    assert!(
-        record.contains(&format!("\"image_url\": \"{good}\"")),
-        "{record}"
+    assert_eq!(
+        common::record(&log).image_url.as_deref(),
+        Some(good.as_str())
     );
     let text = dmesg(&log);
     assert!(text.contains(&format!("fetching {dead}: ")), "{text}");

@@ -11,7 +11,8 @@
 //! - [`http`]: a std-only HTTP/1.1 server on 127.0.0.1 (the guest sees it as 10.0.2.2) that can
 //!   be told to misbehave.
 //! - [`rootfs`]: a busybox root tree whose `/sbin/init` prints facts about the booted system on
-//!   the console, and a reproducible zstd squashfs of it.
+//!   the console, and a reproducible zstd squashfs of it; [`record`]: the node's boot record
+//!   as that checker prints it, read with serde_json.
 //! - [`nfs`]: nfs-ganesha serving host directories, registered with [`portmap`], the test bed's
 //!   rpcbind stand-in; [`netns`]: network namespaces, with dnsmasq and QEMU inside.
 //! - [`kernel`]: the Debian cloud kernel the tests and the demo boot, fetched with apt.
@@ -25,12 +26,14 @@ pub mod netns;
 pub mod nfs;
 pub mod portmap;
 pub mod qemu;
+pub mod record;
 pub mod rootfs;
 
 pub use http::{Behavior, HttpServer, RequestLog};
 pub use netns::{Dnsmasq, DnsmasqConfig, NetNs, TcpRelay, require_dnsmasq, require_netns};
 pub use nfs::{Export, NfsServer, require_ganesha};
 pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu};
+pub use record::BootRecord;
 pub use rootfs::{MachineIdFile, RootSpec, RootTree, squashfs};
 
 use std::io::Write as _;

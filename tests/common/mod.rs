@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use testbed::kernel::Kernel;
-use testbed::{BootLog, Nic, Qemu, RootSpec};
+use testbed::{BootLog, BootRecord, Nic, Qemu, RootSpec};
 use xtask::initrd::{self, InitrdOptions};
 
 /// The MAC every seed example uses; seed 000's scheme names it `worker-64e59a`.
@@ -102,6 +102,13 @@ pub fn block(log: &BootLog, prefix: &str) -> Vec<String> {
         .iter()
         .map(|line| line.trim_end().to_owned())
         .collect()
+}
+
+/// The node's boot record (`/run/diskless/boot.json`) as the checker printed it, parsed;
+/// panics with the end of the console when there is none or it does not parse.
+pub fn record(log: &BootLog) -> BootRecord {
+    BootRecord::from_console(log)
+        .unwrap_or_else(|err| panic!("{}", log.failure_report(&format!("{err:#}"))))
 }
 
 /// A boot that must stop before the root's init: every `needles` line on the console, then
