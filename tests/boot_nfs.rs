@@ -106,6 +106,9 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
         &[MAC],
     );
     assert_reached(&first, "first boot");
+    // NFS comes in through the kernel's requests to /sbin/modprobe (fs-nfs, nfsv3, nfsv4),
+    // each module after what it depends on, as the NIC's drivers do.
+    common::assert_loaded_after_dependencies(&first, &fx.modules);
     assert_eq!(
         first.value("ROOT-HOSTNAME").as_deref(),
         Some("worker-node-525400123456")

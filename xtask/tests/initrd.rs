@@ -76,14 +76,10 @@ fn options(dir: &Path, name: &str, kernel: &Kernel) -> InitrdOptions {
     opts
 }
 
-/// The main archive's entries, from an image without microcode (zstd or uncompressed).
+/// The main archive's entries.
 fn main_entries(image: &Path) -> Vec<xtask::cpio::ParsedEntry> {
     let bytes = std::fs::read(image).expect("reading the image");
-    let cpio = if bytes.starts_with(b"070701") {
-        bytes
-    } else {
-        zstd::decode_all(bytes.as_slice()).expect("the image is one zstd frame")
-    };
+    let cpio = initrd::main_archive(&bytes).expect("the image has a main archive");
     xtask::cpio::parse(&cpio)
         .expect("the main archive parses")
         .0
