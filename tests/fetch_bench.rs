@@ -1,6 +1,6 @@
 //! Fetch throughput on loopback against `curl -o` + `sha256sum` on the same file, over
 //! HTTP and HTTPS (our server, 127.0.0.1). Ignored by default: it moves gigabytes. Run with
-//! `cargo test --test fetch_bench -- --ignored --nocapture`; `DISKLESS_BENCH_MIB` sets the
+//! `cargo test -p testbed --test fetch_bench -- --ignored --nocapture`; `DISKLESS_BENCH_MIB` sets the
 //! size (default 256).
 
 mod fetch_common;
