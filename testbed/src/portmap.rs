@@ -325,7 +325,7 @@ impl Shared {
 }
 
 /// A running portmapper: one table, any number of listeners, each on a thread of its own.
-/// Dropping it stops the listeners (within [`POLL`]); connections already accepted end when
+/// Dropping it stops the listeners (within 20 ms); connections already accepted end when
 /// their client closes them or goes quiet for a minute.
 #[derive(Debug, Default)]
 pub struct Portmapper {
