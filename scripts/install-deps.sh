@@ -24,7 +24,7 @@ PACKAGES=(
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
-# nfs-ganesha (the test bed's NFS server, xtask::testbed::nfs) pulls in rpcbind and enables
+# nfs-ganesha (the test bed's NFS server, testbed::nfs) pulls in rpcbind and enables
 # system services: ganesha on port 2049 and rpcbind on 111, on every interface. The test bed
 # starts private ganesha instances on 127.0.0.1 and needs neither, so stop them where systemd
 # runs, or rpcbind's init script where it does not (a container without a policy-rc.d may

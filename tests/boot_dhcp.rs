@@ -21,7 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use common::{MAC, block, fixture};
 use netboot::{NET_HOOK, ipv4_addresses, net_conf, net_conf_files};
-use xtask::testbed::{BootLog, DnsmasqConfig, HttpServer, NetNs, Nic, RootSpec, require_dnsmasq};
+use testbed::{BootLog, DnsmasqConfig, HttpServer, NetNs, Nic, RootSpec, require_dnsmasq};
 
 /// Seed 002's cluster domain.
 const DOMAIN: &str = "cluster.home";
@@ -40,11 +40,6 @@ fn image_files(fx: &common::Fixture, name: &str, spec: &RootSpec) -> BTreeMap<St
         "root.squashfs".to_owned(),
         std::fs::read(&image).expect("reading the image"),
     )])
-}
-
-/// The record (`/run/diskless/boot.json`) as one string, for `contains` checks.
-fn record(log: &BootLog) -> String {
-    block(log, "ROOT-RECORD: ").join("\n")
 }
 
 /// The node booted its image, and the image's init ran to its end.
@@ -114,17 +109,14 @@ fn ip_dhcp_on_the_user_network_fetches_the_image_by_host_name() {
         "{}",
         log.tail(40)
     );
-    let record = record(&log);
-    for expected in [
-        "\"interface\": \"eth0\"",
-        "\"10.0.2.15/24\"",
-        &format!("\"image_url\": \"{url}\""),
-    ] {
-        assert!(
-            record.contains(expected),
-            "boot.json lacks {expected}:\n{record}"
-        );
-    }
+    let record = common::record(&log);
+    assert_eq!(record.interface.as_deref(), Some("eth0"), "{record:?}");
+    assert_eq!(record.addresses, ["10.0.2.15/24"], "{record:?}");
+    assert_eq!(
+        record.image_url.as_deref(),
+        Some(url.as_str()),
+        "{record:?}"
+    );
     // The name went through our DNS server, and the image through our HTTP server, once.
     let dns_log = dns.log();
     assert!(
@@ -218,17 +210,10 @@ fn bootif_names_the_second_nic_and_only_it_is_configured() {
         Some("10.0.3.2")
     );
 
-    let record = record(&log);
-    for expected in [
-        "\"interface\": \"eth1\"",
-        &format!("\"mac\": \"{SECOND_MAC}\""),
-        "\"10.0.3.15/24\"",
-    ] {
-        assert!(
-            record.contains(expected),
-            "boot.json lacks {expected}:\n{record}"
-        );
-    }
+    let record = common::record(&log);
+    assert_eq!(record.interface.as_deref(), Some("eth1"), "{record:?}");
+    assert_eq!(record.mac.as_deref(), Some(SECOND_MAC), "{record:?}");
+    assert_eq!(record.addresses, ["10.0.3.15/24"], "{record:?}");
     let dmesg = block(&log, "ROOT-DMESG: ").join("\n");
     assert!(
         dmesg.contains(&format!("boot interface eth1 ({SECOND_MAC})")),
@@ -246,8 +231,8 @@ fn bootif_names_the_second_nic_and_only_it_is_configured() {
 /// the test's HTTP server stays on the host's 127.0.0.1, relayed from 192.168.77.1.
 struct Cluster {
     // Dropped in this order: the relay and dnsmasq before their namespace.
-    relay: xtask::testbed::TcpRelay,
-    dnsmasq: xtask::testbed::Dnsmasq,
+    relay: testbed::TcpRelay,
+    dnsmasq: testbed::Dnsmasq,
     server: HttpServer,
     ns: NetNs,
 }
@@ -403,8 +388,8 @@ fn dnsmasq_fixed_address_and_the_derived_name_resolves_in_cluster_home() {
         from_gateway.contains("192.168.77.50"),
         "dnsmasq does not resolve {fqdn}:\n{from_gateway}\n{dnsmasq_log}"
     );
-    let lease = xtask::testbed::netns::lease_for(&cluster.dnsmasq.leases(), MAC)
-        .map(|fields| fields.join(" "));
+    let lease =
+        testbed::netns::lease_for(&cluster.dnsmasq.leases(), MAC).map(|fields| fields.join(" "));
     assert!(
         lease
             .as_deref()
@@ -468,11 +453,7 @@ fn hostname_dhcp_takes_the_name_dnsmasq_gives() {
         !hosts.iter().any(|l| l.contains(DERIVED_NAME)),
         "the derived name must not linger: {hosts:?}"
     );
-    assert!(
-        record(&log).contains(&format!("\"hostname\": \"{GIVEN}\"")),
-        "{}",
-        record(&log)
-    );
+    assert_eq!(common::record(&log).hostname.as_deref(), Some(GIVEN));
     let conf = net_conf(&log, "net-eth0.conf");
     assert_eq!(conf.get("HOSTNAME").map(String::as_str), Some(GIVEN));
     assert_eq!(
@@ -584,11 +565,7 @@ fn root_dhcp_boots_the_image_the_root_path_names() {
         dmesg.contains(&format!("root path from DHCP: {IMAGE_URL}")),
         "{dmesg}"
     );
-    assert!(
-        record(&log).contains(&format!("\"image_url\": \"{IMAGE_URL}\"")),
-        "{}",
-        record(&log)
-    );
+    assert_eq!(common::record(&log).image_url.as_deref(), Some(IMAGE_URL));
     assert_eq!(log.value("ROOT-HOSTNAME").as_deref(), Some(DERIVED_NAME));
     assert_eq!(
         cluster

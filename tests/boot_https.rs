@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use common::{BOOTIF, Fixture, MAC, STATIC_IP, assert_fatal, block, fixture};
 use fetch_common::{Ca, Leaf, server_tls, sha256};
+use testbed::{BootLog, HttpServer, MachineIdFile, RootSpec};
 use xtask::initrd::{self, Compression, InitrdOptions, Trust};
-use xtask::testbed::{BootLog, HttpServer, MachineIdFile, RootSpec};
 
 /// The standard module set plus `trust`'s files. Uncompressed: these are built per test.
 fn initrd_with(fx: &Fixture, name: &str, trust: &Trust) -> PathBuf {
@@ -39,7 +39,7 @@ fn trust(ca: &Ca, client: Option<&Leaf>) -> Trust {
     }
 }
 
-fn serve(image: &[u8], tls: Option<&xtask::testbed::http::ServerTls>) -> HttpServer {
+fn serve(image: &[u8], tls: Option<&testbed::http::ServerTls>) -> HttpServer {
     let files = BTreeMap::from([("root.squashfs".to_owned(), image.to_vec())]);
     match tls {
         Some(tls) => HttpServer::serve_files_tls(files, tls),
@@ -79,11 +79,7 @@ fn https_with_the_initramfs_ca_boots_and_an_untrusted_server_is_fatal() {
     assert!(url.starts_with("https://10.0.2.2:"), "{url}");
     let log = boot(fx, "https-ok", &initrd, &url, "");
     log.assert_contains("ROOT-INIT-REACHED");
-    let record = block(&log, "ROOT-RECORD: ").join("\n");
-    assert!(
-        record.contains(&format!("\"image_url\": \"{url}\"")),
-        "{record}"
-    );
+    assert_eq!(common::record(&log).image_url, Some(url));
     let dmesg = block(&log, "ROOT-DMESG: ").join("\n");
     assert!(
         dmesg.contains("https: servers must chain to /etc/diskless/ca.pem"),

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{BOOTIF, MAC, STATIC_IP, block, fixture};
-use xtask::testbed::nfs::{Export, NfsServer};
-use xtask::testbed::{BootLog, RootSpec, TreeEntry};
+use testbed::nfs::{Export, NfsServer};
+use testbed::{BootLog, RootSpec, TreeEntry};
 
 const OTHER_MAC: &str = "52:54:00:ab:cd:ef";
 
@@ -25,7 +25,7 @@ if (: >/var/log/diskless-test) 2>/dev/null; then echo ROOT-VARLOG-WRITABLE=yes; 
 "#;
 
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, TreeEntry> {
-    xtask::testbed::tree_snapshot(dir).expect("reading the tree")
+    testbed::tree_snapshot(dir).expect("reading the tree")
 }
 
 /// The two exports of seed 003: `/clients` (the read-only root) and `/workers` (per-node
@@ -55,11 +55,10 @@ fn cluster(name: &str) -> Option<Cluster> {
         Export::read_write(&workers, "/workers"),
     ]) {
         Ok(server) => server,
-        Err(err) if !xtask::testbed::is_ci() => {
-            eprintln!("\n*** SKIPPING NFS TEST: cannot start nfs-ganesha: {err:#}\n");
+        Err(err) => {
+            testbed::skip_or_fail(&format!("cannot start nfs-ganesha: {err:#}"));
             return None;
         }
-        Err(err) => panic!("starting nfs-ganesha: {err:#}"),
     };
     Some(Cluster {
         clients,
@@ -107,6 +106,9 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
         &[MAC],
     );
     assert_reached(&first, "first boot");
+    // NFS comes in through the kernel's requests to /sbin/modprobe (fs-nfs, nfsv3, nfsv4),
+    // each module after what it depends on, as the NIC's drivers do.
+    common::assert_loaded_after_dependencies(&first, &fx.modules);
     assert_eq!(
         first.value("ROOT-HOSTNAME").as_deref(),
         Some("worker-node-525400123456")

@@ -1,6 +1,6 @@
 //! Fetch throughput on loopback against `curl -o` + `sha256sum` on the same file, over
 //! HTTP and HTTPS (our server, 127.0.0.1). Ignored by default: it moves gigabytes. Run with
-//! `cargo test --test fetch_bench -- --ignored --nocapture`; `DISKLESS_BENCH_MIB` sets the
+//! `cargo test -p testbed --test fetch_bench -- --ignored --nocapture`; `DISKLESS_BENCH_MIB` sets the
 //! size (default 256).
 
 mod fetch_common;
@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fetch_common::{Ca, fetch, pseudo_random, quick_policy, server_tls, sha256};
-use xtask::testbed::HttpServer;
+use testbed::HttpServer;
 
 const RUNS: usize = 3;
 
@@ -71,7 +71,7 @@ fn mb_per_s(bytes: usize, d: Duration) -> f64 {
 #[ignore = "moves gigabytes over loopback; run on demand"]
 fn fetch_throughput_against_curl_and_sha256sum() {
     if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("SKIPPING: no curl");
+        testbed::skip_or_fail("no curl (Debian: apt-get install curl)");
         return;
     }
     let mib: usize = std::env::var("DISKLESS_BENCH_MIB")

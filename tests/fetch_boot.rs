@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use common::{BOOTIF, MAC, STATIC_IP, assert_fatal, block, fixture};
 use fetch_common::{hex, sha256};
-use xtask::testbed::{Behavior, BootLog, HttpServer, RootSpec};
+use testbed::{Behavior, BootLog, HttpServer, RootSpec};
 
 fn serve(image: &[u8]) -> HttpServer {
     HttpServer::serve_files(BTreeMap::from([(
@@ -145,10 +145,9 @@ fn wrong_bytes_are_fatal_and_a_dead_source_falls_over_to_the_mirror() {
         &[MAC],
     );
     log.assert_contains("ROOT-INIT-REACHED");
-    let record = block(&log, "ROOT-RECORD: ").join("\n");
-    assert!(
-        record.contains(&format!("\"image_url\": \"{good}\"")),
-        "{record}"
+    assert_eq!(
+        common::record(&log).image_url.as_deref(),
+        Some(good.as_str())
     );
     let text = dmesg(&log);
     assert!(text.contains(&format!("fetching {dead}: ")), "{text}");

@@ -13,7 +13,7 @@ use diskless::image::http::{HttpLimits, HttpTransport};
 use diskless::image::tls::Clock;
 use diskless::retry::{self, RetryPolicy};
 use fetch_common::{pseudo_random, scratch, sha256};
-use xtask::testbed::{Behavior, HttpServer};
+use testbed::{Behavior, HttpServer};
 
 const NODES: u8 = 20;
 

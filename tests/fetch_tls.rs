@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use diskless::image::fetch::Failure;
 use fetch_common::{Ca, fetch, pseudo_random, quick_policy, scratch, server_tls, sha256};
-use xtask::testbed::{Behavior, HttpServer, RequestLog};
+use testbed::{Behavior, HttpServer, RequestLog};
 
 fn files(data: &[u8]) -> BTreeMap<String, Vec<u8>> {
     BTreeMap::from([("image".to_owned(), data.to_vec())])

@@ -1,8 +1,8 @@
 //! Shared fixtures for the QEMU integration tests: the real Debian cloud kernel, an initrd
-//! freshly built from this tree's init, and test root images from `xtask::testbed`.
+//! freshly built from this tree's init, and test root images from `testbed`.
 //!
 //! Each fixture is built once per test binary. A missing QEMU skips loudly locally and fails
-//! under `CI=true` (`xtask::testbed::require_qemu`).
+//! under `CI=true` (`testbed::require_qemu`).
 
 #![allow(
     dead_code,
@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use diskless::kmod::index::ModuleIndex;
+use testbed::kernel::Kernel;
+use testbed::{BootLog, BootRecord, Nic, Qemu, RootSpec};
 use xtask::initrd::{self, InitrdOptions};
-use xtask::kernel::Kernel;
-use xtask::testbed::{BootLog, Nic, Qemu, RootSpec};
 
 /// The MAC every seed example uses; seed 000's scheme names it `worker-64e59a`.
 pub const MAC: &str = "52:54:00:12:34:56";
@@ -30,20 +31,22 @@ pub struct Fixture {
     pub kernel: Kernel,
     pub initrd: PathBuf,
     pub scratch: PathBuf,
+    /// The standard initrd's `modules.dep`: the dependencies of this kernel build's modules.
+    pub modules: ModuleIndex,
 }
 
 /// The kernel and the standard initrd (default module set and a busybox rescue shell), or
 /// `None` when QEMU is missing outside CI.
 pub fn fixture() -> Option<&'static Fixture> {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    if !xtask::testbed::require_qemu() {
+    if !testbed::require_qemu() {
         return None;
     }
     Some(FIXTURE.get_or_init(|| {
-        let kernel =
-            xtask::kernel::ensure().expect("fetching the Debian cloud kernel (cargo xtask kernel)");
+        let kernel = testbed::kernel::ensure()
+            .expect("fetching the Debian cloud kernel (cargo xtask kernel)");
         let init = xtask::build::init_binary().expect("building the musl init");
-        let scratch = xtask::testbed::scratch_dir().join(format!("tests-{}", std::process::id()));
+        let scratch = testbed::scratch_dir().join(format!("tests-{}", std::process::id()));
         std::fs::create_dir_all(&scratch).expect("creating the scratch directory");
         let initrd = scratch.join("initrd.img");
         let mut options = InitrdOptions::new(init, initrd.clone());
@@ -53,10 +56,12 @@ pub fn fixture() -> Option<&'static Fixture> {
         options.modules = vec![UNUSED_DRIVER.to_owned()];
         let summary = initrd::build(&options).expect("building the initrd");
         eprintln!("{summary}");
+        let modules = packed_modules(&initrd, &kernel.version);
         Fixture {
             kernel,
             initrd,
             scratch,
+            modules,
         }
     }))
 }
@@ -102,6 +107,94 @@ pub fn block(log: &BootLog, prefix: &str) -> Vec<String> {
         .iter()
         .map(|line| line.trim_end().to_owned())
         .collect()
+}
+
+/// The `modules.dep` packed into `image`, read back with the image builder's reader and
+/// parsed as the init parses it.
+fn packed_modules(image: &Path, kver: &str) -> ModuleIndex {
+    let bytes = std::fs::read(image).expect("reading the initrd");
+    let cpio = initrd::main_archive(&bytes).expect("the initrd's main archive");
+    let (entries, _) = xtask::cpio::parse(&cpio).expect("the main archive parses");
+    let path = format!("lib/modules/{kver}/modules.dep");
+    let dep = entries
+        .iter()
+        .find(|e| e.name == path)
+        .unwrap_or_else(|| panic!("{path} is not in the initrd"));
+    let dep = std::str::from_utf8(&dep.data).expect("modules.dep is text");
+    ModuleIndex::parse(dep, "", "").expect("modules.dep parses")
+}
+
+/// Modules the init loaded together, as one of its log lines reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleLoad {
+    /// In the order they were loaded.
+    pub modules: Vec<String>,
+    /// `the hardware present`, `the root`, `the kernel's request fs-overlay`.
+    pub reason: String,
+}
+
+/// The init's module loads in the order its kmsg lines report them (the checker's
+/// `ROOT-DMESG:` block): `loaded modules for <reason>: a b` from PID 1 and `modprobe: loaded
+/// a b for <reason>` from the kernel's requests to /sbin/modprobe.
+pub fn module_loads(log: &BootLog) -> Vec<ModuleLoad> {
+    let words = |list: &str| list.split_whitespace().map(str::to_owned).collect();
+    block(log, "ROOT-DMESG: ")
+        .iter()
+        .filter_map(|line| {
+            let (_, message) = line.split_once("diskless: ")?;
+            if let Some(rest) = message.strip_prefix("loaded modules for ") {
+                let (reason, list) = rest.split_once(": ")?;
+                Some(ModuleLoad {
+                    modules: words(list),
+                    reason: reason.to_owned(),
+                })
+            } else {
+                let rest = message.strip_prefix("modprobe: loaded ")?;
+                let (list, reason) = rest.split_once(" for ")?;
+                Some(ModuleLoad {
+                    modules: words(list),
+                    reason: reason.to_owned(),
+                })
+            }
+        })
+        .collect()
+}
+
+/// Asserts that the init loaded each module after every module it depends on, as `index`
+/// (the image's modules.dep) lists them: the order the kernel accepts, whatever this kernel
+/// build's dependencies are. Returns the modules in load order.
+pub fn assert_loaded_after_dependencies(log: &BootLog, index: &ModuleIndex) -> Vec<String> {
+    let order: Vec<String> = module_loads(log)
+        .into_iter()
+        .flat_map(|load| load.modules)
+        .collect();
+    assert!(
+        !order.is_empty(),
+        "{}",
+        log.failure_report("the init logged no module loads")
+    );
+    for (i, module) in order.iter().enumerate() {
+        let entry = index.modules.get(module).unwrap_or_else(|| {
+            panic!("{module} was loaded but is not in the image's modules.dep: {order:?}")
+        });
+        for dep in &entry.depends {
+            assert!(
+                order[..i].contains(dep),
+                "{module} was loaded before its dependency {dep} \
+                 (modules.dep: {}: {:?}); load order {order:?}",
+                entry.path,
+                entry.depends
+            );
+        }
+    }
+    order
+}
+
+/// The node's boot record (`/run/diskless/boot.json`) as the checker printed it, parsed;
+/// panics with the end of the console when there is none or it does not parse.
+pub fn record(log: &BootLog) -> BootRecord {
+    BootRecord::from_console(log)
+        .unwrap_or_else(|err| panic!("{}", log.failure_report(&format!("{err:#}"))))
 }
 
 /// A boot that must stop before the root's init: every `needles` line on the console, then

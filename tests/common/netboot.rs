@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use xtask::testbed::{BootLog, Qemu};
+use testbed::{BootLog, Qemu};
 
 /// Checker lines showing the node's network as the real system finds it: every
 /// `/run/net-<dev>.conf` (initramfs-tools' file) line by line, the IPv4 addresses and the

@@ -17,7 +17,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, date_time_ymd,
 };
-use xtask::testbed::http::ServerTls;
+use testbed::http::ServerTls;
 
 /// A certificate and its key, PEM.
 #[derive(Debug, Clone)]
@@ -167,7 +167,7 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 
 /// A fresh scratch directory for one test (under target/testbed-tmp/).
 pub fn scratch(name: &str) -> std::path::PathBuf {
-    xtask::testbed::fresh_dir(&format!("{name}-{}", std::process::id()))
+    testbed::fresh_dir(&format!("{name}-{}", std::process::id()))
         .expect("creating the scratch directory")
 }
 

@@ -6,7 +6,7 @@
 //! (`SOURCE_DATE_EPOCH` or 0), compressors run single-threaded with fixed settings, and no
 //! host path goes into the image.
 
-use crate::cpio::Archive;
+use crate::cpio::{self, Archive};
 use crate::kmod;
 use crate::microcode::Microcode;
 use anyhow::{Context, Result, bail};
@@ -550,6 +550,38 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
     })
 }
 
+/// The main archive of an image [`build`] wrote, decompressed: the cpio after the early
+/// microcode archive, if there is one (which ends on a 512-byte boundary), zstd, gzip or
+/// plain. For checking images: the tests read the packed files from it.
+pub fn main_archive(image: &[u8]) -> Result<Vec<u8>> {
+    const CPIO: &[u8] = b"070701";
+    let mut main = image;
+    if image.starts_with(CPIO) {
+        let (entries, end) = cpio::parse(image).map_err(|e| anyhow::anyhow!("cpio: {e}"))?;
+        let early = entries
+            .iter()
+            .any(|e| e.name.starts_with("kernel/x86/microcode/"));
+        if !early {
+            // Uncompressed and without microcode: the image is the main archive.
+            return Ok(image.to_vec());
+        }
+        main = image.get(end.next_multiple_of(512)..).unwrap_or_default();
+    }
+    if main.starts_with(CPIO) {
+        return Ok(main.to_vec());
+    }
+    if main.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return zstd::decode_all(main).context("decompressing the main archive (zstd)");
+    }
+    if main.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(main), &mut out)
+            .context("decompressing the main archive (gzip)")?;
+        return Ok(out);
+    }
+    bail!("the main archive is neither a cpio nor zstd or gzip data")
+}
+
 /// Writes next to `path`, then renames: a reader never sees half an image.
 fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -567,7 +599,6 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpio;
 
     #[test]
     fn compression_names() {
@@ -582,6 +613,34 @@ mod tests {
         }
         let err = "xz".parse::<Compression>().expect_err("unsupported");
         assert!(err.to_string().contains("\"xz\""), "{err}");
+    }
+
+    #[test]
+    fn main_archive_is_found_after_the_early_one_and_decompressed() {
+        let mut early = Archive::new();
+        early
+            .file("kernel/x86/microcode/GenuineIntel.bin", 0o644, vec![1; 48])
+            .expect("early file");
+        let early = early.encode(0);
+        assert_eq!(early.len() % 512, 0, "the early archive ends on a block");
+        let mut main = Archive::new();
+        main.file("init", 0o755, b"init".to_vec())
+            .expect("main file");
+        let main = main.encode(0);
+        for compression in [Compression::Zstd, Compression::Gzip, Compression::None] {
+            let compressed = compress(&main, compression).expect("compresses");
+            let mut with_early = early.clone();
+            with_early.extend_from_slice(&compressed);
+            for image in [&compressed, &with_early] {
+                assert_eq!(
+                    main_archive(image).expect("found"),
+                    main,
+                    "{compression}, {} bytes",
+                    image.len()
+                );
+            }
+        }
+        assert!(main_archive(b"BZh91AY&SY").is_err());
     }
 
     /// The window size a zstd frame asks the decompressor for (RFC 8878, 3.1.1.1).

@@ -430,6 +430,13 @@ pub struct Tree {
     sources: BTreeMap<String, PathBuf>,
 }
 
+impl Tree {
+    /// The file a module comes from (maybe compressed: read it with [`read_module`]).
+    pub fn source(&self, name: &str) -> Option<&Path> {
+        self.sources.get(name).map(PathBuf::as_path)
+    }
+}
+
 /// Indexes every module under `dir` (a `lib/modules/<kver>` directory) by reading its
 /// `.modinfo`. Symlinks (`build`, `source`) are not followed.
 pub fn scan(dir: &Path) -> Result<Tree> {

@@ -1,23 +1,14 @@
-//! Build and test tooling for diskless, usable from `cargo xtask` and from the integration
-//! tests in `tests/` (which share the image builder and the QEMU test bed with the CLI).
+//! The image builder of diskless (`cpio`, `kmod`, `microcode`, `initrd`) and the build of the
+//! init itself (`build`), usable from `cargo xtask` and from the integration tests in `tests/`.
+//! The QEMU test bed and the test kernel are the `testbed` crate.
 
 pub mod build;
 pub mod cpio;
 pub mod initrd;
-pub mod kernel;
 pub mod kmod;
 pub mod microcode;
-pub mod testbed;
 
-use std::path::{Path, PathBuf};
-
-/// The workspace root (the directory holding the top-level Cargo.toml).
-pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
+pub use testbed::project_root;
 
 /// Lowercase hex sha256 of `bytes` (image pins, fixtures).
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -5,18 +5,10 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use testbed::kernel::Kernel;
+use testbed::skip_or_fail;
 use xshell::{Shell, cmd};
 use xtask::initrd::{self, Compression, ExtraFile, InitrdOptions};
-use xtask::kernel::Kernel;
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn skip_or_fail(what: &str) {
-    assert!(!in_ci(), "CI=true and {what}");
-    eprintln!("\n!!!!!!!!\n!!! SKIPPING: {what}\n!!!!!!!!\n");
-}
 
 /// Whether `tool` is on PATH; skips (or fails in CI) when not.
 fn have(tool: &str) -> bool {
@@ -29,7 +21,7 @@ fn have(tool: &str) -> bool {
 }
 
 fn kernel() -> Option<Kernel> {
-    match xtask::kernel::ensure() {
+    match testbed::kernel::ensure() {
         Ok(k) => Some(k),
         Err(e) => {
             skip_or_fail(&format!("no test kernel: {e:#}"));
@@ -84,14 +76,10 @@ fn options(dir: &Path, name: &str, kernel: &Kernel) -> InitrdOptions {
     opts
 }
 
-/// The main archive's entries, from an image without microcode (zstd or uncompressed).
+/// The main archive's entries.
 fn main_entries(image: &Path) -> Vec<xtask::cpio::ParsedEntry> {
     let bytes = std::fs::read(image).expect("reading the image");
-    let cpio = if bytes.starts_with(b"070701") {
-        bytes
-    } else {
-        zstd::decode_all(bytes.as_slice()).expect("the image is one zstd frame")
-    };
+    let cpio = initrd::main_archive(&bytes).expect("the image has a main archive");
     xtask::cpio::parse(&cpio)
         .expect("the main archive parses")
         .0

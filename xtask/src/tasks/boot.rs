@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use testbed::{HttpServer, Nic, Qemu, RootSpec, rootfs::CHECKER_TAG};
 use xtask::initrd::{self, InitrdOptions};
-use xtask::testbed::{HttpServer, Nic, Qemu, RootSpec, rootfs::CHECKER_TAG};
 
 const HELP: &str = "\
 cargo xtask boot: build an initrd and boot a diskless node with it in QEMU
@@ -89,7 +89,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         .with_context(|| format!("--mac {}", args.mac))?;
     super::prereqs::ensure()?;
 
-    let kernel = xtask::kernel::ensure().context("fetching the Debian cloud kernel")?;
+    let kernel = testbed::kernel::ensure().context("fetching the Debian cloud kernel")?;
     let init = xtask::build::init_binary()?;
     let dir = xtask::project_root().join("target").join("demo");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -81,7 +81,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         bail!("--kernel and --modules-dir both name a module tree: give one");
     }
     if use_kernel {
-        let kernel = xtask::kernel::ensure().context("fetching the kernel for --kernel")?;
+        let kernel = testbed::kernel::ensure().context("fetching the kernel for --kernel")?;
         modules_dir = Some(kernel.modules_dir);
     }
     let trust = trust_options(ca, client_cert, client_key, pin_image, pin_hex)?;

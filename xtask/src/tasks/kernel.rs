@@ -14,15 +14,15 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
                      and prints where vmlinuz and the module tree are. The package is the one\n\
                      {meta} depends on, or ${env} if set\n\
                      (e.g. {env}=linux-image-6.1.0-56-cloud-amd64).",
-                    meta = xtask::kernel::META_PACKAGE,
-                    env = xtask::kernel::PACKAGE_ENV,
+                    meta = testbed::kernel::META_PACKAGE,
+                    env = testbed::kernel::PACKAGE_ENV,
                 );
                 return Ok(());
             }
             other => return Err(other.unexpected().into()),
         }
     }
-    let kernel = xtask::kernel::ensure()?;
+    let kernel = testbed::kernel::ensure()?;
     println!("version: {}", kernel.version);
     println!("vmlinuz: {}", kernel.vmlinuz.display());
     println!("modules: {}", kernel.modules_dir.display());

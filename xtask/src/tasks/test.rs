@@ -27,7 +27,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         init.display(),
         std::fs::metadata(&init).map(|m| m.len()).unwrap_or(0)
     );
-    let kernel = xtask::kernel::ensure().context("fetching the test kernel")?;
+    let kernel = testbed::kernel::ensure().context("fetching the test kernel")?;
     println!("kernel: {} ({})", kernel.vmlinuz.display(), kernel.version);
     let sh = Shell::new()?;
     sh.change_dir(xtask::project_root());

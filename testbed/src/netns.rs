@@ -19,7 +19,7 @@
 //! [`require_dnsmasq`] skip loudly without them, and fail under `CI=true`.
 
 use std::fs::File;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
@@ -39,7 +39,7 @@ const NAME_PREFIX: &str = "diskless-";
 /// `CLONE_NEWNET` from `<sched.h>`: the namespace type setns(2) is asked to join.
 const CLONE_NEWNET: std::ffi::c_int = 0x4000_0000;
 
-// std links the C library already; xtask has no libc/nix dependency for this one call.
+// std links the C library already; the test bed has no libc/nix dependency for this one call.
 unsafe extern "C" {
     fn setns(fd: std::ffi::c_int, nstype: std::ffi::c_int) -> std::ffi::c_int;
 }
@@ -170,7 +170,7 @@ impl NetNs {
     pub fn qemu(&self, qemu: Qemu) -> io::Result<Qemu> {
         let script = format!(
             "#!/bin/sh\n\
-             # Written by xtask::testbed::netns: QEMU inside network namespace {name}.\n\
+             # Written by testbed::netns: QEMU inside network namespace {name}.\n\
              exec ip netns exec {name} {qemu} \"$@\"\n",
             name = self.name,
             qemu = super::qemu::QEMU_BINARY,
@@ -190,11 +190,11 @@ impl NetNs {
         let resolv = self.dir.join("resolv.conf");
         std::fs::write(
             &resolv,
-            format!("# QEMU's view, from xtask::testbed::netns\nnameserver {nameserver}\n"),
+            format!("# QEMU's view, from testbed::netns\nnameserver {nameserver}\n"),
         )?;
         let script = format!(
             "#!/bin/sh\n\
-             # Written by xtask::testbed::netns: QEMU inside network namespace {name}, with\n\
+             # Written by testbed::netns: QEMU inside network namespace {name}, with\n\
              # {resolv} over /etc/resolv.conf in QEMU's own mount namespace.\n\
              exec ip netns exec {name} /bin/sh -c \
              'mount --bind \"$0\" /etc/resolv.conf && exec {qemu} \"$@\"' '{resolv}' \"$@\"\n",
@@ -289,11 +289,11 @@ fn remove_stale() {
 /// `CI=true`, otherwise prints a loud skip message and returns `false`.
 pub fn require_netns() -> bool {
     if !is_root() {
-        skip("needs root (network namespaces, tap devices)");
+        super::skip_or_fail("needs root (network namespaces, tap devices)");
         return false;
     }
     if !tool_exists("ip") {
-        skip("needs `ip` (Debian: apt-get install iproute2)");
+        super::skip_or_fail("needs `ip` (Debian: apt-get install iproute2)");
         return false;
     }
     true
@@ -305,7 +305,7 @@ pub fn require_dnsmasq() -> bool {
         return false;
     }
     if !tool_exists("dnsmasq") {
-        skip("needs `dnsmasq` (Debian: apt-get install dnsmasq-base)");
+        super::skip_or_fail("needs `dnsmasq` (Debian: apt-get install dnsmasq-base)");
         return false;
     }
     true
@@ -320,21 +320,6 @@ fn tool_exists(tool: &str) -> bool {
     ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
         .iter()
         .any(|dir| Path::new(dir).join(tool).exists())
-}
-
-/// Like `super::skip_or_fail`, but straight to fd 2: the test harness captures `eprintln!`
-/// of passing tests, and a skip must be seen.
-fn skip(reason: &str) {
-    if super::is_ci() {
-        panic!("CI=true and a test prerequisite is missing: {reason}");
-    }
-    let _ = io::stderr().write_all(
-        format!(
-            "\n*** SKIPPING NETNS TEST: {reason}\n\
-             *** (the test passes without running; under CI=true it would fail)\n"
-        )
-        .as_bytes(),
-    );
 }
 
 /// What a [`Dnsmasq`] serves. DNS is always on (port 53), answering from its DHCP leases,

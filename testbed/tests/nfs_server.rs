@@ -1,4 +1,4 @@
-//! The test bed's NFS server (`xtask::testbed::nfs`): ganesha starts on private loopback
+//! The test bed's NFS server (`testbed::nfs`): ganesha starts on private loopback
 //! ports without rpcbind, answers MOUNT and NFS calls for the exports' pseudo paths, several
 //! instances run at once, and a real guest kernel mounts its exports over NFSv3 and NFSv4.1
 //! the way our init will (mount(2) with explicit ports, no helper, no portmapper).
@@ -14,9 +14,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use testbed::{Export, NfsServer, Qemu};
 use xtask::cpio::Archive;
 use xtask::kmod;
-use xtask::testbed::{self, Export, NfsServer, Qemu};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -252,6 +252,29 @@ fn two_servers_run_at_once_on_private_ports_and_mount_paths_are_pseudo_paths() {
     assert!(registered(NFS_PROGRAM, a.nfs_port()), "{regs:?}");
     assert!(registered(MOUNT_PROGRAM, a.mount_port()), "{regs:?}");
 
+    // A client that must ask (klibc's nfsmount, on port 111 of a namespace of its own in
+    // `cargo xtask bench`) gets those ports from the same table with portmap v2 GETPORT.
+    let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("probe a port");
+    let pmap_port = probe.local_addr().expect("probed").port();
+    drop(probe);
+    let mut a = a;
+    a.serve_portmap(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, pmap_port))
+        .expect("portmapper listens");
+    for (program, port) in [(NFS_PROGRAM, a.nfs_port()), (MOUNT_PROGRAM, a.mount_port())] {
+        let mut args = Vec::new();
+        for v in [program, 3, 6, 0] {
+            put(&mut args, v);
+        }
+        let (stat, results) = rpc_call(pmap_port, 100_000, 2, 3, &args);
+        assert_eq!(stat, 0, "GETPORT {program}: accept_stat");
+        assert_eq!(
+            results,
+            u32::from(port).to_be_bytes(),
+            "GETPORT {program} v3 tcp"
+        );
+    }
+    assert_eq!(a.portmap_queries().len(), 2);
+
     // Stopping one leaves the other serving, and removes the stopped one's directory.
     let (b_port, b_dir) = (b.nfs_port(), b.dir().to_owned());
     let stopping = Instant::now();
@@ -260,7 +283,6 @@ fn two_servers_run_at_once_on_private_ports_and_mount_paths_are_pseudo_paths() {
     assert!(!accepts(b_port), "stopped server still accepts on {b_port}");
     assert!(!b_dir.exists());
     assert_eq!(mnt(a.mount_port(), "/clients"), 0);
-    let mut a = a;
     assert!(a.is_running(), "{}", a.log());
 }
 

@@ -296,7 +296,7 @@ pub fn checker_script(hook: &str) -> String {
     format!(
         r#"#!/bin/busybox sh
 {CHECKER_TAG}: prints facts about the booted root on the console, then powers off.
-# Written by xtask::testbed::rootfs; the integration tests parse this output.
+# Written by testbed::rootfs; the integration tests parse this output.
 # Reading the clock comes first, as in the baselines: it marks "root init reached".
 PRE=
 if read UP IDLE 2>/dev/null </proc/uptime; then PRE=proc; else /bin/busybox mount -t proc proc /proc; read UP IDLE </proc/uptime; fi

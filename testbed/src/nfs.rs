@@ -20,11 +20,12 @@
 //!   rpcbind ("Cannot register NFS V3 on TCP" is fatal), and a real rpcbind is one per machine,
 //!   on port 111 of every interface. Instead ganesha runs in a mount namespace of its own
 //!   (`unshare --mount`) in which the instance's `run/` directory is bind-mounted over /run,
-//!   and [`RpcbindStandIn`] listens on `run/rpcbind.sock`, the socket libntirpc tries first. It
-//!   says yes to every SET and UNSET and records them ([`NfsServer::registrations`]); nobody
-//!   asks it for ports, since guests are given them. The namespace also hides the system
-//!   D-Bus, which ganesha only logs CRIT lines about, and keeps whatever ganesha puts under
-//!   /run out of the host's.
+//!   and the test bed's portmapper ([`crate::portmap`]) listens on `run/rpcbind.sock`, the
+//!   socket libntirpc tries first. It says yes to every SET and UNSET and keeps the table
+//!   ([`NfsServer::registrations`]). Guests are given the ports on their command lines; one
+//!   that must ask (initramfs-tools' klibc) gets them from the same table on port 111
+//!   ([`NfsServer::serve_portmap`]). The namespace also hides the system D-Bus, which ganesha
+//!   only logs CRIT lines about, and keeps whatever ganesha puts under /run out of the host's.
 //! - `Graceless = true`: a fresh server lets clients open files at once instead of after a
 //!   90 s grace period.
 //!
@@ -38,15 +39,15 @@
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+pub use crate::portmap::Registration;
+use crate::portmap::{Portmapper, Query};
 
 /// The ganesha daemon, looked up in `PATH` (Debian: /usr/bin/ganesha.nfsd).
 pub const GANESHA_BINARY: &str = "ganesha.nfsd";
@@ -115,28 +116,6 @@ pub struct Ports {
     pub mount: u16,
 }
 
-/// One SET that ganesha sent the rpcbind stand-in and has not UNSET since.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Registration {
-    /// RPC program: 100003 NFS, 100005 MOUNT.
-    pub program: u32,
-    pub version: u32,
-    /// `tcp`, `tcp6`, `udp`...
-    pub netid: String,
-    /// The universal address, `h1.h2.h3.h4.p1.p2` (or an IPv6 address and `.p1.p2`).
-    pub addr: String,
-}
-
-impl Registration {
-    /// The port of [`Registration::addr`]: its last two dot-separated numbers, `p1 * 256 + p2`.
-    pub fn port(&self) -> Option<u16> {
-        let mut parts = self.addr.rsplit('.');
-        let low: u8 = parts.next()?.parse().ok()?;
-        let high: u8 = parts.next()?.parse().ok()?;
-        Some(u16::from(high) << 8 | u16::from(low))
-    }
-}
-
 /// The ganesha configuration for `exports` on `ports`, NFSv4 recovery state under
 /// `recovery_root`. Pure; [`NfsServer::start`] writes it. Export ids follow the order of
 /// `exports`, from 1 (0 is ganesha's pseudo root).
@@ -171,7 +150,7 @@ pub fn ganesha_config(exports: &[Export], ports: Ports, recovery_root: &Path) ->
     // `write!` into a String cannot fail; the results are ignored on purpose below.
     let _ = write!(
         conf,
-        "# Written by xtask::testbed::nfs for one test server; see that module's docs.\n\
+        "# Written by testbed::nfs for one test server; see that module's docs.\n\
          NFS_CORE_PARAM {{\n\
          \x20   Protocols = 3, 4;\n\
          \x20   # Loopback only: the guest comes in through QEMU's user networking.\n\
@@ -267,7 +246,7 @@ pub struct NfsServer {
     config: String,
     exports: Vec<Export>,
     startup: Duration,
-    rpcbind: RpcbindStandIn,
+    portmap: Portmapper,
 }
 
 impl NfsServer {
@@ -304,7 +283,8 @@ impl NfsServer {
         }
         // Fail on bad exports before anything runs.
         ganesha_config(&exports, Ports { nfs: 1, mount: 2 }, &dir.join("recovery"))?;
-        let rpcbind = RpcbindStandIn::start(&dir.join("run").join("rpcbind.sock"))?;
+        let mut portmap = Portmapper::new();
+        portmap.listen_unix(&dir.join("run").join("rpcbind.sock"))?;
 
         let mut lost_ports = Vec::new();
         for _ in 0..START_ATTEMPTS {
@@ -319,7 +299,7 @@ impl NfsServer {
                         config,
                         exports,
                         startup,
-                        rpcbind,
+                        portmap,
                     });
                 }
                 Err(Launch::PortTaken(err)) => lost_ports.push(format!("{err:#}")),
@@ -384,9 +364,22 @@ impl NfsServer {
         self.startup
     }
 
-    /// What ganesha has registered with the rpcbind stand-in (NFS and MOUNT, v3 and v4).
+    /// What ganesha has registered with the portmapper (NFS and MOUNT, v3 and v4).
     pub fn registrations(&self) -> Vec<Registration> {
-        self.rpcbind.registrations()
+        self.portmap.registrations()
+    }
+
+    /// Answers portmap GETPORT queries for this server's programs over TCP and UDP on `addr`
+    /// (127.0.0.1:111 for a guest on QEMU's user network, which sees it as 10.0.2.2:111), for
+    /// clients that cannot be given the ports. Port 111 is the host's own rpcbind's: call this
+    /// inside [`crate::NetNs::enter`], so that it binds in a namespace of the caller's.
+    pub fn serve_portmap(&mut self, addr: SocketAddrV4) -> Result<()> {
+        self.portmap.listen_inet(addr)
+    }
+
+    /// The GETPORT queries answered so far ([`NfsServer::serve_portmap`]).
+    pub fn portmap_queries(&self) -> Vec<Query> {
+        self.portmap.queries()
     }
 
     /// ganesha's log so far, then anything it or its wrapper printed, for failure messages.
@@ -405,7 +398,7 @@ impl Drop for NfsServer {
         if let Err(err) = stop(&mut self.child) {
             eprintln!("stopping ganesha (pid {}): {err:#}", self.child.id());
         }
-        self.rpcbind.stop();
+        self.portmap.stop();
         // Best effort: a failed removal only leaves files that the next start reaps.
         let _ = fs::remove_dir_all(&self.dir);
     }
@@ -536,7 +529,7 @@ fn stop(child: &mut Child) -> Result<Option<ExitStatus>> {
     if let Some(status) = child.try_wait().context("checking on ganesha")? {
         return Ok(Some(status));
     }
-    // std can only send SIGKILL, and xtask has no libc binding: the shell's kill builtin
+    // std can only send SIGKILL, and the test bed has no libc binding: the shell's kill builtin
     // exists wherever /bin/sh does.
     let _ = signal(child.id(), "TERM");
     let deadline = Instant::now() + STOP_GRACE;
@@ -669,294 +662,12 @@ fn ganesha_missing() -> Option<String> {
     }
 }
 
-/// The effective uid, from /proc (xtask has no libc binding).
+/// The effective uid, from /proc (the test bed has no libc binding).
 fn effective_uid() -> Option<u32> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("Uid:"))?;
     // Uid: real effective saved filesystem
     line.split_whitespace().nth(2)?.parse().ok()
-}
-
-// ---------------------------------------------------------------------------------------------
-// The rpcbind stand-in
-
-/// ONC RPC constants (RFC 5531) and rpcbind's (RFC 1833).
-mod rpc {
-    pub const CALL: u32 = 0;
-    pub const REPLY: u32 = 1;
-    pub const MSG_ACCEPTED: u32 = 0;
-    pub const MSG_DENIED: u32 = 1;
-    pub const RPC_MISMATCH: u32 = 0;
-    pub const AUTH_NONE: u32 = 0;
-    pub const SUCCESS: u32 = 0;
-    pub const PROG_UNAVAIL: u32 = 1;
-    pub const PROG_MISMATCH: u32 = 2;
-    pub const PROC_UNAVAIL: u32 = 3;
-    pub const GARBAGE_ARGS: u32 = 4;
-    pub const RPCBPROG: u32 = 100_000;
-    pub const PROC_NULL: u32 = 0;
-    pub const PROC_SET: u32 = 1;
-    pub const PROC_UNSET: u32 = 2;
-    /// The last-fragment bit of a record mark (RFC 5531 section 11).
-    pub const LAST_FRAGMENT: u32 = 0x8000_0000;
-}
-
-/// Records larger than this are not rpcbind calls; the connection is dropped.
-const MAX_RECORD: usize = 64 * 1024;
-/// A connection that sends nothing for this long is closed, so threads do not pile up.
-const RPCBIND_IDLE: Duration = Duration::from_secs(60);
-
-/// Answers rpcbind's SET and UNSET (versions 2 to 4) with "yes" on a Unix socket, keeping the
-/// resulting table; every other procedure is PROC_UNAVAIL. Just enough for ganesha's startup
-/// and shutdown registration; see the module docs for why it exists.
-#[derive(Debug)]
-struct RpcbindStandIn {
-    path: PathBuf,
-    shared: Arc<StandInShared>,
-    acceptor: Option<JoinHandle<()>>,
-}
-
-#[derive(Debug, Default)]
-struct StandInShared {
-    stop: AtomicBool,
-    table: Mutex<Vec<Registration>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A poisoned lock only means a connection thread panicked; the table is still usable.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl RpcbindStandIn {
-    fn start(path: &Path) -> Result<RpcbindStandIn> {
-        let listener = UnixListener::bind(path).with_context(|| {
-            format!(
-                "listening on {} (Unix socket paths are limited to 107 bytes)",
-                path.display()
-            )
-        })?;
-        let shared = Arc::new(StandInShared::default());
-        let for_thread = Arc::clone(&shared);
-        let acceptor = std::thread::Builder::new()
-            .name("rpcbind-stand-in".to_owned())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if for_thread.stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else {
-                        // Out of descriptors or similar: do not spin.
-                        std::thread::sleep(Duration::from_millis(50));
-                        continue;
-                    };
-                    let conn_shared = Arc::clone(&for_thread);
-                    // Detached: it ends when ganesha closes the connection or goes idle.
-                    let _ = std::thread::Builder::new()
-                        .name("rpcbind-conn".to_owned())
-                        .spawn(move || serve_rpcbind(stream, &conn_shared));
-                }
-            })
-            .context("starting the rpcbind stand-in thread")?;
-        Ok(RpcbindStandIn {
-            path: path.to_owned(),
-            shared,
-            acceptor: Some(acceptor),
-        })
-    }
-
-    fn registrations(&self) -> Vec<Registration> {
-        lock(&self.shared.table).clone()
-    }
-
-    fn stop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // accept() blocks; a connection of our own wakes it up to see the flag. If that
-        // fails the thread is left behind rather than risking a join that never returns.
-        if UnixStream::connect(&self.path).is_ok() {
-            if let Some(acceptor) = self.acceptor.take() {
-                let _ = acceptor.join();
-            }
-        }
-    }
-}
-
-impl Drop for RpcbindStandIn {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Serves one connection: record-marked calls in, replies out, until EOF or garbage.
-fn serve_rpcbind(mut stream: UnixStream, shared: &StandInShared) {
-    let _ = stream.set_read_timeout(Some(RPCBIND_IDLE));
-    while let Ok(Some(call)) = read_record(&mut stream) {
-        let Some(reply) = answer(&call, &mut lock(&shared.table)) else {
-            return;
-        };
-        let mut framed = Vec::with_capacity(reply.len() + 4);
-        // Replies are far below 2^31 bytes; the length always fits the mark.
-        let len = u32::try_from(reply.len()).unwrap_or(0);
-        framed.extend_from_slice(&(rpc::LAST_FRAGMENT | len).to_be_bytes());
-        framed.extend_from_slice(&reply);
-        if stream.write_all(&framed).is_err() {
-            return;
-        }
-    }
-}
-
-/// One record (all its fragments), `None` at a clean EOF between records.
-fn read_record(stream: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
-    let mut record = Vec::new();
-    loop {
-        let mut mark = [0u8; 4];
-        match stream.read_exact(&mut mark) {
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && record.is_empty() => {
-                return Ok(None);
-            }
-            other => other?,
-        }
-        let mark = u32::from_be_bytes(mark);
-        let len = (mark & !rpc::LAST_FRAGMENT) as usize;
-        if record.len() + len > MAX_RECORD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "RPC record too large",
-            ));
-        }
-        let start = record.len();
-        record.resize(start + len, 0);
-        stream.read_exact(&mut record[start..])?;
-        if mark & rpc::LAST_FRAGMENT != 0 {
-            return Ok(Some(record));
-        }
-    }
-}
-
-/// XDR decoding of the few types rpcbind calls use.
-struct Xdr<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Xdr<'a> {
-    fn u32(&mut self) -> Option<u32> {
-        let (head, rest) = self.buf.split_first_chunk::<4>()?;
-        self.buf = rest;
-        Some(u32::from_be_bytes(*head))
-    }
-
-    /// Variable-length opaque data, padded to 4 bytes.
-    fn opaque(&mut self) -> Option<&'a [u8]> {
-        let len = usize::try_from(self.u32()?).ok()?;
-        let padded = len.checked_add(3)? & !3;
-        if self.buf.len() < padded {
-            return None;
-        }
-        let (data, rest) = self.buf.split_at(padded);
-        self.buf = rest;
-        data.get(..len)
-    }
-
-    fn string(&mut self) -> Option<String> {
-        Some(String::from_utf8_lossy(self.opaque()?).into_owned())
-    }
-}
-
-/// The reply to one call, updating `table`; `None` when the bytes are not an RPC call (the
-/// connection is then closed, as rpcbind does).
-fn answer(call: &[u8], table: &mut Vec<Registration>) -> Option<Vec<u8>> {
-    let mut x = Xdr { buf: call };
-    let xid = x.u32()?;
-    if x.u32()? != rpc::CALL {
-        return None;
-    }
-    let rpc_version = x.u32()?;
-    let program = x.u32()?;
-    let version = x.u32()?;
-    let procedure = x.u32()?;
-    // Credentials and verifier: flavor + body each; anyone may register here.
-    for _ in 0..2 {
-        x.u32()?;
-        x.opaque()?;
-    }
-
-    let mut reply = Vec::new();
-    let mut put = |v: u32| reply.extend_from_slice(&v.to_be_bytes());
-    put(xid);
-    put(rpc::REPLY);
-    if rpc_version != 2 {
-        for v in [rpc::MSG_DENIED, rpc::RPC_MISMATCH, 2, 2] {
-            put(v);
-        }
-        return Some(reply);
-    }
-    for v in [rpc::MSG_ACCEPTED, rpc::AUTH_NONE, 0] {
-        put(v);
-    }
-    if program != rpc::RPCBPROG {
-        put(rpc::PROG_UNAVAIL);
-        return Some(reply);
-    }
-    if !(2..=4).contains(&version) {
-        for v in [rpc::PROG_MISMATCH, 2, 4] {
-            put(v);
-        }
-        return Some(reply);
-    }
-    match procedure {
-        rpc::PROC_NULL => put(rpc::SUCCESS),
-        rpc::PROC_SET | rpc::PROC_UNSET => {
-            let Some(entry) = parse_mapping(&mut x, version) else {
-                put(rpc::GARBAGE_ARGS);
-                return Some(reply);
-            };
-            if procedure == rpc::PROC_SET {
-                table.retain(|r| {
-                    (r.program, r.version, &r.netid) != (entry.program, entry.version, &entry.netid)
-                });
-                table.push(entry);
-            } else {
-                // UNSET without a netid removes the program version on every transport.
-                table.retain(|r| {
-                    (r.program, r.version) != (entry.program, entry.version)
-                        || (!entry.netid.is_empty() && r.netid != entry.netid)
-                });
-            }
-            put(rpc::SUCCESS);
-            put(1); // bool TRUE
-        }
-        _ => put(rpc::PROC_UNAVAIL),
-    }
-    Some(reply)
-}
-
-/// SET/UNSET arguments: portmap v2's `mapping` or rpcbind v3/v4's `rpcb`.
-fn parse_mapping(x: &mut Xdr<'_>, version: u32) -> Option<Registration> {
-    let program = x.u32()?;
-    let prog_version = x.u32()?;
-    if version == 2 {
-        let protocol = x.u32()?;
-        let port = x.u32()?;
-        let netid = match protocol {
-            6 => "tcp",
-            17 => "udp",
-            _ => "",
-        };
-        return Some(Registration {
-            program,
-            version: prog_version,
-            netid: netid.to_owned(),
-            addr: format!("0.0.0.0.{}.{}", port >> 8 & 0xff, port & 0xff),
-        });
-    }
-    let netid = x.string()?;
-    let addr = x.string()?;
-    let _owner = x.string()?;
-    Some(Registration {
-        program,
-        version: prog_version,
-        netid,
-        addr,
-    })
 }
 
 #[cfg(test)]
@@ -1033,99 +744,5 @@ mod tests {
         }
         let same = Ports { nfs: 5, mount: 5 };
         assert!(ganesha_config(&[Export::read_only("/a", "/a")], same, rec).is_err());
-    }
-
-    fn xdr_string(out: &mut Vec<u8>, s: &str) {
-        out.extend_from_slice(&(s.len() as u32).to_be_bytes());
-        out.extend_from_slice(s.as_bytes());
-        out.resize(out.len() + (4 - s.len() % 4) % 4, 0);
-    }
-
-    /// An rpcbind v4 call with AUTH_SYS-like credentials, as libntirpc sends them.
-    fn rpcb_call(
-        xid: u32,
-        procedure: u32,
-        prog: u32,
-        vers: u32,
-        netid: &str,
-        addr: &str,
-    ) -> Vec<u8> {
-        let mut m = Vec::new();
-        for v in [xid, rpc::CALL, 2, rpc::RPCBPROG, 4, procedure, 1] {
-            m.extend_from_slice(&u32::to_be_bytes(v));
-        }
-        m.extend_from_slice(&8u32.to_be_bytes());
-        m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0]);
-        m.extend_from_slice(&[0; 8]); // AUTH_NONE verifier
-        m.extend_from_slice(&prog.to_be_bytes());
-        m.extend_from_slice(&vers.to_be_bytes());
-        xdr_string(&mut m, netid);
-        xdr_string(&mut m, addr);
-        xdr_string(&mut m, "0");
-        m
-    }
-
-    fn words(reply: &[u8]) -> Vec<u32> {
-        reply
-            .chunks(4)
-            .map(|c| u32::from_be_bytes(c.try_into().expect("whole words")))
-            .collect()
-    }
-
-    #[test]
-    fn stand_in_says_yes_to_set_and_unset_and_keeps_the_table() {
-        let mut table = Vec::new();
-        let set = rpcb_call(7, rpc::PROC_SET, 100_003, 3, "tcp", "127.0.0.1.8.1");
-        // xid, REPLY, accepted, AUTH_NONE verifier, SUCCESS, TRUE
-        assert_eq!(
-            words(&answer(&set, &mut table).expect("reply")),
-            [7, 1, 0, 0, 0, 0, 1]
-        );
-        let set6 = rpcb_call(8, rpc::PROC_SET, 100_003, 3, "tcp6", "::ffff:127.0.0.1.8.1");
-        answer(&set6, &mut table).expect("reply");
-        assert_eq!(table.len(), 2);
-        assert_eq!(table[0].port(), Some(2049));
-        assert_eq!(table[1].port(), Some(2049));
-
-        // UNSET with an empty netid drops the program version everywhere.
-        let unset = rpcb_call(9, rpc::PROC_UNSET, 100_003, 3, "", "");
-        assert_eq!(
-            words(&answer(&unset, &mut table).expect("reply")),
-            [9, 1, 0, 0, 0, 0, 1]
-        );
-        assert!(table.is_empty());
-
-        // GETADDR is not served; other programs are refused; garbage closes the connection.
-        let getaddr = rpcb_call(10, 3, 100_003, 3, "tcp", "");
-        assert_eq!(
-            words(&answer(&getaddr, &mut table).expect("reply")),
-            [10, 1, 0, 0, 0, rpc::PROC_UNAVAIL]
-        );
-        let mut other = rpcb_call(11, rpc::PROC_NULL, 0, 0, "", "");
-        other[12..16].copy_from_slice(&100_003u32.to_be_bytes());
-        assert_eq!(
-            words(&answer(&other, &mut table).expect("reply")),
-            [11, 1, 0, 0, 0, rpc::PROG_UNAVAIL]
-        );
-        assert_eq!(answer(&[0, 0, 0, 1], &mut table), None);
-        assert_eq!(answer(&set[..30], &mut table), None);
-    }
-
-    #[test]
-    fn records_are_reassembled_from_fragments() {
-        let mut wire = Vec::new();
-        wire.extend_from_slice(&2u32.to_be_bytes());
-        wire.extend_from_slice(b"ab");
-        wire.extend_from_slice(&(rpc::LAST_FRAGMENT | 1).to_be_bytes());
-        wire.extend_from_slice(b"c");
-        let mut reader = wire.as_slice();
-        assert_eq!(
-            read_record(&mut reader).expect("reads"),
-            Some(b"abc".to_vec())
-        );
-        assert_eq!(read_record(&mut reader).expect("clean EOF"), None);
-        let mark = (rpc::LAST_FRAGMENT | (MAX_RECORD as u32 + 1)).to_be_bytes();
-        let mut huge = mark.as_slice();
-        assert!(read_record(&mut huge).is_err());
     }
 }

@@ -1,48 +1,70 @@
 //! The QEMU test bed shared by the integration tests and by `cargo xtask boot`/`bench`.
 //!
+//! Its own crate so that the init's unit tests (`cargo test -p diskless`) never build it: it
+//! depends on neither the init nor the image builder. The integration tests in the top-level
+//! `tests/` are this package's test targets (`Cargo.toml`'s `[[test]]` entries), with the image
+//! builder (`xtask`) and the init (`diskless`) as dev-dependencies.
+//!
 //! - [`qemu`]: boots a kernel + initrd (or a PXE ROM) in QEMU (TCG, no KVM), captures the serial
 //!   console line by line with host timestamps, and writes it to
 //!   `target/testbed-logs/<name>.log`.
 //! - [`http`]: a std-only HTTP/1.1 server on 127.0.0.1 (the guest sees it as 10.0.2.2) that can
 //!   be told to misbehave.
 //! - [`rootfs`]: a busybox root tree whose `/sbin/init` prints facts about the booted system on
-//!   the console, and a reproducible zstd squashfs of it.
+//!   the console, and a reproducible zstd squashfs of it; [`record`]: the node's boot record
+//!   as that checker prints it, read with serde_json.
+//! - [`nfs`]: nfs-ganesha serving host directories, registered with [`portmap`], the test bed's
+//!   rpcbind stand-in; [`netns`]: network namespaces, with dnsmasq and QEMU inside.
+//! - [`kernel`]: the Debian cloud kernel the tests and the demo boot, fetched with apt.
 //!
-//! The tests boot the Debian cloud kernel from [`crate::kernel::ensure`] ([`test_kernel`]).
+//! The tests boot the Debian cloud kernel from [`kernel::ensure`] ([`test_kernel`]).
 //! `CI=true`: a missing QEMU or kernel fails the tests instead of skipping them.
 
 pub mod http;
+pub mod kernel;
 pub mod netns;
 pub mod nfs;
+pub mod portmap;
 pub mod qemu;
+pub mod record;
 pub mod rootfs;
 
 pub use http::{Behavior, HttpServer, RequestLog};
 pub use netns::{Dnsmasq, DnsmasqConfig, NetNs, TcpRelay, require_dnsmasq, require_netns};
 pub use nfs::{Export, NfsServer, require_ganesha};
 pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu};
+pub use record::BootRecord;
 pub use rootfs::{MachineIdFile, RootSpec, RootTree, squashfs};
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the directory holding the top-level Cargo.toml).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
 
 /// Where QEMU console logs go: `target/testbed-logs/`.
 pub fn logs_dir() -> PathBuf {
-    crate::project_root().join("target").join("testbed-logs")
+    project_root().join("target").join("testbed-logs")
 }
 
 /// Scratch space for test fixtures (trees, images, cpio archives): `target/testbed-tmp/`.
 /// Kept under `target/` rather than /tmp so failed runs can be inspected next to their logs.
 pub fn scratch_dir() -> PathBuf {
-    crate::project_root().join("target").join("testbed-tmp")
+    project_root().join("target").join("testbed-tmp")
 }
 
-/// The kernel the QEMU tests boot: the Debian cloud kernel from [`crate::kernel::ensure`]
+/// The kernel the QEMU tests boot: the Debian cloud kernel from [`kernel::ensure`]
 /// (fetched into `target/kernel/` on first use; `cargo xtask kernel` does it up front).
 ///
 /// When it cannot be had, this panics under `CI=true` (a CI run must not pass by skipping)
 /// and otherwise prints a loud skip message and returns `None`.
-pub fn test_kernel() -> Option<crate::kernel::Kernel> {
-    match crate::kernel::ensure() {
+pub fn test_kernel() -> Option<kernel::Kernel> {
+    match kernel::ensure() {
         Ok(kernel) => Some(kernel),
         Err(err) => {
             skip_or_fail(&format!("no kernel to boot: {err:#}"));
@@ -62,22 +84,41 @@ pub fn test_modules_dir() -> Option<PathBuf> {
 }
 
 /// Whether this is a CI run, where missing prerequisites are failures rather than skips.
+/// `.ci/run` exports `CI=true` itself, so this holds on any CI runner.
 pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
-/// Panics under CI; otherwise prints `reason` in a banner that is hard to miss in test output.
-pub(crate) fn skip_or_fail(reason: &str) {
+/// A test prerequisite (QEMU, the kernel, root, a tool) is missing: panics under `CI=true` (a
+/// CI run must not pass by skipping); otherwise prints `reason` in a banner and returns, and
+/// the calling test returns early and passes.
+///
+/// The banner goes straight to the process's stderr, not through `eprintln!`: libtest
+/// captures the print macros of passing tests and shows nothing of them, so a skip written
+/// with `eprintln!` is never seen (`tests/skip.rs` checks that this one is).
+pub fn skip_or_fail(reason: &str) {
+    let test = std::thread::current()
+        .name()
+        .filter(|name| *name != "main")
+        .map(|name| format!("{name}: "))
+        .unwrap_or_default();
     if is_ci() {
-        panic!("CI=true and a test prerequisite is missing: {reason}");
+        panic!("CI=true and a test prerequisite is missing: {test}{reason}");
     }
-    eprintln!(
+    let banner = skip_banner(&test, reason);
+    // Nothing sensible to do when stderr itself is gone.
+    let _ = std::io::stderr().lock().write_all(banner.as_bytes());
+}
+
+/// The text [`skip_or_fail`] prints; `test` is `"name: "` or empty.
+pub fn skip_banner(test: &str, reason: &str) -> String {
+    format!(
         "\n\
          ********************************************************************\n\
-         *** SKIPPING QEMU TEST: {reason}\n\
+         *** SKIPPING {test}{reason}\n\
          *** (the test passes without running; under CI=true it would fail)\n\
          ********************************************************************\n"
-    );
+    )
 }
 
 /// A fresh, empty directory `name` under [`scratch_dir`] for one test.

@@ -1,8 +1,8 @@
 //! Tests of the test bed itself: the HTTP server, the root builder, and QEMU boots of tiny
 //! initrds.
 //!
-//! QEMU tests boot the Debian cloud kernel from `xtask::kernel::ensure()` (see
-//! `xtask::testbed::test_kernel`). Without it (or without QEMU) those tests print a loud
+//! QEMU tests boot the Debian cloud kernel from `testbed::kernel::ensure()` (see
+//! `testbed::test_kernel`). Without it (or without QEMU) those tests print a loud
 //! SKIPPING banner and pass, except under `CI=true`, where they fail.
 
 use std::collections::BTreeMap;
@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xtask::testbed::{
-    self, Behavior, HttpServer, MachineIdFile, Qemu, QemuError, RootSpec, RootTree,
-};
+use testbed::{self, Behavior, HttpServer, MachineIdFile, Qemu, QemuError, RootSpec, RootTree};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -471,9 +469,9 @@ fn squashfs_is_zstd_root_owned_and_reproducible() {
             );
             assert!(listing.contains("drwxrwxrwt 0/0"), "{listing}");
         }
-        Err(e) => {
-            eprintln!("unsquashfs not run ({e}); apt-get install squashfs-tools to cross-check")
-        }
+        Err(e) => testbed::skip_or_fail(&format!(
+            "unsquashfs not run ({e}); apt-get install squashfs-tools to cross-check"
+        )),
     }
 }
 
@@ -635,7 +633,7 @@ fn qemu_missing_binary_is_a_distinct_error() {
     assert!(err.to_string().contains("not installed"));
 }
 
-/// The squashfs from [`xtask::testbed::squashfs`] mounts in the test kernel, and the checker
+/// The squashfs from [`testbed::squashfs`] mounts in the test kernel, and the checker
 /// reports as documented when it is reached through switch_root (as the real init will).
 #[test]
 fn qemu_squashfs_root_boots_into_the_checker() {
@@ -763,32 +761,37 @@ fn qemu_guest_fetches_from_the_http_server_at_10_0_2_2() {
         b"hello from the host\n".to_vec(),
     )]))
     .expect("server starts");
-    // Dependencies first, as modules.dep orders them.
-    let names = [
-        ("virtio_ring", "kernel/drivers/virtio/virtio_ring.ko"),
-        ("virtio", "kernel/drivers/virtio/virtio.ko"),
-        (
-            "virtio_pci_modern_dev",
-            "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
-        ),
-        (
-            "virtio_pci_legacy_dev",
-            "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
-        ),
-        ("virtio_pci", "kernel/drivers/virtio/virtio_pci.ko"),
-        ("failover", "kernel/net/core/failover.ko"),
-        ("net_failover", "kernel/drivers/net/net_failover.ko"),
-        ("virtio_net", "kernel/drivers/net/virtio_net.ko"),
-    ];
-    let paths: Vec<(PathBuf, String)> = names
+    // The NIC's drivers and their dependencies in load order, as the image builder resolves
+    // them from this kernel's own modules (they differ between Debian kernel builds).
+    let tree = xtask::kmod::scan(&modules).expect("the kernel's module tree scans");
+    let requests: Vec<xtask::kmod::Request> = ["virtio_pci", "virtio_net"]
         .iter()
-        .map(|(name, rel)| (modules.join(rel), format!("{name}.ko")))
+        .map(|name| xtask::kmod::Request {
+            name: (*name).to_owned(),
+            required: true,
+        })
+        .collect();
+    let load_order = tree
+        .index
+        .resolve(&requests)
+        .expect("virtio_pci and virtio_net resolve")
+        .load_order;
+    let module_dir = scratch("qemu-http-fetch-modules");
+    let paths: Vec<(PathBuf, String)> = load_order
+        .iter()
+        .map(|name| {
+            let source = tree.source(name).expect("a resolved module has a file");
+            let bytes = xtask::kmod::read_module(source).expect("reading the module");
+            let file = module_dir.join(format!("{name}.ko"));
+            std::fs::write(&file, bytes).expect("writing the module");
+            (file, format!("{name}.ko"))
+        })
         .collect();
     let extra: Vec<(&Path, &str)> = paths
         .iter()
         .map(|(p, n)| (p.as_path(), n.as_str()))
         .collect();
-    let module_list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+    let module_list: Vec<&str> = load_order.iter().map(String::as_str).collect();
     // slirp's network is fixed (guest 10.0.2.15/24), so no DHCP client is needed here.
     let init = format!(
         "{TINY_PREAMBLE}\

@@ -1,0 +1,198 @@
+//! The baselines: Debian's initramfs-tools (NFS root, klibc) and dracut (livenet, squashfs
+//! over HTTP), built on this machine and booted on the same kernel, root and QEMU as ours,
+//! with the configurations BASELINES.md sections 1 and 2 used.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use testbed::kernel::Kernel;
+use testbed::{HttpServer, NetNs, Nic, Qemu};
+use xshell::{Shell, cmd};
+
+use super::measure::{Variant, boot_n};
+use super::sizes::SizeRow;
+use super::{Args, BOOT_TIMEOUT, MAC, only, ours};
+
+/// initramfs-tools and dracut (the baselines), curl and /usr/bin/time (the fetch comparison)
+/// come from scripts/install-deps.sh, which prereqs::ensure only runs for the test bed's own
+/// tools.
+pub(super) fn ensure_tools() -> Result<()> {
+    let have = |path: &str| Path::new(path).exists();
+    // initramfs-tools-core has mkinitramfs; the hooks that make a bootable image (udev, kmod,
+    // klibc-utils) come with initramfs-tools itself.
+    let missing = !have("/usr/share/initramfs-tools/hooks/klibc-utils")
+        || !have("/usr/bin/curl")
+        || !have("/usr/bin/time")
+        || !have("/usr/sbin/depmod")
+        || !have("/usr/bin/dracut")
+        || !have("/usr/lib/dracut/modules.d/90livenet");
+    if !missing {
+        return Ok(());
+    }
+    let script = xtask::project_root()
+        .join("scripts")
+        .join("install-deps.sh");
+    println!(
+        "bench: installing initramfs-tools, curl and time with {}",
+        script.display()
+    );
+    let sh = Shell::new()?;
+    cmd!(sh, "bash {script}")
+        .run()
+        .context("installing the benchmark's prerequisites (needs root)")?;
+    Ok(())
+}
+
+/// initramfs-tools with MODULES=netboot and MODULES=most, BOOT=nfs, booting the NFS root that
+/// [`super::nfs`] serves in `ns`; klibc finds the ports through the portmapper there.
+pub(super) fn initramfs_tools(
+    args: &Args,
+    kernel: &Kernel,
+    out: &Path,
+    ns: &NetNs,
+) -> Result<Vec<(Variant, SizeRow)>> {
+    install_kernel_for_mkinitramfs(kernel)?;
+    // BASELINES.md section 2's command line; `rd.emergency` means nothing to it.
+    let cmdline = "root=/dev/nfs nfsroot=10.0.2.2:/clients,tcp,v3 ip=dhcp";
+    let mut rows = Vec::new();
+    for modules in ["netboot", "most"] {
+        let image = out.join(format!("initrd-itools-{modules}.img"));
+        let size = mkinitramfs(kernel, out, modules, &image)?;
+        let mut variant = Variant::new(
+            &format!("itools-{modules}"),
+            format!("initramfs-tools MODULES={modules}, BOOT=nfs, NFSv3 (klibc)"),
+            format!(
+                "{}  # mkinitramfs MODULES={modules}; append: {cmdline}",
+                only(&["itools"])
+            ),
+        );
+        boot_n(args, &mut variant, |name| {
+            let qemu = Qemu::new(&kernel.vmlinuz, &image)
+                .name(name)
+                .append(cmdline)
+                .nic_with(Nic::new(MAC))
+                .timeout(BOOT_TIMEOUT);
+            Ok(ns.qemu(qemu)?)
+        })?;
+        rows.push((variant, size));
+    }
+    Ok(rows)
+}
+
+/// dracut's livenet (with systemd, the image dracut builds by default here) fetching the
+/// checker squashfs over HTTP, as BASELINES.md section 2 built and booted it.
+pub(super) fn dracut(args: &Args, kernel: &Kernel, out: &Path) -> Result<(Variant, SizeRow)> {
+    install_kernel_for_mkinitramfs(kernel)?;
+    let image = out.join("initrd-dracut-livenet.img");
+    let sh = Shell::new()?;
+    let version = &kernel.version;
+    // network-legacy: with systemd installed dracut 059 picks systemd-networkd, which never
+    // runs livenet's netroot hook (dracutdevs/dracut#1822); dhclient does.
+    cmd!(
+        sh,
+        "dracut --force --no-hostonly --zstd --add 'network-legacy livenet dmsquash-live' --kver {version} {image}"
+    )
+    .run()
+    .context("running dracut (apt-get install dracut-core dracut-network dracut-live)")?;
+    let size = SizeRow {
+        what: "dracut livenet (systemd), zstd -15".to_owned(),
+        image: std::fs::metadata(&image)?.len(),
+        cpio: uncompressed_len(&sh, &image),
+        init: 0,
+        modules: 0,
+        module_count: 0,
+    };
+    let root = ours::squashfs_image(out, 0)?;
+    let name = root
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("image name")?
+        .to_owned();
+    let server = HttpServer::serve_dir(out).context("starting the HTTP server")?;
+    let cmdline = format!(
+        "root=live:{} rd.live.overlay.overlayfs=1 ip=dhcp rd.neednet=1",
+        server.url_for(&name)
+    );
+    let mut variant = Variant::new(
+        "dracut-livenet",
+        "dracut 059 livenet + systemd, squashfs over HTTP (0.9 MiB image)".to_owned(),
+        format!("{}  # append: {cmdline}", only(&["dracut"])),
+    );
+    boot_n(args, &mut variant, |log_name| {
+        Ok(Qemu::new(&kernel.vmlinuz, &image)
+            .name(log_name)
+            .append(&cmdline)
+            .nic_with(Nic::new(MAC))
+            .timeout(BOOT_TIMEOUT))
+    })?;
+    Ok((variant, size))
+}
+
+/// mkinitramfs reads modules from /lib/modules/<kver> and the kernel's config from /boot, as
+/// BASELINES.md section 1 set them up; the kernel package itself is never installed.
+fn install_kernel_for_mkinitramfs(kernel: &Kernel) -> Result<()> {
+    let sh = Shell::new()?;
+    let version = &kernel.version;
+    let system = PathBuf::from("/lib/modules").join(version);
+    if !system.join("modules.dep").is_file() {
+        let from = &kernel.modules_dir;
+        std::fs::create_dir_all("/lib/modules")?;
+        cmd!(sh, "cp -a {from} {system}")
+            .run()
+            .context("copying the kernel's modules to /lib/modules")?;
+        cmd!(sh, "depmod {version}").run()?;
+    }
+    let boot_dir = kernel
+        .vmlinuz
+        .parent()
+        .context("the kernel image has no directory")?;
+    std::fs::create_dir_all("/boot")?;
+    for file in ["config", "System.map"] {
+        let name = format!("{file}-{version}");
+        let src = boot_dir.join(&name);
+        let dest = Path::new("/boot").join(&name);
+        if src.is_file() && !dest.is_file() {
+            std::fs::copy(&src, &dest).with_context(|| format!("copying {}", src.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// BASELINES.md section 2's configuration, with MODULES=`modules`.
+fn mkinitramfs(kernel: &Kernel, out: &Path, modules: &str, image: &Path) -> Result<SizeRow> {
+    let conf = out.join(format!("itools-conf-{modules}"));
+    let _ = std::fs::remove_dir_all(&conf);
+    for sub in ["conf.d", "hooks", "scripts"] {
+        std::fs::create_dir_all(conf.join(sub))?;
+    }
+    std::fs::write(conf.join("modules"), "")?;
+    std::fs::write(
+        conf.join("initramfs.conf"),
+        format!(
+            "MODULES={modules}\nBUSYBOX=auto\nKEYMAP=n\nCOMPRESS=zstd\nDEVICE=\nNFSROOT=auto\n\
+             RUNSIZE=10%\nFSTYPE=auto\nBOOT=nfs\n"
+        ),
+    )?;
+    let sh = Shell::new()?;
+    let version = &kernel.version;
+    cmd!(sh, "mkinitramfs -d {conf} -o {image} {version}")
+        .run()
+        .context("running mkinitramfs")?;
+    Ok(SizeRow {
+        what: format!("initramfs-tools MODULES={modules}, zstd -9"),
+        image: std::fs::metadata(image)?.len(),
+        cpio: uncompressed_len(&sh, image),
+        init: 0,
+        modules: 0,
+        module_count: 0,
+    })
+}
+
+/// The size of a zstd image's cpio (0 when zstd cannot read it).
+fn uncompressed_len(sh: &Shell, image: &Path) -> u64 {
+    cmd!(sh, "zstd -dc {image}")
+        .quiet()
+        .output()
+        .map(|o| o.stdout.len() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,69 @@
+//! The NFS bed: seed 003's exports from one ganesha in a network namespace of our own, with
+//! the portmapper initramfs-tools needs, booted by our init and by initramfs-tools in turn.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use testbed::kernel::Kernel;
+use testbed::{Export, NetNs, NfsServer, RootSpec, portmap};
+
+use super::ours::{self, Ours};
+use super::report::Report;
+use super::{Args, baselines};
+
+pub(super) fn run(
+    args: &Args,
+    kernel: &Kernel,
+    ours: &Ours,
+    out: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    let base = out.join("nfs");
+    let _ = std::fs::remove_dir_all(&base);
+    let clients = base.join("clients");
+    let workers = base.join("workers");
+    RootSpec::default().build(&clients)?;
+    // diskless.persist=/etc/ssh needs the directory in the image, as tests/boot_nfs.rs has.
+    std::fs::create_dir_all(clients.join("etc/ssh"))?;
+    std::fs::write(clients.join("etc/ssh/ssh_host_ed25519_key"), "image key\n")?;
+    std::fs::create_dir_all(workers.join("home"))?;
+
+    // klibc's nfsmount asks the portmapper on 10.0.2.2:111 for the NFS and MOUNT ports (it
+    // rejects mountport=, BASELINES.md section 5), so the baseline needs one answering on what
+    // the guest sees as 10.0.2.2:111, that is 127.0.0.1:111 of QEMU's network namespace: the
+    // one ganesha registered with answers there too. A private namespace keeps port 111 off
+    // the host. ganesha resolves Bind_addr with AI_ADDRCONFIG, which needs a non-loopback
+    // address in the namespace: a tap gives one.
+    let ns = NetNs::new("bench").context("creating a network namespace (needs root)")?;
+    ns.add_tap("bench0", "192.0.2.1/24")?;
+    let exports = [
+        Export::read_only(&clients, "/clients"),
+        Export::read_write(&workers, "/workers"),
+    ];
+    let mut server = ns
+        .enter(|| NfsServer::start(&exports))?
+        .context("starting nfs-ganesha in the namespace")?;
+    ns.enter(|| server.serve_portmap(SocketAddrV4::new(Ipv4Addr::LOCALHOST, portmap::PORT)))?
+        .context("starting the portmapper")?;
+
+    if args.runs("nfs") {
+        let variant = ours::nfs(args, kernel, ours, &ns, &server)?;
+        report.variants.push(variant);
+    }
+    if args.runs("itools") {
+        for (variant, size) in baselines::initramfs_tools(args, kernel, out, &ns)? {
+            report.sizes.push(size);
+            report.variants.push(variant);
+        }
+        report.portmap_queries = server
+            .portmap_queries()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    }
+    // The server (and its portmapper) before the namespace it runs in.
+    drop(server);
+    drop(ns);
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Our side: the images `cargo xtask initrd` builds by default, and our init's boots of the
+//! checker root as a squashfs over HTTP (small, and padded to 256 MiB) and over NFS.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use testbed::kernel::Kernel;
+use testbed::{HttpServer, NetNs, NfsServer, Nic, Qemu, RootSpec};
+use xshell::{Shell, cmd};
+use xtask::initrd::{self, Compression, InitrdOptions};
+
+use super::measure::{Variant, boot_n};
+use super::sizes::SizeRow;
+use super::{Args, BOOT_TIMEOUT, BOOTIF, MAC, MIB, STATIC_IP, only, write_random};
+
+/// Our images, built once for every boot.
+pub(super) struct Ours {
+    /// The zstd image, the one nodes boot.
+    pub initrd: PathBuf,
+}
+
+/// Builds the production image (default modules, no rescue shell; the tests add busybox)
+/// with zstd and with gzip, and adds their sizes to `sizes`.
+pub(super) fn build(
+    kernel: &Kernel,
+    init: &Path,
+    out: &Path,
+    sizes: &mut Vec<SizeRow>,
+) -> Result<Ours> {
+    let mut built = Vec::new();
+    for compression in [Compression::Zstd, Compression::Gzip] {
+        let path = out.join(format!("initrd-diskless-{compression}.img"));
+        let mut options = InitrdOptions::new(init.to_owned(), path.clone());
+        options.modules_dir = Some(kernel.modules_dir.clone());
+        options.compress = compression;
+        let summary =
+            initrd::build(&options).with_context(|| format!("building {}", path.display()))?;
+        built.push((path, summary));
+    }
+    for (_, summary) in &built {
+        sizes.push(SizeRow {
+            what: format!("diskless, {}", summary.compression),
+            image: summary.image_bytes,
+            cpio: summary.main_cpio_bytes,
+            init: summary.init_bytes,
+            modules: summary.modules.iter().map(|(_, b)| *b).sum(),
+            module_count: summary.modules.len(),
+        });
+    }
+    let (initrd, _) = built
+        .into_iter()
+        .next()
+        .context("the zstd image was not built")?;
+    Ok(Ours { initrd })
+}
+
+/// The checker root, optionally padded with `pad` bytes of seeded random data, as a squashfs
+/// (also what the dracut baseline fetches).
+pub(super) fn squashfs_image(out: &Path, pad: u64) -> Result<PathBuf> {
+    let name = if pad == 0 {
+        "root".to_owned()
+    } else {
+        format!("root-{}m", pad / MIB)
+    };
+    let tree = out.join(format!("{name}.tree"));
+    let image = out.join(format!("{name}.squashfs"));
+    if pad > 0 && image.is_file() {
+        // Same seed, same checker: the slow pack of an earlier run is still right.
+        return Ok(image);
+    }
+    let root = RootSpec::default().build(&tree)?;
+    if pad == 0 {
+        root.squashfs(&image)?;
+        return Ok(image);
+    }
+    let pad_file = tree.join("pad.bin");
+    write_random(&pad_file, pad)?;
+    // mksquashfs rather than the test bed's in-process writer: zstd -15 over 256 MiB of
+    // incompressible bytes takes minutes on one core for nothing. -noD stores data blocks
+    // uncompressed, which random bytes would end up as anyway.
+    let sh = Shell::new()?;
+    let tmp = image.with_extension("squashfs.tmp");
+    cmd!(
+        sh,
+        "mksquashfs {tree} {tmp} -noappend -all-root -comp zstd -noD -quiet"
+    )
+    .run()
+    .context("packing the padded squashfs (apt-get install squashfs-tools)")?;
+    std::fs::rename(&tmp, &image)?;
+    Ok(image)
+}
+
+/// Our init fetching the checker root over HTTP: the small image, or (`big`) the one padded
+/// to 256 MiB, with `-m 2048`.
+pub(super) fn squashfs(
+    args: &Args,
+    kernel: &Kernel,
+    ours: &Ours,
+    out: &Path,
+    big: bool,
+) -> Result<Variant> {
+    let pad = if big { 256 * MIB } else { 0 };
+    let image = squashfs_image(out, pad)?;
+    let sha = diskless::hex::encode(&initrd::sha256_of_file(&image)?);
+    let name = image
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("image name")?
+        .to_owned();
+    let server = HttpServer::serve_dir(out).context("starting the HTTP server")?;
+    let size = std::fs::metadata(&image)?.len();
+    let memory = if big { 2048 } else { 1024 };
+    let cmdline = format!(
+        "{BOOTIF} {STATIC_IP} root=live:{} diskless.sha256={sha} rd.emergency=poweroff",
+        server.url_for(&name)
+    );
+    let mut variant = Variant::new(
+        if big {
+            "diskless-squashfs-256m"
+        } else {
+            "diskless-squashfs"
+        },
+        format!(
+            "ours, squashfs over HTTP ({:.1} MiB image, -m {memory})",
+            size as f64 / MIB as f64
+        ),
+        format!(
+            "{}  # append: {cmdline}",
+            only(&[if big { "squashfs-256" } else { "squashfs" }])
+        ),
+    );
+    boot_n(args, &mut variant, |log_name| {
+        Ok(Qemu::new(&kernel.vmlinuz, &ours.initrd)
+            .name(log_name)
+            .memory_mb(memory)
+            .append(&cmdline)
+            .nic_with(Nic::new(MAC))
+            .timeout(BOOT_TIMEOUT))
+    })?;
+    Ok(variant)
+}
+
+/// Our init on seed 003's NFS root with a per-node directory, from `server` in `ns`
+/// ([`super::nfs`] sets both up).
+pub(super) fn nfs(
+    args: &Args,
+    kernel: &Kernel,
+    ours: &Ours,
+    ns: &NetNs,
+    server: &NfsServer,
+) -> Result<Variant> {
+    let v3 = server.v3_options();
+    let v4 = server.v4_options();
+    // Seed 003's command line, as tests/boot_nfs.rs adapts it to the test network.
+    let cmdline = format!(
+        "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro,{v3} ip=dhcp {BOOTIF} {STATIC_IP} \
+         diskless.hostname=worker-node-{{mac}} diskless.node=10.0.2.2:/workers,{v4} \
+         diskless.mount=10.0.2.2:/workers/home,/home,{v4} diskless.persist=/etc/ssh \
+         rd.emergency=poweroff"
+    );
+    let mut variant = Variant::new(
+        "diskless-nfs",
+        "ours, NFSv3 root + NFSv4.1 per-node dir (seed 003)".to_owned(),
+        format!("{}  # append: {cmdline}", only(&["nfs"])),
+    );
+    boot_n(args, &mut variant, |name| {
+        let qemu = Qemu::new(&kernel.vmlinuz, &ours.initrd)
+            .name(name)
+            .append(&cmdline)
+            .nic_with(Nic::new(MAC))
+            .timeout(BOOT_TIMEOUT);
+        Ok(ns.qemu(qemu)?)
+    })?;
+    Ok(variant)
+}
