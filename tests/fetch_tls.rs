@@ -1,6 +1,11 @@
 //! The node's HTTPS fetch against our test server on 127.0.0.1, on the host: trust anchors
 //! from a PEM bundle only, client certificates, and a plain cause for each way TLS fails.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "test code: an out-of-bounds index fails the test, as it should"
+)]
+
 mod fetch_common;
 
 use std::collections::BTreeMap;

@@ -7,6 +7,11 @@
 //! kernel these tests print a loud SKIPPING banner and pass, except under `CI=true`, where they
 //! fail.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "test code: an out-of-bounds index fails the test, as it should"
+)]
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};

@@ -5,6 +5,11 @@
 //! `testbed::test_kernel`). Without it (or without QEMU) those tests print a loud
 //! SKIPPING banner and pass, except under `CI=true`, where they fail.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "test code: an out-of-bounds index fails the test, as it should"
+)]
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;

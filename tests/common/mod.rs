@@ -5,6 +5,10 @@
 //! under `CI=true` (`testbed::require_qemu`).
 
 #![allow(
+    clippy::indexing_slicing,
+    reason = "test code: an out-of-bounds index fails the test, as it should"
+)]
+#![allow(
     dead_code,
     reason = "each test binary uses a different subset of the fixtures"
 )]
@@ -84,10 +88,18 @@ impl Fixture {
     }
 
     pub fn boot_with(&self, name: &str, initrd: &Path, append: &str, macs: &[&str]) -> BootLog {
-        let mut qemu = Qemu::new(&self.kernel.vmlinuz, initrd)
-            .name(name)
-            .append(append)
-            .timeout(Duration::from_secs(120));
+        self.boot_qemu(
+            Qemu::new(&self.kernel.vmlinuz, initrd)
+                .name(name)
+                .append(append),
+            macs,
+        )
+    }
+
+    /// Boots `qemu` (the caller's kernel, initrd and command line) with one virtio NIC per
+    /// MAC, within the standard time.
+    pub fn boot_qemu(&self, qemu: Qemu, macs: &[&str]) -> BootLog {
+        let mut qemu = qemu.timeout(Duration::from_secs(120));
         for mac in macs {
             qemu = qemu.nic_with(Nic::new(mac));
         }

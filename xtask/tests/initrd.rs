@@ -3,6 +3,11 @@
 //!
 //! Under `CI=true` a missing tool or kernel fails the test; locally it skips, loudly.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "test code: an out-of-bounds index fails the test, as it should"
+)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use testbed::kernel::Kernel;
