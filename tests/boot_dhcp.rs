@@ -110,7 +110,7 @@ fn ip_dhcp_on_the_user_network_fetches_the_image_by_host_name() {
         log.tail(40)
     );
     let record = common::record(&log);
-    assert_eq!(record.interface.as_deref(), Some("eth0"), "{record:?}");
+    assert_eq!(record.interface.as_deref(), Some("ens3"), "{record:?}");
     assert_eq!(record.addresses, ["10.0.2.15/24"], "{record:?}");
     assert_eq!(
         record.image_url.as_deref(),
@@ -140,9 +140,9 @@ fn ip_dhcp_on_the_user_network_fetches_the_image_by_host_name() {
         resolv.contains(&"search cluster.home lab.example".to_owned()),
         "{resolv:?}"
     );
-    let conf = net_conf(&log, "net-eth0.conf");
+    let conf = net_conf(&log, "net-ens3.conf");
     for (key, value) in [
-        ("DEVICE", "eth0"),
+        ("DEVICE", "ens3"),
         ("IPV4ADDR", "10.0.2.15"),
         ("IPV4NETMASK", "255.255.255.0"),
         ("IPV4GATEWAY", "10.0.2.2"),
@@ -153,14 +153,15 @@ fn ip_dhcp_on_the_user_network_fetches_the_image_by_host_name() {
         assert_eq!(
             conf.get(key).map(String::as_str),
             Some(value),
-            "{key} in /run/net-eth0.conf: {conf:?}"
+            "{key} in /run/net-ens3.conf: {conf:?}"
         );
     }
 }
 
 /// Two NICs on two different user networks (10.0.2.0/24 and 10.0.3.0/24), BOOTIF naming the
 /// second: DHCP runs there only, so the node has 10.0.3.15 on eth1 and nothing on eth0, and
-/// takes its name from the second NIC's MAC.
+/// takes its name from the second NIC's MAC. With `net.ifnames=0` the NICs keep the kernel's
+/// names.
 #[test]
 fn bootif_names_the_second_nic_and_only_it_is_configured() {
     let Some(fx) = fixture() else { return };
@@ -176,7 +177,7 @@ fn bootif_names_the_second_nic_and_only_it_is_configured() {
         &fx.initrd,
         "dhcp-bootif-second-nic",
         &format!(
-            "BOOTIF=01-{} ip=dhcp root=live:{url} rd.emergency=poweroff",
+            "BOOTIF=01-{} ip=dhcp root=live:{url} net.ifnames=0 rd.emergency=poweroff",
             SECOND_MAC.replace(':', "-")
         ),
     )
@@ -215,6 +216,10 @@ fn bootif_names_the_second_nic_and_only_it_is_configured() {
     assert_eq!(record.mac.as_deref(), Some(SECOND_MAC), "{record:?}");
     assert_eq!(record.addresses, ["10.0.3.15/24"], "{record:?}");
     let dmesg = block(&log, "ROOT-DMESG: ").join("\n");
+    assert!(
+        !dmesg.contains(" is ens"),
+        "renamed despite net.ifnames=0:\n{dmesg}"
+    );
     assert!(
         dmesg.contains(&format!("boot interface eth1 ({SECOND_MAC})")),
         "{dmesg}"
@@ -344,11 +349,11 @@ fn dnsmasq_fixed_address_and_the_derived_name_resolves_in_cluster_home() {
     );
     let addrs = ipv4_addresses(&log);
     assert_eq!(
-        addrs.get("eth0").map(Vec::as_slice),
+        addrs.get("ens3").map(Vec::as_slice),
         Some(&["192.168.77.50/24".to_owned()][..]),
         "{addrs:?}"
     );
-    let conf = net_conf(&log, "net-eth0.conf");
+    let conf = net_conf(&log, "net-ens3.conf");
     for (key, value) in [
         ("IPV4ADDR", "192.168.77.50"),
         ("IPV4NETMASK", "255.255.255.0"),
@@ -362,7 +367,7 @@ fn dnsmasq_fixed_address_and_the_derived_name_resolves_in_cluster_home() {
         assert_eq!(
             conf.get(key).map(String::as_str),
             Some(value),
-            "{key} in /run/net-eth0.conf: {conf:?}"
+            "{key} in /run/net-ens3.conf: {conf:?}"
         );
     }
     let resolv = block(&log, "ROOT-RESOLV: ");
@@ -454,7 +459,7 @@ fn hostname_dhcp_takes_the_name_dnsmasq_gives() {
         "the derived name must not linger: {hosts:?}"
     );
     assert_eq!(common::record(&log).hostname.as_deref(), Some(GIVEN));
-    let conf = net_conf(&log, "net-eth0.conf");
+    let conf = net_conf(&log, "net-ens3.conf");
     assert_eq!(conf.get("HOSTNAME").map(String::as_str), Some(GIVEN));
     assert_eq!(
         conf.get("IPV4ADDR").map(String::as_str),
@@ -506,7 +511,7 @@ fn unknown_node_gets_no_answer_and_fails_plainly_after_the_dhcp_timeout() {
         .find(|line| line.contains("diskless: FATAL network: "))
         .map(str::to_owned)
         .unwrap_or_else(|| panic!("{}", log.failure_report("no FATAL network line")));
-    assert!(fatal.contains("no DHCP server answered on eth0"), "{fatal}");
+    assert!(fatal.contains("no DHCP server answered on ens3"), "{fatal}");
     // "... N DISCOVERs sent in S s": S is the timeout, give or take scheduling.
     let secs = fatal
         .split(" sent in ")

@@ -131,13 +131,13 @@ fn pxelinux_chain_boots_the_node_with_its_appended_ip_and_bootif() {
     let dmesg = block(&log, "ROOT-DMESG: ").join("\n");
     assert!(
         dmesg.contains(&format!(
-            "boot interface eth0 ({MAC}), chosen with MAC {MAC} (BOOTIF)"
+            "boot interface ens3 ({MAC}), chosen with MAC {MAC} (BOOTIF)"
         )),
         "{dmesg}"
     );
     // The last ip= wins: the node took PXE's address as given and asked DHCP nothing more.
     assert!(
-        !dmesg.contains("dhcp: eth0: DISCOVER"),
+        !dmesg.contains("dhcp: ens3: DISCOVER"),
         "the node ran DHCP despite pxelinux's static ip=:\n{dmesg}"
     );
     let record = common::record(&log);
@@ -148,7 +148,7 @@ fn pxelinux_chain_boots_the_node_with_its_appended_ip_and_bootif() {
     );
     assert_eq!(record.mac.as_deref(), Some(MAC), "{record:?}");
     assert_eq!(record.addresses, ["10.0.2.15/24"], "{record:?}");
-    let conf = net_conf(&log, "net-eth0.conf");
+    let conf = net_conf(&log, "net-ens3.conf");
     assert_eq!(conf.get("IPV4ADDR").map(String::as_str), Some("10.0.2.15"));
     assert_eq!(
         conf.get("HOSTNAME").map(String::as_str),

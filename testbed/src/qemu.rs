@@ -39,6 +39,9 @@ pub struct Nic {
     netdev_opts: Vec<String>,
 }
 
+/// The PCI slot of the virtio-rng device (see [`Qemu::rng`]).
+const RNG_SLOT: u32 = 0x1f;
+
 impl Nic {
     /// A virtio-net-pci card with the given MAC (`52:54:00:12:34:56`).
     pub fn new(mac: &str) -> Nic {
@@ -95,6 +98,8 @@ pub struct Qemu {
     binary: OsString,
     boot: Boot,
     append: Vec<String>,
+    /// Appended after `append`, as bytes: a command line need not be UTF-8.
+    append_bytes: Vec<u8>,
     nics: Vec<Nic>,
     memory_mb: u32,
     timeout: Duration,
@@ -128,6 +133,7 @@ impl Qemu {
             binary: OsString::from(QEMU_BINARY),
             boot,
             append: Vec::new(),
+            append_bytes: Vec::new(),
             nics: Vec::new(),
             memory_mb: 1024,
             // The baselines' `timeout 180`.
@@ -144,6 +150,14 @@ impl Qemu {
     /// Appends to the kernel command line (repeatable; parts are joined with a space).
     pub fn append(mut self, args: &str) -> Qemu {
         self.append.push(args.to_owned());
+        self
+    }
+
+    /// Appends raw bytes (after everything given to [`Qemu::append`]): firmware and boot
+    /// loaders put bytes that are not UTF-8 on real command lines.
+    pub fn append_bytes(mut self, args: &[u8]) -> Qemu {
+        self.append_bytes.push(b' ');
+        self.append_bytes.extend_from_slice(args);
         self
     }
 
@@ -269,7 +283,9 @@ impl Qemu {
                 out.push("-initrd".into());
                 out.push(initrd.clone().into_os_string());
                 out.push("-append".into());
-                out.push(self.kernel_cmdline().unwrap_or_default().into());
+                let mut line = self.kernel_cmdline().unwrap_or_default().into_bytes();
+                line.extend_from_slice(&self.append_bytes);
+                out.push(std::os::unix::ffi::OsStringExt::from_vec(line));
             }
             Boot::Pxe => {
                 if !self.append.is_empty() {
@@ -312,8 +328,11 @@ impl Qemu {
             out.push(format!("{},netdev=n{i},mac={}", nic.model, nic.mac).into());
         }
         if self.rng {
+            // In the last slot of the root bus, so that NICs take slots 3, 4, ... in the order
+            // given however they are added (`tap_nic` comes through `arg`): the names the
+            // node's udev derives from the slot (`ens3`) stay the same.
             out.push("-device".into());
-            out.push("virtio-rng-pci".into());
+            out.push(format!("virtio-rng-pci,addr={RNG_SLOT:#x}").into());
         }
         out.extend(self.args.iter().cloned());
         Ok(out)
@@ -898,7 +917,7 @@ mod tests {
                 "-device",
                 "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56",
                 "-device",
-                "virtio-rng-pci",
+                "virtio-rng-pci,addr=0x1f",
             ]
         );
     }
