@@ -183,6 +183,44 @@ fn fetch(sh: &Shell, package: &str, cache: &Path, root: &Path) -> Result<()> {
     result
 }
 
+/// The kernel's own package file (`linux-image-<version>_..._amd64.deb`), downloaded into
+/// `target/kernel/debs/` if it is not there yet: a test root installs it as an admin would.
+pub fn package_file(kernel: &Kernel) -> Result<PathBuf> {
+    let package = format!("linux-image-{}", kernel.version);
+    let debs = cache_dir().join("debs");
+    std::fs::create_dir_all(&debs).with_context(|| format!("creating {}", debs.display()))?;
+    let find = || {
+        std::fs::read_dir(&debs).ok().and_then(|entries| {
+            entries.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{package}_")) && n.ends_with(".deb"))
+            })
+        })
+    };
+    if let Some(deb) = find() {
+        return Ok(deb);
+    }
+    let sh = Shell::new()?;
+    let _cwd = sh.push_dir(&debs);
+    let output = cmd!(sh, "apt-get download {package}")
+        .ignore_status()
+        .output()
+        .context("running apt-get download")?;
+    if !output.status.success() {
+        bail!(
+            "apt-get download {package} failed (run apt-get update?):\n{}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    find().with_context(|| {
+        format!(
+            "apt-get download {package} left no .deb in {}",
+            debs.display()
+        )
+    })
+}
+
 /// Finds the kernel release, vmlinuz and module tree in an extracted package.
 pub fn locate(root: &Path) -> Result<Kernel> {
     // Bookworm's packages use /lib/modules, later ones /usr/lib/modules.
