@@ -239,18 +239,29 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
 }
 
 #[test]
-fn nfs4_root_with_a_tmpfs_overlay_is_writable_in_ram() {
+fn nfs4_root_negotiates_4_1_and_a_tmpfs_overlay_is_writable_in_ram() {
     let Some(fx) = fixture() else { return };
     let Some(cluster) = cluster("nfs4-overlay") else {
         return;
     };
     let clients_before = snapshot(&cluster.clients);
+    // NFSv4 without a minor version: mount(2) alone would take it as 4.0; the init tries
+    // 4.2 (the server refuses it), then 4.1, as mount.nfs does.
     let cmdline = format!(
-        "root=nfs4:10.0.2.2:/clients:{} {BOOTIF} {STATIC_IP} diskless.overlay=tmpfs rd.emergency=poweroff",
-        cluster.server.v4_options()
+        "root=nfs4:10.0.2.2:/clients:port={} {BOOTIF} {STATIC_IP} diskless.overlay=tmpfs rd.emergency=poweroff",
+        cluster.server.nfs_port()
     );
     let log = fx.boot("nfs4-overlay", &cmdline, &[MAC]);
     assert_reached(&log, "nfs4 overlay");
+    let dmesg = block(&log, "ROOT-DMESG: ").join("\n");
+    assert!(
+        dmesg.contains("the server does not speak NFS 4.2; trying the next version"),
+        "{dmesg}"
+    );
+    assert!(
+        dmesg.contains("mounted NFS 4.1 10.0.2.2:/clients"),
+        "{dmesg}"
+    );
     assert_eq!(log.value("ROOT-HOSTNAME").as_deref(), Some("worker-64e59a"));
     assert_eq!(log.value("ROOT-ETC-WRITABLE").as_deref(), Some("yes"));
     assert_eq!(log.value("ROOT-VARLOG-WRITABLE").as_deref(), Some("yes"));

@@ -178,6 +178,8 @@ pub fn ganesha_config(exports: &[Export], ports: Ports, recovery_root: &Path) ->
          \x20   Lease_Lifetime = {LEASE_LIFETIME_S};\n\
          \x20   # Owners as numbers both ways: the guest has no idmapd.\n\
          \x20   Only_Numeric_Owners = true;\n\
+         \x20   # NFSv4.0 and 4.1, not 4.2: a client that asks for plain NFSv4 must negotiate.\n\
+         \x20   Minor_Versions = 0, 1;\n\
          }}\n",
         nfs = ports.nfs,
         mount = ports.mount,
