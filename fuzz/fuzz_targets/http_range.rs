@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -302,21 +302,19 @@ fn check_headers(input: &Input) {
     assert_eq!(parse_content_length(&start.to_string()), Some(start));
 }
 
-fn dest() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
+/// The file the fetch writes: one per fuzzing process, removed by every run that passes.
+fn dest() -> &'static Path {
+    static DEST: OnceLock<PathBuf> = OnceLock::new();
+    DEST.get_or_init(|| {
         // tmpfs when there is one: the loop writes and removes a file on every run.
-        let base = std::path::Path::new("/dev/shm");
-        let base = if base.is_dir() {
-            base.to_path_buf()
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            shm.to_path_buf()
         } else {
             std::env::temp_dir()
         };
-        let dir = base.join(format!("diskless-fuzz-http-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
-        dir
-    });
-    dir.join("image")
+        dir.join(format!("diskless-fuzz-http-{}.img", std::process::id()))
+    })
 }
 
 fuzz_target!(|input: Input| {
@@ -334,7 +332,7 @@ fuzz_target!(|input: Input| {
     let dest = dest();
     let job = Job {
         sources: &urls,
-        dest: &dest,
+        dest,
         expected,
         ram_budget: input.budget.map(u64::from),
     };
@@ -352,7 +350,7 @@ fuzz_target!(|input: Input| {
     });
     match &result {
         Ok(fetched) => {
-            let bytes = std::fs::read(&dest).expect("the fetched file");
+            let bytes = std::fs::read(dest).expect("the fetched file");
             assert_eq!(bytes.len() as u64, fetched.bytes);
             assert_eq!(<[u8; 32]>::from(Sha256::digest(&bytes)), fetched.sha256);
             assert!(urls.contains(&fetched.url));
@@ -363,7 +361,7 @@ fuzz_target!(|input: Input| {
                 Pin::Other => panic!("a file that is not the pinned image was accepted"),
                 Pin::None => {}
             }
-            std::fs::remove_file(&dest).expect("removing the fetched file");
+            std::fs::remove_file(dest).expect("removing the fetched file");
         }
         Err(error) => {
             assert!(!dest.exists(), "a file is left after {error}");
