@@ -5,8 +5,9 @@
 //! request gets the next answer, an honest one (the whole image, or the rest of it for a
 //! resume) or any status, headers and body, ending cleanly, cut, stalled or interrupted. Its
 //! promise must hold whatever the server does: on Ok the file holds exactly the bytes whose
-//! sha256 and length it reports (the pinned image, when a hash is pinned); on Err no file is
-//! left. And a server that answers the first request honestly and completely is believed.
+//! sha256 and length it reports (the pinned image, when a hash is pinned, or when every
+//! answer was honest); on Err no file is left. And a server that answers the first request
+//! honestly and completely is believed.
 #![no_main]
 
 use std::cell::RefCell;
@@ -367,6 +368,15 @@ fuzz_target!(|input: Input| {
             assert!(!dest.exists(), "a file is left after {error}");
             assert!(!error.to_string().is_empty());
         }
+    }
+    // A server that only ever answers honestly, however often its connection breaks, gets
+    // its image across: resumes splice the right bytes.
+    let all_honest = input
+        .answers
+        .iter()
+        .all(|a| matches!(a, Answer::Honest { .. }));
+    if let (true, Ok(fetched)) = (all_honest, &result) {
+        assert_eq!(fetched.sha256, image_sha, "resumed wrongly: {fetched:?}");
     }
     // A server that answers the first request with the whole image is believed.
     let first_is_whole = matches!(
