@@ -369,6 +369,7 @@ fn parse_netmask(text: &str, v6: bool) -> Result<Option<u8>, IpParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn v4(s: &str) -> IpAddr {
         IpAddr::V4(s.parse().unwrap())
@@ -668,26 +669,121 @@ mod tests {
         }
     }
 
-    #[test]
-    fn never_panics_on_random_input() {
-        let alphabet: &[&str] = &[
-            ":", "[", "]", ".", "1", "25", "255", "a", "-", "dhcp", "off", "::", "fd00", "é", "",
+    /// An `ip=` in the positional form made of valid fields (IPv4; empty fields as None),
+    /// and the [`StaticIp`] it stands for.
+    fn positional() -> impl Strategy<Value = (String, StaticIp)> {
+        let addr = || proptest::option::of(any::<[u8; 4]>().prop_map(Ipv4Addr::from));
+        let keywords = vec![
+            "off", "none", "dhcp", "on", "any", "bootp", "both", "rarp", "dhcp4", "dhcp6", "auto6",
+            "either6", "link6", "ibft",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        for _ in 0..50_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let len = (state % 16) as usize;
-            let mut value = String::new();
-            let mut s = state;
-            for _ in 0..len {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                value.push_str(alphabet[((s >> 33) % alphabet.len() as u64) as usize]);
+        (
+            (addr(), addr(), addr(), proptest::option::of(0..=32u8)),
+            proptest::option::of("[a-z][a-z0-9-]{0,12}"),
+            proptest::option::of("(eth|ens|enp)[0-9]{1,3}"),
+            proptest::sample::select(keywords),
+            (addr(), addr(), addr()),
+        )
+            .prop_map(
+                |((client, server, gateway, prefix), hostname, device, keyword, tail)| {
+                    let (dns0, dns1, ntp) = tail;
+                    let show = |a: Option<Ipv4Addr>| a.map(|a| a.to_string()).unwrap_or_default();
+                    let fields = [
+                        show(client),
+                        show(server),
+                        show(gateway),
+                        prefix.map(|p| p.to_string()).unwrap_or_default(),
+                        hostname.clone().unwrap_or_default(),
+                        device.clone().unwrap_or_default(),
+                        keyword.to_owned(),
+                        show(dns0),
+                        show(dns1),
+                        show(ntp),
+                    ];
+                    let ip = StaticIp {
+                        client: client.map(IpAddr::V4),
+                        server: server.map(IpAddr::V4),
+                        gateway: gateway.map(IpAddr::V4),
+                        prefix_len: prefix,
+                        hostname,
+                        device,
+                        autoconf: AutoConf::from_keyword(keyword).expect("a keyword"),
+                        dns: dns0.into_iter().chain(dns1).map(IpAddr::V4).collect(),
+                        ntp,
+                        mtu: None,
+                        mac: None,
+                    };
+                    (fields.join(":"), ip)
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Any `ip=` made of valid fields parses back to those fields, however many
+        /// trailing fields are left out.
+        #[test]
+        fn valid_fields_parse_back_to_those_fields((value, want) in positional(), cut in 0..4usize) {
+            prop_assert_eq!(parse(&value), Ok(IpParam::Static(want.clone())));
+            // Dropping empty trailing fields changes nothing.
+            let mut short = value.as_str();
+            for _ in 0..cut {
+                match short.strip_suffix(':') {
+                    Some(rest) => short = rest,
+                    None => break,
+                }
             }
-            let _ = parse(&value);
+            prop_assert_eq!(parse(short), Ok(IpParam::Static(want)));
+        }
+
+        /// dracut's `<device>:<autoconf>:<mtu>:<mac>` gives back its device, MTU and MAC
+        /// (normalised to lowercase with colons).
+        #[test]
+        fn device_form_fields_parse_back(
+            device in "(eth|ens|enp)[0-9]{1,3}",
+            keyword in proptest::sample::select(vec!["dhcp", "on", "any", "dhcp6", "auto6"]),
+            mtu in proptest::option::of(68..=u16::MAX),
+            mac in proptest::option::of(any::<[u8; 6]>()),
+            dashes in any::<bool>(),
+        ) {
+            let mac = mac.map(Mac);
+            let mut value = format!("{device}:{keyword}");
+            if mtu.is_some() || mac.is_some() {
+                value.push_str(&format!(":{}", mtu.map(|m| m.to_string()).unwrap_or_default()));
+            }
+            if let Some(mac) = mac {
+                let text = mac.to_string().to_uppercase();
+                value.push(':');
+                value.push_str(&if dashes { text.replace(':', "-") } else { text });
+            }
+            prop_assert_eq!(
+                parse(&value),
+                Ok(IpParam::Device {
+                    device,
+                    autoconf: AutoConf::from_keyword(keyword).expect("a keyword"),
+                    mtu,
+                    mac: mac.map(|m| m.to_string()),
+                })
+            );
+        }
+
+        /// Any text returns, never panics; what parses keeps the kernel's limits.
+        #[test]
+        fn any_text_returns_within_limits(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    ":", "[", "]", ".", "1", "25", "255", "a", "-", "dhcp", "off", "::", "fd00",
+                    "\u{e9}", "",
+                ]),
+                0..16,
+            ),
+        ) {
+            if let Ok(IpParam::Static(ip)) = parse(&parts.concat()) {
+                prop_assert!(ip.prefix_len.is_none_or(|p| p <= 128));
+                prop_assert!(ip.mtu.is_none_or(|m| m >= 68));
+                prop_assert!(ip.device.as_ref().is_none_or(|d| !d.is_empty() && d.len() <= 15));
+            }
         }
     }
 }

@@ -229,7 +229,11 @@ fn split_options(text: &str, separator: char) -> Vec<String> {
 fn split_leading_server(text: &str) -> (Option<&str>, &str) {
     if let Some(after_bracket) = text.strip_prefix('[') {
         if let Some((v6, rest)) = after_bracket.split_once("]:") {
-            return (Some(v6), rest);
+            // `[]` names no server; it stays part of the path, which then is not absolute.
+            if !v6.is_empty() {
+                return (Some(v6), rest);
+            }
+            return (None, text);
         }
     }
     match text.split_once(':') {
@@ -313,7 +317,9 @@ mod tests {
 
     #[test]
     fn a_path_must_be_absolute() {
-        for text in ["server:relative", "", "srv:", ",ro"] {
+        // Empty brackets name no server (found by fuzzing: they gave the server "").
+        assert!(NfsShare::parse_dracut("[]:/x").is_err());
+        for text in ["server:relative", "", "srv:", ",ro", "[]:/x"] {
             assert!(NfsShare::parse_comma(text).is_err(), "{text}");
         }
     }

@@ -107,6 +107,7 @@ fn next_arg(args: &[u8]) -> (Param, &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn p(key: &str, value: Option<&str>) -> Param {
         Param {
@@ -245,19 +246,90 @@ mod tests {
         );
     }
 
-    #[test]
-    fn never_panics_on_random_bytes() {
-        let alphabet = b" \t\"=ab\xa0\xc3-\n";
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let len = (state % 12) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|k| alphabet[((state >> (k * 5)) % alphabet.len() as u64) as usize])
-                .collect();
-            let _ = parse_bytes(&bytes);
+    /// A key of the kind admins write: no space, quote or `=`.
+    fn key() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9_.-]{1,12}"
+    }
+
+    /// A token: a bare key, or `key=value` with a value that may hold `=`, `:` and `,`.
+    fn token() -> impl Strategy<Value = (String, Option<String>)> {
+        (key(), proptest::option::of("[A-Za-z0-9_.:/,=@{}%-]{0,16}"))
+    }
+
+    /// One or more of the kernel's spaces, as a separator.
+    fn spaces() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            proptest::sample::select(vec![' ', '\t', '\n', '\x0b', '\x0c', '\r']),
+            1..4,
+        )
+        .prop_map(|s| s.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// A line of plain tokens, joined by any run of spaces, splits back into them.
+        #[test]
+        fn plain_tokens_joined_by_any_spaces_split_back(
+            tokens in proptest::collection::vec((token(), spaces()), 0..8),
+            lead in "[ \t\n]{0,2}",
+        ) {
+            let mut line = lead;
+            for ((key, value), sep) in &tokens {
+                line.push_str(key);
+                if let Some(value) = value {
+                    line.push('=');
+                    line.push_str(value);
+                }
+                line.push_str(sep);
+            }
+            let want: Vec<(String, Option<String>)> =
+                tokens.into_iter().map(|(token, _)| token).collect();
+            prop_assert_eq!(pairs(&line), want);
+        }
+
+        /// `key="a value with spaces"` keeps its spaces and loses its quotes, wherever it is.
+        #[test]
+        fn a_quoted_value_keeps_its_spaces(
+            before in proptest::collection::vec(token(), 0..3),
+            key in key(),
+            value in "[a-z0-9 =\t]{0,16}",
+            after in proptest::collection::vec(token(), 0..3),
+        ) {
+            let plain = |t: &(String, Option<String>)| match &t.1 {
+                Some(v) => format!("{}={v}", t.0),
+                None => t.0.clone(),
+            };
+            let mut words: Vec<String> = before.iter().map(plain).collect();
+            words.push(format!("{key}=\"{value}\""));
+            words.extend(after.iter().map(plain));
+            let mut want = before.clone();
+            want.push((key, Some(value)));
+            want.extend(after);
+            prop_assert_eq!(pairs(&words.join(" ")), want);
+        }
+
+        /// Any bytes split without panicking; without a quote on the line, no key is empty
+        /// and no key or value holds a space.
+        #[test]
+        fn any_bytes_split_and_spaces_only_enter_through_quotes(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b" \t\"=ab\xa0\xc3-\n\0".to_vec()),
+                0..24,
+            ),
+        ) {
+            let params = parse_bytes(&bytes);
+            let line = bytes.split(|&b| b == 0).next().unwrap_or_default();
+            if !line.contains(&b'"') {
+                for param in &params {
+                    let value = param.value.as_deref().unwrap_or_default();
+                    prop_assert!(!param.key.is_empty(), "{:?}", bytes);
+                    prop_assert!(
+                        !param.key.contains([' ', '\t', '\n']) && !value.contains([' ', '\t', '\n']),
+                        "{:?} -> {:?}", bytes, params
+                    );
+                }
+            }
         }
     }
 }

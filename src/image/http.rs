@@ -67,6 +67,15 @@ pub fn parse_content_range(value: &str) -> Option<ContentRange> {
     fits.then_some(ContentRange { start, end, total })
 }
 
+/// Parses a `Content-Length` (RFC 9110, 8.6: one or more digits); `None` when it is not one,
+/// so that a sign or a list is never read as a length.
+pub fn parse_content_length(value: &str) -> Option<u64> {
+    let value = value.trim();
+    (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| value.parse().ok())
+        .flatten()
+}
+
 /// [`Transport`] over ureq: plain TCP for `http`, our rustls configuration for `https`.
 pub struct HttpTransport {
     agent: ureq::Agent,
@@ -236,7 +245,7 @@ impl Transport for HttpTransport {
         let etag = header("etag").filter(|t| !t.starts_with("W/"));
         let validator = etag.or_else(|| header("last-modified"));
         let content_range = header("content-range");
-        let content_length = header("content-length").and_then(|v| v.parse().ok());
+        let content_length = header("content-length").and_then(|v| parse_content_length(&v));
         let status = response.status().as_u16();
         Ok(Response {
             status,
@@ -302,6 +311,26 @@ mod tests {
             "",
         ] {
             assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_lengths() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("0", Some(0)),
+            ("1048576", Some(1 << 20)),
+            (" 42 ", Some(42)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("+42", None),
+            ("-1", None),
+            ("42, 42", None),
+            ("4 2", None),
+            ("0x10", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_content_length(text), *want, "{text:?}");
         }
     }
 }

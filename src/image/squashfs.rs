@@ -330,6 +330,27 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// A valid superblock is accepted exactly when the file holds the bytes it says are
+        /// used; else the error names both numbers (a cut download, not a bad image).
+        #[test]
+        fn accepted_exactly_when_the_file_holds_bytes_used(
+            bytes_used in 96..=u64::MAX / 2,
+            file_len in proptest::prop_oneof![0..=4096u64, 96..=u64::MAX],
+        ) {
+            let sb = superblock(|sb| set_u64(sb, 40, bytes_used));
+            let got = check_superblock(&sb, file_len);
+            let want = if file_len < 96 {
+                Err(SquashfsError::TooShort { len: file_len })
+            } else if bytes_used > file_len {
+                Err(SquashfsError::Truncated { bytes_used, file_len })
+            } else {
+                Ok(Superblock { inodes: 1234, block_size: 128 * 1024, compression: 6, bytes_used })
+            };
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn never_panics_on_short_or_random_heads() {
         for len in 0..200 {

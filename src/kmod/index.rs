@@ -372,6 +372,7 @@ fn match_class(pattern: &[char], open: usize, c: char) -> Option<(bool, usize)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// A fragment of a real modules.dep (a kernel with virtio as modules, compressed with
     /// zstd), as depmod writes it: each module's full dependency closure, to be loaded from
@@ -707,20 +708,55 @@ kernel/drivers/net/net-builtin-thing.ko
         );
     }
 
-    #[test]
-    fn glob_match_never_panics() {
-        let alphabet = ['[', ']', '!', '^', '-', '\\', '*', '?', 'a', 'b'];
-        let mut state = 0x1234_5678_9abc_def1_u64;
-        for _ in 0..30_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let pick = |shift: u32, len: u64| -> String {
-                (0..(state >> shift) % len)
-                    .map(|k| alphabet[((state >> (k * 3 + 8)) % alphabet.len() as u64) as usize])
-                    .collect()
-            };
-            let _ = glob_match(&pick(1, 9), &pick(5, 6));
+    /// Alias-like text: what module aliases are made of.
+    fn alias_text() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9:_*?\\[\\]!^-]{0,16}"
+    }
+
+    /// `text` as a pattern that matches it literally: every special character quoted.
+    fn escaped(text: &str) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Any text, quoted, matches itself and nothing else, as modprobe reads an alias
+        /// with `\` before its wildcards.
+        #[test]
+        fn quoted_text_matches_only_itself(text in alias_text(), other in alias_text()) {
+            let pattern = escaped(&text);
+            prop_assert!(glob_match(&pattern, &text), "{} vs {}", pattern, text);
+            prop_assert_eq!(glob_match(&pattern, &other), other == text);
+        }
+
+        /// `prefix*` matches every text that starts with the prefix, as
+        /// `alias pci:v00008086d* e1000` does every Intel device.
+        #[test]
+        fn a_trailing_star_matches_any_rest(prefix in "[a-z0-9:]{0,10}", rest in alias_text()) {
+            let pattern = format!("{}*", escaped(&prefix));
+            let text = format!("{prefix}{rest}");
+            prop_assert!(glob_match(&pattern, &text), "{} vs {}", pattern, text);
+        }
+
+        /// Any pattern against any text returns, never panics.
+        #[test]
+        fn any_pattern_returns(
+            pattern in proptest::collection::vec(
+                proptest::sample::select(vec!['[', ']', '!', '^', '-', '\\', '*', '?', 'a', 'b']),
+                0..9,
+            ),
+            text in "[ab\\[\\]*?-]{0,6}",
+        ) {
+            let pattern: String = pattern.into_iter().collect();
+            let _ = glob_match(&pattern, &text);
         }
     }
 }

@@ -21,6 +21,7 @@ fn main() -> anyhow::Result<()> {
         "hostname" => tasks::hostname::run(rest),
         "test" => tasks::test::run(rest),
         "bench" => tasks::bench::run(rest),
+        "fuzz" => tasks::fuzz::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task> [options]\n\n\
@@ -30,7 +31,8 @@ fn main() -> anyhow::Result<()> {
                  boot      demo: build, serve a root image, boot a node in QEMU\n  \
                  hostname  print the host names nodes will take for their MACs\n  \
                  bench     boot time, size and fetch throughput against initramfs-tools\n  \
-                 test      run every test (unit, image, QEMU)\n\n\
+                 test      run every test (unit, image, QEMU)\n  \
+                 fuzz      run the fuzz targets of every parser of untrusted input\n\n\
                  `cargo xtask <task> --help` describes a task's options."
             );
             std::process::exit(2)

@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod boot;
+pub mod fuzz;
 pub mod hostname;
 pub mod initrd;
 pub mod kernel;
