@@ -279,6 +279,49 @@ fn nfs4_root_negotiates_4_1_and_a_tmpfs_overlay_is_writable_in_ram() {
     );
 }
 
+/// `diskless.persist=/var` with the node's directory at `/var/local`, inside it: the first
+/// boot's copy of /var must not walk into the node's directory (it once did, without end),
+/// and the node's directory must stay visible on top of the persisted /var.
+#[test]
+fn persisting_var_around_the_node_directory_boots_twice_and_stays_bounded() {
+    let Some(fx) = fixture() else { return };
+    let Some(cluster) = cluster("persist-var") else {
+        return;
+    };
+    let v3 = cluster.server.v3_options();
+    let v4 = cluster.server.v4_options();
+    let line = format!(
+        "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro,{v3} ip=dhcp {BOOTIF} {STATIC_IP} \
+         diskless.hostname=worker-node-{{mac}} diskless.node=10.0.2.2:/workers,{v4} \
+         diskless.persist=/var rd.emergency=poweroff"
+    );
+    for (boot, label) in [("1", "persist-var-first"), ("2", "persist-var-again")] {
+        let log = fx.boot(label, &line, &[MAC]);
+        assert_reached(&log, label);
+        // /var/local/boots is on the node's directory, counted across boots.
+        assert_eq!(log.value("ROOT-BOOTS").as_deref(), Some(boot), "{label}");
+        assert_eq!(
+            log.value("ROOT-VARLOG-WRITABLE").as_deref(),
+            Some("yes"),
+            "{label}"
+        );
+    }
+    // /var/local/boots landed on the node's directory itself, not in the persisted copy of
+    // /var: the node's directory is on top.
+    let node_dir = cluster.workers.join("525400123456");
+    assert!(!node_dir.join("persist/var/local/boots").exists());
+    let entries = snapshot(&node_dir).len();
+    assert!(
+        entries < 100,
+        "{entries} entries: the first boot's copy did not stay bounded"
+    );
+    assert!(node_dir.join("persist/var/log/diskless-test").is_file());
+    assert_eq!(
+        std::fs::read_to_string(node_dir.join("boots")).expect("boots"),
+        "2\n"
+    );
+}
+
 #[test]
 fn unreachable_servers_and_missing_exports_end_in_a_fatal_line() {
     let Some(fx) = fixture() else { return };
