@@ -5,6 +5,7 @@
 # - cpio, initramfs-tools-core, file, zstd (image checks with Debian's own tools);
 # - nfs-ganesha (NFSv3/v4.1 test server), dnsmasq-base and iproute2 (DHCP/DNS in namespaces);
 # - initramfs-tools, dracut-core and friends, curl, time, squashfs-tools (the bench's baselines);
+# - mmdebstrap (the real Debian root the systemd tests boot; squashfs-tools packs it);
 # and the Rust musl target.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ PACKAGES=(
     initramfs-tools curl time squashfs-tools
     dracut-core dracut-network dracut-live
     pxelinux syslinux-common
+    mmdebstrap
 )
 
 export DEBIAN_FRONTEND=noninteractive

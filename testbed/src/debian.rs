@@ -55,7 +55,7 @@ pub const CONTAINER_IMAGE: &str = "docker.io/library/diskless-marker:1";
 pub const CONTAINER_MARKER: &str = "CONTAINER-MARKER-7c1e";
 
 /// Bumped when [`prepare`] changes what it writes, so that cached roots are rebuilt.
-const PREPARE_VERSION: u32 = 1;
+const PREPARE_VERSION: u32 = 3;
 
 /// The check, run by `diskless-check.service` (Type=simple, so the boot does not wait for
 /// it and `is-system-running --wait` can).
@@ -75,6 +75,7 @@ ip -o link show | sed 's/^/CHECK-LINK: /'
 findmnt -n -o FSTYPE,SOURCE,OPTIONS / | sed 's/^/CHECK-ROOT: /'
 findmnt -n -o TARGET,FSTYPE,SOURCE -l | sed 's/^/CHECK-MOUNT: /'
 journalctl -b -p err --no-pager -q | sed 's/^/CHECK-JOURNAL: /'
+journalctl -b --no-pager -q | grep -iE 'cannot rename|failed to rename|DHCPDECLINE' | sed 's/^/CHECK-NET-TROUBLE: /'
 journalctl --header 2>/dev/null | grep -E '^File path' | sed 's/^/CHECK-JOURNAL-FILE: /'
 networkctl list --no-pager --no-legend 2>/dev/null | sed 's/^/CHECK-NETWORKCTL: /'
 for link in $(ls /sys/class/net); do
@@ -149,6 +150,16 @@ KeepConfiguration=yes
 [DHCPv4]
 # The identity the initramfs's DHCP client used (type 1 + MAC): one node, one lease.
 ClientIdentifier=mac
+# Stopping (at shutdown) must not hand back an address an NFS root still runs on.
+SendRelease=no
+";
+
+/// ifupdown takes interfaces down when its units stop, at shutdown too: under a network root
+/// the node would lose its root before it is done. The boot NIC stays as it is.
+const IFUPDOWN_KEEP: &str = "\
+# The boot NIC may carry the root (NFS): never deconfigure it on the way down.
+[Service]
+ExecStop=
 ";
 
 /// A root, built and cached.
@@ -233,6 +244,16 @@ fn files(marker: &[u8]) -> Vec<(&'static str, u32, Vec<u8>)> {
             NETWORK_FILE.into(),
         ),
         (
+            "etc/systemd/system/ifup@.service.d/network-root.conf",
+            0o644,
+            IFUPDOWN_KEEP.into(),
+        ),
+        (
+            "etc/systemd/system/networking.service.d/network-root.conf",
+            0o644,
+            IFUPDOWN_KEEP.into(),
+        ),
+        (
             "usr/local/share/diskless/marker.tar",
             0o644,
             marker.to_vec(),
@@ -271,13 +292,11 @@ fn build(deb: &Path, files: &[(&str, u32, Vec<u8>)], work: &Path) -> Result<()> 
         "mmdebstrap is missing (apt-get install mmdebstrap)"
     );
     let tarball = work.join("root.tar");
-    let include = std::iter::once(deb.display().to_string())
-        .chain(PACKAGES.iter().map(|p| (*p).to_owned()))
-        .collect::<Vec<_>>()
-        .join(",");
+    // A path in --include is taken whole (mmdebstrap does not split it), so on its own.
+    let packages = PACKAGES.join(",");
     cmd!(
         sh,
-        "mmdebstrap --mode=root --variant=apt --include={include}
+        "mmdebstrap --mode=root --variant=apt --include={packages} --include={deb}
             --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount
             {SUITE} {tarball}"
     )
@@ -311,7 +330,8 @@ fn build(deb: &Path, files: &[(&str, u32, Vec<u8>)], work: &Path) -> Result<()> 
 /// - no initrd in /boot (the node's initramfs is ours);
 /// - dhclient identifies itself as the initramfs did (type 1 + MAC), so the DHCP server sees
 ///   one client renewing, not a second one asking for the address in use;
-/// - ifupdown and systemd-networkd configuration for the boot NIC; the check unit enabled.
+/// - ifupdown and systemd-networkd configuration for the boot NIC, which neither takes down
+///   at shutdown (the root may hang off it); the check unit enabled.
 pub fn prepare(tree: &Path, files: &[(&str, u32, Vec<u8>)]) -> Result<()> {
     use std::os::unix::fs::{PermissionsExt, symlink};
     std::fs::write(tree.join("etc/machine-id"), "")?;
@@ -364,6 +384,10 @@ pub fn prepare(tree: &Path, files: &[(&str, u32, Vec<u8>)]) -> Result<()> {
         std::fs::write(&dest, contents)?;
         std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(*mode))?;
     }
+    // The serial console carries the check's report: no login prompt in the middle of it.
+    let getty = tree.join("etc/systemd/system/serial-getty@ttyS0.service");
+    let _ = std::fs::remove_file(&getty);
+    symlink("/dev/null", &getty)?;
     for (unit, wanted_by) in [
         ("diskless-check.service", "multi-user.target"),
         ("ssh-hostkeys.service", "ssh.service"),
@@ -385,6 +409,8 @@ pub struct Report {
     pub failed_units: Vec<String>,
     pub hostname: String,
     pub etc_hostname: String,
+    /// `hostnamectl status`, line by line.
+    pub hostnamectl: Vec<String>,
     pub machine_id: String,
     /// `ip -o -4 addr`: interface → addresses.
     pub addresses: BTreeMap<String, Vec<String>>,
@@ -393,6 +419,8 @@ pub struct Report {
     pub root: String,
     pub mounts: Vec<String>,
     pub journal_errors: Vec<String>,
+    /// Journal lines about interfaces udev could not rename, or leases declined.
+    pub net_trouble: Vec<String>,
     pub journal_files: Vec<String>,
     /// `networkctl list`: link and its setup state, e.g. `ens3 configured`.
     pub networkctl: Vec<String>,
@@ -439,12 +467,18 @@ impl Report {
             failed_units: values("CHECK-FAILED: "),
             hostname: value("CHECK-HOSTNAME"),
             etc_hostname: value("CHECK-ETC-HOSTNAME"),
+            hostnamectl: values("CHECK-HOSTNAMECTL: "),
             machine_id: value("CHECK-MACHINE-ID"),
             addresses,
             links: values("CHECK-LINK: "),
-            root: values("CHECK-ROOT: ").join(" "),
+            root: values("CHECK-ROOT: ")
+                .join(" ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             mounts: values("CHECK-MOUNT: "),
             journal_errors: values("CHECK-JOURNAL: "),
+            net_trouble: values("CHECK-NET-TROUBLE: "),
             journal_files: values("CHECK-JOURNAL-FILE: "),
             networkctl: values("CHECK-NETWORKCTL: ")
                 .iter()
