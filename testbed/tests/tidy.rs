@@ -58,3 +58,40 @@ fn every_file_in_the_top_level_tests_directory_is_a_test_target() {
          add a [[test]] entry for each to testbed/Cargo.toml"
     );
 }
+
+/// `sys` is the init's one syscall seam: the core depends on it, never the reverse, so a
+/// change in how the boot is planned can never change what a syscall wrapper does.
+#[test]
+fn the_syscall_seam_imports_nothing_of_the_core() {
+    let dir = testbed::project_root().join("src/sys");
+    let mut offending = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("reading a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no sources in {}", dir.display());
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("reading a source file");
+        for (number, line) in text.lines().enumerate() {
+            let outside_sys = line.match_indices("crate::").any(|(at, _)| {
+                line.get(at..)
+                    .is_some_and(|rest| !rest.starts_with("crate::sys"))
+            });
+            if outside_sys || line.contains("super::super") {
+                offending.push(format!(
+                    "{}:{}: {}",
+                    file.display(),
+                    number + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        offending.is_empty(),
+        "src/sys must not import the core:\n{}",
+        offending.join("\n")
+    );
+}
