@@ -21,7 +21,7 @@ Runs every target in fuzz/ (or only TARGET), one after another, each for N secon
 (libFuzzer's -max_total_time), on the corpus in target/fuzz-corpus/<target>/, which is
 kept between runs and seeded with real inputs (the command lines of the unit tests,
 dnsmasq's DHCP replies, modules.dep and modules.alias as the image builder writes them,
-a squashfs superblock). Prints the executions of each target; a crash leaves its input
+a squashfs superblock, configuration archives). Prints the executions of each target; a crash leaves its input
 in fuzz/artifacts/<target>/ and makes the exit status non-zero. Installs cargo-fuzz and
 the nightly toolchain when missing.
 
@@ -297,6 +297,7 @@ fn seeds(target: &str) -> Result<Vec<(String, Vec<u8>)>> {
             .collect::<Result<_>>()?,
         "module_index" => vec![named("builder", module_index_seed())],
         "squashfs" => vec![named("zstd", squashfs_seed()?)],
+        "archive" => archive_seeds()?,
         _ => Vec::new(),
     })
 }
@@ -382,6 +383,29 @@ fn module_index_seed() -> Vec<u8> {
             .to_owned(),
     ];
     files.join("\0").into_bytes()
+}
+
+/// Configuration archives as an admin makes them (an apkovl's etc/ with a link and a hard
+/// link), plain, gzip and zstd, and one that tries to leave the root.
+fn archive_seeds() -> Result<Vec<(String, Vec<u8>)>> {
+    let apkovl = testbed::archive::Tar::new()
+        .dir("etc/")
+        .file("etc/hostname", b"worker-1\n", 0o644)
+        .symlink("etc/localtime", "/usr/share/zoneinfo/UTC")
+        .hard_link("etc/motd", "etc/hostname")
+        .dir("etc/ssh/");
+    let zstd = zstd::encode_all(apkovl.clone().finish().as_slice(), 3)?;
+    let evil = testbed::archive::Tar::new()
+        .symlink("up", "..")
+        .file("up/x", b"x", 0o644)
+        .file("../etc/x", b"x", 0o644);
+    let named = |name: &str, bytes: Vec<u8>| (name.to_owned(), bytes);
+    Ok(vec![
+        named("tar", apkovl.clone().finish()),
+        named("gzip", apkovl.gzip()),
+        named("zstd", zstd),
+        named("escape", evil.finish()),
+    ])
 }
 
 /// The image's length (8 bytes, little-endian) and its first KiB, as the `squashfs` target
