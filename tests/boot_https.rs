@@ -36,6 +36,7 @@ fn trust(ca: &Ca, client: Option<&Leaf>) -> Trust {
             )
         }),
         pin: None,
+        config_key: None,
     }
 }
 

@@ -97,6 +97,8 @@ pub struct Trust {
     pub client: Option<(Vec<u8>, Vec<u8>)>,
     /// The sha256 the root image must have (`--image`, `--image-sha256`), and a name for it.
     pub pin: Option<([u8; 32], Option<String>)>,
+    /// The minisign public key configuration archives must be signed with (`--config-key`).
+    pub config_key: Option<Vec<u8>>,
 }
 
 impl Trust {
@@ -136,6 +138,16 @@ impl Trust {
                 }
             }
             (None, None) => {}
+        }
+        if let Some(key) = &self.config_key {
+            let text = std::str::from_utf8(key).context("--config-key: not a text file")?;
+            diskless::image::signature::parse_key(text)
+                .map_err(|e| anyhow::anyhow!("--config-key: {e}"))?;
+            files.push(ExtraFile {
+                dest: diskless::image::trust::CONFIG_KEY.to_owned(),
+                contents: key.clone(),
+                mode: 0o644,
+            });
         }
         if let Some((sha256, name)) = &self.pin {
             files.push(ExtraFile {
@@ -754,6 +766,27 @@ mod tests {
         assert_eq!(diskless::image::trust::parse_pin(&text), Ok(sha));
         assert!(text.ends_with("  root.squashfs\n"), "{text}");
         assert_eq!(Trust::default().files().expect("nothing"), Vec::new());
+    }
+
+    #[test]
+    fn a_config_key_is_checked_and_baked() {
+        let key = include_bytes!("../../src/image/fixtures/test.pub").to_vec();
+        let trust = Trust {
+            config_key: Some(key.clone()),
+            ..Trust::default()
+        };
+        let files = trust.files().expect("a good key");
+        assert_eq!(files[0].dest, diskless::image::trust::CONFIG_KEY);
+        assert_eq!(files[0].contents, key);
+        let bad = Trust {
+            config_key: Some(b"untrusted comment: x\nnot base64\n".to_vec()),
+            ..Trust::default()
+        };
+        let err = bad.files().expect_err("not a key");
+        assert!(
+            err.to_string()
+                .starts_with("--config-key: not a minisign public key")
+        );
     }
 
     #[test]
