@@ -14,10 +14,10 @@ use crate::cmdline::archives::Values;
 use crate::cmdline::config::BootConfig;
 use crate::error::BootError;
 use crate::hex;
+use crate::image::Client;
 use crate::image::fetch::{Failure, FetchError};
 use crate::image::signature::{self, Signer};
 use crate::image::trust::{self, Trust};
-use crate::image::{Client, fetch::Progress};
 use crate::root::STATE_DIR;
 
 /// The most an archive may weigh as fetched (it is held in RAM while it is checked).
@@ -152,14 +152,10 @@ pub fn apply(
                 )
             }
         };
-        let done = Progress {
-            bytes: fetched.bytes,
-            total: Some(fetched.bytes),
-            elapsed: fetched.elapsed,
-        };
         log::info!(
-            "fetched {url}: {}, sha256 {}{}",
-            done.describe(),
+            "fetched {url}: {} bytes in {:.2} s, sha256 {}{}",
+            fetched.bytes,
+            fetched.elapsed.as_secs_f64(),
             hex::encode(&fetched.sha256),
             match &signer {
                 Some(s) => format!(", signature good ({}; {})", s.key, s.trusted_comment),
