@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod cpio;
+pub mod fleet;
 pub mod initrd;
 pub mod kmod;
 pub mod microcode;
