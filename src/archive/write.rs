@@ -66,8 +66,9 @@ impl Confined {
         let mut dir = self.root.dir(&walked)?;
         for part in parents {
             let name = OsStr::from_bytes(part);
+            // Parents the archive does not list get the usual 0755, as tar gives them.
             self.root
-                .make_dir(&dir, name)
+                .make_dir(&dir, name, 0o755)
                 .map_err(|e| io::Error::other(format!("{}: {e}", walked.join(name).display())))?;
             walked.push(name);
             dir = self.root.dir(&walked).map_err(|e| explain(&walked, e))?;
@@ -100,7 +101,8 @@ impl Sink for Confined {
                 Beneath::set_attributes(&file, attributes(meta))?;
             }
             Op::Dir => {
-                self.root.make_dir(&dir, name)?;
+                // 0700 until `finish` sets the archive's mode.
+                self.root.make_dir(&dir, name, 0o700)?;
                 let full = to_path(path.parts());
                 self.root.dir(&full).map_err(|e| explain(&full, e))?;
                 self.dirs.push((full, *meta));

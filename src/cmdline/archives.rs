@@ -225,6 +225,36 @@ mod tests {
     }
 
     #[test]
+    fn both_keys_collect_in_command_line_order() {
+        use crate::cmdline::config::BootConfig;
+        use crate::cmdline::tokenize::parse;
+        let line = "root=live:http://h/r.squashfs diskless.config=http://h/cluster.tar.gz \
+                    apkovl=http://h/{MAC}.tar.gz diskless.config=?https://h/nodes/{mac}.tar";
+        let config = BootConfig::from_params(&parse(line)).expect("parses");
+        let got: Vec<(&str, &str, bool)> = config
+            .archives
+            .iter()
+            .map(|a| (a.key, a.url.as_str(), a.optional))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("diskless.config", "http://h/cluster.tar.gz", false),
+                ("apkovl", "http://h/{MAC}.tar.gz", false),
+                ("diskless.config", "https://h/nodes/{mac}.tar", true),
+            ]
+        );
+        let err = BootConfig::from_params(&parse("diskless.config=http://h/{serial}"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("diskless.config=\"http://h/{serial}\": unknown placeholder {serial}"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn optional_archives_start_with_a_question_mark() {
         let spec = parse_spec("diskless.config", "?http://h/{mac}.tar").expect("parses");
         assert!(spec.optional);

@@ -266,3 +266,38 @@ pub fn product_uuid() -> Option<String> {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmdline::tokenize::parse;
+
+    #[test]
+    fn a_read_only_root_is_refused_before_anything_is_fetched() {
+        let config = BootConfig::from_params(&parse(
+            "root=nfs:10.0.2.2:/srv/root apkovl=http://h/{MAC}.tgz",
+        ))
+        .expect("parses");
+        let values = Values {
+            mac: "52:54:00:12:34:56",
+            hostname: "worker-64e59a",
+            ip: "10.0.2.15",
+            uuid: None,
+        };
+        let err = apply(&config, &[0; 6], &values, Path::new("/nonexistent"), false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("apkovl=http://h/{MAC}.tgz: the new root is read-only"),
+            "{err}"
+        );
+        assert!(err.contains("diskless.overlay=tmpfs"), "{err}");
+        // Without archives there is nothing to do, writable or not.
+        let none = BootConfig::from_params(&parse("root=nfs:10.0.2.2:/r")).expect("parses");
+        assert_eq!(
+            apply(&none, &[0; 6], &values, Path::new("/x"), false).ok(),
+            Some(Vec::new())
+        );
+    }
+}

@@ -72,9 +72,10 @@ impl Beneath {
         Ok(File::from(fd))
     }
 
-    /// Directory `name` in `dir`; an existing directory is kept, anything else refused.
-    pub fn make_dir(&self, dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
-        match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)) {
+    /// Directory `name` in `dir` with `mode` (less the umask); an existing directory is
+    /// kept, anything else refused.
+    pub fn make_dir(&self, dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+        match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(mode)) {
             Ok(()) => Ok(()),
             Err(rustix::io::Errno::EXIST) => {
                 match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {

@@ -200,7 +200,7 @@ fn artifact_path(output: &str) -> Option<&str> {
 
 /// Command lines from the unit tests: pxelinux's with SYSAPPEND, seed 003's, and ones that
 /// use every `diskless.*` key.
-const COMMAND_LINES: [(&str, &str); 4] = [
+const COMMAND_LINES: [(&str, &str); 5] = [
     (
         "pxelinux",
         "BOOT_IMAGE=vmlinuz console=ttyS0 ip=dhcp initrd=initrd.img \
@@ -229,6 +229,12 @@ const COMMAND_LINES: [(&str, &str); 4] = [
          rd.shell rd.debug=0 rd.emergency=poweroff rd.retry=60 rd.timeout=5 \
          rd.net.timeout.carrier=7 rd.driver.pre=virtio-net,,e1000 \
          rd.driver.blacklist=nouveau modprobe.blacklist=floppy,pcspkr quiet foo=bar -- single",
+    ),
+    (
+        "archives",
+        "root=live:http://10.0.2.2/root.squashfs diskless.config=https://boot.lab/cluster.tar.gz \
+         diskless.config=?http://10.0.2.2/nodes/{mac}-{sha1:6}.tar.zst \
+         apkovl=http://10.0.2.2/ovl/{MAC}/{UUID}.tar.gz diskless.config=http://h/{hostname}/{ip}/{uuid}",
     ),
 ];
 
@@ -478,6 +484,30 @@ mod tests {
         for (name, line) in COMMAND_LINES {
             let params = diskless::cmdline::parse(line);
             assert!(BootConfig::from_params(&params).is_ok(), "{name}");
+        }
+        // The archive seeds: real archives apply, the escaping one is refused.
+        struct Count(u32);
+        impl diskless::archive::Sink for Count {
+            fn create(
+                &mut self,
+                _: &diskless::archive::policy::RelPath,
+                _: &diskless::archive::policy::Op,
+                _: &diskless::archive::policy::Meta,
+                _: &mut dyn std::io::Read,
+            ) -> std::io::Result<()> {
+                self.0 += 1;
+                Ok(())
+            }
+            fn finish(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        for (name, archive) in seeds("archive").unwrap() {
+            let limits = diskless::archive::policy::Limits::default();
+            let mut policy = diskless::archive::policy::Plain::new(limits);
+            let mut sink = Count(0);
+            let result = diskless::archive::extract(&archive, limits, &mut policy, &mut sink);
+            assert_eq!(result.is_ok(), name != "escape", "{name}: {result:?}");
         }
         for (name, value) in seeds("ip").unwrap() {
             let value = String::from_utf8(value).unwrap();
