@@ -128,6 +128,7 @@ pub fn warnings(nodes: &[Node]) -> Vec<String> {
     }
     for (name, list) in &by_name {
         let mut macs: Vec<String> = list.iter().map(|n| n.mac.to_string()).collect();
+        macs.sort();
         macs.dedup();
         if macs.len() > 1 {
             let at: Vec<usize> = list.iter().map(|n| n.line).collect();
@@ -224,18 +225,20 @@ pub fn ipxe_script(nodes: &[Node], options: &Options) -> String {
 
 /// Everything for the inventory `text`.
 pub fn generate(text: &str, options: &Options) -> Result<Fleet> {
-    let nodes = parse_inventory(text, &options.template)?;
-    let mut files = vec![("dnsmasq-hosts.conf".to_owned(), dnsmasq_hosts(&nodes))];
+    let listed = parse_inventory(text, &options.template)?;
+    let warnings = warnings(&listed);
+    // A MAC listed twice keeps its first line everywhere (and a warning): two dhcp-host
+    // lines or two iPXE labels for one MAC would leave the choice to the server.
     let mut seen = std::collections::BTreeSet::new();
-    for node in &nodes {
-        // A duplicate MAC keeps its first entry (and a warning).
-        if seen.insert(node.mac.to_string()) {
-            files.push(pxelinux_entry(node, options));
-        }
-    }
+    let nodes: Vec<Node> = listed
+        .into_iter()
+        .filter(|n| seen.insert(n.mac.to_string()))
+        .collect();
+    let mut files = vec![("dnsmasq-hosts.conf".to_owned(), dnsmasq_hosts(&nodes))];
+    files.extend(nodes.iter().map(|node| pxelinux_entry(node, options)));
     files.push(("boot.ipxe".to_owned(), ipxe_script(&nodes, options)));
     Ok(Fleet {
-        warnings: warnings(&nodes),
+        warnings,
         nodes,
         files,
     })
@@ -390,5 +393,21 @@ mod tests {
         );
         assert!(ipxe.contains("goto node-${net0/mac:hexraw} || goto unknown"));
         assert!(fleet.warnings.is_empty());
+
+        // A MAC listed twice keeps its first line in every file.
+        let fleet = generate(
+            "52:54:00:12:34:56 10.0.0.1\n52:54:00:12:34:56 10.0.0.2\n",
+            &options(),
+        )
+        .expect("generates");
+        assert_eq!(fleet.nodes.len(), 1);
+        assert_eq!(fleet.files.len(), 3);
+        assert_eq!(fleet.warnings.len(), 1);
+        assert!(
+            fleet.files[0]
+                .1
+                .contains("dhcp-host=52:54:00:12:34:56,10.0.0.1,")
+        );
+        assert!(!fleet.files[0].1.contains("10.0.0.2"));
     }
 }

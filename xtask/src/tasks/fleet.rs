@@ -23,7 +23,8 @@ name. Writes into the output directory:
   pxelinux.cfg/01-<mac>         each node's pxelinux entry (SYSAPPEND 2 adds BOOTIF=)
   boot.ipxe                     one iPXE script with a label per MAC
 and prints `MAC  NAME  ADDRESS` per node. Duplicate MACs, names shared by different MACs
-and addresses given twice are reported on stderr as WARNING lines (the files are written).
+and addresses given twice are reported on stderr as WARNING lines (the files are written;
+a MAC listed twice keeps its first line).
 
 options:
   -t, --template T   host name template (default: worker-{sha1:6}; see `cargo xtask hostname`)
