@@ -139,16 +139,7 @@ impl Trust {
             }
             (None, None) => {}
         }
-        if let Some(key) = &self.config_key {
-            let text = std::str::from_utf8(key).context("--config-key: not a text file")?;
-            diskless::image::signature::parse_key(text)
-                .map_err(|e| anyhow::anyhow!("--config-key: {e}"))?;
-            files.push(ExtraFile {
-                dest: diskless::image::trust::CONFIG_KEY.to_owned(),
-                contents: key.clone(),
-                mode: 0o644,
-            });
-        }
+        crate::signing::add_key(&mut files, self.config_key.as_deref())?;
         if let Some((sha256, name)) = &self.pin {
             files.push(ExtraFile {
                 dest: IMAGE_PIN.to_owned(),
@@ -766,27 +757,6 @@ mod tests {
         assert_eq!(diskless::image::trust::parse_pin(&text), Ok(sha));
         assert!(text.ends_with("  root.squashfs\n"), "{text}");
         assert_eq!(Trust::default().files().expect("nothing"), Vec::new());
-    }
-
-    #[test]
-    fn a_config_key_is_checked_and_baked() {
-        let key = include_bytes!("../../src/image/fixtures/test.pub").to_vec();
-        let trust = Trust {
-            config_key: Some(key.clone()),
-            ..Trust::default()
-        };
-        let files = trust.files().expect("a good key");
-        assert_eq!(files[0].dest, diskless::image::trust::CONFIG_KEY);
-        assert_eq!(files[0].contents, key);
-        let bad = Trust {
-            config_key: Some(b"untrusted comment: x\nnot base64\n".to_vec()),
-            ..Trust::default()
-        };
-        let err = bad.files().expect_err("not a key");
-        assert!(
-            err.to_string()
-                .starts_with("--config-key: not a minisign public key")
-        );
     }
 
     #[test]
