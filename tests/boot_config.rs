@@ -3,7 +3,9 @@
 //! cluster-wide and a per-node archive over it; another MAC gets its own through Alpine's
 //! `{MAC}` URL; with a minisign key baked into the initramfs a good signature applies and a
 //! tampered archive or a missing signature stops the boot with nothing applied; an archive
-//! that reaches outside the root stops it too, naming the entry.
+//! that reaches outside the root (`../etc/x`, a file through its own link) stops it too,
+//! naming the entry. Absolute paths, devices and the image's own links are refused by the
+//! same code, tested on a real directory in `src/archive/tests.rs`.
 
 mod common;
 
@@ -178,6 +180,25 @@ fn an_archive_reaching_outside_the_root_stops_the_boot_naming_the_entry() {
     );
     // Every archive is checked before any is written: not even the good one went on.
     assert_eq!(applied(&log), Vec::<String>::new());
+
+    // A link of the archive's own, then a file through it: the policy admits both (links
+    // may point anywhere), the writer refuses to follow the link.
+    let through_link = Tar::new()
+        .symlink("etc/evil", "/")
+        .file("etc/evil/root/x", b"evil\n", 0o644)
+        .gzip();
+    server.add_file("link.tar.gz", through_link);
+    let archives = format!("diskless.config={}", server.url_for("link.tar.gz"));
+    let log = fx.boot("config-link", &cmdline(&server, MAC1, &archives), &[MAC1]);
+    assert_fatal(
+        &log,
+        "through a link",
+        &[&format!(
+            "FATAL archives: diskless.config={}: entry \"etc/evil/root/x\": etc/evil: is a \
+             symbolic link in the new root: nothing is written through symbolic links",
+            server.url_for("link.tar.gz")
+        )],
+    );
 }
 
 /// A minisign key pair made with the real tool (no password), or `None` when it is missing.

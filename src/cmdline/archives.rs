@@ -52,12 +52,18 @@ impl UrlTemplate {
         if !(text.starts_with("http://") || text.starts_with("https://")) {
             return Err("expected an http:// or https:// URL".to_owned());
         }
-        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("a URL cannot hold spaces or control characters".to_owned());
+        if !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(
+                "a URL is printable ASCII without spaces: percent-encode other characters"
+                    .to_owned(),
+            );
         }
         let mut pieces = Vec::new();
         let mut rest = text;
-        while let Some(open) = rest.find('{') {
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest.get(open..).is_some_and(|r| r.starts_with('}')) {
+                return Err("'}' without '{'".to_owned());
+            }
             if open > 0 {
                 pieces.push(Piece::Literal(
                     rest.get(..open).unwrap_or_default().to_owned(),
@@ -88,9 +94,6 @@ impl UrlTemplate {
                 },
             });
             rest = after.get(close + 1..).unwrap_or_default();
-        }
-        if rest.contains('}') {
-            return Err("'}' without '{'".to_owned());
         }
         if !rest.is_empty() {
             pieces.push(Piece::Literal(rest.to_owned()));
@@ -217,6 +220,10 @@ mod tests {
             ("http://h/{sha1:0}", "unknown placeholder {sha1:0}"),
             ("http://h/{mac", "'{' without '}'"),
             ("http://h/mac}", "'}' without '{'"),
+            // Found by the `config` fuzz target: a stray '}' before a placeholder.
+            ("http://h/x}/{ip}", "'}' without '{'"),
+            ("http://h/caf\u{e9}", "a URL is printable ASCII"),
+            ("http://h/a b", "a URL is printable ASCII"),
         ];
         for (template, want) in cases {
             let err = UrlTemplate::parse(template).err().unwrap_or_default();
