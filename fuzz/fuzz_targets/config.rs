@@ -42,7 +42,10 @@ fn check_url_template(text: &str, mac: &Mac) {
     let url = template
         .render(&values)
         .unwrap_or_else(|e| panic!("{text:?} parsed but fails to render: {e}"));
-    assert!(url.starts_with("http://") || url.starts_with("https://"), "{url}");
+    assert!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "{url}"
+    );
     assert!(!url.contains(['{', '}']), "{text:?} -> {url:?}");
 }
 
