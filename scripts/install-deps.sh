@@ -6,6 +6,7 @@
 # - nfs-ganesha (NFSv3/v4.1 test server), dnsmasq-base and iproute2 (DHCP/DNS in namespaces);
 # - initramfs-tools, dracut-core and friends, curl, time, squashfs-tools (the bench's baselines);
 # - mmdebstrap (the real Debian root the systemd tests boot; squashfs-tools packs it);
+# - minisign (the configuration-archive tests sign with the real tool);
 # and the Rust musl target.
 set -euo pipefail
 
@@ -21,6 +22,7 @@ PACKAGES=(
     dracut-core dracut-network dracut-live
     pxelinux syslinux-common
     mmdebstrap
+    minisign
 )
 
 export DEBIAN_FRONTEND=noninteractive

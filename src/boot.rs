@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::cmdline::archives::Values;
 use crate::cmdline::{self, config::BootConfig};
 use crate::emergency;
 use crate::error::{BootError, Step};
@@ -17,7 +18,7 @@ use crate::kmod::load::Modules;
 use crate::kmsg::{KmsgGuard, KmsgLogger};
 use crate::net::{Configured, configure, dhcp, link};
 use crate::plan::{self, NetworkPlan, Root, RootPlan};
-use crate::record::{BootRecord, StepTime};
+use crate::record::{ArchiveRecord, BootRecord, StepTime};
 use crate::root::assemble::{self, Overlay};
 use crate::root::nfs::NfsContext;
 use crate::root::{self as newroot, configure as identity_files, storage, switch, volatile};
@@ -210,6 +211,24 @@ impl Boot {
             storage::attach(&nfs, &config, new_root, &name, &mac, &cmdline)?;
             volatile::mount_tmpfs(new_root, &config.tmpfs)
         })?;
+        // Archives go before the identity files, which merge over them (an archive's
+        // /etc/hosts lines stay, its valid machine-id is kept).
+        let applied = self.step(Step::Archives, || {
+            let uuid = config
+                .archives
+                .iter()
+                .any(|a| a.url.needs_uuid())
+                .then(newroot::archives::product_uuid)
+                .flatten();
+            let values = Values {
+                mac: &mac.to_string(),
+                hostname: &name,
+                ip: &net.address.to_string(),
+                uuid: uuid.as_deref(),
+            };
+            newroot::archives::apply(&config, &mac.0, &values, new_root, root.writable(&config))
+        })?;
+        self.record.archives = applied.iter().map(ArchiveRecord::from).collect();
         let written = self.step(Step::Configure, || {
             identity_files::write_identity(new_root, root.etc_writable(&config), &name, &mac, &net)
         })?;

@@ -22,6 +22,7 @@ pub enum Step {
     Verify,
     Mount,
     Storage,
+    Archives,
     Configure,
     SwitchRoot,
 }
@@ -39,6 +40,7 @@ impl Step {
             Step::Verify => "verify",
             Step::Mount => "mount",
             Step::Storage => "storage",
+            Step::Archives => "archives",
             Step::Configure => "configure",
             Step::SwitchRoot => "switch-root",
         }
@@ -179,6 +181,13 @@ pub enum BootError {
         what: String,
         path: PathBuf,
         source: io::Error,
+    },
+
+    #[error("{key}={url}: {reason}")]
+    ConfigArchive {
+        key: &'static str,
+        url: String,
+        reason: String,
     },
 
     #[error("writing {path} in the new root: {source}")]

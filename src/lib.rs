@@ -10,6 +10,7 @@
 //! [`emergency`], and [`sys`], the one module that makes syscalls; it imports nothing of the
 //! rest.
 
+pub mod archive;
 pub mod boot;
 pub mod cmdline;
 pub mod emergency;

@@ -11,6 +11,32 @@ pub struct StepTime {
     pub millis: f64,
 }
 
+/// A configuration archive laid over the root.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArchiveRecord {
+    pub url: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub entries: u32,
+    /// The minisign key's comment and the signature's trusted comment; `None` unsigned.
+    pub signer: Option<String>,
+}
+
+impl From<&crate::root::archives::Applied> for ArchiveRecord {
+    fn from(applied: &crate::root::archives::Applied) -> ArchiveRecord {
+        ArchiveRecord {
+            url: applied.url.clone(),
+            sha256: crate::hex::encode(&applied.sha256),
+            bytes: applied.bytes,
+            entries: applied.entries,
+            signer: applied
+                .signer
+                .as_ref()
+                .map(|s| format!("{} ({})", s.key, s.trusted_comment)),
+        }
+    }
+}
+
 /// What was done, in the order the steps ran.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BootRecord {
@@ -30,6 +56,8 @@ pub struct BootRecord {
     pub modules_loaded: Vec<String>,
     /// Modules that failed to load, each with why; the boot went on without them.
     pub modules_failed: Vec<String>,
+    /// Configuration archives applied, in order.
+    pub archives: Vec<ArchiveRecord>,
     pub steps: Vec<StepTime>,
 }
 
@@ -138,6 +166,33 @@ impl BootRecord {
         }
         o.str_list("modules_loaded", &self.modules_loaded);
         o.str_list("modules_failed", &self.modules_failed);
+        let out = o.key("archives");
+        if self.archives.is_empty() {
+            out.push_str("[]");
+        } else {
+            out.push('[');
+            for (k, a) in self.archives.iter().enumerate() {
+                out.push_str(if k == 0 {
+                    "\n    {\"url\": "
+                } else {
+                    ",\n    {\"url\": "
+                });
+                push_str(out, &a.url);
+                out.push_str(", \"sha256\": ");
+                push_str(out, &a.sha256);
+                let _ = write!(
+                    out,
+                    ", \"bytes\": {}, \"entries\": {}, \"signer\": ",
+                    a.bytes, a.entries
+                );
+                match &a.signer {
+                    Some(signer) => push_str(out, signer),
+                    None => out.push_str("null"),
+                }
+                out.push('}');
+            }
+            out.push_str("\n  ]");
+        }
         let out = o.key("steps");
         if self.steps.is_empty() {
             out.push_str("[]");
@@ -223,6 +278,7 @@ mod tests {
   "image_bytes": null,
   "modules_loaded": [],
   "modules_failed": [],
+  "archives": [],
   "steps": []
 }
 "#;
@@ -246,6 +302,13 @@ mod tests {
             image_bytes: Some(123_456_789),
             modules_loaded: vec!["virtio_net".into()],
             modules_failed: vec!["e1000e (Invalid argument)".into()],
+            archives: vec![ArchiveRecord {
+                url: "http://10.0.2.2/nodes/525400123456.tar.gz".into(),
+                sha256: "ab01".into(),
+                bytes: 412,
+                entries: 3,
+                signer: Some("minisign public key 56 (file:x)".into()),
+            }],
             steps: vec![
                 StepTime {
                     step: "network".into(),
@@ -280,6 +343,9 @@ mod tests {
   ],
   "modules_failed": [
     "e1000e (Invalid argument)"
+  ],
+  "archives": [
+    {"url": "http://10.0.2.2/nodes/525400123456.tar.gz", "sha256": "ab01", "bytes": 412, "entries": 3, "signer": "minisign public key 56 (file:x)"}
   ],
   "steps": [
     {"step": "network", "millis": 812.346},

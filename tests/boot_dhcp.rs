@@ -582,3 +582,76 @@ fn root_dhcp_boots_the_image_the_root_path_names() {
         1
     );
 }
+
+/// `cargo xtask fleet`'s output drives a real dnsmasq and the node's kernel arguments: the
+/// inventory lists the node's MAC with an address and no name, so dnsmasq hands out the
+/// name the node derives itself (seed 002's known-MACs list, generated), and the node boots
+/// with the APPEND line of its generated `pxelinux.cfg/01-<mac>`.
+#[test]
+fn fleet_output_boots_a_node_through_dnsmasq_with_its_name_and_address() {
+    let Some(fx) = fixture() else { return };
+    if !require_dnsmasq() {
+        return;
+    }
+    const ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 40);
+    let options = xtask::fleet::Options {
+        template: diskless::identity::HostnameTemplate::default(),
+        append: format!("root=live:{IMAGE_URL} ip=dhcp rd.emergency=poweroff"),
+        kernel: "vmlinuz".to_owned(),
+        initrd: "diskless.img".to_owned(),
+    };
+    let fleet = xtask::fleet::generate(
+        &format!("{MAC} {ADDRESS}\n52:54:00:ab:cd:ef k8s-node3 192.168.77.41\n"),
+        &options,
+    )
+    .expect("generating the fleet files");
+    assert!(fleet.warnings.is_empty(), "{:?}", fleet.warnings);
+    let file = |name: &str| {
+        fleet
+            .files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_else(|| panic!("no {name} among the generated files"))
+    };
+    let hosts = fx.scratch.join("fleet-dnsmasq-hosts.conf");
+    std::fs::write(&hosts, file("dnsmasq-hosts.conf")).expect("writing the dnsmasq file");
+    let pxe = file(&format!("pxelinux.cfg/01-{}", MAC.replace(':', "-")));
+    let append = pxe
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("APPEND "))
+        .expect("an APPEND line")
+        .to_owned();
+
+    let spec = RootSpec::default()
+        .hook(NET_HOOK)
+        .hook(&nslookup_hook(&format!("{DERIVED_NAME}.{DOMAIN}")));
+    let cluster = Cluster::new(
+        "fleet",
+        image_files(fx, "fleet", &spec),
+        DnsmasqConfig::new()
+            .dhcp_range("192.168.77.0,static,255.255.255.0,1h")
+            .arg(&format!("--conf-file={}", hosts.display())),
+    );
+    // pxelinux's SYSAPPEND 2 adds BOOTIF=.
+    let log = cluster.boot(fx, "dhcp-fleet", &format!("{append} {}", common::BOOTIF));
+
+    assert_reached_root(&log);
+    assert_eq!(log.value("ROOT-HOSTNAME").as_deref(), Some(DERIVED_NAME));
+    let conf = net_conf(&log, "net-ens3.conf");
+    assert_eq!(
+        conf.get("IPV4ADDR").map(String::as_str),
+        Some("192.168.77.40"),
+        "{conf:?}"
+    );
+    let dnsmasq_log = cluster.dnsmasq.log();
+    assert!(
+        dnsmasq_log.contains(&format!(
+            "DHCPACK({TAP}) 192.168.77.40 {MAC} {DERIVED_NAME}"
+        )),
+        "{dnsmasq_log}"
+    );
+    // DNS agrees: the server resolves the derived name to the node's address.
+    let answer = cluster.lookup(&format!("{DERIVED_NAME}.{DOMAIN}"));
+    assert!(answer.contains("192.168.77.40"), "{answer}");
+}

@@ -36,6 +36,7 @@ fn trust(ca: &Ca, client: Option<&Leaf>) -> Trust {
             )
         }),
         pin: None,
+        config_key: None,
     }
 }
 
@@ -114,7 +115,8 @@ fn a_server_requiring_client_certificates_boots_only_the_node_with_the_right_one
     let spec = RootSpec::default().hook(
         "echo \"ROOT-KEY-COPIES=$(find / -path /proc -prune -o -path /sys -prune -o \
          -name client.key -print 2>/dev/null | wc -l)\"\n\
-         echo \"ROOT-DISKLESS-ETC=$(ls /etc/diskless 2>/dev/null | wc -l)\"",
+         echo \"ROOT-DISKLESS-ETC=$(ls /etc/diskless 2>/dev/null | wc -l)\"\n\
+         echo \"ROOT-MOTD=$(cat /etc/motd 2>/dev/null)\"",
     );
     let image = std::fs::read(fx.squashfs_root("mtls", &spec)).expect("image");
     let server_ca = Ca::new("image server CA");
@@ -128,6 +130,13 @@ fn a_server_requiring_client_certificates_boots_only_the_node_with_the_right_one
     );
     let url = server.url_for("root.squashfs");
     let sha = fetch_common::hex(&sha256(&image));
+    // A configuration archive comes through the same client: CA bundle and client certificate.
+    server.add_file(
+        "nodes/525400123456.tar.gz",
+        testbed::archive::Tar::new()
+            .file("etc/motd", b"over mutual TLS\n", 0o644)
+            .gzip(),
+    );
 
     let node = node_ca.client("worker-64e59a");
     let initrd = initrd_with(fx, "mtls-right", &trust(&server_ca, Some(&node)));
@@ -136,9 +145,21 @@ fn a_server_requiring_client_certificates_boots_only_the_node_with_the_right_one
         "mtls-right",
         &initrd,
         &url,
-        &format!("diskless.sha256={sha}"),
+        &format!(
+            "diskless.sha256={sha} diskless.config={}",
+            server.url_for("nodes/{mac}.tar.gz")
+        ),
     );
     log.assert_contains("ROOT-INIT-REACHED");
+    assert_eq!(log.value("ROOT-MOTD").as_deref(), Some("over mutual TLS"));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/nodes/525400123456.tar.gz") && r.client_cert),
+        "{:?}",
+        server.requests()
+    );
     assert_eq!(
         log.value("ROOT-KEY-COPIES").as_deref(),
         Some("0"),

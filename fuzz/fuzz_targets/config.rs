@@ -2,9 +2,11 @@
 //! reads it. Reading returns, never panics; the failure policy stands whatever the rest says;
 //! an error names a key that is on the line. Every value is also tried as a host name
 //! template and as a MAC (`diskless.hostname=`, `diskless.node.dir=`, `BOOTIF=` are admin
-//! input): a template that parses renders for every MAC, and a MAC prints back to itself.
+//! input): a template that parses renders for every MAC, and a MAC prints back to itself;
+//! every value is also tried as an archive URL template (`diskless.config=`, `apkovl=`).
 #![no_main]
 
+use diskless::cmdline::archives::{UrlTemplate, Values};
 use diskless::cmdline::config::{self, BootConfig};
 use diskless::cmdline::{ip, parse_bytes};
 use diskless::identity::{HostnameTemplate, Mac, validate_hostname};
@@ -22,6 +24,29 @@ fn check_template(text: &str, mac: &Mac, given: Option<&str>) {
     } else if let Ok(name) = rendered {
         assert_eq!(validate_hostname(&name), Ok(()), "{text:?} -> {name:?}");
     }
+}
+
+/// A `diskless.config=`/`apkovl=` URL that parses renders for every node with a product
+/// UUID into an http(s) URL with no placeholder braces left.
+fn check_url_template(text: &str, mac: &Mac) {
+    let Ok(template) = UrlTemplate::parse(text.strip_prefix('?').unwrap_or(text)) else {
+        return;
+    };
+    let mac = mac.to_string();
+    let values = Values {
+        mac: &mac,
+        hostname: "worker-64e59a",
+        ip: "10.0.2.15",
+        uuid: Some("4C4C4544-0042-3510-8054-B2C04F4E3432"),
+    };
+    let url = template
+        .render(&values)
+        .unwrap_or_else(|e| panic!("{text:?} parsed but fails to render: {e}"));
+    assert!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "{url}"
+    );
+    assert!(!url.contains(['{', '}']), "{text:?} -> {url:?}");
 }
 
 fn check_mac(text: &str) {
@@ -73,6 +98,7 @@ fuzz_target!(|data: &[u8]| {
         {
             check_template(text, &mac, given);
             check_mac(text);
+            check_url_template(text, &mac);
         }
     }
 });

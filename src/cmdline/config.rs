@@ -238,6 +238,9 @@ pub struct BootConfig {
     /// `diskless.tmpfs=<path>[,size=<n>][,mode=<m>]`, repeatable: an empty tmpfs at a path
     /// of the new root (container runtimes' state).
     pub tmpfs: Vec<TmpfsMount>,
+    /// `diskless.config=[?]<url>` and `apkovl=<url>`, repeatable, in the order given:
+    /// archives laid over the new root.
+    pub archives: Vec<crate::cmdline::archives::ArchiveSpec>,
 }
 
 /// A value of one of our keys that we cannot accept.
@@ -253,7 +256,7 @@ pub struct ConfigError {
 pub const DEFAULT_NODE_DIR: &str = "{mac}";
 
 /// Our `diskless.*` keys; any other key in that namespace is an error.
-pub const DISKLESS_KEYS: [&str; 12] = [
+pub const DISKLESS_KEYS: [&str; 13] = [
     "diskless.hostname",
     "diskless.sha256",
     "diskless.mirror",
@@ -266,6 +269,7 @@ pub const DISKLESS_KEYS: [&str; 12] = [
     "diskless.persist",
     "diskless.volatile",
     "diskless.tmpfs",
+    "diskless.config",
 ];
 
 impl Default for BootConfig {
@@ -300,6 +304,7 @@ impl Default for BootConfig {
             persist: Vec::new(),
             volatile: None,
             tmpfs: Vec::new(),
+            archives: Vec::new(),
         }
     }
 }
@@ -419,6 +424,17 @@ impl BootConfig {
                 "diskless.tmpfs" => config
                     .tmpfs
                     .push(parse_tmpfs(needs(value, &err)?).map_err(err)?),
+                "diskless.config" | "apkovl" => {
+                    let key = if key == "apkovl" {
+                        "apkovl"
+                    } else {
+                        "diskless.config"
+                    };
+                    config.archives.push(
+                        crate::cmdline::archives::parse_spec(key, needs(value, &err)?)
+                            .map_err(err)?,
+                    );
+                }
                 "diskless.persist" => {
                     for path in needs(value, &err)?.split(',').filter(|p| !p.is_empty()) {
                         config.persist.push(parse_abs_path(path).map_err(&err)?);

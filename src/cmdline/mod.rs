@@ -3,6 +3,7 @@
 //! [`ip`] (`ip=` in the kernel's, klibc's and dracut's forms) and [`nfs`] (NFS share specs and
 //! the mount options they become). All pure: strings in, values or errors naming the key out.
 
+pub mod archives;
 pub mod config;
 pub mod ip;
 pub mod nfs;

@@ -9,6 +9,7 @@
 pub mod fetch;
 pub mod hashing;
 pub mod http;
+pub mod signature;
 pub mod sources;
 pub mod squashfs;
 pub mod tls;
@@ -67,23 +68,11 @@ pub fn download(
     for warning in trust::fetch_warnings(&sources, expected.as_ref()) {
         log::warn!("{warning}");
     }
-    let tls = client_tls(&trust).map_err(fail)?;
-    // The initramfs's files carry its build time (SOURCE_DATE_EPOCH): a floor for the clock.
-    let built = std::fs::metadata("/init").and_then(|m| m.modified()).ok();
-    let clock = Clock::system(built);
-    if let Some(doubt) = clock.doubt() {
-        log::warn!("{doubt}");
-    }
-    let boot_nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()));
-    let policy = RetryPolicy::with_deadline(Duration::from_secs(u64::from(config.retry_secs)))
-        .seeded(retry::jitter_seed(node, boot_nanos));
+    let Client { transport, policy } = Client::new(config, node, &trust).map_err(fail)?;
     // A failed check leaves the budget open: tmpfs still refuses to overfill.
     let ram_budget = sys::free_bytes(Path::new(STATE_DIR))
         .map_err(|e| log::warn!("measuring the free RAM of {}: {e}", STATE_DIR))
         .ok();
-    let transport = HttpTransport::new(tls, HttpLimits::default(), clock);
     log::info!(
         "fetching {url} into {}{}",
         dest.display(),
@@ -130,6 +119,56 @@ pub fn download(
         }
     );
     Ok(Downloaded { fetched, expected })
+}
+
+/// What every fetch of the boot uses: the transport with the initramfs's TLS trust and
+/// client certificate, and the retry policy bounded by `rd.retry=`.
+pub struct Client {
+    pub transport: HttpTransport,
+    pub policy: RetryPolicy,
+}
+
+impl Client {
+    /// `node` (the MAC) seeds the retry jitter.
+    pub fn new(config: &BootConfig, node: &[u8], trust: &Trust) -> Result<Client, String> {
+        let tls = client_tls(trust)?;
+        // The initramfs's files carry its build time (SOURCE_DATE_EPOCH): a floor for the clock.
+        let built = std::fs::metadata("/init").and_then(|m| m.modified()).ok();
+        let clock = Clock::system(built);
+        if let Some(doubt) = clock.doubt() {
+            log::warn!("{doubt}");
+        }
+        let boot_nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+        let policy = RetryPolicy::with_deadline(Duration::from_secs(u64::from(config.retry_secs)))
+            .seeded(retry::jitter_seed(node, boot_nanos));
+        Ok(Client {
+            transport: HttpTransport::new(tls, HttpLimits::default(), clock),
+            policy,
+        })
+    }
+
+    /// Fetches one small file (a configuration archive, a signature) from `url` alone into
+    /// `dest`, with the same retries, resumes and TLS as the image; at most `max_bytes`.
+    pub fn fetch_file(
+        &self,
+        url: &str,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> Result<Fetched, fetch::FetchError> {
+        let sources = [url.to_owned()];
+        let job = Job {
+            sources: &sources,
+            dest,
+            expected: None,
+            ram_budget: Some(max_bytes),
+        };
+        fetch::fetch_to_file(&self.transport, &job, &self.policy, |event| {
+            let (level, line) = event.log_line();
+            log::log!(level, "{line}");
+        })
+    }
 }
 
 /// The TLS client configuration from the initramfs's CA bundle and client certificate; none

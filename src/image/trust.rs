@@ -28,6 +28,9 @@ pub const CLIENT_KEY: &str = "etc/diskless/client.key";
 /// `sha256sum` prints it (`--image`, `--image-sha256`).
 pub const IMAGE_PIN: &str = "etc/diskless/image.sha256";
 
+/// The minisign public key configuration archives must be signed with (`--config-key`).
+pub const CONFIG_KEY: &str = "etc/diskless/config.pub";
+
 /// The node's TLS client identity, as PEM text. `Debug` never shows the key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientIdentity {

@@ -6,6 +6,7 @@
 //! Everything the init leaves for the real system lives under [`STATE_DIR`] in /run, which
 //! moves into the new root.
 
+pub mod archives;
 pub mod assemble;
 pub mod configure;
 pub mod etcfiles;

@@ -5,6 +5,7 @@
 //! that no crate wraps for us (loop devices, interface addresses, routes) are raw, each with
 //! its SAFETY comment.
 
+mod beneath;
 mod loopdev;
 mod netdev;
 mod packet;
@@ -16,6 +17,7 @@ use std::path::Path;
 
 use sys_mount::{Mount, MountFlags};
 
+pub use beneath::{Attributes, Beneath};
 pub use loopdev::{LoopDevice, attach_loop_read_only};
 pub use netdev::{
     add_default_route, add_route, interface_up, rename_interface, set_ipv4_address, set_mtu,

@@ -25,6 +25,7 @@
     reason = "build and test tooling: an out-of-bounds index is a failed run with a backtrace, not a node that cannot boot (the lint guards the init)"
 )]
 
+pub mod archive;
 pub mod debian;
 pub mod http;
 pub mod kernel;

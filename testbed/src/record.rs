@@ -30,7 +30,21 @@ pub struct BootRecord {
     pub image_bytes: Option<u64>,
     pub modules_loaded: Vec<String>,
     pub modules_failed: Vec<String>,
+    /// Configuration archives applied (`diskless.config=`, `apkovl=`), in order.
+    pub archives: Vec<Archive>,
     pub steps: Vec<Step>,
+}
+
+/// A configuration archive the init laid over the root.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Archive {
+    pub url: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub entries: u32,
+    /// The minisign key's comment and the signature's trusted comment; `None` unsigned.
+    pub signer: Option<String>,
 }
 
 /// One boot step and how long it took.
@@ -88,6 +102,13 @@ mod tests {
             image_bytes: Some(983_040),
             modules_loaded: vec!["virtio_net".to_owned(), "loop".to_owned()],
             modules_failed: vec!["e1000: Invalid argument\nsecond line".to_owned()],
+            archives: vec![diskless::record::ArchiveRecord {
+                url: "http://10.0.2.2/{mac}.tar".to_owned(),
+                sha256: "00ff".to_owned(),
+                bytes: 10240,
+                entries: 2,
+                signer: None,
+            }],
             steps: vec![
                 diskless::record::StepTime {
                     step: "fetch".to_owned(),
@@ -117,6 +138,13 @@ mod tests {
                 image_bytes: written.image_bytes,
                 modules_loaded: written.modules_loaded.clone(),
                 modules_failed: written.modules_failed.clone(),
+                archives: vec![Archive {
+                    url: "http://10.0.2.2/{mac}.tar".to_owned(),
+                    sha256: "00ff".to_owned(),
+                    bytes: 10240,
+                    entries: 2,
+                    signer: None,
+                }],
                 steps: vec![
                     Step {
                         step: "fetch".to_owned(),
@@ -144,7 +172,7 @@ mod tests {
         let minimal = r#"{"version": "0.1.0", "interface": null, "mac": null,
             "hostname": null, "machine_id": null, "addresses": [], "gateway": null, "dns": [],
             "root": null, "image_url": null, "image_sha256": null, "image_bytes": null,
-            "modules_loaded": [], "modules_failed": [], "steps": []"#;
+            "modules_loaded": [], "modules_failed": [], "archives": [], "steps": []"#;
         assert!(BootRecord::parse(&format!("{minimal}}}")).is_ok());
         assert!(BootRecord::parse(&format!("{minimal}, \"new\": 1}}")).is_err());
         assert!(BootRecord::parse(minimal).is_err());

@@ -97,6 +97,8 @@ pub struct Trust {
     pub client: Option<(Vec<u8>, Vec<u8>)>,
     /// The sha256 the root image must have (`--image`, `--image-sha256`), and a name for it.
     pub pin: Option<([u8; 32], Option<String>)>,
+    /// The minisign public key configuration archives must be signed with (`--config-key`).
+    pub config_key: Option<Vec<u8>>,
 }
 
 impl Trust {
@@ -137,6 +139,7 @@ impl Trust {
             }
             (None, None) => {}
         }
+        crate::signing::add_key(&mut files, self.config_key.as_deref())?;
         if let Some((sha256, name)) = &self.pin {
             files.push(ExtraFile {
                 dest: IMAGE_PIN.to_owned(),

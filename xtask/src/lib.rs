@@ -9,9 +9,11 @@
 
 pub mod build;
 pub mod cpio;
+pub mod fleet;
 pub mod initrd;
 pub mod kmod;
 pub mod microcode;
+pub mod signing;
 
 pub use testbed::project_root;
 

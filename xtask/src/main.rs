@@ -19,6 +19,7 @@ fn main() -> anyhow::Result<()> {
         "kernel" => tasks::kernel::run(rest),
         "boot" => tasks::boot::run(rest),
         "hostname" => tasks::hostname::run(rest),
+        "fleet" => tasks::fleet::run(rest),
         "test" => tasks::test::run(rest),
         "bench" => tasks::bench::run(rest),
         "fuzz" => tasks::fuzz::run(rest),
@@ -30,6 +31,7 @@ fn main() -> anyhow::Result<()> {
                  kernel    fetch the Debian cloud kernel used by the tests and the demo\n  \
                  boot      demo: build, serve a root image, boot a node in QEMU\n  \
                  hostname  print the host names nodes will take for their MACs\n  \
+                 fleet     dnsmasq, pxelinux and iPXE files for an inventory of nodes\n  \
                  bench     boot time, size and fetch throughput against initramfs-tools\n  \
                  test      run every test (unit, image, QEMU)\n  \
                  fuzz      run the fuzz targets of every parser of untrusted input\n\n\

@@ -477,3 +477,26 @@ fn the_init_is_a_static_executable() {
     let size = std::fs::metadata(&init).expect("metadata").len();
     eprintln!("init: {size} bytes ({description})");
 }
+
+/// `--config-key`: a minisign public key is checked when the image is built, then baked
+/// where the init reads it.
+#[test]
+fn a_config_key_is_checked_and_baked() {
+    let key = include_bytes!("../../src/image/fixtures/test.pub").to_vec();
+    let trust = xtask::initrd::Trust {
+        config_key: Some(key.clone()),
+        ..xtask::initrd::Trust::default()
+    };
+    let files = trust.files().expect("a good key");
+    assert_eq!(files[0].dest, diskless::image::trust::CONFIG_KEY);
+    assert_eq!(files[0].contents, key);
+    let bad = xtask::initrd::Trust {
+        config_key: Some(b"untrusted comment: x\nnot base64\n".to_vec()),
+        ..xtask::initrd::Trust::default()
+    };
+    let err = bad.files().expect_err("not a key");
+    assert!(
+        err.to_string()
+            .starts_with("--config-key: not a minisign public key")
+    );
+}

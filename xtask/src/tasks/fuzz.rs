@@ -21,7 +21,7 @@ Runs every target in fuzz/ (or only TARGET), one after another, each for N secon
 (libFuzzer's -max_total_time), on the corpus in target/fuzz-corpus/<target>/, which is
 kept between runs and seeded with real inputs (the command lines of the unit tests,
 dnsmasq's DHCP replies, modules.dep and modules.alias as the image builder writes them,
-a squashfs superblock). Prints the executions of each target; a crash leaves its input
+a squashfs superblock, configuration archives). Prints the executions of each target; a crash leaves its input
 in fuzz/artifacts/<target>/ and makes the exit status non-zero. Installs cargo-fuzz and
 the nightly toolchain when missing.
 
@@ -200,7 +200,7 @@ fn artifact_path(output: &str) -> Option<&str> {
 
 /// Command lines from the unit tests: pxelinux's with SYSAPPEND, seed 003's, and ones that
 /// use every `diskless.*` key.
-const COMMAND_LINES: [(&str, &str); 4] = [
+const COMMAND_LINES: [(&str, &str); 5] = [
     (
         "pxelinux",
         "BOOT_IMAGE=vmlinuz console=ttyS0 ip=dhcp initrd=initrd.img \
@@ -229,6 +229,12 @@ const COMMAND_LINES: [(&str, &str); 4] = [
          rd.shell rd.debug=0 rd.emergency=poweroff rd.retry=60 rd.timeout=5 \
          rd.net.timeout.carrier=7 rd.driver.pre=virtio-net,,e1000 \
          rd.driver.blacklist=nouveau modprobe.blacklist=floppy,pcspkr quiet foo=bar -- single",
+    ),
+    (
+        "archives",
+        "root=live:http://10.0.2.2/root.squashfs diskless.config=https://boot.lab/cluster.tar.gz \
+         diskless.config=?http://10.0.2.2/nodes/{mac}-{sha1:6}.tar.zst \
+         apkovl=http://10.0.2.2/ovl/{MAC}/{UUID}.tar.gz diskless.config=http://h/{hostname}/{ip}/{uuid}",
     ),
 ];
 
@@ -297,6 +303,7 @@ fn seeds(target: &str) -> Result<Vec<(String, Vec<u8>)>> {
             .collect::<Result<_>>()?,
         "module_index" => vec![named("builder", module_index_seed())],
         "squashfs" => vec![named("zstd", squashfs_seed()?)],
+        "archive" => archive_seeds()?,
         _ => Vec::new(),
     })
 }
@@ -384,6 +391,29 @@ fn module_index_seed() -> Vec<u8> {
     files.join("\0").into_bytes()
 }
 
+/// Configuration archives as an admin makes them (an apkovl's etc/ with a link and a hard
+/// link), plain, gzip and zstd, and one that tries to leave the root.
+fn archive_seeds() -> Result<Vec<(String, Vec<u8>)>> {
+    let apkovl = testbed::archive::Tar::new()
+        .dir("etc/")
+        .file("etc/hostname", b"worker-1\n", 0o644)
+        .symlink("etc/localtime", "/usr/share/zoneinfo/UTC")
+        .hard_link("etc/motd", "etc/hostname")
+        .dir("etc/ssh/");
+    let zstd = zstd::encode_all(apkovl.clone().finish().as_slice(), 3)?;
+    let evil = testbed::archive::Tar::new()
+        .symlink("up", "..")
+        .file("up/x", b"x", 0o644)
+        .file("../etc/x", b"x", 0o644);
+    let named = |name: &str, bytes: Vec<u8>| (name.to_owned(), bytes);
+    Ok(vec![
+        named("tar", apkovl.clone().finish()),
+        named("gzip", apkovl.gzip()),
+        named("zstd", zstd),
+        named("escape", evil.finish()),
+    ])
+}
+
 /// The image's length (8 bytes, little-endian) and its first KiB, as the `squashfs` target
 /// reads its input: a squashfs packed by the test bed's builder.
 fn squashfs_seed() -> Result<Vec<u8>> {
@@ -454,6 +484,30 @@ mod tests {
         for (name, line) in COMMAND_LINES {
             let params = diskless::cmdline::parse(line);
             assert!(BootConfig::from_params(&params).is_ok(), "{name}");
+        }
+        // The archive seeds: real archives apply, the escaping one is refused.
+        struct Count(u32);
+        impl diskless::archive::Sink for Count {
+            fn create(
+                &mut self,
+                _: &diskless::archive::policy::RelPath,
+                _: &diskless::archive::policy::Op,
+                _: &diskless::archive::policy::Meta,
+                _: &mut dyn std::io::Read,
+            ) -> std::io::Result<()> {
+                self.0 += 1;
+                Ok(())
+            }
+            fn finish(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        for (name, archive) in seeds("archive").unwrap() {
+            let limits = diskless::archive::policy::Limits::default();
+            let mut policy = diskless::archive::policy::Plain::new(limits);
+            let mut sink = Count(0);
+            let result = diskless::archive::extract(&archive, limits, &mut policy, &mut sink);
+            assert_eq!(result.is_ok(), name != "escape", "{name}: {result:?}");
         }
         for (name, value) in seeds("ip").unwrap() {
             let value = String::from_utf8(value).unwrap();

@@ -34,6 +34,8 @@ What the node trusts when it fetches its root image (see the README, Fetching im
   --image FILE          pin the root image: its sha256 goes into etc/diskless/image.sha256
                         and overrides diskless.sha256= and whatever URL the command line names
   --image-sha256 HEX    pin by hash instead of by file
+  --config-key FILE     a minisign public key (.pub): every configuration archive
+                        (diskless.config=, apkovl=) must then be signed by it (<url>.minisig)
 ";
 
 pub fn run(args: Vec<OsString>) -> Result<()> {
@@ -52,6 +54,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let mut client_key: Option<PathBuf> = None;
     let mut pin_image: Option<PathBuf> = None;
     let mut pin_hex: Option<String> = None;
+    let mut config_key: Option<PathBuf> = None;
 
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
@@ -70,6 +73,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Long("client-key") => client_key = Some(parser.value()?.into()),
             Long("image") => pin_image = Some(parser.value()?.into()),
             Long("image-sha256") => pin_hex = Some(parser.value()?.string()?),
+            Long("config-key") => config_key = Some(parser.value()?.into()),
             Short('h') | Long("help") => {
                 print!("{HELP}");
                 return Ok(());
@@ -84,7 +88,10 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         let kernel = testbed::kernel::ensure().context("fetching the kernel for --kernel")?;
         modules_dir = Some(kernel.modules_dir);
     }
-    let trust = trust_options(ca, client_cert, client_key, pin_image, pin_hex)?;
+    let mut trust = trust_options(ca, client_cert, client_key, pin_image, pin_hex)?;
+    trust.config_key = config_key
+        .map(|p| read(&p, "configuration key"))
+        .transpose()?;
     let init = match init {
         Some(path) => path,
         None => xtask::build::init_binary()?,
@@ -114,6 +121,9 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default()
         );
+    }
+    if trust.config_key.is_some() {
+        println!("archives:  signed by the --config-key key (<url>.minisig)");
     }
     if trust.ca_pem.is_some() {
         println!(
@@ -165,5 +175,6 @@ fn trust_options(
         ca_pem: ca.map(|p| read(&p, "CA bundle")).transpose()?,
         client,
         pin,
+        config_key: None,
     })
 }

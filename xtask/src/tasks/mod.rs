@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod boot;
+pub mod fleet;
 pub mod fuzz;
 pub mod hostname;
 pub mod initrd;

@@ -1,0 +1,70 @@
+//! Any bytes as a whole configuration archive (plain tar, gzip or zstd by content), through
+//! the real walker and policy into a recording sink. It returns, never panics; everything
+//! the sink is asked to create is a relative path of plain names, no device or FIFO, a
+//! hard link only to a file created before, within the entry and byte bounds; and a file's
+//! contents are never more than its header said.
+#![no_main]
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+
+use diskless::archive::policy::{Limits, Meta, Op, Plain, RelPath};
+use diskless::archive::{Sink, extract};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Default)]
+struct Recorder {
+    files: HashSet<RelPath>,
+    created: u32,
+    bytes: u64,
+}
+
+impl Sink for Recorder {
+    fn create(
+        &mut self,
+        path: &RelPath,
+        op: &Op,
+        _meta: &Meta,
+        contents: &mut dyn Read,
+    ) -> io::Result<()> {
+        for part in path.parts() {
+            assert!(!part.is_empty() && part != b"." && part != b"..");
+            assert!(!part.contains(&b'/') && !part.contains(&0));
+        }
+        self.created += 1;
+        match op {
+            Op::File { size } => {
+                let mut body = Vec::new();
+                contents.take(size + 1).read_to_end(&mut body)?;
+                assert!(body.len() as u64 <= *size);
+                self.bytes += size;
+                self.files.insert(path.clone());
+            }
+            Op::HardLink { target } => {
+                assert!(self.files.contains(target));
+                self.files.insert(path.clone());
+            }
+            Op::Dir | Op::Symlink { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let limits = Limits {
+        max_entries: 64,
+        max_bytes: 64 * 1024,
+    };
+    let mut sink = Recorder::default();
+    let result = extract(data, limits, &mut Plain::new(limits), &mut sink);
+    assert!(sink.created <= limits.max_entries);
+    assert!(sink.bytes <= limits.max_bytes);
+    if let Ok(summary) = result {
+        assert!(summary.entries >= sink.created);
+        assert!(summary.file_bytes == sink.bytes);
+    }
+});

@@ -1,0 +1,222 @@
+//! Tar archives applied to the new root: format detection by content, one walker over the
+//! entries, a [`policy`] that decides what each entry may do (pure), and a [`Sink`] that
+//! does it ([`write::Confined`] writes beneath a directory through `sys`, never following a
+//! symbolic link). An archive is applied whole or refused at its first bad entry, which the
+//! error names.
+//!
+//! Configuration overlays use [`policy::Plain`]; OCI layers will add a whiteout policy over
+//! the same walker and writer.
+
+pub mod policy;
+pub mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::{self, Read};
+
+use policy::{Action, Header, Kind, Limits, Meta, Op, Policy, Refusal, RelPath};
+
+/// How the archive's bytes are wrapped, detected from their first bytes (never from a name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Tar,
+    Gzip,
+    Zstd,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Tar => "tar",
+            Format::Gzip => "gzip",
+            Format::Zstd => "zstd",
+        }
+    }
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+const XZ_MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0];
+const BZIP2_MAGIC: [u8; 3] = *b"BZh";
+/// POSIX ustar and GNU tar both put `ustar` at offset 257 of the first header.
+const USTAR_OFFSET: usize = 257;
+
+/// The format of `head` (the first bytes of the archive, 262 or more for plain tar).
+pub fn detect(head: &[u8]) -> Result<Format, ArchiveError> {
+    let unsupported = |what: &str| {
+        Err(ArchiveError::Format(format!(
+            "{what}: give a tar archive, plain or compressed with gzip or zstd"
+        )))
+    };
+    if head.starts_with(&GZIP_MAGIC) {
+        Ok(Format::Gzip)
+    } else if head.starts_with(&ZSTD_MAGIC) {
+        Ok(Format::Zstd)
+    } else if head.starts_with(&XZ_MAGIC) {
+        unsupported("xz-compressed")
+    } else if head.starts_with(&BZIP2_MAGIC) {
+        unsupported("bzip2-compressed")
+    } else if head.get(USTAR_OFFSET..USTAR_OFFSET + 5) == Some(b"ustar") {
+        Ok(Format::Tar)
+    } else {
+        unsupported("not a tar archive (no ustar header, no gzip or zstd magic)")
+    }
+}
+
+/// Where admitted entries go.
+pub trait Sink {
+    /// Creates `path`; for [`Op::File`] the contents are read from `contents` (exactly the
+    /// entry's size).
+    fn create(
+        &mut self,
+        path: &RelPath,
+        op: &Op,
+        meta: &Meta,
+        contents: &mut dyn Read,
+    ) -> io::Result<()>;
+    /// Called once after the last entry (directory times and modes are set last, since
+    /// creating their entries changed them).
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// What an applied archive held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    pub format: Option<Format>,
+    pub entries: u32,
+    pub file_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{0}")]
+    Format(String),
+    #[error("entry {entry:?} is {refusal}")]
+    Refused { entry: String, refusal: Refusal },
+    #[error("entry {entry:?}: {source}")]
+    Write { entry: String, source: io::Error },
+    #[error("reading the archive after {entries} entries: {source}")]
+    Read { entries: u32, source: io::Error },
+}
+
+/// Applies `data` (a whole archive, already verified) through `policy` into `sink`.
+/// Stops at the first refused entry or failed write; what was written before stays (the
+/// caller applies only archives it has verified, so a refusal is the archive's own fault).
+pub fn extract(
+    data: &[u8],
+    limits: Limits,
+    policy: &mut dyn Policy,
+    sink: &mut dyn Sink,
+) -> Result<Summary, ArchiveError> {
+    let format = detect(data)?;
+    // Headers, padding and long names ride on top of the file contents: bound the whole
+    // decompressed stream too, so a bomb of long-name entries cannot fill RAM.
+    let stream_limit = limits
+        .max_bytes
+        .saturating_add(u64::from(limits.max_entries).saturating_mul(3 * 512))
+        .saturating_add(1 << 20);
+    let decoded: Box<dyn Read + '_> = match format {
+        Format::Tar => Box::new(data),
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(data)),
+        Format::Zstd => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(data)
+                .map_err(|e| ArchiveError::Format(format!("zstd: {e}")))?,
+        ),
+    };
+    let bounded = Bounded {
+        inner: decoded,
+        left: stream_limit,
+    };
+    let mut archive = tar::Archive::new(bounded);
+    let mut summary = Summary {
+        format: Some(format),
+        ..Summary::default()
+    };
+    let read_err = |entries: u32| move |source: io::Error| ArchiveError::Read { entries, source };
+    for entry in archive.entries().map_err(read_err(0))? {
+        let mut entry = entry.map_err(read_err(summary.entries))?;
+        let path = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&path).into_owned();
+        let link = entry.link_name_bytes().map(|l| l.into_owned());
+        let head = entry.header();
+        let meta = Meta {
+            mode: head.mode().map_err(read_err(summary.entries))?,
+            uid: u32::try_from(head.uid().map_err(read_err(summary.entries))?)
+                .map_err(|_| refused(&shown, Refusal::Special("owner id over 32 bits")))?,
+            gid: u32::try_from(head.gid().map_err(read_err(summary.entries))?)
+                .map_err(|_| refused(&shown, Refusal::Special("group id over 32 bits")))?,
+            mtime: i64::try_from(head.mtime().map_err(read_err(summary.entries))?)
+                .unwrap_or(i64::MAX),
+        };
+        let kind = kind_of(head.entry_type());
+        let header = Header {
+            path: &path,
+            kind,
+            link: link.as_deref(),
+            size: entry.size(),
+            meta,
+        };
+        summary.entries = summary.entries.saturating_add(1);
+        match policy.admit(&header).map_err(|r| refused(&shown, r))? {
+            Action::Skip => {}
+            Action::Create { path, op, meta } => {
+                if let Op::File { size } = op {
+                    summary.file_bytes = summary.file_bytes.saturating_add(size);
+                }
+                sink.create(&path, &op, &meta, &mut entry)
+                    .map_err(|source| ArchiveError::Write {
+                        entry: shown,
+                        source,
+                    })?;
+            }
+        }
+    }
+    sink.finish().map_err(|source| ArchiveError::Write {
+        entry: "(directory modes and times)".to_owned(),
+        source,
+    })?;
+    Ok(summary)
+}
+
+fn refused(entry: &str, refusal: Refusal) -> ArchiveError {
+    ArchiveError::Refused {
+        entry: entry.to_owned(),
+        refusal,
+    }
+}
+
+fn kind_of(kind: tar::EntryType) -> Kind {
+    match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+        tar::EntryType::Directory => Kind::Dir,
+        tar::EntryType::Symlink => Kind::Symlink,
+        tar::EntryType::Link => Kind::HardLink,
+        tar::EntryType::Char => Kind::CharDevice,
+        tar::EntryType::Block => Kind::BlockDevice,
+        tar::EntryType::Fifo => Kind::Fifo,
+        other => Kind::Other(other.as_byte()),
+    }
+}
+
+/// A reader that fails once it has given `left` bytes.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::other(
+                "the decompressed archive is larger than its bounds allow",
+            ));
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(buf.get_mut(..want).unwrap_or_default())?;
+        self.left = self.left.saturating_sub(n as u64);
+        Ok(n)
+    }
+}

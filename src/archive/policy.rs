@@ -1,0 +1,269 @@
+//! What an archive may do to the new root, decided per entry as pure data: the walker asks
+//! [`Policy::admit`] about each header and hands what it admits to the writer. Nothing here
+//! touches a file system, so every rule is a table test, a proptest and a fuzz property.
+//!
+//! The rules: a path is relative and stays inside (no `..`, no absolute path, no NUL); only
+//! directories, regular files, symbolic links and hard links to earlier paths of the archive
+//! are created (no device nodes, no FIFOs); the number of entries and the bytes of file
+//! contents are bounded. Symbolic links may point anywhere (Alpine's `etc/localtime ->
+//! /usr/share/zoneinfo/UTC`): they are created, never followed, because the writer resolves
+//! every path without following any symbolic link.
+//!
+//! OCI layers (whiteouts) are a second policy over the same walker: see [`Action`].
+
+use std::fmt;
+
+/// An entry's type, as the tar header gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    HardLink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    /// Anything else the walker does not know (sparse files, vendor types): its type byte.
+    Other(u8),
+}
+
+/// One entry's header, as the archive states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub path: &'a [u8],
+    pub kind: Kind,
+    /// A link's target (symbolic: any text; hard: a path of the archive).
+    pub link: Option<&'a [u8]>,
+    pub size: u64,
+    pub meta: Meta,
+}
+
+/// Metadata kept on what is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Meta {
+    /// Permission bits with setuid, setgid and sticky (`0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Seconds since the epoch.
+    pub mtime: i64,
+}
+
+/// A path inside the root: components without `.`, `..`, `/` or NUL, at least one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RelPath(Vec<Vec<u8>>);
+
+impl RelPath {
+    pub fn parts(&self) -> &[Vec<u8>] {
+        &self.0
+    }
+
+    /// The parent's components and the last name.
+    pub fn split_last(&self) -> (&[Vec<u8>], &[u8]) {
+        match self.0.split_last() {
+            Some((last, parent)) => (parent, last.as_slice()),
+            None => (&[], &[]),
+        }
+    }
+
+    /// `etc/hosts`, as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.join(&b'/')
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+/// What to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// A regular file of `size` bytes (the entry's contents).
+    File {
+        size: u64,
+    },
+    Dir,
+    Symlink {
+        target: Vec<u8>,
+    },
+    /// A second name for a file an earlier entry created.
+    HardLink {
+        target: RelPath,
+    },
+}
+
+/// The policy's answer for one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing to do (the archive's `./` entry: the root itself keeps its own mode).
+    Skip,
+    Create {
+        path: RelPath,
+        op: Op,
+        meta: Meta,
+    },
+}
+
+/// Why an entry is refused: the whole archive is then refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("an absolute path: archives are applied at the root, give it relative")]
+    Absolute,
+    #[error("a '..' component: it would land outside the new root")]
+    DotDot,
+    #[error("an empty path")]
+    Empty,
+    #[error("a NUL byte in the path")]
+    Nul,
+    #[error("a {0}: archives may hold files, directories and links only")]
+    Special(&'static str),
+    #[error("a hard link without a target")]
+    NoLinkTarget,
+    #[error("a hard link to {0}: {1}")]
+    BadHardLink(String, Box<Refusal>),
+    #[error("a hard link to {0}, which no earlier entry of the archive created")]
+    HardLinkUnknown(String),
+    #[error("a symbolic link with an empty target")]
+    EmptySymlink,
+    #[error("more than {0} entries")]
+    TooManyEntries(u32),
+    #[error("more than {0} bytes of file contents in all")]
+    TooLarge(u64),
+}
+
+/// The bounds of one archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_entries: u32,
+    /// File contents in all (headers and padding are not counted; the walker bounds the
+    /// decompressed stream separately).
+    pub max_bytes: u64,
+}
+
+impl Default for Limits {
+    /// Configuration overlays are small: an apkovl is a few hundred KiB.
+    fn default() -> Limits {
+        Limits {
+            max_entries: 100_000,
+            max_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Decides entry after entry; keeps the counts and the files created (for hard links).
+pub trait Policy {
+    fn admit(&mut self, header: &Header<'_>) -> Result<Action, Refusal>;
+}
+
+/// Plain archives (apkovl, `diskless.config=`): the rules in the module's comment.
+#[derive(Debug, Clone)]
+pub struct Plain {
+    limits: Limits,
+    entries: u32,
+    bytes: u64,
+    files: std::collections::HashSet<RelPath>,
+}
+
+impl Plain {
+    pub fn new(limits: Limits) -> Plain {
+        Plain {
+            limits,
+            entries: 0,
+            bytes: 0,
+            files: std::collections::HashSet::new(),
+        }
+    }
+}
+
+impl Policy for Plain {
+    fn admit(&mut self, header: &Header<'_>) -> Result<Action, Refusal> {
+        self.entries = self.entries.saturating_add(1);
+        if self.entries > self.limits.max_entries {
+            return Err(Refusal::TooManyEntries(self.limits.max_entries));
+        }
+        let Some(path) = normalize(header.path)? else {
+            return match header.kind {
+                Kind::Dir => Ok(Action::Skip),
+                _ => Err(Refusal::Empty),
+            };
+        };
+        let op = match header.kind {
+            Kind::File => {
+                self.bytes = self.bytes.saturating_add(header.size);
+                if self.bytes > self.limits.max_bytes {
+                    return Err(Refusal::TooLarge(self.limits.max_bytes));
+                }
+                self.files.insert(path.clone());
+                Op::File { size: header.size }
+            }
+            Kind::Dir => Op::Dir,
+            Kind::Symlink => match header.link {
+                Some(target) if !target.is_empty() => {
+                    if target.contains(&0) {
+                        return Err(Refusal::Nul);
+                    }
+                    // A later entry of the archive may replace this name.
+                    self.files.remove(&path);
+                    Op::Symlink {
+                        target: target.to_vec(),
+                    }
+                }
+                _ => return Err(Refusal::EmptySymlink),
+            },
+            Kind::HardLink => {
+                let raw = header.link.ok_or(Refusal::NoLinkTarget)?;
+                let shown = String::from_utf8_lossy(raw).into_owned();
+                let target = normalize(raw)
+                    .map_err(|why| Refusal::BadHardLink(shown.clone(), Box::new(why)))?
+                    .ok_or(Refusal::NoLinkTarget)?;
+                // Only to files this archive wrote: a link to one of the image's files
+                // (`etc/shadow`) would hand a path the archive names to a file it does not
+                // own, and an overlay only adds what it carries.
+                if !self.files.contains(&target) {
+                    return Err(Refusal::HardLinkUnknown(shown));
+                }
+                self.files.insert(path.clone());
+                Op::HardLink { target }
+            }
+            Kind::CharDevice => return Err(Refusal::Special("character device")),
+            Kind::BlockDevice => return Err(Refusal::Special("block device")),
+            Kind::Fifo => return Err(Refusal::Special("FIFO")),
+            Kind::Other(_) => return Err(Refusal::Special("entry of an unsupported type")),
+        };
+        Ok(Action::Create {
+            path,
+            op,
+            meta: Meta {
+                mode: header.meta.mode & 0o7777,
+                ..header.meta
+            },
+        })
+    }
+}
+
+/// A tar path as components inside the root: `./etc//hosts` is `etc/hosts`; `./` and `.`
+/// are the root itself (`None`). Absolute paths, `..` and NUL are refused, not stripped:
+/// an archive that tries them is not one to apply.
+pub fn normalize(path: &[u8]) -> Result<Option<RelPath>, Refusal> {
+    if path.is_empty() {
+        return Err(Refusal::Empty);
+    }
+    if path.contains(&0) {
+        return Err(Refusal::Nul);
+    }
+    if path.first() == Some(&b'/') {
+        return Err(Refusal::Absolute);
+    }
+    let mut parts = Vec::new();
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => return Err(Refusal::DotDot),
+            name => parts.push(name.to_vec()),
+        }
+    }
+    Ok((!parts.is_empty()).then_some(RelPath(parts)))
+}

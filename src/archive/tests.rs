@@ -1,0 +1,421 @@
+//! The policy as tables and properties; the walker and the confined writer on real archives
+//! written into a scratch directory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+
+use super::policy::{Action, Header, Kind, Limits, Meta, Op, Plain, Policy, Refusal, normalize};
+use super::write::Confined;
+use super::{ArchiveError, Format, detect, extract};
+
+fn header(path: &[u8], kind: Kind, link: Option<&'static [u8]>, size: u64) -> Header<'static> {
+    Header {
+        path: Vec::leak(path.to_vec()),
+        kind,
+        link,
+        size,
+        meta: Meta {
+            mode: 0o100_644,
+            uid: 0,
+            gid: 0,
+            mtime: 1_700_000_000,
+        },
+    }
+}
+
+/// A path as tar gives it, and what it normalises to (`None`: the root itself).
+type PathCase = (&'static [u8], Result<Option<&'static str>, Refusal>);
+
+#[test]
+fn paths_stay_inside_or_are_refused() {
+    let cases: [PathCase; 12] = [
+        (b"etc/hosts", Ok(Some("etc/hosts"))),
+        (b"./etc//hosts", Ok(Some("etc/hosts"))),
+        (b"etc/ssh/", Ok(Some("etc/ssh"))),
+        (b"./", Ok(None)),
+        (b".", Ok(None)),
+        (b"../etc/x", Err(Refusal::DotDot)),
+        (b"etc/../../x", Err(Refusal::DotDot)),
+        (b"etc/..", Err(Refusal::DotDot)),
+        (b"/etc/passwd", Err(Refusal::Absolute)),
+        (b"//etc", Err(Refusal::Absolute)),
+        (b"", Err(Refusal::Empty)),
+        (b"etc/a\0b", Err(Refusal::Nul)),
+    ];
+    for (path, want) in cases {
+        let got = normalize(path).map(|p| p.map(|p| p.to_string()));
+        assert_eq!(
+            got,
+            want.map(|w| w.map(str::to_owned)),
+            "{}",
+            String::from_utf8_lossy(path)
+        );
+    }
+}
+
+#[test]
+fn only_files_directories_and_links_are_admitted() {
+    let mut policy = Plain::new(Limits::default());
+    let refused = |policy: &mut Plain, h: Header<'_>| policy.admit(&h).err();
+    assert_eq!(
+        refused(&mut policy, header(b"dev/sda", Kind::BlockDevice, None, 0)),
+        Some(Refusal::Special("block device"))
+    );
+    assert_eq!(
+        refused(&mut policy, header(b"dev/mem", Kind::CharDevice, None, 0)),
+        Some(Refusal::Special("character device"))
+    );
+    assert_eq!(
+        refused(&mut policy, header(b"run/p", Kind::Fifo, None, 0)),
+        Some(Refusal::Special("FIFO"))
+    );
+    assert_eq!(
+        refused(&mut policy, header(b"x", Kind::Other(b'S'), None, 0)),
+        Some(Refusal::Special("entry of an unsupported type"))
+    );
+    // Symbolic links may point anywhere: they are created, never followed.
+    let link = policy
+        .admit(&header(
+            b"etc/localtime",
+            Kind::Symlink,
+            Some(b"/usr/share/zoneinfo/UTC"),
+            0,
+        ))
+        .ok();
+    assert!(matches!(
+        link,
+        Some(Action::Create {
+            op: Op::Symlink { .. },
+            ..
+        })
+    ));
+    assert_eq!(
+        refused(&mut policy, header(b"etc/l", Kind::Symlink, Some(b""), 0)),
+        Some(Refusal::EmptySymlink)
+    );
+    // Hard links only to files this archive wrote, by a path that stays inside.
+    assert_eq!(
+        refused(
+            &mut policy,
+            header(b"a", Kind::HardLink, Some(b"etc/shadow"), 0)
+        ),
+        Some(Refusal::HardLinkUnknown("etc/shadow".into()))
+    );
+    assert!(matches!(
+        refused(&mut policy, header(b"a", Kind::HardLink, Some(b"../x"), 0)),
+        Some(Refusal::BadHardLink(_, _))
+    ));
+    assert!(
+        policy
+            .admit(&header(b"etc/motd", Kind::File, None, 5))
+            .is_ok()
+    );
+    assert!(
+        policy
+            .admit(&header(
+                b"etc/motd.2",
+                Kind::HardLink,
+                Some(b"./etc/motd"),
+                0
+            ))
+            .is_ok()
+    );
+    // The mode keeps permission, setuid, setgid and sticky bits, not the type bits.
+    let Ok(Action::Create { meta, .. }) = policy.admit(&header(b"bin/x", Kind::File, None, 0))
+    else {
+        panic!("a plain file is admitted");
+    };
+    assert_eq!(meta.mode, 0o644);
+}
+
+#[test]
+fn counts_and_sizes_are_bounded() {
+    let limits = Limits {
+        max_entries: 3,
+        max_bytes: 10,
+    };
+    let mut policy = Plain::new(limits);
+    assert!(policy.admit(&header(b"a", Kind::File, None, 6)).is_ok());
+    assert_eq!(
+        policy.admit(&header(b"b", Kind::File, None, 5)),
+        Err(Refusal::TooLarge(10))
+    );
+    let mut policy = Plain::new(limits);
+    for name in [b"a", b"b", b"c"] {
+        assert!(policy.admit(&header(name, Kind::Dir, None, 0)).is_ok());
+    }
+    assert_eq!(
+        policy.admit(&header(b"d", Kind::Dir, None, 0)),
+        Err(Refusal::TooManyEntries(3))
+    );
+}
+
+#[test]
+fn formats_are_told_by_content() {
+    let mut tar = vec![0u8; 512];
+    tar.get_mut(257..262)
+        .expect("a header block")
+        .copy_from_slice(b"ustar");
+    assert_eq!(detect(&tar).ok(), Some(Format::Tar));
+    assert_eq!(detect(&[0x1f, 0x8b, 8, 0]).ok(), Some(Format::Gzip));
+    assert_eq!(
+        detect(&[0x28, 0xb5, 0x2f, 0xfd, 0]).ok(),
+        Some(Format::Zstd)
+    );
+    let xz = detect(b"\xfd7zXZ\0....").err().map(|e| e.to_string());
+    assert!(xz.is_some_and(|e| e.starts_with("xz-compressed: give a tar archive")));
+    assert!(detect(b"<html>404</html>").is_err());
+}
+
+proptest! {
+    #[test]
+    fn admitted_paths_never_leave(path in proptest::collection::vec(
+        prop_oneof![Just(b'/'), Just(b'.'), Just(b'a'), Just(0u8), any::<u8>()], 0..24)
+    ) {
+        if let Ok(Some(rel)) = normalize(&path) {
+            for part in rel.parts() {
+                prop_assert!(!part.is_empty());
+                prop_assert!(part.as_slice() != b"." && part.as_slice() != b"..");
+                prop_assert!(!part.contains(&b'/') && !part.contains(&0));
+            }
+        }
+    }
+}
+
+/// A scratch directory under the system's temporary directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("diskless-archive-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating a scratch directory");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A tar entry with any path bytes (tar::Builder refuses `..`, which these tests need).
+fn raw_entry(out: &mut Vec<u8>, path: &[u8], kind: tar::EntryType, link: &[u8], body: &[u8]) {
+    let mut h = tar::Header::new_ustar();
+    {
+        let old = h.as_old_mut();
+        old.name.fill(0);
+        old.name
+            .get_mut(..path.len())
+            .expect("a short path")
+            .copy_from_slice(path);
+        old.linkname
+            .get_mut(..link.len())
+            .expect("a short link")
+            .copy_from_slice(link);
+    }
+    h.set_entry_type(kind);
+    h.set_size(body.len() as u64);
+    h.set_mode(0o640);
+    h.set_uid(u64::from(rustix::process::getuid().as_raw()));
+    h.set_gid(u64::from(rustix::process::getgid().as_raw()));
+    h.set_mtime(1_600_000_000);
+    h.set_cksum();
+    out.extend_from_slice(h.as_bytes());
+    out.extend_from_slice(body);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+fn finish(mut tar: Vec<u8>) -> Vec<u8> {
+    tar.extend_from_slice(&[0; 1024]);
+    tar
+}
+
+fn apply(root: &Path, archive: &[u8]) -> Result<super::Summary, ArchiveError> {
+    let limits = Limits::default();
+    let mut sink = Confined::open(root).expect("opening the scratch root");
+    extract(archive, limits, &mut Plain::new(limits), &mut sink)
+}
+
+#[test]
+fn a_gzip_archive_lands_with_modes_and_times() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let scratch = Scratch::new("gzip");
+    let mut tar = Vec::new();
+    raw_entry(&mut tar, b"etc/", tar::EntryType::Directory, b"", b"");
+    raw_entry(
+        &mut tar,
+        b"etc/motd",
+        tar::EntryType::Regular,
+        b"",
+        b"hello\n",
+    );
+    raw_entry(
+        &mut tar,
+        b"etc/localtime",
+        tar::EntryType::Symlink,
+        b"/usr/share/zoneinfo/UTC",
+        b"",
+    );
+    raw_entry(
+        &mut tar,
+        b"etc/motd.bak",
+        tar::EntryType::Link,
+        b"etc/motd",
+        b"",
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&finish(tar)).expect("compressing");
+    let archive = gz.finish().expect("compressing");
+    let summary = apply(&scratch.0, &archive).expect("applying");
+    assert_eq!(summary.format, Some(Format::Gzip));
+    assert_eq!(summary.entries, 4);
+    let motd = scratch.0.join("etc/motd");
+    assert_eq!(
+        std::fs::read_to_string(&motd).ok().as_deref(),
+        Some("hello\n")
+    );
+    let meta = std::fs::metadata(&motd).expect("the file exists");
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+    assert_eq!(meta.mtime(), 1_600_000_000);
+    assert_eq!(meta.nlink(), 2);
+    assert_eq!(
+        std::fs::read_link(scratch.0.join("etc/localtime")).ok(),
+        Some(PathBuf::from("/usr/share/zoneinfo/UTC"))
+    );
+    assert_eq!(
+        std::fs::metadata(scratch.0.join("etc"))
+            .map(|m| m.mtime())
+            .ok(),
+        Some(1_600_000_000)
+    );
+}
+
+#[test]
+fn escapes_are_refused_by_entry_and_nothing_lands_outside() {
+    let outer = Scratch::new("escape");
+    let root = outer.0.join("root");
+    std::fs::create_dir_all(&root).expect("creating the root");
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "dotdot",
+            {
+                let mut t = Vec::new();
+                raw_entry(&mut t, b"../x", tar::EntryType::Regular, b"", b"evil");
+                finish(t)
+            },
+            "entry \"../x\" is a '..' component",
+        ),
+        (
+            "absolute",
+            {
+                let mut t = Vec::new();
+                raw_entry(&mut t, b"/x", tar::EntryType::Regular, b"", b"evil");
+                finish(t)
+            },
+            "entry \"/x\" is an absolute path",
+        ),
+        (
+            "through its own link",
+            {
+                let mut t = Vec::new();
+                raw_entry(&mut t, b"up", tar::EntryType::Symlink, b"..", b"");
+                raw_entry(&mut t, b"up/x", tar::EntryType::Regular, b"", b"evil");
+                finish(t)
+            },
+            "entry \"up/x\": up: is a symbolic link in the new root",
+        ),
+        (
+            "device",
+            {
+                let mut t = Vec::new();
+                raw_entry(&mut t, b"dev/kmem", tar::EntryType::Char, b"", b"");
+                finish(t)
+            },
+            "entry \"dev/kmem\" is a character device",
+        ),
+    ];
+    for (what, archive, want) in cases {
+        let err = apply(&root, &archive).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.starts_with(want)),
+            "{what}: {err:?}"
+        );
+        assert!(!outer.0.join("x").exists(), "{what} wrote outside the root");
+    }
+    // The image's own links are not written through either.
+    std::os::unix::fs::symlink(&outer.0, root.join("etc")).expect("a link in the image");
+    let mut t = Vec::new();
+    raw_entry(&mut t, b"etc/x", tar::EntryType::Regular, b"", b"evil");
+    let err = apply(&root, &finish(t)).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref().is_some_and(|e| e.contains("symbolic link")),
+        "{err:?}"
+    );
+    assert!(!outer.0.join("x").exists());
+}
+
+#[test]
+fn a_link_in_the_root_is_replaced_not_followed() {
+    let outer = Scratch::new("replace");
+    let root = outer.0.join("root");
+    std::fs::create_dir_all(&root).expect("creating the root");
+    std::fs::write(outer.0.join("victim"), "keep").expect("a file outside");
+    std::os::unix::fs::symlink(outer.0.join("victim"), root.join("motd")).expect("a link");
+    let mut t = Vec::new();
+    raw_entry(&mut t, b"motd", tar::EntryType::Regular, b"", b"new");
+    apply(&root, &finish(t)).expect("applying");
+    assert_eq!(
+        std::fs::read_to_string(outer.0.join("victim"))
+            .ok()
+            .as_deref(),
+        Some("keep")
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("motd")).ok().as_deref(),
+        Some("new")
+    );
+}
+
+#[test]
+fn truncated_and_bomb_archives_fail() {
+    let scratch = Scratch::new("truncated");
+    let mut t = Vec::new();
+    raw_entry(&mut t, b"big", tar::EntryType::Regular, b"", &[7; 2000]);
+    t.truncate(1024);
+    assert!(apply(&scratch.0, &t).is_err());
+    // A zstd stream that inflates past the bound is cut off, not buffered.
+    let limits = Limits {
+        max_entries: 1,
+        max_bytes: 1000,
+    };
+    let mut t = Vec::new();
+    raw_entry(
+        &mut t,
+        b"big",
+        tar::EntryType::Regular,
+        b"",
+        &vec![0; 1 << 21],
+    );
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&finish(t)).expect("compressing");
+        e.finish().expect("compressing")
+    };
+    let mut sink = Confined::open(&scratch.0).expect("opening");
+    let err = extract(&gz, limits, &mut Plain::new(limits), &mut sink).err();
+    assert!(
+        matches!(
+            err,
+            Some(ArchiveError::Refused {
+                refusal: Refusal::TooLarge(1000),
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,136 @@
+//! The writer for a real root: every entry goes through [`sys::Beneath`], so it lands under
+//! the root and never through a symbolic link.
+
+use std::ffi::OsStr;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::Sink;
+use super::policy::{Meta, Op, RelPath};
+use crate::sys::{Attributes, Beneath};
+
+/// Writes beneath one directory (the new root).
+#[derive(Debug)]
+pub struct Confined {
+    root: Beneath,
+    /// Directories created or entered, with the archive's metadata, set by `finish`.
+    dirs: Vec<(PathBuf, Meta)>,
+}
+
+impl Confined {
+    pub fn open(root: &Path) -> io::Result<Confined> {
+        Ok(Confined {
+            root: Beneath::open(root)?,
+            dirs: Vec::new(),
+        })
+    }
+}
+
+fn to_path(parts: &[Vec<u8>]) -> PathBuf {
+    parts
+        .iter()
+        .map(|p| OsStr::from_bytes(p))
+        .collect::<PathBuf>()
+}
+
+fn attributes(meta: &Meta) -> Attributes {
+    Attributes {
+        uid: meta.uid,
+        gid: meta.gid,
+        mode: meta.mode,
+        mtime: meta.mtime,
+    }
+}
+
+/// ELOOP from openat2 means a symbolic link on the way; EXDEV a way out: say so in words.
+fn explain(parent: &Path, err: io::Error) -> io::Error {
+    match err.raw_os_error() {
+        Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => io::Error::other(format!(
+            "{} goes through a symbolic link in the new root: nothing is written through \
+             symbolic links (name the real directory)",
+            parent.display()
+        )),
+        Some(code) if code == rustix::io::Errno::XDEV.raw_os_error() => {
+            io::Error::other(format!("{} leads outside the new root", parent.display()))
+        }
+        _ => err,
+    }
+}
+
+impl Confined {
+    /// Opens (creating as needed) the parent directories of `path`, one level at a time.
+    fn parent(&self, path: &RelPath) -> io::Result<std::os::fd::OwnedFd> {
+        let (parents, _) = path.split_last();
+        let mut walked = PathBuf::new();
+        let mut dir = self.root.dir(&walked)?;
+        for part in parents {
+            let name = OsStr::from_bytes(part);
+            // Parents the archive does not list get the usual 0755, as tar gives them.
+            self.root
+                .make_dir(&dir, name, 0o755)
+                .map_err(|e| io::Error::other(format!("{}: {e}", walked.join(name).display())))?;
+            walked.push(name);
+            dir = self.root.dir(&walked).map_err(|e| explain(&walked, e))?;
+        }
+        Ok(dir)
+    }
+}
+
+impl Sink for Confined {
+    fn create(
+        &mut self,
+        path: &RelPath,
+        op: &Op,
+        meta: &Meta,
+        contents: &mut dyn Read,
+    ) -> io::Result<()> {
+        let dir = self.parent(path)?;
+        let (_, last) = path.split_last();
+        let name = OsStr::from_bytes(last);
+        match op {
+            Op::File { size } => {
+                let mut file = self.root.create_file(&dir, name)?;
+                let copied = io::copy(&mut contents.take(*size), &mut file)?;
+                if copied != *size {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the archive ends {copied} bytes into a {size}-byte file"),
+                    ));
+                }
+                Beneath::set_attributes(&file, attributes(meta))?;
+            }
+            Op::Dir => {
+                // 0700 until `finish` sets the archive's mode.
+                self.root.make_dir(&dir, name, 0o700)?;
+                let full = to_path(path.parts());
+                self.root.dir(&full).map_err(|e| explain(&full, e))?;
+                self.dirs.push((full, *meta));
+            }
+            Op::Symlink { target } => {
+                self.root
+                    .make_symlink(&dir, name, OsStr::from_bytes(target))?;
+                Beneath::set_link_attributes(&dir, name, attributes(meta))?;
+            }
+            Op::HardLink { target } => {
+                let (from_parents, from_last) = target.split_last();
+                let from_dir = self.root.dir(&to_path(from_parents))?;
+                self.root
+                    .make_hard_link(&from_dir, OsStr::from_bytes(from_last), &dir, name)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        // Deepest first, so setting a parent's time is the last change to it.
+        self.dirs
+            .sort_by_key(|(dir, _)| std::cmp::Reverse(dir.components().count()));
+        for (dir, meta) in &self.dirs {
+            let fd = self.root.dir(dir).map_err(|e| explain(dir, e))?;
+            Beneath::set_attributes(&fd, attributes(meta))
+                .map_err(|e| io::Error::other(format!("{}: {e}", dir.display())))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,303 @@
+//! Configuration archives (`diskless.config=`, `apkovl=`) laid over the assembled root
+//! before switch_root: each fetched with the image's fetch layer, held to the initramfs's
+//! minisign key when it has one, checked whole against the entry policy, and only then
+//! written, beneath the new root and never through a symbolic link. Every archive is
+//! fetched and verified before the first is applied: a bad one anywhere means none is.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use crate::archive::policy::{Limits, Meta, Op, Plain, RelPath};
+use crate::archive::write::Confined;
+use crate::archive::{self, Sink};
+use crate::cmdline::archives::Values;
+use crate::cmdline::config::BootConfig;
+use crate::error::BootError;
+use crate::hex;
+use crate::image::Client;
+use crate::image::fetch::{Failure, FetchError};
+use crate::image::signature::{self, Signer};
+use crate::image::trust::{self, Trust};
+use crate::root::STATE_DIR;
+
+/// The most an archive may weigh as fetched (it is held in RAM while it is checked).
+const MAX_ARCHIVE_BYTES: u64 = 64 * 1024 * 1024;
+/// A `.minisig` file is a few hundred bytes.
+const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
+
+/// One archive as applied, for the log and the boot record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub url: String,
+    pub sha256: [u8; 32],
+    pub bytes: u64,
+    pub format: &'static str,
+    pub entries: u32,
+    /// `None`: no key in the initramfs (then only TLS, if https, vouched for it).
+    pub signer: Option<Signer>,
+}
+
+/// A fetched, verified archive waiting to be applied.
+struct Verified {
+    spec_key: &'static str,
+    url: String,
+    data: Vec<u8>,
+    sha256: [u8; 32],
+    signer: Option<Signer>,
+}
+
+/// Fetches, verifies and applies `config.archives` to `new_root` in order.
+pub fn apply(
+    config: &BootConfig,
+    node: &[u8],
+    values: &Values<'_>,
+    new_root: &Path,
+    root_writable: bool,
+) -> Result<Vec<Applied>, BootError> {
+    let Some(first) = config.archives.first() else {
+        return Ok(Vec::new());
+    };
+    if !root_writable {
+        return Err(BootError::ConfigArchive {
+            key: first.key,
+            url: first.url.to_string(),
+            reason: "the new root is read-only (an NFS root without an overlay, or \
+                     diskless.overlay=none): archives need a writable root, give \
+                     diskless.overlay=tmpfs (or rw for a writable NFS root)"
+                .to_owned(),
+        });
+    }
+    let setup = |reason: String| BootError::ConfigArchive {
+        key: first.key,
+        url: first.url.to_string(),
+        reason,
+    };
+    let trust = Trust::load(Path::new("/"))
+        .map_err(|e| setup(format!("reading the initramfs's trust files: {e}")))?;
+    let key_path = Path::new("/").join(trust::CONFIG_KEY);
+    let key = match std::fs::read_to_string(&key_path) {
+        Ok(text) => Some(
+            signature::parse_key(&text)
+                .map_err(|e| setup(format!("{}: {e}", key_path.display())))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(setup(format!("reading {}: {e}", key_path.display()))),
+    };
+    let client = Client::new(config, node, &trust).map_err(setup)?;
+    let dir = Path::new(STATE_DIR).join("config");
+    std::fs::create_dir_all(&dir).map_err(|source| BootError::Store {
+        path: dir.clone(),
+        source,
+    })?;
+
+    let mut verified = Vec::new();
+    for (index, spec) in config.archives.iter().enumerate() {
+        let url = spec
+            .url
+            .render(values)
+            .map_err(|reason| BootError::ConfigArchive {
+                key: spec.key,
+                url: spec.url.to_string(),
+                reason,
+            })?;
+        let fail = |reason: String| BootError::ConfigArchive {
+            key: spec.key,
+            url: url.clone(),
+            reason,
+        };
+        if key.is_none() && url.starts_with("http://") {
+            log::warn!(
+                "INSECURE: {url} comes over plain http and the initramfs has no key to check \
+                 it with: anyone on the network can change what it lays over the root \
+                 (build with --config-key, or serve it over https)"
+            );
+        }
+        let dest = dir.join(format!("{index}.archive"));
+        let fetched = client.fetch_file(&url, &dest, MAX_ARCHIVE_BYTES);
+        let data = read_and_remove(&dest);
+        let fetched = match fetched {
+            Ok(fetched) => fetched,
+            Err(err) if spec.optional && not_found(&err) => {
+                log::info!("{}={url}: not found, and optional (?): skipped", spec.key);
+                continue;
+            }
+            Err(err) => return Err(fail(format!("fetching it: {err}"))),
+        };
+        let data = data.map_err(|e| fail(format!("reading the fetched archive: {e}")))?;
+        let signer = match &key {
+            None => None,
+            Some((key, comment)) => {
+                let sig_url = format!("{url}.minisig");
+                let sig_dest = dir.join(format!("{index}.minisig"));
+                let got = client.fetch_file(&sig_url, &sig_dest, MAX_SIGNATURE_BYTES);
+                let text = read_and_remove(&sig_dest);
+                match got {
+                    Ok(_) => {}
+                    Err(err) if not_found(&err) => {
+                        return Err(fail(format!(
+                            "no signature at {sig_url}: the initramfs has a key \
+                             (/{}) and applies only signed archives",
+                            trust::CONFIG_KEY
+                        )));
+                    }
+                    Err(err) => return Err(fail(format!("fetching {sig_url}: {err}"))),
+                }
+                let text = text
+                    .ok()
+                    .and_then(|t| String::from_utf8(t).ok())
+                    .ok_or_else(|| fail(format!("{sig_url} is not text")))?;
+                Some(
+                    signature::verify(key, comment, &text, &data)
+                        .map_err(|e| fail(format!("{sig_url}: {e}: not applying it")))?,
+                )
+            }
+        };
+        log::info!(
+            "fetched {url}: {} bytes in {:.2} s, sha256 {}{}",
+            fetched.bytes,
+            fetched.elapsed.as_secs_f64(),
+            hex::encode(&fetched.sha256),
+            match &signer {
+                Some(s) => format!(", signature good ({}; {})", s.key, s.trusted_comment),
+                None => String::new(),
+            }
+        );
+        verified.push(Verified {
+            spec_key: spec.key,
+            url,
+            data,
+            sha256: fetched.sha256,
+            signer,
+        });
+    }
+
+    // Every entry of every archive is checked against the policy before anything is written.
+    let limits = Limits::default();
+    for archive in &verified {
+        archive::extract(&archive.data, limits, &mut Plain::new(limits), &mut DryRun)
+            .map_err(|e| refusal(archive, &e))?;
+    }
+    let mut applied = Vec::new();
+    for archive in verified {
+        let mut sink = Confined::open(new_root).map_err(|source| BootError::Storage {
+            what: "opening the new root".to_owned(),
+            path: new_root.to_path_buf(),
+            source,
+        })?;
+        let summary = archive::extract(&archive.data, limits, &mut Plain::new(limits), &mut sink)
+            .map_err(|e| refusal(&archive, &e))?;
+        let format = summary.format.map_or("tar", archive::Format::name);
+        log::info!(
+            "applied {} ({format}, {} entries, {} bytes of files)",
+            archive.url,
+            summary.entries,
+            summary.file_bytes
+        );
+        applied.push(Applied {
+            url: archive.url,
+            sha256: archive.sha256,
+            bytes: archive.data.len() as u64,
+            format,
+            entries: summary.entries,
+            signer: archive.signer,
+        });
+    }
+    Ok(applied)
+}
+
+fn refusal(archive: &Verified, err: &archive::ArchiveError) -> BootError {
+    BootError::ConfigArchive {
+        key: archive.spec_key,
+        url: archive.url.clone(),
+        reason: format!("{err}: not applying it"),
+    }
+}
+
+/// The file's bytes; the file is removed either way (archives may hold secrets, and /run
+/// moves into the real root).
+fn read_and_remove(path: &Path) -> std::io::Result<Vec<u8>> {
+    let data = std::fs::read(path);
+    let _ = std::fs::remove_file(path);
+    data
+}
+
+/// Whether every source answered 404 or 410.
+fn not_found(err: &FetchError) -> bool {
+    !err.failures.is_empty()
+        && err
+            .failures
+            .iter()
+            .all(|(_, f)| matches!(f, Failure::Status(404 | 410)))
+}
+
+/// Reads every file's contents and writes nothing: the policy's verdict on the whole
+/// archive (and a truncated one) before anything lands.
+struct DryRun;
+
+impl Sink for DryRun {
+    fn create(
+        &mut self,
+        _path: &RelPath,
+        op: &Op,
+        _meta: &Meta,
+        contents: &mut dyn std::io::Read,
+    ) -> std::io::Result<()> {
+        if let Op::File { size } = op {
+            let copied = std::io::copy(&mut (&mut *contents).take(*size), &mut std::io::sink())?;
+            if copied != *size {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the archive ends {copied} bytes into a {size}-byte file"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The DMI product_uuid, as the firmware gives it (`None` without DMI or a UUID).
+pub fn product_uuid() -> Option<String> {
+    std::fs::read_to_string("/sys/class/dmi/id/product_uuid")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmdline::tokenize::parse;
+
+    #[test]
+    fn a_read_only_root_is_refused_before_anything_is_fetched() {
+        let config = BootConfig::from_params(&parse(
+            "root=nfs:10.0.2.2:/srv/root apkovl=http://h/{MAC}.tgz",
+        ))
+        .expect("parses");
+        let values = Values {
+            mac: "52:54:00:12:34:56",
+            hostname: "worker-64e59a",
+            ip: "10.0.2.15",
+            uuid: None,
+        };
+        let err = apply(&config, &[0; 6], &values, Path::new("/nonexistent"), false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("apkovl=http://h/{MAC}.tgz: the new root is read-only"),
+            "{err}"
+        );
+        assert!(err.contains("diskless.overlay=tmpfs"), "{err}");
+        // Without archives there is nothing to do, writable or not.
+        let none = BootConfig::from_params(&parse("root=nfs:10.0.2.2:/r")).expect("parses");
+        assert_eq!(
+            apply(&none, &[0; 6], &values, Path::new("/x"), false).ok(),
+            Some(Vec::new())
+        );
+    }
+}
