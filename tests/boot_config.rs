@@ -16,17 +16,20 @@ use std::sync::OnceLock;
 
 use common::{Fixture, STATIC_IP, assert_fatal, fixture, record};
 use testbed::archive::Tar;
-use testbed::{BootLog, HttpServer, RootSpec};
+use testbed::{BootLog, HttpServer, Qemu, RootSpec};
 use xtask::initrd::{self, Compression, InitrdOptions, Trust};
 
 const MAC1: &str = "52:54:00:12:34:56";
 const MAC2: &str = "52:54:00:ab:cd:ef";
+/// The second node's DMI product_uuid (QEMU's `-uuid`), as firmware gives it: uppercase.
+const UUID: &str = "4C4C4544-0042-3510-8054-B2C04F4E3432";
 
 /// What the root shows of the archives' files.
 const HOOK: &str = r#"echo "ROOT-MOTD=$(cat /etc/motd 2>/dev/null)"
 echo "ROOT-ROLE=$(cat /etc/role 2>/dev/null)"
 echo "ROOT-LOCALTIME=$(readlink /etc/localtime 2>/dev/null)"
 echo "ROOT-SECRET=$(stat -c %a:%u:%Y /etc/node.secret 2>/dev/null)"
+echo "ROOT-UUID-CONF=$(cat /etc/uuid.conf 2>/dev/null)"
 "#;
 
 fn bootif(mac: &str) -> String {
@@ -87,6 +90,12 @@ fn cluster_and_per_node_archives_layer_in_order_and_each_mac_gets_its_own() {
         ("cluster.tar.gz".to_owned(), cluster().gzip()),
         (format!("nodes/{hex1}.tar.zst"), zstd(node(MAC1))),
         (format!("alpine/{MAC2}.tar.gz"), node(MAC2).gzip()),
+        (
+            format!("by-uuid/{}.tar", UUID.to_ascii_lowercase()),
+            Tar::new()
+                .file("etc/uuid.conf", b"from DMI\n", 0o644)
+                .finish(),
+        ),
     ]);
     let server = HttpServer::serve_files(files).expect("http server");
 
@@ -132,20 +141,28 @@ fn cluster_and_per_node_archives_layer_in_order_and_each_mac_gets_its_own() {
     assert!(rec.archives.iter().all(|a| a.signer.is_none()));
     log.assert_contains("INSECURE: http://10.0.2.2");
 
-    // Another MAC, Alpine's syntax: its own archive by {MAC}, over the same cluster one.
+    // Another MAC, Alpine's syntax: its own archive by {MAC}, over the same cluster one;
+    // and one chosen by the machine's DMI product_uuid (QEMU's -uuid).
     let archives = format!(
-        "diskless.config={} apkovl={}",
+        "diskless.config={} apkovl={} diskless.config={}",
         server.url_for("cluster.tar.gz"),
         server.url_for("alpine/{MAC}.tar.gz"),
+        server.url_for("by-uuid/{uuid}.tar"),
     );
-    let log = fx.boot("config-mac2", &cmdline(&server, MAC2, &archives), &[MAC2]);
+    let qemu = Qemu::new(&fx.kernel.vmlinuz, &fx.initrd)
+        .name("config-mac2")
+        .append(&cmdline(&server, MAC2, &archives))
+        .arg("-uuid")
+        .arg(UUID);
+    let log = fx.boot_qemu(qemu, &[MAC2]);
     log.assert_contains("ROOT-INIT-REACHED");
     assert_eq!(
         log.value("ROOT-MOTD").as_deref(),
         Some(format!("node {MAC2}").as_str())
     );
     assert_eq!(log.value("ROOT-ROLE").as_deref(), Some("worker"));
-    assert_eq!(record(&log).archives.len(), 2);
+    assert_eq!(log.value("ROOT-UUID-CONF").as_deref(), Some("from DMI"));
+    assert_eq!(record(&log).archives.len(), 3);
 }
 
 fn sha2_of(bytes: &[u8]) -> [u8; 32] {

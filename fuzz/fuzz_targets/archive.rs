@@ -2,18 +2,20 @@
 //! the real walker and policy into a recording sink. It returns, never panics; everything
 //! the sink is asked to create is a relative path of plain names, no device or FIFO, a
 //! hard link only to a file created before, within the entry and byte bounds; and a file's
-//! contents are never more than its header said.
+//! contents are never more than its header said. Both policies: plain (configuration
+//! archives) and OCI layers, whose whiteouts are removals, never files.
 #![no_main]
 
 use std::collections::HashSet;
 use std::io::{self, Read};
 
-use diskless::archive::policy::{Limits, Meta, Op, Plain, RelPath};
+use diskless::archive::policy::{Layer, Limits, Meta, Op, Plain, RelPath};
 use diskless::archive::{Sink, extract};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Default)]
 struct Recorder {
+    layer: bool,
     files: HashSet<RelPath>,
     created: u32,
     bytes: u64,
@@ -27,10 +29,9 @@ impl Sink for Recorder {
         _meta: &Meta,
         contents: &mut dyn Read,
     ) -> io::Result<()> {
-        for part in path.parts() {
-            assert!(!part.is_empty() && part != b"." && part != b"..");
-            assert!(!part.contains(&b'/') && !part.contains(&0));
-        }
+        check(path);
+        // Whiteout files are actions, never created (OCI layers).
+        assert!(!path.parts().last().is_some_and(|l| l.starts_with(b".wh.")) || !self.layer);
         self.created += 1;
         match op {
             Op::File { size } => {
@@ -49,8 +50,29 @@ impl Sink for Recorder {
         Ok(())
     }
 
+    fn remove(&mut self, path: &RelPath) -> io::Result<()> {
+        check(path);
+        self.created += 1;
+        Ok(())
+    }
+
+    fn clear(&mut self, dir: Option<&RelPath>) -> io::Result<()> {
+        if let Some(dir) = dir {
+            check(dir);
+        }
+        self.created += 1;
+        Ok(())
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+fn check(path: &RelPath) {
+    for part in path.parts() {
+        assert!(!part.is_empty() && part != b"." && part != b"..");
+        assert!(!part.contains(&b'/') && !part.contains(&0));
     }
 }
 
@@ -59,12 +81,21 @@ fuzz_target!(|data: &[u8]| {
         max_entries: 64,
         max_bytes: 64 * 1024,
     };
-    let mut sink = Recorder::default();
-    let result = extract(data, limits, &mut Plain::new(limits), &mut sink);
-    assert!(sink.created <= limits.max_entries);
-    assert!(sink.bytes <= limits.max_bytes);
-    if let Ok(summary) = result {
-        assert!(summary.entries >= sink.created);
-        assert!(summary.file_bytes == sink.bytes);
+    for layer in [false, true] {
+        let mut sink = Recorder {
+            layer,
+            ..Recorder::default()
+        };
+        let result = if layer {
+            extract(data, limits, &mut Layer::new(limits), &mut sink)
+        } else {
+            extract(data, limits, &mut Plain::new(limits), &mut sink)
+        };
+        assert!(sink.created <= limits.max_entries);
+        assert!(sink.bytes <= limits.max_bytes);
+        if let Ok(summary) = result {
+            assert!(summary.entries >= sink.created);
+            assert!(summary.file_bytes == sink.bytes);
+        }
     }
 });

@@ -4,8 +4,8 @@
 //! symbolic link). An archive is applied whole or refused at its first bad entry, which the
 //! error names.
 //!
-//! Configuration overlays use [`policy::Plain`]; OCI layers will add a whiteout policy over
-//! the same walker and writer.
+//! Configuration overlays use [`policy::Plain`]; OCI image layers [`policy::Layer`], which
+//! adds whiteouts over the same rules, walker and writer.
 
 pub mod policy;
 pub mod write;
@@ -75,6 +75,17 @@ pub trait Sink {
         meta: &Meta,
         contents: &mut dyn Read,
     ) -> io::Result<()>;
+    /// Deletes `path` and everything below it (an OCI whiteout); missing is not an error.
+    fn remove(&mut self, path: &RelPath) -> io::Result<()> {
+        let _ = path;
+        Err(io::Error::other("this writer does not apply whiteouts"))
+    }
+    /// Deletes what `dir` (`None`: the root) held before this archive (an OCI opaque
+    /// whiteout); what this archive wrote there stays.
+    fn clear(&mut self, dir: Option<&RelPath>) -> io::Result<()> {
+        let _ = dir;
+        Err(io::Error::other("this writer does not apply whiteouts"))
+    }
     /// Called once after the last entry (directory times and modes are set last, since
     /// creating their entries changed them).
     fn finish(&mut self) -> io::Result<()>;
@@ -169,6 +180,19 @@ pub fn extract(
                         entry: shown,
                         source,
                     })?;
+            }
+            Action::Remove { path } => {
+                sink.remove(&path).map_err(|source| ArchiveError::Write {
+                    entry: shown,
+                    source,
+                })?
+            }
+            Action::Opaque { dir } => {
+                sink.clear(dir.as_ref())
+                    .map_err(|source| ArchiveError::Write {
+                        entry: shown,
+                        source,
+                    })?
             }
         }
     }

@@ -105,6 +105,16 @@ pub enum Action {
         op: Op,
         meta: Meta,
     },
+    /// OCI whiteout `.wh.<name>`: `path` (and all below it) is deleted from what lower
+    /// layers put there.
+    Remove {
+        path: RelPath,
+    },
+    /// OCI opaque whiteout `.wh..wh..opq`: what lower layers put in `dir` is hidden (`None`:
+    /// the root); this layer's own entries stay.
+    Opaque {
+        dir: Option<RelPath>,
+    },
 }
 
 /// Why an entry is refused: the whole archive is then refused.
@@ -128,6 +138,8 @@ pub enum Refusal {
     HardLinkUnknown(String),
     #[error("a symbolic link with an empty target")]
     EmptySymlink,
+    #[error("a whiteout that names no file (.wh. alone, or .wh.. / .wh...)")]
+    BadWhiteout,
     #[error("more than {0} entries")]
     TooManyEntries(u32),
     #[error("more than {0} bytes of file contents in all")]
@@ -241,6 +253,59 @@ impl Policy for Plain {
                 ..header.meta
             },
         })
+    }
+}
+
+/// OCI image layers: whiteouts (`.wh.<name>`, `.wh..wh..opq`) delete what lower layers
+/// wrote; every other entry is held to [`Plain`]'s rules. Whiteout files themselves are
+/// never created.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    plain: Plain,
+}
+
+/// The prefix of OCI whiteout names, and the opaque marker.
+pub const WHITEOUT: &[u8] = b".wh.";
+pub const OPAQUE: &[u8] = b".wh..wh..opq";
+
+impl Layer {
+    pub fn new(limits: Limits) -> Layer {
+        Layer {
+            plain: Plain::new(limits),
+        }
+    }
+}
+
+impl Policy for Layer {
+    fn admit(&mut self, header: &Header<'_>) -> Result<Action, Refusal> {
+        let Some(path) = normalize(header.path)? else {
+            return self.plain.admit(header);
+        };
+        let (parent, last) = path.split_last();
+        if last == OPAQUE {
+            // Counted like any entry.
+            self.plain.entries = self.plain.entries.saturating_add(1);
+            if self.plain.entries > self.plain.limits.max_entries {
+                return Err(Refusal::TooManyEntries(self.plain.limits.max_entries));
+            }
+            let dir = (!parent.is_empty()).then(|| RelPath(parent.to_vec()));
+            return Ok(Action::Opaque { dir });
+        }
+        match last.strip_prefix(WHITEOUT) {
+            Some(b"" | b"." | b"..") => Err(Refusal::BadWhiteout),
+            Some(name) => {
+                self.plain.entries = self.plain.entries.saturating_add(1);
+                if self.plain.entries > self.plain.limits.max_entries {
+                    return Err(Refusal::TooManyEntries(self.plain.limits.max_entries));
+                }
+                let mut parts = parent.to_vec();
+                parts.push(name.to_vec());
+                let removed = RelPath(parts);
+                self.plain.files.remove(&removed);
+                Ok(Action::Remove { path: removed })
+            }
+            None => self.plain.admit(header),
+        }
     }
 }
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 
-use super::policy::{Action, Header, Kind, Limits, Meta, Op, Plain, Policy, Refusal, normalize};
+use super::policy::{
+    Action, Header, Kind, Layer, Limits, Meta, Op, Plain, Policy, Refusal, normalize,
+};
 use super::write::Confined;
 use super::{ArchiveError, Format, detect, extract};
 
@@ -418,4 +420,70 @@ fn truncated_and_bomb_archives_fail() {
         ),
         "{err:?}"
     );
+}
+
+#[test]
+fn layer_whiteouts_are_actions_never_files() {
+    let mut layer = Layer::new(Limits::default());
+    let admit = |layer: &mut Layer, path: &[u8]| layer.admit(&header(path, Kind::File, None, 0));
+    assert!(matches!(
+        admit(&mut layer, b"etc/.wh.motd"),
+        Ok(Action::Remove { path }) if path.to_string() == "etc/motd"
+    ));
+    assert!(matches!(
+        admit(&mut layer, b"./var/.wh..wh..opq"),
+        Ok(Action::Opaque { dir: Some(dir) }) if dir.to_string() == "var"
+    ));
+    assert_eq!(
+        admit(&mut layer, b".wh..wh..opq"),
+        Ok(Action::Opaque { dir: None })
+    );
+    assert_eq!(admit(&mut layer, b"etc/.wh."), Err(Refusal::BadWhiteout));
+    assert_eq!(admit(&mut layer, b"etc/.wh.."), Err(Refusal::BadWhiteout));
+    assert_eq!(admit(&mut layer, b"../.wh.x"), Err(Refusal::DotDot));
+    assert!(matches!(
+        admit(&mut layer, b"etc/hosts"),
+        Ok(Action::Create { .. })
+    ));
+}
+
+#[test]
+fn a_layer_deletes_and_hides_what_lower_layers_wrote() {
+    let scratch = Scratch::new("layer");
+    let root = &scratch.0;
+    for dir in ["etc", "var/lib/old", "keep"] {
+        std::fs::create_dir_all(root.join(dir)).expect("a lower directory");
+    }
+    for file in [
+        "etc/motd",
+        "etc/hosts",
+        "var/lib/old/state",
+        "var/log",
+        "keep/x",
+    ] {
+        std::fs::write(root.join(file), "lower").expect("a lower file");
+    }
+    let mut t = Vec::new();
+    raw_entry(&mut t, b"var/new", tar::EntryType::Regular, b"", b"upper");
+    raw_entry(&mut t, b"var/lib/", tar::EntryType::Directory, b"", b"");
+    raw_entry(
+        &mut t,
+        b"var/.wh..wh..opq",
+        tar::EntryType::Regular,
+        b"",
+        b"",
+    );
+    raw_entry(&mut t, b"etc/.wh.motd", tar::EntryType::Regular, b"", b"");
+    raw_entry(&mut t, b"etc/.wh.absent", tar::EntryType::Regular, b"", b"");
+    let limits = Limits::default();
+    let mut sink = Confined::open(root).expect("opening");
+    extract(&finish(t), limits, &mut Layer::new(limits), &mut sink).expect("applying");
+    let exists = |p: &str| root.join(p).symlink_metadata().is_ok();
+    assert!(!exists("etc/motd") && exists("etc/hosts"));
+    // The opaque directory keeps only this layer's entries, its subdirectory emptied.
+    assert!(exists("var/new") && exists("var/lib"));
+    assert!(!exists("var/log") && !exists("var/lib/old"));
+    assert!(exists("keep/x"));
+    // Whiteout files are never created.
+    assert!(!exists("var/.wh..wh..opq") && !exists("etc/.wh.absent"));
 }

@@ -16,6 +16,8 @@ pub struct Confined {
     root: Beneath,
     /// Directories created or entered, with the archive's metadata, set by `finish`.
     dirs: Vec<(PathBuf, Meta)>,
+    /// Every path this archive wrote: an opaque whiteout keeps them.
+    written: std::collections::HashSet<PathBuf>,
 }
 
 impl Confined {
@@ -23,6 +25,7 @@ impl Confined {
         Ok(Confined {
             root: Beneath::open(root)?,
             dirs: Vec::new(),
+            written: std::collections::HashSet::new(),
         })
     }
 }
@@ -77,6 +80,30 @@ impl Confined {
     }
 }
 
+impl Confined {
+    /// Removes what `rel` holds except this archive's own entries (and the directories on
+    /// the way to them, whose other contents go).
+    fn clear_below(&self, rel: &Path) -> io::Result<()> {
+        let fd = match self.root.dir(rel) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(explain(rel, e)),
+        };
+        for name in Beneath::list(&fd)? {
+            let child = rel.join(&name);
+            if self.written.iter().any(|w| w.starts_with(&child)) {
+                // A directory this archive wrote or wrote into: only its lower content goes.
+                if self.root.dir(&child).is_ok() {
+                    self.clear_below(&child)?;
+                }
+                continue;
+            }
+            Beneath::remove_tree(&fd, &name)?;
+        }
+        Ok(())
+    }
+}
+
 impl Sink for Confined {
     fn create(
         &mut self,
@@ -88,6 +115,7 @@ impl Sink for Confined {
         let dir = self.parent(path)?;
         let (_, last) = path.split_last();
         let name = OsStr::from_bytes(last);
+        self.written.insert(to_path(path.parts()));
         match op {
             Op::File { size } => {
                 let mut file = self.root.create_file(&dir, name)?;
@@ -120,6 +148,23 @@ impl Sink for Confined {
             }
         }
         Ok(())
+    }
+
+    fn remove(&mut self, path: &RelPath) -> io::Result<()> {
+        let (parents, last) = path.split_last();
+        let parent = to_path(parents);
+        let dir = match self.root.dir(&parent) {
+            Ok(dir) => dir,
+            // Nothing below a missing directory to remove.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(explain(&parent, e)),
+        };
+        Beneath::remove_tree(&dir, OsStr::from_bytes(last))
+    }
+
+    fn clear(&mut self, dir: Option<&RelPath>) -> io::Result<()> {
+        let rel = dir.map(|d| to_path(d.parts())).unwrap_or_default();
+        self.clear_below(&rel)
     }
 
     fn finish(&mut self) -> io::Result<()> {

@@ -170,3 +170,42 @@ fn remove_non_dir(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
         Ok(_) => Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?),
     }
 }
+
+impl Beneath {
+    /// The names in directory `dir` (without `.` and `..`).
+    pub fn list(dir: &OwnedFd) -> io::Result<Vec<std::ffi::OsString>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(OsStr::from_bytes(name).to_os_string());
+            }
+        }
+        Ok(names)
+    }
+
+    /// Removes `name` in `dir` and, for a directory, everything below it, never following a
+    /// symbolic link (a link is removed itself). A missing name is not an error.
+    pub fn remove_tree(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+        let st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(rustix::io::Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(e.into()),
+            Ok(st) => st,
+        };
+        if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+            return Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?);
+        }
+        let inner = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        for child in Beneath::list(&inner)? {
+            Beneath::remove_tree(&inner, &child)?;
+        }
+        Ok(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
+    }
+}

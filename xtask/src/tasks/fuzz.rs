@@ -392,7 +392,8 @@ fn module_index_seed() -> Vec<u8> {
 }
 
 /// Configuration archives as an admin makes them (an apkovl's etc/ with a link and a hard
-/// link), plain, gzip and zstd, and one that tries to leave the root.
+/// link), plain, gzip and zstd, an OCI layer with whiteouts, and one that tries to leave
+/// the root.
 fn archive_seeds() -> Result<Vec<(String, Vec<u8>)>> {
     let apkovl = testbed::archive::Tar::new()
         .dir("etc/")
@@ -405,8 +406,13 @@ fn archive_seeds() -> Result<Vec<(String, Vec<u8>)>> {
         .symlink("up", "..")
         .file("up/x", b"x", 0o644)
         .file("../etc/x", b"x", 0o644);
+    let layer = testbed::archive::Tar::new()
+        .file("var/new", b"x", 0o644)
+        .file("var/.wh..wh..opq", b"", 0o644)
+        .file("etc/.wh.motd", b"", 0o644);
     let named = |name: &str, bytes: Vec<u8>| (name.to_owned(), bytes);
     Ok(vec![
+        named("layer", layer.finish()),
         named("tar", apkovl.clone().finish()),
         named("gzip", apkovl.gzip()),
         named("zstd", zstd),
