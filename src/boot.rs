@@ -186,6 +186,33 @@ impl Boot {
                     }
                 ));
             }
+            Root::Oci { image: reference } => {
+                let image = Path::new(newroot::IMAGE_PATH);
+                let pulled = self.step(Step::Fetch, || {
+                    image::oci::pull(reference, image, &config, &mac.0)
+                })?;
+                let downloaded = &pulled.downloaded;
+                self.record.image_url = Some(downloaded.fetched.url.clone());
+                self.record.image_sha256 = Some(hex::encode(&downloaded.fetched.sha256));
+                self.record.image_bytes = Some(downloaded.fetched.bytes);
+                self.record.image_manifest =
+                    Some(format!("sha256:{}", hex::encode(&pulled.manifest)));
+                self.step(Step::Verify, || image::verify(image, downloaded))?;
+                self.step(Step::Mount, || {
+                    assemble::mount_image(image, overlay)?;
+                    volatile::mount_volatile(new_root, &volatile_paths, overlay_size)
+                })?;
+                self.record.root = Some(format!(
+                    "squashfs {} from {}{}",
+                    image.display(),
+                    reference.describe(),
+                    if overlay.is_some() {
+                        " under a tmpfs overlay"
+                    } else {
+                        ", read-only"
+                    }
+                ));
+            }
             Root::Nfs {
                 share,
                 default_version,

@@ -9,6 +9,7 @@
 pub mod fetch;
 pub mod hashing;
 pub mod http;
+pub mod oci;
 pub mod sources;
 pub mod squashfs;
 pub mod tls;
@@ -37,6 +38,62 @@ pub struct Downloaded {
     pub expected: Option<Expected>,
 }
 
+/// What every fetch of this boot shares: the trust files, the HTTP(S) transport, the retry
+/// policy and the RAM budget.
+pub struct Session {
+    pub trust: Trust,
+    pub transport: HttpTransport,
+    pub policy: RetryPolicy,
+    pub ram_budget: Option<u64>,
+}
+
+impl Session {
+    /// Reads the initramfs's trust files and sets up the transport. `node` (the MAC) seeds
+    /// the retry jitter; `fail` words an error for the step.
+    pub fn open(
+        config: &BootConfig,
+        node: &[u8],
+        fail: &dyn Fn(String) -> BootError,
+    ) -> Result<Session, BootError> {
+        std::fs::create_dir_all(STATE_DIR).map_err(|source| BootError::Store {
+            path: STATE_DIR.into(),
+            source,
+        })?;
+        // The trust files live in the initramfs only, which switch_root deletes; the client
+        // key is read into this process (replaced by exec) and written nowhere else.
+        let trust = Trust::load(Path::new("/"))
+            .map_err(|e| fail(format!("reading the initramfs's trust files: {e}")))?;
+        let tls = client_tls(&trust).map_err(fail)?;
+        // The initramfs's files carry its build time (SOURCE_DATE_EPOCH): a floor for the clock.
+        let built = std::fs::metadata("/init").and_then(|m| m.modified()).ok();
+        let clock = Clock::system(built);
+        if let Some(doubt) = clock.doubt() {
+            log::warn!("{doubt}");
+        }
+        let boot_nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+        let policy = RetryPolicy::with_deadline(Duration::from_secs(u64::from(config.retry_secs)))
+            .seeded(retry::jitter_seed(node, boot_nanos));
+        // A failed check leaves the budget open: tmpfs still refuses to overfill.
+        let ram_budget = sys::free_bytes(Path::new(STATE_DIR))
+            .map_err(|e| log::warn!("measuring the free RAM of {}: {e}", STATE_DIR))
+            .ok();
+        Ok(Session {
+            trust,
+            transport: HttpTransport::new(tls, HttpLimits::default(), clock),
+            policy,
+            ram_budget,
+        })
+    }
+}
+
+/// Logs a fetch's events.
+pub fn log_event(event: fetch::Event<'_>) {
+    let (level, line) = event.log_line();
+    log::log!(level, "{line}");
+}
+
 /// Fetches the image from `root=`'s URL, then the mirrors, into `dest`, holding it to what
 /// the initramfs vouches for. `node` (the MAC) seeds the retry jitter.
 pub fn download(
@@ -49,15 +106,8 @@ pub fn download(
         url: url.to_owned(),
         reason,
     };
-    std::fs::create_dir_all(STATE_DIR).map_err(|source| BootError::Store {
-        path: STATE_DIR.into(),
-        source,
-    })?;
-    // The trust files live in the initramfs only, which switch_root deletes; the client key
-    // is read into this process (replaced by exec) and written nowhere else.
-    let trust = Trust::load(Path::new("/"))
-        .map_err(|e| fail(format!("reading the initramfs's trust files: {e}")))?;
-    let (expected, conflict) = trust::expected_hash(trust.pin, config.image_sha256);
+    let session = Session::open(config, node, &fail)?;
+    let (expected, conflict) = trust::expected_hash(session.trust.pin, config.image_sha256);
     if let Some(conflict) = conflict {
         log::warn!("{conflict}");
     }
@@ -67,23 +117,6 @@ pub fn download(
     for warning in trust::fetch_warnings(&sources, expected.as_ref()) {
         log::warn!("{warning}");
     }
-    let tls = client_tls(&trust).map_err(fail)?;
-    // The initramfs's files carry its build time (SOURCE_DATE_EPOCH): a floor for the clock.
-    let built = std::fs::metadata("/init").and_then(|m| m.modified()).ok();
-    let clock = Clock::system(built);
-    if let Some(doubt) = clock.doubt() {
-        log::warn!("{doubt}");
-    }
-    let boot_nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()));
-    let policy = RetryPolicy::with_deadline(Duration::from_secs(u64::from(config.retry_secs)))
-        .seeded(retry::jitter_seed(node, boot_nanos));
-    // A failed check leaves the budget open: tmpfs still refuses to overfill.
-    let ram_budget = sys::free_bytes(Path::new(STATE_DIR))
-        .map_err(|e| log::warn!("measuring the free RAM of {}: {e}", STATE_DIR))
-        .ok();
-    let transport = HttpTransport::new(tls, HttpLimits::default(), clock);
     log::info!(
         "fetching {url} into {}{}",
         dest.display(),
@@ -97,13 +130,21 @@ pub fn download(
         sources: &sources,
         dest,
         expected: expected.map(|e| e.sha256),
-        ram_budget,
+        ram_budget: session.ram_budget,
     };
-    let fetched = fetch::fetch_to_file(&transport, &job, &policy, |event| {
-        let (level, line) = event.log_line();
-        log::log!(level, "{line}");
-    })
-    .map_err(|err| match (err.hash_mismatch(), expected) {
+    let fetched = fetch::fetch_to_file(&session.transport, &job, &session.policy, log_event)
+        .map_err(|err| fetch_error(&err, expected, &fail))?;
+    log_fetched(&fetched);
+    Ok(Downloaded { fetched, expected })
+}
+
+/// A failed fetch as the boot's error: a hash mismatch says who vouched for the hash.
+pub fn fetch_error(
+    err: &fetch::FetchError,
+    expected: Option<Expected>,
+    fail: &dyn Fn(String) -> BootError,
+) -> BootError {
+    match (err.hash_mismatch(), expected) {
         (Some((source, actual, wanted)), Some(e)) => BootError::HashMismatch {
             url: source.to_owned(),
             expected: hex::encode(&wanted),
@@ -111,7 +152,11 @@ pub fn download(
             by: hash_authority(e.source),
         },
         _ => fail(err.to_string()),
-    })?;
+    }
+}
+
+/// `fetched <url>: 12.0 MiB ..., sha256 <hex> (2 attempts)`
+pub fn log_fetched(fetched: &Fetched) {
     let done = Progress {
         bytes: fetched.bytes,
         total: Some(fetched.bytes),
@@ -129,7 +174,6 @@ pub fn download(
             (n, r) => format!(" ({n} attempts, resumed {r} times)"),
         }
     );
-    Ok(Downloaded { fetched, expected })
 }
 
 /// The TLS client configuration from the initramfs's CA bundle and client certificate; none
@@ -162,8 +206,8 @@ fn client_tls(trust: &Trust) -> Result<Option<Arc<rustls::ClientConfig>>, String
 /// Who vouched for an expected hash, for the FATAL line.
 fn hash_authority(source: HashSource) -> String {
     match source {
-        HashSource::Cmdline => "diskless.sha256".to_owned(),
         HashSource::Pin => format!("{}: /{}", source.describe(), trust::IMAGE_PIN),
+        other => other.describe().to_owned(),
     }
 }
 
