@@ -14,7 +14,7 @@ pub mod auth;
 pub mod client;
 pub mod manifest;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cmdline::config::BootConfig;
 use crate::cmdline::oci::{self, ImageRef, Reference, Scheme};
@@ -23,7 +23,6 @@ use crate::hex;
 use crate::image::fetch::{self, Job};
 use crate::image::trust::{Expected, HashSource};
 use crate::image::{Downloaded, Session, fetch_error, log_event, log_fetched};
-use crate::root::STATE_DIR;
 use client::{Endpoint, Registries};
 use manifest::{Descriptor, Document, Manifest, RootKind};
 
@@ -125,24 +124,48 @@ pub fn pull(
     config: &BootConfig,
     node: &[u8],
 ) -> Result<Pulled, BootError> {
+    let fail = |reason: String| BootError::Oci {
+        image: image.describe(),
+        reason,
+    };
+    let session = Session::open(config, node, &fail)?;
+    let credentials = load_credentials().map_err(&fail)?;
+    pull_with(
+        &session,
+        &credentials,
+        image,
+        &config.mirrors,
+        config.image_sha256,
+        dest,
+    )
+}
+
+/// [`pull`] with the session and credentials given: what the boot storm drives host side.
+pub fn pull_with(
+    session: &Session,
+    credentials: &auth::Credentials,
+    image: &ImageRef,
+    mirrors: &[String],
+    cmdline_sha256: Option<[u8; 32]>,
+    dest: &Path,
+) -> Result<Pulled, BootError> {
     let name = image.describe();
     let fail = |reason: String| BootError::Oci {
         image: name.clone(),
         reason,
     };
-    let session = Session::open(config, node, &fail)?;
-    let credentials = load_credentials().map_err(&fail)?;
-    let endpoints = endpoints(image, &config.mirrors);
+    let endpoints = endpoints(image, mirrors);
     let (expected, warnings) =
-        expected_manifest(image, session.trust.pin, config.image_sha256, &endpoints);
+        expected_manifest(image, session.trust.pin, cmdline_sha256, &endpoints);
     for warning in warnings {
         log::warn!("{warning}");
     }
-    let registries = Registries::new(&session.transport, endpoints.clone(), &credentials);
+    let registries = Registries::new(&session.transport, endpoints.clone(), credentials);
     let puller = Puller {
-        session: &session,
+        session,
         registries: &registries,
         endpoints: &endpoints,
+        dest,
         fail: &fail,
     };
     let reference = match (expected, &image.reference) {
@@ -228,6 +251,7 @@ fn load_credentials() -> Result<auth::Credentials, String> {
 
 struct Puller<'a> {
     session: &'a Session,
+    dest: &'a Path,
     registries: &'a Registries<'a>,
     endpoints: &'a [Endpoint],
     fail: &'a dyn Fn(String) -> BootError,
@@ -245,7 +269,8 @@ impl Puller<'_> {
             .iter()
             .map(|e| e.manifest_url(reference))
             .collect();
-        let dest = PathBuf::from(STATE_DIR).join("manifest.json");
+        // Beside the blob: /run/diskless at boot.
+        let dest = self.dest.with_extension("manifest.json");
         let job = Job {
             sources: &urls,
             dest: &dest,

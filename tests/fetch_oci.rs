@@ -1,0 +1,176 @@
+//! The init's registry client against Debian's docker-registry, host side (no QEMU): the
+//! squashfs artifact by digest and by tag, htpasswd (Basic) and token (Bearer) registries
+//! with and without baked credentials, a pull-through cache as a mirror, an index without
+//! this platform, and a corrupt blob. Each registry shares one storage, pushed once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use diskless::cmdline::oci::{ImageRef, parse_ref};
+use diskless::image::Session;
+use diskless::image::http::{HttpLimits, HttpTransport};
+use diskless::image::oci::{self, Pulled, auth::Credentials};
+use diskless::image::tls::Clock;
+use diskless::image::trust::Trust;
+use diskless::retry::RetryPolicy;
+use testbed::registry::{self, Auth, Published, REPOSITORY, Registry};
+use testbed::token::TokenService;
+
+fn session() -> Session {
+    Session {
+        trust: Trust::default(),
+        transport: HttpTransport::new(None, HttpLimits::default(), Clock::system(None)),
+        policy: RetryPolicy {
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(400),
+            ..RetryPolicy::with_deadline(Duration::from_secs(20))
+        },
+        ram_budget: None,
+    }
+}
+
+fn reference(registry: &Registry, what: &str) -> ImageRef {
+    parse_ref(&format!(
+        "http://127.0.0.1:{}/{REPOSITORY}{what}",
+        registry.port
+    ))
+    .expect("reference")
+}
+
+fn pull(
+    image: &ImageRef,
+    mirrors: &[String],
+    credentials: &Credentials,
+    dest: &Path,
+) -> Result<Pulled, String> {
+    // Each pull starts as a boot does: nothing there yet.
+    let _ = std::fs::remove_file(dest);
+    oci::pull_with(&session(), credentials, image, mirrors, None, dest).map_err(|e| e.to_string())
+}
+
+fn credentials(registry: &Registry, user: &str, password: &str) -> Credentials {
+    let text = registry::auth_json(&registry.host_addr(), user, password);
+    Credentials::parse(text.as_bytes()).expect("auth.json")
+}
+
+#[test]
+fn pulls_through_every_kind_of_registry() {
+    if let Some(tool) = registry::missing_tool() {
+        testbed::skip_or_fail(&format!("{tool} is not installed"));
+        return;
+    }
+    let dir = testbed::fresh_dir("fetch_oci").expect("scratch");
+    let squashfs: Vec<u8> = (0..3u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    let published = Published::new(&dir, squashfs.clone()).expect("publishing the root");
+    let open = &published.registry;
+    let manifest = &published.artifact.manifest.digest;
+    let dest = dir.join("root.squashfs");
+    let none = Credentials::default();
+
+    // By digest, and by tag (which resolves to the same manifest).
+    for what in [format!("@{manifest}"), ":v1".to_owned()] {
+        let pulled = pull(&reference(open, &what), &[], &none, &dest).expect(&what);
+        assert_eq!(std::fs::read(&dest).expect("blob"), squashfs, "{what}");
+        assert_eq!(
+            format!("sha256:{}", diskless::hex::encode(&pulled.manifest)),
+            *manifest
+        );
+    }
+
+    // htpasswd: refused without credentials, in words; served with them.
+    let htpasswd = dir.join("htpasswd");
+    registry::htpasswd(&htpasswd, "node", "s3cret").expect("htpasswd");
+    let basic = Registry::start(&dir, &open.storage, &Auth::Htpasswd(htpasswd), None)
+        .expect("htpasswd registry");
+    let image = reference(&basic, &format!("@{manifest}"));
+    let err = pull(&image, &[], &none, &dest).expect_err("no credentials");
+    assert!(
+        err.contains("requires a user name and password (Basic)")
+            && err.contains("--registry-auth"),
+        "{err}"
+    );
+    assert!(!dest.exists(), "nothing left behind");
+    let wrong = credentials(&basic, "node", "wrong");
+    let err = pull(&image, &[], &wrong, &dest).expect_err("wrong password");
+    assert!(err.contains("refused the credentials"), "{err}");
+    pull(&image, &[], &credentials(&basic, "node", "s3cret"), &dest).expect("Basic");
+    assert_eq!(std::fs::read(&dest).expect("blob"), squashfs);
+
+    // Bearer tokens: anonymous, then only with a login.
+    let tokens = TokenService::start("diskless-registry").expect("token service");
+    let cert = dir.join("token.pem");
+    std::fs::write(&cert, &tokens.cert_pem).expect("cert");
+    let bearer = Registry::start(
+        &dir,
+        &open.storage,
+        &Auth::Token {
+            realm: tokens.host_realm(),
+            service: tokens.service.clone(),
+            issuer: tokens.issuer.clone(),
+            cert,
+        },
+        None,
+    )
+    .expect("token registry");
+    let image = reference(&bearer, &format!("@{manifest}"));
+    pull(&image, &[], &none, &dest).expect("anonymous token");
+    let asked = tokens.requests();
+    assert!(
+        asked.iter().any(|r| r.status == 200
+            && r.authorization.is_none()
+            && r.path.contains("scope=repository%3Adiskless%2Froot%3Apull")),
+        "{asked:?}"
+    );
+    tokens.require("node", "t0ken");
+    let err = pull(&image, &[], &none, &dest).expect_err("login required");
+    assert!(err.contains("has no credentials for it"), "{err}");
+    pull(&image, &[], &credentials(&bearer, "node", "t0ken"), &dest).expect("token with login");
+    assert_eq!(std::fs::read(&dest).expect("blob"), squashfs);
+
+    // A pull-through cache in front of the open registry, as a mirror: it serves.
+    let cache = Registry::start(
+        &dir,
+        &dir.join("cache-storage"),
+        &Auth::None,
+        Some(&format!("http://127.0.0.1:{}", open.port)),
+    )
+    .expect("cache");
+    let mirror = format!("oci:http://127.0.0.1:{}", cache.port);
+    let pulled = pull(
+        &reference(open, &format!("@{manifest}")),
+        &[mirror],
+        &none,
+        &dest,
+    )
+    .expect("through the cache");
+    assert!(
+        pulled
+            .downloaded
+            .fetched
+            .url
+            .contains(&format!(":{}/", cache.port)),
+        "{}",
+        pulled.downloaded.fetched.url
+    );
+
+    // An index without this platform: named, both sides.
+    let err = pull(&reference(open, ":arm64-only"), &[], &none, &dest).expect_err("arm64 only");
+    assert!(
+        err.contains("no manifest for this node's platform linux/amd64 (it has linux/arm64)"),
+        "{err}"
+    );
+
+    // A corrupt blob: the digest check refuses it and nothing is left.
+    let data = open.blob_data(published.layer_digest());
+    let mut bytes = std::fs::read(&data).expect("blob data");
+    bytes[1000] ^= 0xff;
+    std::fs::write(&data, bytes).expect("corrupting");
+    let err =
+        pull(&reference(open, &format!("@{manifest}")), &[], &none, &dest).expect_err("corrupt");
+    let hex = published.layer_digest().trim_start_matches("sha256:");
+    assert!(
+        err.contains(&format!("expected {hex}")) && err.contains("verified manifest"),
+        "{err}"
+    );
+    assert!(!dest.exists(), "the corrupt blob is deleted");
+}
