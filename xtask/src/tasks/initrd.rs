@@ -33,7 +33,11 @@ What the node trusts when it fetches its root image (see the README, Fetching im
   --client-key FILE     its private key (PEM; mode 0600 in the image, gone after switch_root)
   --image FILE          pin the root image: its sha256 goes into etc/diskless/image.sha256
                         and overrides diskless.sha256= and whatever URL the command line names
-  --image-sha256 HEX    pin by hash instead of by file
+  --image-sha256 HEX    pin by hash instead of by file; for root=oci: the manifest's digest
+                        (cargo xtask push prints it)
+  --registry-auth FILE  registry logins for root=oci: (Docker's or podman's auth.json:
+                        {\"auths\": {\"<host>\": {\"auth\": \"<base64 user:password>\"}}}; mode 0600
+                        in the image, gone after switch_root), for Basic and token logins
 ";
 
 pub fn run(args: Vec<OsString>) -> Result<()> {
@@ -52,6 +56,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let mut client_key: Option<PathBuf> = None;
     let mut pin_image: Option<PathBuf> = None;
     let mut pin_hex: Option<String> = None;
+    let mut registry_auth: Option<PathBuf> = None;
 
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
@@ -70,6 +75,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Long("client-key") => client_key = Some(parser.value()?.into()),
             Long("image") => pin_image = Some(parser.value()?.into()),
             Long("image-sha256") => pin_hex = Some(parser.value()?.string()?),
+            Long("registry-auth") => registry_auth = Some(parser.value()?.into()),
             Short('h') | Long("help") => {
                 print!("{HELP}");
                 return Ok(());
@@ -99,6 +105,11 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     opts.compress = compress;
     opts.shell = shell;
     opts.files = trust.files()?;
+    if let Some(path) = &registry_auth {
+        let file = xtask::registry::registry_auth_file(&read(path, "registry logins")?)
+            .with_context(|| format!("--registry-auth {}", path.display()))?;
+        opts.files.push(file);
+    }
     opts.mtime = xtask::initrd::source_date_epoch()?;
 
     let summary = xtask::initrd::build(&opts)?;
@@ -114,6 +125,9 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default()
         );
+    }
+    if registry_auth.is_some() {
+        println!("registry:  logins from --registry-auth");
     }
     if trust.ca_pem.is_some() {
         println!(

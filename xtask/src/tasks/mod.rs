@@ -5,4 +5,5 @@ pub mod hostname;
 pub mod initrd;
 pub mod kernel;
 pub mod prereqs;
+pub mod push;
 pub mod test;
