@@ -174,3 +174,143 @@ fn pulls_through_every_kind_of_registry() {
     );
     assert!(!dest.exists(), "the corrupt blob is deleted");
 }
+
+/// One client of the storm: when it finished, how many requests its blob took, its bytes'
+/// sha256 (the pull already held them to the digest).
+struct Outcome {
+    done: Duration,
+    attempts: u32,
+    resumes: u32,
+}
+
+/// 200 clients pull at once with the init's fetch code; every one must end with verified
+/// bytes. Prints the spread of completion times, the retries and the failed requests the
+/// registry logged; asserts no timing.
+fn storm(label: &str, image: &ImageRef, mirrors: &[String], dir: &Path, logs: &[&Registry]) {
+    const CLIENTS: usize = 200;
+    let start = std::sync::Arc::new(std::sync::Barrier::new(CLIENTS));
+    let began = std::time::Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (image, mirrors, start) = (image.clone(), mirrors.to_vec(), start.clone());
+            let dest = dir.join(format!("{label}-{i}.img"));
+            std::thread::spawn(move || -> Result<Outcome, String> {
+                let mac = [0x52, 0x54, 0x00, 0x00, (i >> 8) as u8, i as u8];
+                let session = Session {
+                    policy: RetryPolicy::with_deadline(Duration::from_secs(180))
+                        .seeded(diskless::retry::jitter_seed(&mac, 0)),
+                    ..session()
+                };
+                start.wait();
+                let pulled = oci::pull_with(
+                    &session,
+                    &Credentials::default(),
+                    &image,
+                    &mirrors,
+                    None,
+                    &dest,
+                )
+                .map_err(|e| e.to_string())?;
+                let _ = std::fs::remove_file(&dest);
+                Ok(Outcome {
+                    done: began.elapsed(),
+                    attempts: pulled.downloaded.fetched.attempts,
+                    resumes: pulled.downloaded.fetched.resumes,
+                })
+            })
+        })
+        .collect();
+    let outcomes: Vec<Result<Outcome, String>> = clients
+        .into_iter()
+        .map(|c| c.join().unwrap_or_else(|_| Err("panicked".to_owned())))
+        .collect();
+    let failed: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(
+        failed.is_empty(),
+        "{label}: {} clients gave up: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let mut times: Vec<f64> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok())
+        .map(|o| o.done.as_secs_f64())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    let retries: u32 = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok())
+        .map(|o| o.attempts - 1)
+        .sum();
+    let resumes: u32 = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok())
+        .map(|o| o.resumes)
+        .sum();
+    println!(
+        "STORM {label}: {CLIENTS} clients, all verified; done after min {:.2} s, p50 {:.2} s, \
+         p90 {:.2} s, max {:.2} s; blob retries {retries}, resumes {resumes}",
+        at(0.0),
+        at(0.5),
+        at(0.9),
+        at(1.0)
+    );
+    for registry in logs {
+        let (requests, failures) = access_counts(registry);
+        println!(
+            "STORM {label}: registry :{} served {requests} requests, {failures} with status >= 400",
+            registry.port
+        );
+    }
+}
+
+/// Requests in a registry's access log, and those answered with a status of 400 or more.
+fn access_counts(registry: &Registry) -> (usize, usize) {
+    let text = std::fs::read_to_string(&registry.access_log).unwrap_or_default();
+    let statuses: Vec<u16> = text
+        .lines()
+        .filter_map(|l| l.split("HTTP/1.1\" ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    let failures = statuses.iter().filter(|s| **s >= 400).count();
+    (statuses.len(), failures)
+}
+
+#[test]
+#[ignore = "the boot storm: 200 clients, about a minute; run with --ignored --nocapture"]
+fn boot_storm_through_one_registry_and_through_a_pull_through_cache() {
+    if let Some(tool) = registry::missing_tool() {
+        testbed::skip_or_fail(&format!("{tool} is not installed"));
+        return;
+    }
+    let dir = testbed::fresh_dir("fetch_oci_storm").expect("scratch");
+    let squashfs: Vec<u8> = (0..2u32 << 20).map(|i| (i * 13 % 251) as u8).collect();
+    let published = Published::new(&dir, squashfs).expect("publishing the root");
+    let open = &published.registry;
+    let image = reference(open, &format!("@{}", published.artifact.manifest.digest));
+    let before = access_counts(open);
+    storm("registry", &image, &[], &dir, &[open]);
+    let cache = Registry::start(
+        &dir,
+        &dir.join("cache-storage"),
+        &Auth::None,
+        Some(&format!("http://127.0.0.1:{}", open.port)),
+    )
+    .expect("cache");
+    let mid = access_counts(open);
+    storm(
+        "cache",
+        &image,
+        &[format!("oci:http://127.0.0.1:{}", cache.port)],
+        &dir,
+        &[&cache],
+    );
+    let after = access_counts(open);
+    println!(
+        "STORM registry alone: {} requests ({} failed); behind the cache the registry saw {} requests",
+        mid.0 - before.0,
+        mid.1 - before.1,
+        after.0 - mid.0
+    );
+}

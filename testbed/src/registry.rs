@@ -146,7 +146,10 @@ pub struct Registry {
     child: Child,
     pub port: u16,
     pub storage: PathBuf,
+    /// Its log (stderr): errors and what it did.
     pub log: PathBuf,
+    /// Its access log (stdout, Apache's combined format): every request and its status.
+    pub access_log: PathBuf,
 }
 
 impl Registry {
@@ -183,6 +186,7 @@ impl Registry {
         }
         let config_path = dir.join(format!("registry-{port}.yml"));
         std::fs::write(&config_path, config)?;
+        let access_log = dir.join(format!("registry-{port}.access.log"));
         let log = dir.join(format!("registry-{port}.log"));
         let child = Command::new("docker-registry")
             .arg("serve")
@@ -198,7 +202,8 @@ impl Registry {
             child,
             port,
             storage: storage.to_owned(),
-            log: dir.join(format!("registry-{port}.err")),
+            log,
+            access_log,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
