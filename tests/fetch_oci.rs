@@ -237,7 +237,10 @@ fn storm(label: &str, image: &ImageRef, mirrors: &[String], dir: &Path, logs: &[
         .map(|o| o.done.as_secs_f64())
         .collect();
     times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    let at = |q: f64| {
+        let index = ((times.len() - 1) as f64 * q) as usize;
+        times.get(index).copied().unwrap_or_default()
+    };
     let retries: u32 = outcomes
         .iter()
         .filter_map(|o| o.as_ref().ok())
@@ -259,7 +262,7 @@ fn storm(label: &str, image: &ImageRef, mirrors: &[String], dir: &Path, logs: &[
     for registry in logs {
         let (requests, failures) = access_counts(registry);
         println!(
-            "STORM {label}: registry :{} served {requests} requests, {failures} with status >= 400",
+            "STORM {label}: registry :{} has served {requests} requests so far, {failures} with status >= 400",
             registry.port
         );
     }
@@ -290,6 +293,7 @@ fn boot_storm_through_one_registry_and_through_a_pull_through_cache() {
     let open = &published.registry;
     let image = reference(open, &format!("@{}", published.artifact.manifest.digest));
     let before = access_counts(open);
+    let before = (before.0, before.1, blob_gets(open));
     storm("registry", &image, &[], &dir, &[open]);
     let cache = Registry::start(
         &dir,
@@ -298,19 +302,41 @@ fn boot_storm_through_one_registry_and_through_a_pull_through_cache() {
         Some(&format!("http://127.0.0.1:{}", open.port)),
     )
     .expect("cache");
-    let mid = access_counts(open);
+    let origin = |label: &str, before: (usize, usize, usize)| {
+        let now = access_counts(open);
+        let blobs = blob_gets(open);
+        println!(
+            "STORM {label}: the origin registry saw {} requests ({} failed), {} of them blob GETs",
+            now.0 - before.0,
+            now.1 - before.1,
+            blobs - before.2
+        );
+        (now.0, now.1, blobs)
+    };
+    let after_direct = origin("registry", before);
     storm(
-        "cache",
+        "cache (cold)",
         &image,
         &[format!("oci:http://127.0.0.1:{}", cache.port)],
         &dir,
         &[&cache],
     );
-    let after = access_counts(open);
-    println!(
-        "STORM registry alone: {} requests ({} failed); behind the cache the registry saw {} requests",
-        mid.0 - before.0,
-        mid.1 - before.1,
-        after.0 - mid.0
+    let after_cold = origin("cache (cold)", after_direct);
+    storm(
+        "cache (warm)",
+        &image,
+        &[format!("oci:http://127.0.0.1:{}", cache.port)],
+        &dir,
+        &[&cache],
     );
+    origin("cache (warm)", after_cold);
+}
+
+/// GETs of blobs in a registry's access log.
+fn blob_gets(registry: &Registry) -> usize {
+    std::fs::read_to_string(&registry.access_log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"GET /v2/") && l.contains("/blobs/sha256:"))
+        .count()
 }

@@ -192,10 +192,8 @@ impl Registry {
             .arg("serve")
             .arg(&config_path)
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log)?)
-            .stderr(std::fs::File::create(
-                dir.join(format!("registry-{port}.err")),
-            )?)
+            .stdout(std::fs::File::create(&access_log)?)
+            .stderr(std::fs::File::create(&log)?)
             .spawn()
             .context("starting docker-registry (apt-get install docker-registry)")?;
         let mut registry = Registry {
