@@ -399,6 +399,14 @@ mod tests {
         // line, overlay, read-write, writable /etc, modules
         let cases: &[(&str, bool, bool, bool, &[&str])] = &[
             ("root=live:http://h/r.sqfs", true, false, true, &["loop"]),
+            ("root=oci:r.lab/a:v1", true, false, true, &["loop"]),
+            (
+                "root=oci:r.lab/a:v1 diskless.overlay=none",
+                false,
+                false,
+                false,
+                &["loop"],
+            ),
             (
                 "root=live:http://h/r.sqfs diskless.overlay=none",
                 false,
@@ -489,6 +497,14 @@ mod tests {
                 "root=/dev/nfs",
                 "/clients",
                 nfs(None, "/clients", NfsVersion::V3, NfsSyntax::Kernel),
+            ),
+            (
+                "root=dhcp",
+                "oci:registry.lab/nodes/worker:v1",
+                Root::Oci {
+                    image: crate::cmdline::oci::parse_ref("registry.lab/nodes/worker:v1")
+                        .expect("reference"),
+                },
             ),
         ];
         for (line, path, want) in cases {

@@ -507,6 +507,8 @@ fn check_oci(config: &BootConfig) -> Result<(), ConfigError> {
                 }
             }
         }
+        // DHCP's root path may name an OCI root: its mirrors are checked when it does.
+        Some(RootSource::Dhcp) => {}
         _ => {
             if let Some(mirror) = config.mirrors.iter().find(|m| m.starts_with("oci:")) {
                 return Err(mirror_err(
