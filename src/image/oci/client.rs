@@ -165,6 +165,12 @@ impl<'a> Registries<'a> {
             let credentials =
                 credentials.ok_or_else(|| none("a user name and password (Basic)"))?;
             log::info!("{host}: Basic authentication with the baked credentials");
+            if endpoint.registry.scheme == Scheme::Http {
+                log::warn!(
+                    "INSECURE: {host} takes its login over plain HTTP: anyone on the path can \
+                     read it; use https"
+                );
+            }
             return Ok(format!("Basic {credentials}"));
         }
         Err(Failure::Setup(format!(
