@@ -3,6 +3,8 @@
 //! with and without baked credentials, a pull-through cache as a mirror, an index without
 //! this platform, and a corrupt blob. Each registry shares one storage, pushed once.
 
+mod fetch_common;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -76,6 +78,27 @@ fn pulls_through_every_kind_of_registry() {
             *manifest
         );
     }
+
+    // HTTPS, the default: with the CA the initramfs would carry, and refused without one.
+    let ca = fetch_common::Ca::new("registry CA");
+    let leaf = ca.server(&["127.0.0.1"]);
+    let (cert, key) = (dir.join("registry.pem"), dir.join("registry.key"));
+    std::fs::write(&cert, &leaf.cert_pem).expect("cert");
+    std::fs::write(&key, &leaf.key_pem).expect("key");
+    let https = Registry::start_tls(&dir, &open.storage, &Auth::None, None, Some((&cert, &key)))
+        .expect("https registry");
+    let image = parse_ref(&format!("127.0.0.1:{}/{REPOSITORY}@{manifest}", https.port))
+        .expect("an https reference");
+    let tls = diskless::image::tls::client_config(ca.pem.as_bytes(), None).expect("client TLS");
+    let with_ca = Session {
+        transport: HttpTransport::new(Some(tls), HttpLimits::default(), Clock::system(None)),
+        ..session()
+    };
+    let _ = std::fs::remove_file(&dest);
+    oci::pull_with(&with_ca, &none, &image, &[], None, &dest).expect("https with the CA");
+    assert_eq!(std::fs::read(&dest).expect("blob"), squashfs);
+    let err = pull(&image, &[], &none, &dest).expect_err("https without a CA");
+    assert!(err.contains("https"), "{err}");
 
     // htpasswd: refused without credentials, in words; served with them.
     let htpasswd = dir.join("htpasswd");

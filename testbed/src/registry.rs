@@ -156,6 +156,17 @@ impl Registry {
     /// Starts a registry on 127.0.0.1 over `storage` (its filesystem driver's root), with
     /// `auth`, as a pull-through cache of `proxy` (`http://127.0.0.1:<port>`) when given.
     pub fn start(dir: &Path, storage: &Path, auth: &Auth, proxy: Option<&str>) -> Result<Registry> {
+        Registry::start_tls(dir, storage, auth, proxy, None)
+    }
+
+    /// [`Registry::start`] speaking HTTPS with `tls`: a PEM certificate and key file.
+    pub fn start_tls(
+        dir: &Path,
+        storage: &Path,
+        auth: &Auth,
+        proxy: Option<&str>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<Registry> {
         let port = free_port()?;
         std::fs::create_dir_all(dir)?;
         std::fs::create_dir_all(storage)?;
@@ -165,6 +176,13 @@ impl Registry {
              http:\n  addr: 127.0.0.1:{port}\n",
             storage.display()
         );
+        if let Some((cert, key)) = tls {
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
         match auth {
             Auth::None => {}
             Auth::Htpasswd(path) => config.push_str(&format!(
