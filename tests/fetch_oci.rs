@@ -79,6 +79,48 @@ fn pulls_through_every_kind_of_registry() {
         );
     }
 
+    // A mirror serving other bytes under the manifest's digest is passed over for the
+    // origin; alone, it is FATAL, naming the digest. A digest nobody has is named too.
+    let liar = testbed::HttpServer::serve_files(std::collections::BTreeMap::from([(
+        format!("v2/{REPOSITORY}/manifests/{manifest}"),
+        published.arm64_only.bytes.clone(),
+    )]))
+    .expect("lying mirror");
+    let lying = format!("oci:http://127.0.0.1:{}", liar.port());
+    let by_digest = reference(open, &format!("@{manifest}"));
+    let pulled = pull(&by_digest, std::slice::from_ref(&lying), &none, &dest)
+        .expect("the origin after the lying mirror");
+    assert!(
+        pulled
+            .downloaded
+            .fetched
+            .url
+            .contains(&format!(":{}/", open.port))
+    );
+    let lone = parse_ref(&format!(
+        "http://127.0.0.1:{}/{REPOSITORY}@{manifest}",
+        liar.port()
+    ))
+    .expect("reference");
+    let err = pull(&lone, &[], &none, &dest).expect_err("only the liar");
+    let hex = manifest.trim_start_matches("sha256:");
+    assert!(
+        err.contains(&format!(
+            "expected {hex} (the digest in root=oci:): not mounting it"
+        )),
+        "{err}"
+    );
+    let nobody = format!("@sha256:{}", "0".repeat(64));
+    let err = pull(&reference(open, &nobody), &[], &none, &dest).expect_err("unknown digest");
+    assert!(
+        err.contains(&format!(
+            "no manifest {} in http://127.0.0.1:{}/{REPOSITORY} (HTTP 404)",
+            &nobody[1..],
+            open.port
+        )),
+        "{err}"
+    );
+
     // HTTPS, the default: with the CA the initramfs would carry, and refused without one.
     let ca = fetch_common::Ca::new("registry CA");
     let leaf = ca.server(&["127.0.0.1"]);

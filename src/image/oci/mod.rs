@@ -20,7 +20,7 @@ use crate::cmdline::config::BootConfig;
 use crate::cmdline::oci::{self, ImageRef, Reference, Scheme};
 use crate::error::BootError;
 use crate::hex;
-use crate::image::fetch::{self, Job};
+use crate::image::fetch::{self, Failure, Job};
 use crate::image::trust::{Expected, HashSource};
 use crate::image::{Downloaded, Session, fetch_error, log_event, log_fetched};
 use client::{Endpoint, Registries};
@@ -278,7 +278,24 @@ impl Puller<'_> {
             ram_budget: Some(manifest::MAX_DOCUMENT),
         };
         let fetched = fetch::fetch_to_file(self.registries, &job, &self.session.policy, log_event)
-            .map_err(|err| fetch_error(&err, expected, self.fail))?;
+            .map_err(|err| {
+                let missing = !err.failures.is_empty()
+                    && err.failures.iter().all(|(_, f)| *f == Failure::Status(404));
+                if missing {
+                    // A typo in the digest or tag, or pushed to another repository.
+                    (self.fail)(format!(
+                        "no manifest {reference} in {} (HTTP 404): check the digest or tag \
+                         in root=, and where it was pushed",
+                        self.endpoints
+                            .iter()
+                            .map(|e| format!("{}/{}", e.registry.base_url(), e.repository))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                } else {
+                    fetch_error(&err, expected, self.fail)
+                }
+            })?;
         let bytes = std::fs::read(&dest).map_err(|source| BootError::ReadImage {
             path: dest.clone(),
             source,
