@@ -7,6 +7,8 @@
 # - initramfs-tools, dracut-core and friends, curl, time, squashfs-tools (the bench's baselines);
 # - mmdebstrap (the real Debian root the systemd tests boot; squashfs-tools packs it);
 # - minisign (the configuration-archive tests sign with the real tool);
+# - docker-registry (the CNCF distribution registry), skopeo and apache2-utils (htpasswd):
+#   the root=oci: tests' registries, pushes and Basic logins;
 # and the Rust musl target.
 set -euo pipefail
 
@@ -23,11 +25,17 @@ PACKAGES=(
     pxelinux syslinux-common
     mmdebstrap
     minisign
+    docker-registry skopeo apache2-utils
 )
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+# docker-registry enables a registry on :5000 with htpasswd auth where systemd runs; the
+# tests start their own on 127.0.0.1 and need none.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+fi
 # nfs-ganesha (the test bed's NFS server, testbed::nfs) pulls in rpcbind and enables
 # system services: ganesha on port 2049 and rpcbind on 111, on every interface. The test bed
 # starts private ganesha instances on 127.0.0.1 and needs neither, so stop them where systemd

@@ -169,23 +169,19 @@ impl Boot {
                 let image = Path::new(newroot::IMAGE_PATH);
                 let downloaded =
                     self.step(Step::Fetch, || image::download(url, image, &config, &mac.0))?;
-                self.record.image_url = Some(downloaded.fetched.url.clone());
-                self.record.image_sha256 = Some(hex::encode(&downloaded.fetched.sha256));
-                self.record.image_bytes = Some(downloaded.fetched.bytes);
-                self.step(Step::Verify, || image::verify(image, &downloaded))?;
-                self.step(Step::Mount, || {
-                    assemble::mount_image(image, overlay)?;
-                    volatile::mount_volatile(new_root, &volatile_paths, overlay_size)
+                let volatile = (volatile_paths.as_slice(), overlay_size);
+                self.mount_squashfs(image, &downloaded, overlay, volatile, url)?;
+            }
+            Root::Oci { image: reference } => {
+                let image = Path::new(newroot::IMAGE_PATH);
+                let pulled = self.step(Step::Fetch, || {
+                    image::oci::pull(reference, image, &config, &mac.0)
                 })?;
-                self.record.root = Some(format!(
-                    "squashfs {}{}",
-                    image.display(),
-                    if overlay.is_some() {
-                        " under a tmpfs overlay"
-                    } else {
-                        ", read-only"
-                    }
-                ));
+                self.record.image_manifest =
+                    Some(format!("sha256:{}", hex::encode(&pulled.manifest)));
+                let from = reference.describe();
+                let volatile = (volatile_paths.as_slice(), overlay_size);
+                self.mount_squashfs(image, &pulled.downloaded, overlay, volatile, &from)?;
             }
             Root::Nfs {
                 share,
@@ -248,6 +244,38 @@ impl Boot {
             &config.init,
             args.get(1..).unwrap_or_default(),
         ))
+    }
+
+    /// Verifies a fetched squashfs and mounts it as the new root (under `overlay`), with
+    /// the volatile paths; `from` names where it came from in the record.
+    fn mount_squashfs(
+        &mut self,
+        image: &Path,
+        downloaded: &image::Downloaded,
+        overlay: Option<Overlay<'_>>,
+        volatile: (&[String], Option<&str>),
+        from: &str,
+    ) -> Result<(), BootError> {
+        let (volatile_paths, volatile_size) = volatile;
+        self.record.image_url = Some(downloaded.fetched.url.clone());
+        self.record.image_sha256 = Some(hex::encode(&downloaded.fetched.sha256));
+        self.record.image_bytes = Some(downloaded.fetched.bytes);
+        self.step(Step::Verify, || image::verify(image, downloaded))?;
+        let new_root = Path::new(newroot::NEW_ROOT);
+        self.step(Step::Mount, || {
+            assemble::mount_image(image, overlay)?;
+            volatile::mount_volatile(new_root, volatile_paths, volatile_size)
+        })?;
+        self.record.root = Some(format!(
+            "squashfs {} from {from}{}",
+            image.display(),
+            if overlay.is_some() {
+                " under a tmpfs overlay"
+            } else {
+                ", read-only"
+            }
+        ));
+        Ok(())
     }
 
     fn record_network(&mut self, net: &Configured, name: &str) {

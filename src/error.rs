@@ -135,6 +135,8 @@ pub enum BootError {
 
     #[error("fetching {url}: {reason}")]
     Fetch { url: String, reason: String },
+    #[error("pulling {image}: {reason}")]
+    Oci { image: String, reason: String },
     #[error("writing {path}: {source}")]
     Store { path: PathBuf, source: io::Error },
 

@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use crate::cmdline::config::{BootConfig, NfsSyntax, OverlayMode, RootSource};
 use crate::cmdline::ip::{AutoConf, IpParam, StaticIp};
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
+use crate::cmdline::oci::ImageRef;
 use crate::error::BootError;
 use crate::net::{NicChoice, StaticPlan};
 
@@ -139,6 +140,8 @@ pub enum RootPlan {
 pub enum Root {
     /// A squashfs image fetched into RAM.
     Image { url: String },
+    /// An image pulled from an OCI registry (`root=oci:`), its mirrors from `diskless.mirror=`.
+    Oci { image: ImageRef },
     Nfs {
         share: NfsShare,
         default_version: NfsVersion,
@@ -161,6 +164,9 @@ impl RootPlan {
                 default_version: *default_version,
                 syntax: *syntax,
             })),
+            Some(RootSource::Oci(image)) => Ok(RootPlan::Settled(Root::Oci {
+                image: image.clone(),
+            })),
             Some(RootSource::Nfs { share: None, .. }) => Ok(RootPlan::FromDhcp { nfs: true }),
             Some(RootSource::Dhcp) => Ok(RootPlan::FromDhcp { nfs: false }),
             Some(RootSource::Other(other)) => Err(BootError::UnsupportedRoot(other.clone())),
@@ -172,9 +178,8 @@ impl RootPlan {
     /// will name may be an image.
     pub fn modules(&self) -> &'static [&'static str] {
         match self {
-            RootPlan::Settled(Root::Image { .. }) | RootPlan::FromDhcp { nfs: false } => {
-                IMAGE_ROOT_MODULES
-            }
+            RootPlan::Settled(Root::Image { .. } | Root::Oci { .. })
+            | RootPlan::FromDhcp { nfs: false } => IMAGE_ROOT_MODULES,
             RootPlan::Settled(Root::Nfs { .. }) | RootPlan::FromDhcp { nfs: true } => &[],
         }
     }
@@ -210,6 +215,7 @@ impl RootPlan {
         }
         match crate::cmdline::config::parse_root(path) {
             Ok(RootSource::LiveImage { url }) => Ok(Root::Image { url }),
+            Ok(RootSource::Oci(image)) => Ok(Root::Oci { image }),
             Ok(RootSource::Nfs {
                 share: Some(share),
                 default_version,
@@ -235,7 +241,7 @@ impl Root {
     pub fn overlay(&self, config: &BootConfig) -> bool {
         match config.overlay {
             Some(mode) => mode == OverlayMode::Tmpfs,
-            None => matches!(self, Root::Image { .. }),
+            None => matches!(self, Root::Image { .. } | Root::Oci { .. }),
         }
     }
 
@@ -393,6 +399,14 @@ mod tests {
         // line, overlay, read-write, writable /etc, modules
         let cases: &[(&str, bool, bool, bool, &[&str])] = &[
             ("root=live:http://h/r.sqfs", true, false, true, &["loop"]),
+            ("root=oci:r.lab/a:v1", true, false, true, &["loop"]),
+            (
+                "root=oci:r.lab/a:v1 diskless.overlay=none",
+                false,
+                false,
+                false,
+                &["loop"],
+            ),
             (
                 "root=live:http://h/r.sqfs diskless.overlay=none",
                 false,
@@ -483,6 +497,14 @@ mod tests {
                 "root=/dev/nfs",
                 "/clients",
                 nfs(None, "/clients", NfsVersion::V3, NfsSyntax::Kernel),
+            ),
+            (
+                "root=dhcp",
+                "oci:registry.lab/nodes/worker:v1",
+                Root::Oci {
+                    image: crate::cmdline::oci::parse_ref("registry.lab/nodes/worker:v1")
+                        .expect("reference"),
+                },
             ),
         ];
         for (line, path, want) in cases {

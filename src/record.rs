@@ -53,6 +53,8 @@ pub struct BootRecord {
     pub image_url: Option<String>,
     pub image_sha256: Option<String>,
     pub image_bytes: Option<u64>,
+    /// `root=oci:`: the digest of the manifest the image came from (this platform's).
+    pub image_manifest: Option<String>,
     pub modules_loaded: Vec<String>,
     /// Modules that failed to load, each with why; the boot went on without them.
     pub modules_failed: Vec<String>,
@@ -164,6 +166,7 @@ impl BootRecord {
             }
             None => out.push_str("null"),
         }
+        o.opt_str("image_manifest", self.image_manifest.as_deref());
         o.str_list("modules_loaded", &self.modules_loaded);
         o.str_list("modules_failed", &self.modules_failed);
         let out = o.key("archives");
@@ -276,6 +279,7 @@ mod tests {
   "image_url": null,
   "image_sha256": null,
   "image_bytes": null,
+  "image_manifest": null,
   "modules_loaded": [],
   "modules_failed": [],
   "archives": [],
@@ -300,6 +304,7 @@ mod tests {
             image_url: Some("http://10.0.2.2/root.squashfs?a=\"b\"".into()),
             image_sha256: None,
             image_bytes: Some(123_456_789),
+            image_manifest: Some("sha256:ab".into()),
             modules_loaded: vec!["virtio_net".into()],
             modules_failed: vec!["e1000e (Invalid argument)".into()],
             archives: vec![ArchiveRecord {
@@ -338,6 +343,7 @@ mod tests {
   "image_url": "http://10.0.2.2/root.squashfs?a=\"b\"",
   "image_sha256": null,
   "image_bytes": 123456789,
+  "image_manifest": "sha256:ab",
   "modules_loaded": [
     "virtio_net"
   ],

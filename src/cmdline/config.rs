@@ -10,6 +10,7 @@
 use crate::cmdline::Param;
 use crate::cmdline::ip::IpParam;
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
+use crate::cmdline::oci::{self, ImageRef};
 use crate::hex;
 use crate::identity::{HostnameTemplate, Mac};
 use crate::kmod::index::normalize_name;
@@ -128,6 +129,9 @@ pub enum RootSource {
         default_version: NfsVersion,
         syntax: NfsSyntax,
     },
+    /// `root=oci:<registry>/<repository>@sha256:<digest>` (or `:<tag>`): a root image
+    /// pulled from an OCI registry.
+    Oci(ImageRef),
     /// `root=dhcp`: the DHCP root path (option 17) says: `nfs:`/`nfs4:`/`live:` or an
     /// http(s) URL as for `root=`, or `[<server>:]<path>` for NFS (next-server by default).
     Dhcp,
@@ -478,6 +482,7 @@ impl BootConfig {
                 syntax: NfsSyntax::Kernel,
             });
         }
+        check_oci(&config)?;
         if !config.persist.is_empty() && config.node.is_none() {
             return Err(ConfigError {
                 key: "diskless.persist".to_owned(),
@@ -487,6 +492,50 @@ impl BootConfig {
         }
         Ok(config)
     }
+}
+
+/// Mirrors fit the root: registries for an OCI root, image URLs otherwise; and a digest in
+/// `root=oci:` leaves no room for a different `diskless.sha256=`.
+fn check_oci(config: &BootConfig) -> Result<(), ConfigError> {
+    let mirror_err = |value: &str, reason: String| ConfigError {
+        key: "diskless.mirror".to_owned(),
+        value: value.to_owned(),
+        reason,
+    };
+    match &config.root {
+        Some(RootSource::Oci(image)) => {
+            for mirror in &config.mirrors {
+                oci::parse_mirror(mirror)
+                    .map_err(|e| mirror_err(mirror, format!("as a registry mirror: {e}")))?;
+            }
+            if let (oci::Reference::Digest(digest), Some(sha)) =
+                (&image.reference, config.image_sha256)
+            {
+                if *digest != sha {
+                    return Err(ConfigError {
+                        key: "diskless.sha256".to_owned(),
+                        value: hex::encode(&sha),
+                        reason: format!(
+                            "root= names the manifest sha256:{}: drop diskless.sha256= or make them agree",
+                            hex::encode(digest)
+                        ),
+                    });
+                }
+            }
+        }
+        // DHCP's root path may name an OCI root: its mirrors are checked when it does.
+        Some(RootSource::Dhcp) => {}
+        _ => {
+            if let Some(mirror) = config.mirrors.iter().find(|m| m.starts_with("oci:")) {
+                return Err(mirror_err(
+                    mirror,
+                    "a registry mirror needs root=oci:...; image mirrors are http(s) URLs"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The value of a key that needs one (a bare `key` or `key=` is an error).
@@ -578,6 +627,10 @@ fn parse_shared_mount(text: &str) -> Result<SharedMount, String> {
 /// `diskless.mirror=`: an http(s) URL, with or without dracut's `live:`, checked as
 /// `root=`'s is.
 fn parse_mirror(value: &str) -> Result<String, String> {
+    // A registry mirror, for an OCI root (checked against `root=` once the line is read).
+    if value.starts_with("oci:") {
+        return oci::parse_mirror(value).map(|_| value.to_owned());
+    }
     match parse_root(value)? {
         RootSource::LiveImage { url } => Ok(url),
         _ => Err("expected an http:// or https:// URL".to_owned()),
@@ -587,6 +640,9 @@ fn parse_mirror(value: &str) -> Result<String, String> {
 pub(crate) fn parse_root(value: &str) -> Result<RootSource, String> {
     if value == "dhcp" {
         return Ok(RootSource::Dhcp);
+    }
+    if let Some(reference) = value.strip_prefix("oci:") {
+        return oci::parse_ref(reference).map(RootSource::Oci);
     }
     for (prefix, default_version) in [("nfs:", NfsVersion::V3), ("nfs4:", NfsVersion::V4)] {
         if let Some(rest) = value.strip_prefix(prefix) {

@@ -216,6 +216,29 @@ impl Transport for HttpTransport {
         resume: Option<Resume<'_>>,
         timeout: Duration,
     ) -> Result<Response, Failure> {
+        self.request(url, &[], resume, timeout)
+            .map(|(response, _)| response)
+    }
+}
+
+/// What a registry's answer says beyond [`Response`]: how to authenticate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthHeaders {
+    /// Every `WWW-Authenticate` of a 401.
+    pub www_authenticate: Vec<String>,
+}
+
+impl HttpTransport {
+    /// One GET with extra request headers (a registry's `Accept` and `Authorization`). ureq
+    /// drops `Authorization` on every redirect (its default), so a registry's credentials
+    /// never reach the storage its blobs redirect to.
+    pub fn request(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        resume: Option<Resume<'_>>,
+        timeout: Duration,
+    ) -> Result<(Response, AuthHeaders), Failure> {
         let https = url
             .get(..8)
             .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
@@ -228,6 +251,9 @@ impl Transport for HttpTransport {
             // server's authentication without anyone noticing.
             .https_only(https)
             .build();
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(resume) = resume {
             request = request.header("Range", format!("bytes={}-", resume.offset));
             if let Some(validator) = resume.validator {
@@ -246,18 +272,29 @@ impl Transport for HttpTransport {
         let validator = etag.or_else(|| header("last-modified"));
         let content_range = header("content-range");
         let content_length = header("content-length").and_then(|v| parse_content_length(&v));
+        let auth = AuthHeaders {
+            www_authenticate: response
+                .headers()
+                .get_all("www-authenticate")
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect(),
+        };
         let status = response.status().as_u16();
-        Ok(Response {
-            status,
-            content_length,
-            content_range,
-            validator,
-            body: Box::new(UreqBody {
-                reader: response.into_body().into_reader(),
-                clock: self.clock,
-                limits: self.limits,
-            }),
-        })
+        Ok((
+            Response {
+                status,
+                content_length,
+                content_range,
+                validator,
+                body: Box::new(UreqBody {
+                    reader: response.into_body().into_reader(),
+                    clock: self.clock,
+                    limits: self.limits,
+                }),
+            },
+            auth,
+        ))
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod fetch;
 pub mod hashing;
 pub mod http;
+pub mod oci;
 pub mod signature;
 pub mod sources;
 pub mod squashfs;
@@ -38,100 +39,32 @@ pub struct Downloaded {
     pub expected: Option<Expected>,
 }
 
-/// Fetches the image from `root=`'s URL, then the mirrors, into `dest`, holding it to what
-/// the initramfs vouches for. `node` (the MAC) seeds the retry jitter.
-pub fn download(
-    url: &str,
-    dest: &Path,
-    config: &BootConfig,
-    node: &[u8],
-) -> Result<Downloaded, BootError> {
-    let fail = |reason: String| BootError::Fetch {
-        url: url.to_owned(),
-        reason,
-    };
-    std::fs::create_dir_all(STATE_DIR).map_err(|source| BootError::Store {
-        path: STATE_DIR.into(),
-        source,
-    })?;
-    // The trust files live in the initramfs only, which switch_root deletes; the client key
-    // is read into this process (replaced by exec) and written nowhere else.
-    let trust = Trust::load(Path::new("/"))
-        .map_err(|e| fail(format!("reading the initramfs's trust files: {e}")))?;
-    let (expected, conflict) = trust::expected_hash(trust.pin, config.image_sha256);
-    if let Some(conflict) = conflict {
-        log::warn!("{conflict}");
-    }
-    let sources: Vec<String> = std::iter::once(url.to_owned())
-        .chain(config.mirrors.iter().cloned())
-        .collect();
-    for warning in trust::fetch_warnings(&sources, expected.as_ref()) {
-        log::warn!("{warning}");
-    }
-    let Client { transport, policy } = Client::new(config, node, &trust).map_err(fail)?;
-    // A failed check leaves the budget open: tmpfs still refuses to overfill.
-    let ram_budget = sys::free_bytes(Path::new(STATE_DIR))
-        .map_err(|e| log::warn!("measuring the free RAM of {}: {e}", STATE_DIR))
-        .ok();
-    log::info!(
-        "fetching {url} into {}{}",
-        dest.display(),
-        if config.mirrors.is_empty() {
-            String::new()
-        } else {
-            format!(" (mirrors: {})", config.mirrors.join(", "))
-        }
-    );
-    let job = Job {
-        sources: &sources,
-        dest,
-        expected: expected.map(|e| e.sha256),
-        ram_budget,
-    };
-    let fetched = fetch::fetch_to_file(&transport, &job, &policy, |event| {
-        let (level, line) = event.log_line();
-        log::log!(level, "{line}");
-    })
-    .map_err(|err| match (err.hash_mismatch(), expected) {
-        (Some((source, actual, wanted)), Some(e)) => BootError::HashMismatch {
-            url: source.to_owned(),
-            expected: hex::encode(&wanted),
-            actual: hex::encode(&actual),
-            by: hash_authority(e.source),
-        },
-        _ => fail(err.to_string()),
-    })?;
-    let done = Progress {
-        bytes: fetched.bytes,
-        total: Some(fetched.bytes),
-        elapsed: fetched.elapsed,
-    };
-    log::info!(
-        "fetched {}: {}, sha256 {}{}",
-        fetched.url,
-        done.describe(),
-        hex::encode(&fetched.sha256),
-        match (fetched.attempts, fetched.resumes) {
-            (1, _) => String::new(),
-            (n, 0) => format!(" ({n} attempts)"),
-            (n, 1) => format!(" ({n} attempts, resumed once)"),
-            (n, r) => format!(" ({n} attempts, resumed {r} times)"),
-        }
-    );
-    Ok(Downloaded { fetched, expected })
-}
-
-/// What every fetch of the boot uses: the transport with the initramfs's TLS trust and
-/// client certificate, and the retry policy bounded by `rd.retry=`.
-pub struct Client {
+/// What every fetch of this boot shares: the trust files, the HTTP(S) transport, the retry
+/// policy and the RAM budget.
+pub struct Session {
+    pub trust: Trust,
     pub transport: HttpTransport,
     pub policy: RetryPolicy,
+    pub ram_budget: Option<u64>,
 }
 
-impl Client {
-    /// `node` (the MAC) seeds the retry jitter.
-    pub fn new(config: &BootConfig, node: &[u8], trust: &Trust) -> Result<Client, String> {
-        let tls = client_tls(trust)?;
+impl Session {
+    /// Reads the initramfs's trust files and sets up the transport. `node` (the MAC) seeds
+    /// the retry jitter; `fail` words an error for the step.
+    pub fn open(
+        config: &BootConfig,
+        node: &[u8],
+        fail: &dyn Fn(String) -> BootError,
+    ) -> Result<Session, BootError> {
+        std::fs::create_dir_all(STATE_DIR).map_err(|source| BootError::Store {
+            path: STATE_DIR.into(),
+            source,
+        })?;
+        // The trust files live in the initramfs only, which switch_root deletes; the client
+        // key is read into this process (replaced by exec) and written nowhere else.
+        let trust = Trust::load(Path::new("/"))
+            .map_err(|e| fail(format!("reading the initramfs's trust files: {e}")))?;
+        let tls = client_tls(&trust).map_err(fail)?;
         // The initramfs's files carry its build time (SOURCE_DATE_EPOCH): a floor for the clock.
         let built = std::fs::metadata("/init").and_then(|m| m.modified()).ok();
         let clock = Clock::system(built);
@@ -143,9 +76,15 @@ impl Client {
             .map_or(0, |d| u64::from(d.subsec_nanos()));
         let policy = RetryPolicy::with_deadline(Duration::from_secs(u64::from(config.retry_secs)))
             .seeded(retry::jitter_seed(node, boot_nanos));
-        Ok(Client {
+        // A failed check leaves the budget open: tmpfs still refuses to overfill.
+        let ram_budget = sys::free_bytes(Path::new(STATE_DIR))
+            .map_err(|e| log::warn!("measuring the free RAM of {}: {e}", STATE_DIR))
+            .ok();
+        Ok(Session {
+            trust,
             transport: HttpTransport::new(tls, HttpLimits::default(), clock),
             policy,
+            ram_budget,
         })
     }
 
@@ -164,11 +103,96 @@ impl Client {
             expected: None,
             ram_budget: Some(max_bytes),
         };
-        fetch::fetch_to_file(&self.transport, &job, &self.policy, |event| {
-            let (level, line) = event.log_line();
-            log::log!(level, "{line}");
-        })
+        fetch::fetch_to_file(&self.transport, &job, &self.policy, log_event)
     }
+}
+
+/// Logs a fetch's events.
+pub fn log_event(event: fetch::Event<'_>) {
+    let (level, line) = event.log_line();
+    log::log!(level, "{line}");
+}
+
+/// Fetches the image from `root=`'s URL, then the mirrors, into `dest`, holding it to what
+/// the initramfs vouches for. `node` (the MAC) seeds the retry jitter.
+pub fn download(
+    url: &str,
+    dest: &Path,
+    config: &BootConfig,
+    node: &[u8],
+) -> Result<Downloaded, BootError> {
+    let fail = |reason: String| BootError::Fetch {
+        url: url.to_owned(),
+        reason,
+    };
+    let session = Session::open(config, node, &fail)?;
+    let (expected, conflict) = trust::expected_hash(session.trust.pin, config.image_sha256);
+    if let Some(conflict) = conflict {
+        log::warn!("{conflict}");
+    }
+    let sources: Vec<String> = std::iter::once(url.to_owned())
+        .chain(config.mirrors.iter().cloned())
+        .collect();
+    for warning in trust::fetch_warnings(&sources, expected.as_ref()) {
+        log::warn!("{warning}");
+    }
+    log::info!(
+        "fetching {url} into {}{}",
+        dest.display(),
+        if config.mirrors.is_empty() {
+            String::new()
+        } else {
+            format!(" (mirrors: {})", config.mirrors.join(", "))
+        }
+    );
+    let job = Job {
+        sources: &sources,
+        dest,
+        expected: expected.map(|e| e.sha256),
+        ram_budget: session.ram_budget,
+    };
+    let fetched = fetch::fetch_to_file(&session.transport, &job, &session.policy, log_event)
+        .map_err(|err| fetch_error(&err, expected, &fail))?;
+    log_fetched(&fetched);
+    Ok(Downloaded { fetched, expected })
+}
+
+/// A failed fetch as the boot's error: a hash mismatch says who vouched for the hash.
+pub fn fetch_error(
+    err: &fetch::FetchError,
+    expected: Option<Expected>,
+    fail: &dyn Fn(String) -> BootError,
+) -> BootError {
+    match (err.hash_mismatch(), expected) {
+        (Some((source, actual, wanted)), Some(e)) => BootError::HashMismatch {
+            url: source.to_owned(),
+            expected: hex::encode(&wanted),
+            actual: hex::encode(&actual),
+            by: hash_authority(e.source),
+        },
+        _ => fail(err.to_string()),
+    }
+}
+
+/// `fetched <url>: 12.0 MiB ..., sha256 <hex> (2 attempts)`
+pub fn log_fetched(fetched: &Fetched) {
+    let done = Progress {
+        bytes: fetched.bytes,
+        total: Some(fetched.bytes),
+        elapsed: fetched.elapsed,
+    };
+    log::info!(
+        "fetched {}: {}, sha256 {}{}",
+        fetched.url,
+        done.describe(),
+        hex::encode(&fetched.sha256),
+        match (fetched.attempts, fetched.resumes) {
+            (1, _) => String::new(),
+            (n, 0) => format!(" ({n} attempts)"),
+            (n, 1) => format!(" ({n} attempts, resumed once)"),
+            (n, r) => format!(" ({n} attempts, resumed {r} times)"),
+        }
+    );
 }
 
 /// The TLS client configuration from the initramfs's CA bundle and client certificate; none
@@ -201,8 +225,8 @@ fn client_tls(trust: &Trust) -> Result<Option<Arc<rustls::ClientConfig>>, String
 /// Who vouched for an expected hash, for the FATAL line.
 fn hash_authority(source: HashSource) -> String {
     match source {
-        HashSource::Cmdline => "diskless.sha256".to_owned(),
         HashSource::Pin => format!("{}: /{}", source.describe(), trust::IMAGE_PIN),
+        other => other.describe().to_owned(),
     }
 }
 

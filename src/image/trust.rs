@@ -149,6 +149,10 @@ pub enum HashSource {
     Pin,
     /// `diskless.sha256=` on the command line.
     Cmdline,
+    /// The manifest digest in `root=oci:...@sha256:<digest>` (the command line too).
+    Reference,
+    /// A digest inside a manifest that was itself verified (a layer, a platform's manifest).
+    Manifest,
 }
 
 impl HashSource {
@@ -156,6 +160,8 @@ impl HashSource {
         match self {
             HashSource::Pin => "pinned in the initramfs",
             HashSource::Cmdline => "diskless.sha256",
+            HashSource::Reference => "the digest in root=oci:",
+            HashSource::Manifest => "the digest in the verified manifest",
         }
     }
 }
@@ -216,14 +222,16 @@ pub fn fetch_warnings(urls: &[String], expected: Option<&Expected>) -> Vec<Strin
         .collect();
     let mut warnings = Vec::new();
     match expected.map(|e| e.source) {
-        Some(HashSource::Pin) => {}
-        Some(HashSource::Cmdline) if !plain.is_empty() => warnings.push(format!(
-            "INSECURE: fetching over plain HTTP ({}) with only diskless.sha256= to check it: \
+        Some(HashSource::Pin | HashSource::Manifest) => {}
+        Some(HashSource::Cmdline | HashSource::Reference) if !plain.is_empty() => {
+            warnings.push(format!(
+                "INSECURE: fetching over plain HTTP ({}) with only diskless.sha256= to check it: \
              whoever can change the command line (DHCP, TFTP) can change the image too; \
              pin the hash in the initramfs (cargo xtask initrd --image-sha256) or use https",
-            plain.join(", ")
-        )),
-        Some(HashSource::Cmdline) => {}
+                plain.join(", ")
+            ))
+        }
+        Some(HashSource::Cmdline | HashSource::Reference) => {}
         None if !plain.is_empty() => warnings.push(format!(
             "INSECURE: fetching over plain HTTP ({}) with no hash to check: anyone on the \
              network path can swap the image; pin it (cargo xtask initrd --image-sha256) or \

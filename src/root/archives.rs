@@ -14,10 +14,10 @@ use crate::cmdline::archives::Values;
 use crate::cmdline::config::BootConfig;
 use crate::error::BootError;
 use crate::hex;
-use crate::image::Client;
+use crate::image::Session;
 use crate::image::fetch::{Failure, FetchError};
 use crate::image::signature::{self, Signer};
-use crate::image::trust::{self, Trust};
+use crate::image::trust;
 use crate::root::STATE_DIR;
 
 /// The most an archive may weigh as fetched (it is held in RAM while it is checked).
@@ -72,8 +72,7 @@ pub fn apply(
         url: first.url.to_string(),
         reason,
     };
-    let trust = Trust::load(Path::new("/"))
-        .map_err(|e| setup(format!("reading the initramfs's trust files: {e}")))?;
+    let client = Session::open(config, node, &setup)?;
     let key_path = Path::new("/").join(trust::CONFIG_KEY);
     let key = match std::fs::read_to_string(&key_path) {
         Ok(text) => Some(
@@ -83,7 +82,6 @@ pub fn apply(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(setup(format!("reading {}: {e}", key_path.display()))),
     };
-    let client = Client::new(config, node, &trust).map_err(setup)?;
     let dir = Path::new(STATE_DIR).join("config");
     std::fs::create_dir_all(&dir).map_err(|source| BootError::Store {
         path: dir.clone(),

@@ -35,7 +35,9 @@ pub mod oci;
 pub mod portmap;
 pub mod qemu;
 pub mod record;
+pub mod registry;
 pub mod rootfs;
+pub mod token;
 
 pub use http::{Behavior, HttpServer, RequestLog};
 pub use netns::{Dnsmasq, DnsmasqConfig, NetNs, TcpRelay, require_dnsmasq, require_netns};

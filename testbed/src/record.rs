@@ -28,6 +28,8 @@ pub struct BootRecord {
     pub image_url: Option<String>,
     pub image_sha256: Option<String>,
     pub image_bytes: Option<u64>,
+    /// `root=oci:`: the manifest's digest.
+    pub image_manifest: Option<String>,
     pub modules_loaded: Vec<String>,
     pub modules_failed: Vec<String>,
     /// Configuration archives applied (`diskless.config=`, `apkovl=`), in order.
@@ -100,6 +102,7 @@ mod tests {
             image_url: Some("http://10.0.2.2:8080/root.squashfs".to_owned()),
             image_sha256: Some("6ed9".to_owned()),
             image_bytes: Some(983_040),
+            image_manifest: Some("sha256:f6df".to_owned()),
             modules_loaded: vec!["virtio_net".to_owned(), "loop".to_owned()],
             modules_failed: vec!["e1000: Invalid argument\nsecond line".to_owned()],
             archives: vec![diskless::record::ArchiveRecord {
@@ -136,6 +139,7 @@ mod tests {
                 image_url: written.image_url.clone(),
                 image_sha256: written.image_sha256.clone(),
                 image_bytes: written.image_bytes,
+                image_manifest: written.image_manifest.clone(),
                 modules_loaded: written.modules_loaded.clone(),
                 modules_failed: written.modules_failed.clone(),
                 archives: vec![Archive {
@@ -172,7 +176,7 @@ mod tests {
         let minimal = r#"{"version": "0.1.0", "interface": null, "mac": null,
             "hostname": null, "machine_id": null, "addresses": [], "gateway": null, "dns": [],
             "root": null, "image_url": null, "image_sha256": null, "image_bytes": null,
-            "modules_loaded": [], "modules_failed": [], "archives": [], "steps": []"#;
+            "image_manifest": null, "modules_loaded": [], "modules_failed": [], "archives": [], "steps": []"#;
         assert!(BootRecord::parse(&format!("{minimal}}}")).is_ok());
         assert!(BootRecord::parse(&format!("{minimal}, \"new\": 1}}")).is_err());
         assert!(BootRecord::parse(minimal).is_err());

@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod initrd;
 pub mod kmod;
 pub mod microcode;
+pub mod registry;
 pub mod signing;
 
 pub use testbed::project_root;

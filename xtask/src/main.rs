@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
         "test" => tasks::test::run(rest),
         "bench" => tasks::bench::run(rest),
         "fuzz" => tasks::fuzz::run(rest),
+        "push" => tasks::push::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task> [options]\n\n\
@@ -32,6 +33,7 @@ fn main() -> anyhow::Result<()> {
                  boot      demo: build, serve a root image, boot a node in QEMU\n  \
                  hostname  print the host names nodes will take for their MACs\n  \
                  fleet     dnsmasq, pxelinux and iPXE files for an inventory of nodes\n  \
+                 push      publish a squashfs root to an OCI registry (root=oci:)\n  \
                  bench     boot time, size and fetch throughput against initramfs-tools\n  \
                  test      run every test (unit, image, QEMU)\n  \
                  fuzz      run the fuzz targets of every parser of untrusted input\n\n\

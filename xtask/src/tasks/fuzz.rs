@@ -304,8 +304,39 @@ fn seeds(target: &str) -> Result<Vec<(String, Vec<u8>)>> {
         "module_index" => vec![named("builder", module_index_seed())],
         "squashfs" => vec![named("zstd", squashfs_seed()?)],
         "archive" => archive_seeds()?,
+        "oci_ref" => vec![
+            named(
+                "digest",
+                b"http://10.0.2.2:5000/diskless/root@sha256:b8b6b771bec4a7b7a5c8e6e8f0bac68180bb145405517011da044c2d5fec5441".to_vec(),
+            ),
+            named("tag", b"registry.lab:443/a/b-c/d_e:v1.2".to_vec()),
+            named("mirror", b"oci:https://harbor.lab/hub-proxy".to_vec()),
+        ],
+        "oci_manifest" => oci_manifest_seeds()?,
+        "www_authenticate" => vec![
+            named(
+                "bearer",
+                br#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#.to_vec(),
+            ),
+            named("basic", br#"Basic realm="basic-realm""#.to_vec()),
+            named("token", br#"{"token":"abc.def.ghi","expires_in":300}"#.to_vec()),
+            named("auth-json", br#"{"auths":{"10.0.2.2:5000":{"auth":"bm9kZTpzM2NyZXQ="}}}"#.to_vec()),
+        ],
         _ => Vec::new(),
     })
+}
+
+/// The test bed's squashfs artifact manifest and an index over it, as pushed to registries.
+fn oci_manifest_seeds() -> Result<Vec<(String, Vec<u8>)>> {
+    let artifact = testbed::registry::squashfs_artifact(b"hsqs".to_vec())?;
+    let index = testbed::registry::index(&[
+        (&artifact.manifest, "linux", "amd64"),
+        (&artifact.manifest, "linux", "arm64"),
+    ])?;
+    Ok(vec![
+        ("artifact".to_owned(), artifact.manifest.bytes),
+        ("index".to_owned(), index.bytes),
+    ])
 }
 
 /// dnsmasq's OFFER and ACK, as `src/net/dhcp/fixtures/capture.py` recorded them.

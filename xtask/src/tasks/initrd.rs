@@ -36,6 +36,11 @@ What the node trusts when it fetches its root image (see the README, Fetching im
   --image-sha256 HEX    pin by hash instead of by file
   --config-key FILE     a minisign public key (.pub): every configuration archive
                         (diskless.config=, apkovl=) must then be signed by it (<url>.minisig)
+  --image-sha256 HEX    pin by hash instead of by file; for root=oci: the manifest's digest
+                        (cargo xtask push prints it)
+  --registry-auth FILE  registry logins for root=oci: (Docker's or podman's auth.json:
+                        {\"auths\": {\"<host>\": {\"auth\": \"<base64 user:password>\"}}}; mode 0600
+                        in the image, gone after switch_root), for Basic and token logins
 ";
 
 pub fn run(args: Vec<OsString>) -> Result<()> {
@@ -55,6 +60,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let mut pin_image: Option<PathBuf> = None;
     let mut pin_hex: Option<String> = None;
     let mut config_key: Option<PathBuf> = None;
+    let mut registry_auth: Option<PathBuf> = None;
 
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
@@ -74,6 +80,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Long("image") => pin_image = Some(parser.value()?.into()),
             Long("image-sha256") => pin_hex = Some(parser.value()?.string()?),
             Long("config-key") => config_key = Some(parser.value()?.into()),
+            Long("registry-auth") => registry_auth = Some(parser.value()?.into()),
             Short('h') | Long("help") => {
                 print!("{HELP}");
                 return Ok(());
@@ -106,6 +113,11 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     opts.compress = compress;
     opts.shell = shell;
     opts.files = trust.files()?;
+    if let Some(path) = &registry_auth {
+        let file = xtask::registry::registry_auth_file(&read(path, "registry logins")?)
+            .with_context(|| format!("--registry-auth {}", path.display()))?;
+        opts.files.push(file);
+    }
     opts.mtime = xtask::initrd::source_date_epoch()?;
 
     let summary = xtask::initrd::build(&opts)?;
@@ -124,6 +136,9 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     }
     if trust.config_key.is_some() {
         println!("archives:  signed by the --config-key key (<url>.minisig)");
+    }
+    if registry_auth.is_some() {
+        println!("registry:  logins from --registry-auth");
     }
     if trust.ca_pem.is_some() {
         println!(

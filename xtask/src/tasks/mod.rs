@@ -6,4 +6,5 @@ pub mod hostname;
 pub mod initrd;
 pub mod kernel;
 pub mod prereqs;
+pub mod push;
 pub mod test;

@@ -1,0 +1,133 @@
+use super::*;
+
+fn challenge(scheme: &str, params: &[(&str, &str)]) -> Challenge {
+    Challenge {
+        scheme: scheme.to_owned(),
+        params: params
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+    }
+}
+
+#[test]
+fn challenges_as_registries_send_them() {
+    let cases: Vec<(&str, Vec<Challenge>)> = vec![
+        (
+            // Docker Hub's, verbatim.
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#,
+            vec![challenge(
+                "bearer",
+                &[
+                    ("realm", "https://auth.docker.io/token"),
+                    ("service", "registry.docker.io"),
+                    ("scope", "repository:library/busybox:pull"),
+                ],
+            )],
+        ),
+        (
+            // distribution's htpasswd mode.
+            r#"Basic realm="basic-realm""#,
+            vec![challenge("basic", &[("realm", "basic-realm")])],
+        ),
+        (
+            r#"Basic realm="a \"quoted\" realm", Bearer Realm = "https://t/tok" , service=x"#,
+            vec![
+                challenge("basic", &[("realm", "a \"quoted\" realm")]),
+                challenge("bearer", &[("realm", "https://t/tok"), ("service", "x")]),
+            ],
+        ),
+        ("Negotiate", vec![challenge("negotiate", &[])]),
+        (
+            r#"Bearer realm="https://t/token",scope="repository:a:pull,push""#,
+            vec![challenge(
+                "bearer",
+                &[
+                    ("realm", "https://t/token"),
+                    ("scope", "repository:a:pull,push"),
+                ],
+            )],
+        ),
+    ];
+    for (header, want) in cases {
+        assert_eq!(parse_challenges(header).unwrap(), want, "{header}");
+    }
+    for bad in ["", " , ", r#"Bearer realm="open"#, "Bearer realm=", "=x"] {
+        assert!(parse_challenges(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn token_urls_carry_service_and_scope() {
+    let c = challenge(
+        "bearer",
+        &[
+            ("realm", "http://10.0.2.2:5002/token"),
+            ("service", "test registry"),
+        ],
+    );
+    assert_eq!(
+        token_url(&c, "node/root").unwrap(),
+        "http://10.0.2.2:5002/token?service=test%20registry&scope=repository%3Anode%2Froot%3Apull"
+    );
+    let c = challenge(
+        "bearer",
+        &[
+            ("realm", "https://t/token?x=1"),
+            ("scope", "repository:a:pull"),
+        ],
+    );
+    assert_eq!(
+        token_url(&c, "ignored").unwrap(),
+        "https://t/token?x=1&scope=repository%3Aa%3Apull"
+    );
+    assert!(token_url(&challenge("bearer", &[]), "a").is_err());
+    assert!(token_url(&challenge("bearer", &[("realm", "file:///x")]), "a").is_err());
+}
+
+#[test]
+fn tokens() {
+    assert_eq!(
+        parse_token(br#"{"token":"abc.def","expires_in":300}"#).unwrap(),
+        "abc.def"
+    );
+    assert_eq!(parse_token(br#"{"access_token":"xyz"}"#).unwrap(), "xyz");
+    for bad in [
+        &br#"{}"#[..],
+        br#"{"token":""}"#,
+        br#"{"token":"a b"}"#,
+        b"<html>",
+        br#"{"token":"a\r\nX: y"}"#,
+    ] {
+        assert!(
+            parse_token(bad).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+#[test]
+fn credentials_by_host() {
+    let file = br#"{"auths":{
+        "10.0.2.2:5000":{"auth":"dXNlcjpwYXNz"},
+        "https://index.docker.io/v1/":{"auth":"aHViOmh1Yg=="},
+        "Registry.Lab":{"auth":"cjpy","email":"x"}}}"#;
+    let c = Credentials::parse(file).unwrap();
+    assert_eq!(c.for_host("10.0.2.2:5000"), Some("dXNlcjpwYXNz"));
+    assert_eq!(c.for_host("docker.io"), Some("aHViOmh1Yg=="));
+    assert_eq!(c.for_host("registry.lab"), Some("cjpy"));
+    assert_eq!(c.for_host("10.0.2.2:5001"), None);
+    assert!(!format!("{c:?}").contains("dXNl"), "Debug shows no secret");
+    for (bad, want) in [
+        (
+            &br#"{"auths":{"h":{"identitytoken":"x"}}}"#[..],
+            "has no \"auth\"",
+        ),
+        (br#"{"auths":{"h":{"auth":"a b"}}}"#, "not base64"),
+        (br#"{"credHelpers":{}}"#, "not an auth.json"),
+    ] {
+        let err = Credentials::parse(bad).unwrap_err();
+        assert!(err.contains(want), "{err}");
+    }
+}

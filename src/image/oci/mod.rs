@@ -1,0 +1,365 @@
+//! Root images from OCI registries (`root=oci:`): the manifest by digest (or tag), an image
+//! index resolved to the node's platform, then the root's blobs, each held to the digest
+//! that names it as it streams, through the fetch loop (retries, mirrors, `Range` resume,
+//! the RAM budget). The chain of digests starts at `root=`'s (or the initramfs's pin): every
+//! document and blob is checked before the next one is read from it, and nothing unverified
+//! is mounted.
+//!
+//! Registries are tried mirrors first (`diskless.mirror=`, as containerd and Docker use
+//! registry mirrors), then `root=`'s own: the digests make any of them as good as another.
+//!
+//! [`manifest`] and [`auth`] are the pure parsers; [`client`] the registries' transport.
+
+pub mod auth;
+pub mod client;
+pub mod manifest;
+
+use std::path::Path;
+
+use crate::cmdline::config::BootConfig;
+use crate::cmdline::oci::{self, ImageRef, Reference, Scheme};
+use crate::error::BootError;
+use crate::hex;
+use crate::image::fetch::{self, Failure, Job};
+use crate::image::trust::{Expected, HashSource};
+use crate::image::{Downloaded, Session, fetch_error, log_event, log_fetched};
+use client::{Endpoint, Registries};
+use manifest::{Descriptor, Document, Manifest, RootKind};
+
+/// What the pull produced: the squashfs root's blob, and the manifest it came from.
+#[derive(Debug)]
+pub struct Pulled {
+    pub downloaded: Downloaded,
+    /// The digest of the manifest for this node's platform.
+    pub manifest: [u8; 32],
+}
+
+/// The registries to try, in order: each mirror, then the reference's own registry.
+pub fn endpoints(image: &ImageRef, mirrors: &[String]) -> Vec<Endpoint> {
+    let mut list: Vec<Endpoint> = mirrors
+        .iter()
+        .filter_map(|m| oci::parse_mirror(m).ok())
+        .map(|m| Endpoint {
+            repository: m.repository(&image.repository),
+            registry: m.registry,
+        })
+        .collect();
+    list.push(Endpoint {
+        registry: image.registry.clone(),
+        repository: image.repository.clone(),
+    });
+    list.dedup();
+    list
+}
+
+/// The manifest digest to hold the pull to, and the warnings to log: the initramfs's pin
+/// wins over `root=`'s digest; a tag alone is unpinned.
+pub fn expected_manifest(
+    image: &ImageRef,
+    pin: Option<[u8; 32]>,
+    cmdline_sha256: Option<[u8; 32]>,
+    endpoints: &[Endpoint],
+) -> (Option<Expected>, Vec<String>) {
+    let named = match image.reference {
+        Reference::Digest(d) => Some((d, HashSource::Reference)),
+        Reference::Tag(_) => cmdline_sha256.map(|d| (d, HashSource::Cmdline)),
+    };
+    let mut warnings = Vec::new();
+    let expected = match (pin, named) {
+        (Some(pin), named) => {
+            if let Some((other, by)) = named.filter(|(d, _)| *d != pin) {
+                warnings.push(format!(
+                    "{} names manifest sha256:{}, the initramfs pins sha256:{}: the pin wins; \
+                     the command line cannot change the image",
+                    by.describe(),
+                    hex::encode(&other),
+                    hex::encode(&pin)
+                ));
+            }
+            Some(Expected {
+                sha256: pin,
+                source: HashSource::Pin,
+            })
+        }
+        (None, Some((sha256, source))) => Some(Expected { sha256, source }),
+        (None, None) => None,
+    };
+    let plain: Vec<String> = endpoints
+        .iter()
+        .filter(|e| e.registry.scheme == Scheme::Http)
+        .map(|e| e.registry.base_url())
+        .collect();
+    match expected.map(|e| e.source) {
+        None => warnings.push(format!(
+            "root=oci:{} is not pinned: the registry decides what the tag is today; name the \
+             manifest with @sha256:<digest> (or pin it: cargo xtask initrd --image-sha256){}",
+            image.describe(),
+            if plain.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ". INSECURE: over plain HTTP ({}) anyone on the path can swap the image",
+                    plain.join(", ")
+                )
+            }
+        )),
+        Some(HashSource::Pin) => {}
+        Some(_) if !plain.is_empty() => warnings.push(format!(
+            "INSECURE: pulling over plain HTTP ({}) with only the command line's digest to \
+             check it: whoever can change the command line can change the image; pin it in \
+             the initramfs (cargo xtask initrd --image-sha256) or use https",
+            plain.join(", ")
+        )),
+        Some(_) => {}
+    }
+    (expected, warnings)
+}
+
+/// Pulls `image` for this node into `dest`: a squashfs artifact's blob, verified against its
+/// digest. An ordinary container image (tar layers) is refused for now: its layers are
+/// [`RootKind::Layers`], which the layer extractor will take.
+pub fn pull(
+    image: &ImageRef,
+    dest: &Path,
+    config: &BootConfig,
+    node: &[u8],
+) -> Result<Pulled, BootError> {
+    let fail = |reason: String| BootError::Oci {
+        image: image.describe(),
+        reason,
+    };
+    let session = Session::open(config, node, &fail)?;
+    let credentials = load_credentials().map_err(&fail)?;
+    pull_with(
+        &session,
+        &credentials,
+        image,
+        &config.mirrors,
+        config.image_sha256,
+        dest,
+    )
+}
+
+/// [`pull`] with the session and credentials given: what the boot storm drives host side.
+pub fn pull_with(
+    session: &Session,
+    credentials: &auth::Credentials,
+    image: &ImageRef,
+    mirrors: &[String],
+    cmdline_sha256: Option<[u8; 32]>,
+    dest: &Path,
+) -> Result<Pulled, BootError> {
+    let name = image.describe();
+    let fail = |reason: String| BootError::Oci {
+        image: name.clone(),
+        reason,
+    };
+    let endpoints = endpoints(image, mirrors);
+    let (expected, warnings) =
+        expected_manifest(image, session.trust.pin, cmdline_sha256, &endpoints);
+    for warning in warnings {
+        log::warn!("{warning}");
+    }
+    let registries = Registries::new(&session.transport, endpoints.clone(), credentials);
+    let puller = Puller {
+        session,
+        registries: &registries,
+        endpoints: &endpoints,
+        dest,
+        fail: &fail,
+    };
+    let reference = match (expected, &image.reference) {
+        (Some(e), _) => manifest::digest_string(&e.sha256),
+        (None, Reference::Tag(tag)) => tag.clone(),
+        (None, Reference::Digest(d)) => manifest::digest_string(d),
+    };
+    log::info!(
+        "pulling {name}{}{}",
+        if reference == image.reference.to_string() {
+            String::new()
+        } else {
+            format!(" as {reference}")
+        },
+        if endpoints.len() > 1 {
+            let all: Vec<String> = endpoints
+                .iter()
+                .map(|e| format!("{}/{}", e.registry.base_url(), e.repository))
+                .collect();
+            format!(" from {}", all.join(", then "))
+        } else {
+            String::new()
+        }
+    );
+    let (document, mut digest) = puller.document(&reference, expected)?;
+    let manifest = match document {
+        Document::Manifest(m) => m,
+        Document::Index(list) => {
+            let platform = manifest::node_platform();
+            let chosen = manifest::select(&list, &platform).map_err(&fail)?;
+            log::info!(
+                "image index: {} for this node's {}",
+                chosen.digest(),
+                platform.describe()
+            );
+            let by = Some(Expected {
+                sha256: chosen.sha256,
+                source: HashSource::Manifest,
+            });
+            let (document, child) = puller.document(&chosen.digest(), by)?;
+            digest = child;
+            match document {
+                Document::Manifest(m) => m,
+                Document::Index(_) => {
+                    return Err(fail(format!(
+                        "the index's manifest for {} is another index",
+                        platform.describe()
+                    )));
+                }
+            }
+        }
+    };
+    let layer = squashfs_layer(&manifest).map_err(&fail)?;
+    let downloaded = puller.blob(&layer, dest)?;
+    Ok(Pulled {
+        downloaded,
+        manifest: digest,
+    })
+}
+
+/// The manifest's one squashfs layer; an ordinary image is refused in words.
+fn squashfs_layer(manifest: &Manifest) -> Result<Descriptor, String> {
+    match manifest::root_kind(manifest)? {
+        RootKind::Squashfs(layer) => Ok(layer),
+        RootKind::Layers(layers) => Err(format!(
+            "an ordinary container image ({} tar layers): this build boots squashfs images \
+             pushed as OCI artifacts (one {} layer; cargo xtask push)",
+            layers.len(),
+            manifest::SQUASHFS_LAYER
+        )),
+    }
+}
+
+/// `/etc/diskless/registry-auth.json`, when the initramfs has one.
+fn load_credentials() -> Result<auth::Credentials, String> {
+    let path = Path::new("/").join(auth::AUTH_FILE);
+    match std::fs::read(&path) {
+        Ok(text) => auth::Credentials::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(auth::Credentials::default()),
+        Err(e) => Err(format!("reading {}: {e}", path.display())),
+    }
+}
+
+struct Puller<'a> {
+    session: &'a Session,
+    dest: &'a Path,
+    registries: &'a Registries<'a>,
+    endpoints: &'a [Endpoint],
+    fail: &'a dyn Fn(String) -> BootError,
+}
+
+impl Puller<'_> {
+    /// A manifest or index, held to `expected`; its digest as it arrived.
+    fn document(
+        &self,
+        reference: &str,
+        expected: Option<Expected>,
+    ) -> Result<(Document, [u8; 32]), BootError> {
+        let urls: Vec<String> = self
+            .endpoints
+            .iter()
+            .map(|e| e.manifest_url(reference))
+            .collect();
+        // Beside the blob: /run/diskless at boot.
+        let dest = self.dest.with_extension("manifest.json");
+        let job = Job {
+            sources: &urls,
+            dest: &dest,
+            expected: expected.map(|e| e.sha256),
+            ram_budget: Some(manifest::MAX_DOCUMENT),
+        };
+        let fetched = fetch::fetch_to_file(self.registries, &job, &self.session.policy, log_event)
+            .map_err(|err| {
+                let missing = !err.failures.is_empty()
+                    && err.failures.iter().all(|(_, f)| *f == Failure::Status(404));
+                if missing {
+                    // A typo in the digest or tag, or pushed to another repository.
+                    (self.fail)(format!(
+                        "no manifest {reference} in {} (HTTP 404): check the digest or tag \
+                         in root=, and where it was pushed",
+                        self.endpoints
+                            .iter()
+                            .map(|e| format!("{}/{}", e.registry.base_url(), e.repository))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                } else {
+                    fetch_error(&err, expected, self.fail)
+                }
+            })?;
+        let bytes = std::fs::read(&dest).map_err(|source| BootError::ReadImage {
+            path: dest.clone(),
+            source,
+        });
+        let _ = std::fs::remove_file(&dest);
+        let bytes = bytes?;
+        if expected.is_none() {
+            log::info!(
+                "{reference} is manifest {} (at {})",
+                manifest::digest_string(&fetched.sha256),
+                fetched.url
+            );
+        }
+        let document = manifest::parse(&bytes)
+            .map_err(|e| (self.fail)(format!("the manifest at {}: {e}", fetched.url)))?;
+        Ok((document, fetched.sha256))
+    }
+
+    /// A blob into `dest`, held to its descriptor's digest; larger than the RAM left fails
+    /// before the first byte.
+    fn blob(&self, layer: &Descriptor, dest: &Path) -> Result<Downloaded, BootError> {
+        if let Some(budget) = self.session.ram_budget.filter(|b| layer.size > *b) {
+            return Err((self.fail)(format!(
+                "layer {} is {} bytes, more than the {budget} bytes free in RAM for it",
+                layer.digest(),
+                layer.size
+            )));
+        }
+        let urls: Vec<String> = self
+            .endpoints
+            .iter()
+            .map(|e| e.blob_url(&layer.digest()))
+            .collect();
+        let expected = Some(Expected {
+            sha256: layer.sha256,
+            source: HashSource::Manifest,
+        });
+        let job = Job {
+            sources: &urls,
+            dest,
+            expected: Some(layer.sha256),
+            ram_budget: self.session.ram_budget,
+        };
+        log::info!(
+            "fetching layer {} ({} bytes) into {}",
+            layer.digest(),
+            layer.size,
+            dest.display()
+        );
+        let fetched = fetch::fetch_to_file(self.registries, &job, &self.session.policy, log_event)
+            .map_err(|err| fetch_error(&err, expected, self.fail))?;
+        if fetched.bytes != layer.size {
+            let _ = std::fs::remove_file(dest);
+            return Err((self.fail)(format!(
+                "layer {} is {} bytes, the manifest says {}",
+                layer.digest(),
+                fetched.bytes,
+                layer.size
+            )));
+        }
+        log_fetched(&fetched);
+        Ok(Downloaded { fetched, expected })
+    }
+}
+
+#[cfg(test)]
+mod tests;
