@@ -6,6 +6,8 @@
 # - nfs-ganesha (NFSv3/v4.1 test server), dnsmasq-base and iproute2 (DHCP/DNS in namespaces);
 # - initramfs-tools, dracut-core and friends, curl, time, squashfs-tools (the bench's baselines);
 # - mmdebstrap (the real Debian root the systemd tests boot; squashfs-tools packs it);
+# - chrony (the NTP server the clock tests run on 127.0.0.1, testbed::ntp, on a port of
+#   their own; its package replaces systemd-timesyncd as the machine's time daemon);
 # and the Rust musl target.
 set -euo pipefail
 
@@ -21,6 +23,7 @@ PACKAGES=(
     dracut-core dracut-network dracut-live
     pxelinux syslinux-common
     mmdebstrap
+    chrony
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::clock;
 use crate::cmdline::{self, config::BootConfig};
 use crate::emergency;
 use crate::error::{BootError, Step};
@@ -156,6 +157,13 @@ impl Boot {
         self.record_network(&net, &name);
         configure::hand_over(&net, &name);
 
+        // Before any TLS handshake: a board without an RTC starts in 1970.
+        let ntp_servers = clock::servers(&config.ntp, &net.ntp);
+        let settled = self.step(Step::Clock, || {
+            Ok(clock::settle(Path::new("/"), &ntp_servers))
+        })?;
+        self.record.clock = Some(settled.source.describe(settled.floor));
+
         let nfs = NfsContext::new(&net, &mac, config.retry_secs);
         let new_root = Path::new(newroot::NEW_ROOT);
         let volatile_paths = root.volatile(&config);
@@ -166,8 +174,9 @@ impl Boot {
         match &root {
             Root::Image { url } => {
                 let image = Path::new(newroot::IMAGE_PATH);
-                let downloaded =
-                    self.step(Step::Fetch, || image::download(url, image, &config, &mac.0))?;
+                let downloaded = self.step(Step::Fetch, || {
+                    image::download(url, image, &config, &mac.0, settled)
+                })?;
                 self.record.image_url = Some(downloaded.fetched.url.clone());
                 self.record.image_sha256 = Some(hex::encode(&downloaded.fetched.sha256));
                 self.record.image_bytes = Some(downloaded.fetched.bytes);
@@ -211,6 +220,7 @@ impl Boot {
             volatile::mount_tmpfs(new_root, &config.tmpfs)
         })?;
         let written = self.step(Step::Configure, || {
+            clock::handover::hand_over(new_root, &ntp_servers);
             identity_files::write_identity(new_root, root.etc_writable(&config), &name, &mac, &net)
         })?;
         self.record.machine_id = Some(written.machine_id);

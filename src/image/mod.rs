@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Settled;
 use crate::cmdline::config::BootConfig;
 use crate::error::BootError;
 use crate::hex;
@@ -44,6 +45,7 @@ pub fn download(
     dest: &Path,
     config: &BootConfig,
     node: &[u8],
+    settled: Settled,
 ) -> Result<Downloaded, BootError> {
     let fail = |reason: String| BootError::Fetch {
         url: url.to_owned(),
@@ -68,9 +70,7 @@ pub fn download(
         log::warn!("{warning}");
     }
     let tls = client_tls(&trust).map_err(fail)?;
-    // The initramfs's files carry its build time (SOURCE_DATE_EPOCH): a floor for the clock.
-    let built = std::fs::metadata("/init").and_then(|m| m.modified()).ok();
-    let clock = Clock::system(built);
+    let clock = Clock::system(settled);
     if let Some(doubt) = clock.doubt() {
         log::warn!("{doubt}");
     }

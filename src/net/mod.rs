@@ -140,6 +140,8 @@ pub struct Configured {
     pub root_path: Option<String>,
     pub dhcp_server: Option<Ipv4Addr>,
     pub lease_secs: Option<u32>,
+    /// NTP servers: `ip=`'s ntp field, then DHCP option 42.
+    pub ntp: Vec<Ipv4Addr>,
 }
 
 impl Configured {
@@ -166,6 +168,7 @@ impl Configured {
             root_path: None,
             dhcp_server: None,
             lease_secs: None,
+            ntp: ip.ntp.into_iter().collect(),
         }
     }
 
@@ -214,6 +217,11 @@ impl Configured {
             root_path: lease.root_path.clone(),
             dhcp_server: Some(lease.server_id),
             lease_secs: lease.lease_secs,
+            ntp: ip
+                .and_then(|ip| ip.ntp)
+                .into_iter()
+                .chain(lease.ntp.iter().copied())
+                .collect(),
         }
     }
 

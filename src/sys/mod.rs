@@ -115,6 +115,17 @@ pub fn set_hostname(name: &str) -> io::Result<()> {
     rustix::system::sethostname(name.as_bytes()).map_err(io::Error::from)
 }
 
+/// Sets the wall clock (CLOCK_REALTIME) to `since_epoch`.
+pub fn set_clock(since_epoch: std::time::Duration) -> io::Result<()> {
+    let secs = i64::try_from(since_epoch.as_secs())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "time out of range"))?;
+    let time = rustix::time::Timespec {
+        tv_sec: secs,
+        tv_nsec: since_epoch.subsec_nanos().into(),
+    };
+    rustix::time::clock_settime(rustix::time::ClockId::Realtime, time).map_err(io::Error::from)
+}
+
 pub fn kernel_release() -> String {
     rustix::system::uname()
         .release()

@@ -30,6 +30,7 @@ pub mod http;
 pub mod kernel;
 pub mod netns;
 pub mod nfs;
+pub mod ntp;
 pub mod oci;
 pub mod portmap;
 pub mod qemu;

@@ -188,6 +188,9 @@ pub struct InitrdOptions {
     pub files: Vec<ExtraFile>,
     /// The mtime of every entry (see [`source_date_epoch`]).
     pub mtime: u64,
+    /// The node's clock floor (`etc/diskless/clock-floor`, seconds since the epoch); `None`:
+    /// `mtime` when set (SOURCE_DATE_EPOCH), else the init binary's mtime (its build time).
+    pub clock_floor: Option<u64>,
 }
 
 impl InitrdOptions {
@@ -205,6 +208,7 @@ impl InitrdOptions {
             shell: None,
             files: Vec::new(),
             mtime: 0,
+            clock_floor: None,
         }
     }
 }
@@ -244,6 +248,8 @@ pub struct InitrdSummary {
     /// Applets linked to the rescue busybox (empty without `--shell`).
     pub shell_applets: Vec<String>,
     pub extra_files: usize,
+    /// `etc/diskless/clock-floor`.
+    pub clock_floor: u64,
 }
 
 impl InitrdSummary {
@@ -282,6 +288,11 @@ impl fmt::Display for InitrdSummary {
             self.compression
         )?;
         writeln!(f, "init:      {}", size(self.init_bytes))?;
+        writeln!(
+            f,
+            "clock:     never before {} (etc/diskless/clock-floor)",
+            diskless::clock::utc(self.clock_floor)
+        )?;
         if self.microcode_files.is_empty() {
             writeln!(f, "microcode: none")?;
         } else {
@@ -455,6 +466,7 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
 
     let init = std::fs::read(&opts.init)
         .with_context(|| format!("reading the init {}", opts.init.display()))?;
+    let clock_floor = clock_floor(opts)?;
     let init_bytes = init.len() as u64;
     let mut archive = base_archive(init)?;
 
@@ -497,6 +509,15 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
         }
         None => Vec::new(),
     };
+
+    // A board without an RTC starts in 1970: the init raises its clock to this.
+    archive
+        .file(
+            diskless::clock::FLOOR_FILE,
+            0o644,
+            format!("{clock_floor}\n").into_bytes(),
+        )
+        .context("adding the clock floor")?;
 
     for file in &opts.files {
         archive
@@ -547,7 +568,25 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
             .collect(),
         shell_applets,
         extra_files: opts.files.len(),
+        clock_floor,
     })
+}
+
+/// The clock floor an image carries: the option, else SOURCE_DATE_EPOCH (the `mtime`), else
+/// when the init binary was built.
+fn clock_floor(opts: &InitrdOptions) -> Result<u64> {
+    if let Some(floor) = opts.clock_floor {
+        return Ok(floor);
+    }
+    if opts.mtime > 0 {
+        return Ok(opts.mtime);
+    }
+    let modified = std::fs::metadata(&opts.init)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("reading the build time of {}", opts.init.display()))?;
+    Ok(modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()))
 }
 
 /// The main archive of an image [`build`] wrote, decompressed: the cpio after the early

@@ -24,6 +24,9 @@ Options:
                         (repeatable; goes uncompressed in front of the image)
   --compress ALGO       zstd (default), gzip or none
   --shell PATH          a static busybox for a rescue shell (bin/busybox, bin/sh, ...)
+  --clock-floor SECS    the node's clock is never earlier than this (seconds since 1970;
+                        etc/diskless/clock-floor) [default: $SOURCE_DATE_EPOCH, else the
+                        init binary's build time]
   -h, --help            this help
 
 What the node trusts when it fetches its root image (see the README, Fetching images safely):
@@ -52,6 +55,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let mut client_key: Option<PathBuf> = None;
     let mut pin_image: Option<PathBuf> = None;
     let mut pin_hex: Option<String> = None;
+    let mut clock_floor: Option<u64> = None;
 
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
@@ -70,6 +74,12 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Long("client-key") => client_key = Some(parser.value()?.into()),
             Long("image") => pin_image = Some(parser.value()?.into()),
             Long("image-sha256") => pin_hex = Some(parser.value()?.string()?),
+            Long("clock-floor") => {
+                let value = parser.value()?.string()?;
+                clock_floor = Some(value.parse().with_context(|| {
+                    format!("--clock-floor {value:?}: expected seconds since 1970-01-01")
+                })?);
+            }
             Short('h') | Long("help") => {
                 print!("{HELP}");
                 return Ok(());
@@ -100,6 +110,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     opts.shell = shell;
     opts.files = trust.files()?;
     opts.mtime = xtask::initrd::source_date_epoch()?;
+    opts.clock_floor = clock_floor;
 
     let summary = xtask::initrd::build(&opts)?;
     for warning in summary.warnings() {
