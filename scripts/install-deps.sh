@@ -8,7 +8,11 @@
 # - mmdebstrap (the real Debian root the systemd tests boot; squashfs-tools packs it);
 # - chrony (the NTP server the clock tests run on 127.0.0.1, testbed::ntp, on a port of
 #   their own; its package replaces systemd-timesyncd as the machine's time daemon);
-# and the Rust musl target.
+# - qemu-system-arm, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (arm64 nodes: the
+#   emulator, and the cross compiler ring's C and the link need); the arm64 architecture in
+#   dpkg, so that apt-get download fetches arm64's kernel and busybox-static (nothing of it
+#   is installed);
+# and the Rust musl targets (x86_64 and aarch64).
 set -euo pipefail
 
 SUDO=""
@@ -24,9 +28,13 @@ PACKAGES=(
     pxelinux syslinux-common
     mmdebstrap
     chrony
+    qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 )
 
 export DEBIAN_FRONTEND=noninteractive
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $SUDO dpkg --add-architecture arm64
+fi
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
 # nfs-ganesha (the test bed's NFS server, testbed::nfs) pulls in rpcbind and enables
@@ -40,4 +48,4 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 elif [ -x /etc/init.d/rpcbind ]; then
     $SUDO /etc/init.d/rpcbind stop >/dev/null 2>&1 || true
 fi
-rustup target add x86_64-unknown-linux-musl
+rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl

@@ -25,6 +25,7 @@
     reason = "build and test tooling: an out-of-bounds index is a failed run with a backtrace, not a node that cannot boot (the lint guards the init)"
 )]
 
+pub mod arch;
 pub mod debian;
 pub mod http;
 pub mod kernel;
@@ -37,10 +38,11 @@ pub mod qemu;
 pub mod record;
 pub mod rootfs;
 
+pub use arch::Arch;
 pub use http::{Behavior, HttpServer, RequestLog};
 pub use netns::{Dnsmasq, DnsmasqConfig, NetNs, TcpRelay, require_dnsmasq, require_netns};
 pub use nfs::{Export, NfsServer, require_ganesha};
-pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu};
+pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu, require_qemu_for};
 pub use record::BootRecord;
 pub use rootfs::{MachineIdFile, RootSpec, RootTree, squashfs};
 

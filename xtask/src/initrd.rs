@@ -188,6 +188,9 @@ pub struct InitrdOptions {
     pub files: Vec<ExtraFile>,
     /// The mtime of every entry (see [`source_date_epoch`]).
     pub mtime: u64,
+    /// The nodes' architecture; `None`: the init's. The init and the modules must be built
+    /// for it.
+    pub arch: Option<testbed::Arch>,
     /// The node's clock floor (`etc/diskless/clock-floor`, seconds since the epoch); `None`:
     /// `mtime` when set (SOURCE_DATE_EPOCH), else the init binary's mtime (its build time).
     pub clock_floor: Option<u64>,
@@ -208,6 +211,7 @@ impl InitrdOptions {
             shell: None,
             files: Vec::new(),
             mtime: 0,
+            arch: None,
             clock_floor: None,
         }
     }
@@ -250,6 +254,7 @@ pub struct InitrdSummary {
     pub extra_files: usize,
     /// `etc/diskless/clock-floor`.
     pub clock_floor: u64,
+    pub arch: testbed::Arch,
 }
 
 impl InitrdSummary {
@@ -287,7 +292,7 @@ impl fmt::Display for InitrdSummary {
             size(self.main_cpio_bytes),
             self.compression
         )?;
-        writeln!(f, "init:      {}", size(self.init_bytes))?;
+        writeln!(f, "init:      {} ({})", size(self.init_bytes), self.arch)?;
         writeln!(
             f,
             "clock:     never before {} (etc/diskless/clock-floor)",
@@ -467,6 +472,28 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
     let init = std::fs::read(&opts.init)
         .with_context(|| format!("reading the init {}", opts.init.display()))?;
     let clock_floor = clock_floor(opts)?;
+    let init_arch = testbed::Arch::of_elf(&init).with_context(|| {
+        format!(
+            "{} is not an x86_64 or arm64 executable: is it the init?",
+            opts.init.display()
+        )
+    })?;
+    let arch = opts.arch.unwrap_or(init_arch);
+    if init_arch != arch {
+        bail!(
+            "the init {} is built for {init_arch}, but the image is for {arch} (--arch): build \
+             the init with --target {}",
+            opts.init.display(),
+            arch.rust_target()
+        );
+    }
+    if arch != testbed::Arch::X86_64 && !opts.microcode.is_empty() {
+        bail!(
+            "--microcode is for x86 CPUs (the kernel's early microcode loader reads \
+             kernel/x86/microcode/ from an uncompressed cpio); {arch} firmware loads its own \
+             CPU updates: leave --microcode out"
+        );
+    }
     let init_bytes = init.len() as u64;
     let mut archive = base_archive(init)?;
 
@@ -478,6 +505,17 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
         Some(dir) => {
             let tree = kmod::scan(dir)
                 .with_context(|| format!("indexing modules in {}", dir.display()))?;
+            if let Some(modules_arch) = tree.arch()? {
+                if modules_arch != arch {
+                    bail!(
+                        "the modules in {} are built for {modules_arch}, but the init {} is \
+                         for {arch}: give the module tree of a {arch} kernel, or an init built \
+                         for {modules_arch}",
+                        dir.display(),
+                        opts.init.display()
+                    );
+                }
+            }
             let requests = kmod::Request::list(opts.default_modules, &opts.modules);
             Some(
                 kmod::pack(&tree, &requests, &mut archive)
@@ -569,6 +607,7 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
         shell_applets,
         extra_files: opts.files.len(),
         clock_floor,
+        arch,
     })
 }
 

@@ -15,8 +15,10 @@ mtime $SOURCE_DATE_EPOCH (or 0).
 
 Options:
   --output FILE         where to write the image [default: target/initrd.img]
-  --init PATH           the init binary [default: build it for x86_64-unknown-linux-musl]
-  --kernel              take modules from the Debian cloud kernel (cargo xtask kernel)
+  --arch ARCH           x86_64 (default) or arm64: the init is built for it, and the init
+                        and the modules must match it
+  --init PATH           the init binary [default: build it for ARCH's musl target]
+  --kernel              take modules from the Debian cloud kernel of ARCH (cargo xtask kernel)
   --modules-dir DIR     take modules from DIR (a lib/modules/<kernel version> tree)
   --module NAME         also pack NAME and its dependencies (repeatable; must exist)
   --no-default-modules  pack only the --module names, not the default NIC/NFS/squashfs set
@@ -56,6 +58,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let mut pin_image: Option<PathBuf> = None;
     let mut pin_hex: Option<String> = None;
     let mut clock_floor: Option<u64> = None;
+    let mut arch: Option<testbed::Arch> = None;
 
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
@@ -63,6 +66,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Long("output") | Short('o') => output = Some(parser.value()?.into()),
             Long("init") => init = Some(parser.value()?.into()),
             Long("kernel") => use_kernel = true,
+            Long("arch") => arch = Some(testbed::Arch::parse(&parser.value()?.string()?)?),
             Long("modules-dir") => modules_dir = Some(parser.value()?.into()),
             Long("module") => modules.push(parser.value()?.string()?),
             Long("no-default-modules") => default_modules = false,
@@ -91,13 +95,14 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         bail!("--kernel and --modules-dir both name a module tree: give one");
     }
     if use_kernel {
-        let kernel = testbed::kernel::ensure().context("fetching the kernel for --kernel")?;
+        let kernel = testbed::kernel::ensure_for(arch.unwrap_or_default())
+            .context("fetching the kernel for --kernel")?;
         modules_dir = Some(kernel.modules_dir);
     }
     let trust = trust_options(ca, client_cert, client_key, pin_image, pin_hex)?;
     let init = match init {
         Some(path) => path,
-        None => xtask::build::init_binary()?,
+        None => xtask::build::init_binary_for(arch.unwrap_or_default())?,
     };
     let output = output.unwrap_or_else(|| xtask::project_root().join("target").join("initrd.img"));
 
@@ -111,6 +116,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     opts.files = trust.files()?;
     opts.mtime = xtask::initrd::source_date_epoch()?;
     opts.clock_floor = clock_floor;
+    opts.arch = arch;
 
     let summary = xtask::initrd::build(&opts)?;
     for warning in summary.warnings() {

@@ -1,0 +1,138 @@
+//! arm64 nodes (Raspberry Pi 4/5, CM4 compute blades) in QEMU: the init cross-built for
+//! `aarch64-unknown-linux-musl`, Debian's arm64 cloud kernel and its modules, an arm64
+//! busybox root, on `qemu-system-aarch64 -M virt` (TCG). A squashfs over HTTP with DHCP, and
+//! an NFS root, each reach the root's init under seed 000's name for MAC 52:54:00:12:34:56.
+//! Two boots only: TCG emulating arm64 is the slowest thing CI runs.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::MAC;
+use testbed::kernel::Kernel;
+use testbed::nfs::{Export, NfsServer};
+use testbed::{Arch, BootLog, HttpServer, Nic, Qemu, RootSpec};
+use xtask::initrd::{self, InitrdOptions};
+
+struct Arm64 {
+    kernel: Kernel,
+    initrd: PathBuf,
+    scratch: PathBuf,
+}
+
+/// The arm64 kernel, init and initrd, built once; `None` when QEMU for arm64 is missing
+/// outside CI.
+fn arm64() -> Option<&'static Arm64> {
+    static FIXTURE: OnceLock<Arm64> = OnceLock::new();
+    if !testbed::require_qemu_for(Arch::Arm64) {
+        return None;
+    }
+    Some(FIXTURE.get_or_init(|| {
+        let kernel = testbed::kernel::ensure_for(Arch::Arm64)
+            .expect("fetching Debian's arm64 cloud kernel (cargo xtask kernel --arch arm64)");
+        let init = xtask::build::init_binary_for(Arch::Arm64).expect("cross-building the init");
+        let scratch = testbed::scratch_dir().join(format!("arm64-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch).expect("scratch");
+        let initrd = scratch.join("initrd.img");
+        let mut options = InitrdOptions::new(init, initrd.clone());
+        options.modules_dir = Some(kernel.modules_dir.clone());
+        options.arch = Some(Arch::Arm64);
+        let summary = initrd::build(&options).expect("building the arm64 initrd");
+        eprintln!("{summary}");
+        Arm64 {
+            kernel,
+            initrd,
+            scratch,
+        }
+    }))
+}
+
+fn boot(fx: &Arm64, name: &str, append: &str) -> BootLog {
+    let log = Qemu::new(&fx.kernel.vmlinuz, &fx.initrd)
+        .arch(Arch::Arm64)
+        .name(name)
+        .append(&format!("rd.emergency=poweroff {append}"))
+        .nic_with(Nic::new(MAC))
+        .timeout(Duration::from_secs(300))
+        .run()
+        .expect("running qemu-system-aarch64");
+    assert!(
+        !log.timed_out,
+        "{}",
+        log.failure_report("the boot timed out")
+    );
+    log
+}
+
+/// What every arm64 boot must show: the root's init ran, on an arm64 kernel, under the
+/// name seed 000 gives this MAC.
+fn assert_reached_as_worker(log: &BootLog) {
+    log.assert_contains("ROOT-INIT-REACHED");
+    assert_eq!(
+        log.value("ROOT-HOSTNAME").as_deref(),
+        Some("worker-64e59a"),
+        "{}",
+        log.tail(30)
+    );
+    assert_eq!(log.value("ROOT-ARCH").as_deref(), Some("aarch64"));
+}
+
+const HOOK: &str = "echo \"ROOT-ARCH=$(uname -m)\"";
+
+#[test]
+fn arm64_squashfs_over_http_with_dhcp() {
+    let Some(fx) = arm64() else { return };
+    let tree = fx.scratch.join("http.tree");
+    let image = fx.scratch.join("http.squashfs");
+    RootSpec::for_arch(Arch::Arm64)
+        .expect("the arm64 busybox")
+        .hook(HOOK)
+        .build(&tree)
+        .expect("the test root")
+        .squashfs(&image)
+        .expect("packing it");
+    let server = HttpServer::serve_files(BTreeMap::from([(
+        "root.squashfs".to_owned(),
+        std::fs::read(&image).expect("image"),
+    )]))
+    .expect("image server");
+    let url = server.url_for("root.squashfs");
+    let log = boot(fx, "arm64-http", &format!("root=live:{url} ip=dhcp"));
+    assert_reached_as_worker(&log);
+    assert_eq!(common::record(&log).image_url, Some(url));
+}
+
+#[test]
+fn arm64_nfs_root() {
+    let Some(fx) = arm64() else { return };
+    if !testbed::require_ganesha() {
+        return;
+    }
+    let tree = fx.scratch.join("nfs.tree");
+    let _ = std::fs::remove_dir_all(&tree);
+    RootSpec::for_arch(Arch::Arm64)
+        .expect("the arm64 busybox")
+        .hook(HOOK)
+        .build(&tree)
+        .expect("the test root");
+    let server = NfsServer::start(&[Export::read_only(&tree, "/clients")]).expect("ganesha");
+    let log = boot(
+        fx,
+        "arm64-nfs",
+        &format!(
+            "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro,{} ip=dhcp",
+            server.v4_options()
+        ),
+    );
+    assert_reached_as_worker(&log);
+    assert!(
+        common::record(&log)
+            .root
+            .is_some_and(|root| root.starts_with("NFS 10.0.2.2:/clients")),
+        "{}",
+        log.tail(30)
+    );
+}
