@@ -1,8 +1,9 @@
 //! arm64 nodes (Raspberry Pi 4/5, CM4 compute blades) in QEMU: the init cross-built for
 //! `aarch64-unknown-linux-musl`, Debian's arm64 cloud kernel and its modules, an arm64
 //! busybox root, on `qemu-system-aarch64 -M virt` (TCG). A squashfs over HTTP with DHCP, and
-//! an NFS root, each reach the root's init under seed 000's name for MAC 52:54:00:12:34:56.
-//! Two boots only: TCG emulating arm64 is the slowest thing CI runs.
+//! an NFS root, each reach the root's init under seed 000's name for MAC 52:54:00:12:34:56;
+//! the first on a board whose RTC reads 1970, its clock set by SNTP from chronyd. Two boots
+//! only: TCG emulating arm64 is the slowest thing CI runs.
 
 mod common;
 
@@ -50,9 +51,10 @@ fn arm64() -> Option<&'static Arm64> {
     }))
 }
 
-fn boot(fx: &Arm64, name: &str, append: &str) -> BootLog {
+fn boot(fx: &Arm64, name: &str, append: &str, qemu_args: &[&str]) -> BootLog {
     let log = Qemu::new(&fx.kernel.vmlinuz, &fx.initrd)
         .arch(Arch::Arm64)
+        .args(qemu_args)
         .name(name)
         .append(&format!("rd.emergency=poweroff {append}"))
         .nic_with(Nic::new(MAC))
@@ -83,8 +85,12 @@ fn assert_reached_as_worker(log: &BootLog) {
 const HOOK: &str = "echo \"ROOT-ARCH=$(uname -m)\"";
 
 #[test]
-fn arm64_squashfs_over_http_with_dhcp() {
+fn arm64_squashfs_over_http_with_dhcp_and_sntp() {
     let Some(fx) = arm64() else { return };
+    if !testbed::ntp::require_chrony() {
+        return;
+    }
+    let ntp = testbed::ntp::NtpServer::start().expect("starting chronyd");
     let tree = fx.scratch.join("http.tree");
     let image = fx.scratch.join("http.squashfs");
     RootSpec::for_arch(Arch::Arm64)
@@ -100,9 +106,19 @@ fn arm64_squashfs_over_http_with_dhcp() {
     )]))
     .expect("image server");
     let url = server.url_for("root.squashfs");
-    let log = boot(fx, "arm64-http", &format!("root=live:{url} ip=dhcp"));
+    let log = boot(
+        fx,
+        "arm64-http",
+        &format!("root=live:{url} ip=dhcp diskless.ntp=10.0.2.2:{}", ntp.port),
+        &["-rtc", "base=1970-01-01"],
+    );
     assert_reached_as_worker(&log);
-    assert_eq!(common::record(&log).image_url, Some(url));
+    let record = common::record(&log);
+    assert_eq!(record.image_url, Some(url));
+    assert_eq!(
+        record.clock,
+        Some(format!("set by SNTP from 10.0.2.2:{} (stratum 8)", ntp.port))
+    );
 }
 
 #[test]
@@ -126,6 +142,7 @@ fn arm64_nfs_root() {
             "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro,{} ip=dhcp",
             server.v4_options()
         ),
+        &[],
     );
     assert_reached_as_worker(&log);
     assert!(

@@ -194,6 +194,11 @@ impl Qemu {
         self
     }
 
+    /// [`Qemu::arg`] for each of `args`.
+    pub fn args(self, args: &[&str]) -> Qemu {
+        args.iter().fold(self, |qemu, arg| qemu.arg(arg))
+    }
+
     /// An extra QEMU argument, appended after the generated ones.
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Qemu {
         self.args.push(arg.as_ref().to_owned());
