@@ -117,7 +117,10 @@ fn arm64_squashfs_over_http_with_dhcp_and_sntp() {
     assert_eq!(record.image_url, Some(url));
     assert_eq!(
         record.clock,
-        Some(format!("set by SNTP from 10.0.2.2:{} (stratum 8)", ntp.port))
+        Some(format!(
+            "set by SNTP from 10.0.2.2:{} (stratum 8)",
+            ntp.port
+        ))
     );
 }
 
