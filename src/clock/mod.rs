@@ -11,7 +11,6 @@ pub mod handover;
 pub mod sntp;
 
 use std::fmt;
-use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -311,12 +310,12 @@ fn query(server: SocketAddr, wait: Duration) -> std::io::Result<sntp::Reply> {
     }
 }
 
-/// 64 unpredictable bits: an off-path host cannot forge a reply without them.
+/// 64 bits an off-path host cannot guess, so cannot forge a reply without: from the kernel's
+/// generator without waiting for its pool (the clock step must not stall the boot for
+/// entropy; TLS, later, waits if it must).
 fn nonce() -> u64 {
-    let mut bytes = [0u8; 8];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    match read {
-        Ok(()) => u64::from_ne_bytes(bytes),
+    match sys::random_u64_now() {
+        Ok(random) => random,
         Err(_) => crate::retry::mix(
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
