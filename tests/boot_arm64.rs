@@ -1,11 +1,13 @@
 //! arm64 nodes (Raspberry Pi 4/5, CM4 compute blades) in QEMU: the init cross-built for
 //! `aarch64-unknown-linux-musl`, Debian's arm64 cloud kernel and its modules, an arm64
-//! busybox root, on `qemu-system-aarch64 -M virt` (TCG). A squashfs over HTTP with DHCP, and
+//! busybox root, on `qemu-system-aarch64 -M virt` (TCG). A squashfs over HTTPS with DHCP, and
 //! an NFS root, each reach the root's init under seed 000's name for MAC 52:54:00:12:34:56;
-//! the first on a board whose RTC reads 1970, its clock set by SNTP from chronyd. Two boots
-//! only: TCG emulating arm64 is the slowest thing CI runs.
+//! the first on a board whose RTC reads 1970, its clock set by SNTP from chronyd before the
+//! handshake (the certificate is valid from today only; the cross-built ring does the TLS).
+//! Two boots only: TCG emulating arm64 is the slowest thing CI runs.
 
 mod common;
+mod fetch_common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,12 +15,15 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::MAC;
+use fetch_common::{Ca, server_tls};
 use testbed::kernel::Kernel;
 use testbed::nfs::{Export, NfsServer};
 use testbed::{Arch, BootLog, HttpServer, Nic, Qemu, RootSpec};
-use xtask::initrd::{self, InitrdOptions};
+use xtask::initrd::{self, InitrdOptions, Trust};
 
 struct Arm64 {
+    /// The initrd's trust anchor.
+    ca: Ca,
     kernel: Kernel,
     initrd: PathBuf,
     scratch: PathBuf,
@@ -41,9 +46,23 @@ fn arm64() -> Option<&'static Arm64> {
         let mut options = InitrdOptions::new(init, initrd.clone());
         options.modules_dir = Some(kernel.modules_dir.clone());
         options.arch = Some(Arch::Arm64);
+        // A month old: only SNTP makes a certificate from today valid.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        options.clock_floor = Some(now - 30 * 86_400);
+        let ca = Ca::new("arm64 test CA");
+        options.files = Trust {
+            ca_pem: Some(ca.pem.clone().into_bytes()),
+            ..Trust::default()
+        }
+        .files()
+        .expect("trust files");
         let summary = initrd::build(&options).expect("building the arm64 initrd");
         eprintln!("{summary}");
         Arm64 {
+            ca,
             kernel,
             initrd,
             scratch,
@@ -85,7 +104,7 @@ fn assert_reached_as_worker(log: &BootLog) {
 const HOOK: &str = "echo \"ROOT-ARCH=$(uname -m)\"";
 
 #[test]
-fn arm64_squashfs_over_http_with_dhcp_and_sntp() {
+fn arm64_squashfs_over_https_with_dhcp_and_sntp() {
     let Some(fx) = arm64() else { return };
     if !testbed::ntp::require_chrony() {
         return;
@@ -100,12 +119,21 @@ fn arm64_squashfs_over_http_with_dhcp_and_sntp() {
         .expect("the test root")
         .squashfs(&image)
         .expect("packing it");
-    let server = HttpServer::serve_files(BTreeMap::from([(
-        "root.squashfs".to_owned(),
-        std::fs::read(&image).expect("image"),
-    )]))
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let leaf = fx.ca.server_valid_from(&["10.0.2.2"], today);
+    let server = HttpServer::serve_files_tls(
+        BTreeMap::from([(
+            "root.squashfs".to_owned(),
+            std::fs::read(&image).expect("image"),
+        )]),
+        &server_tls(&leaf, None),
+    )
     .expect("image server");
     let url = server.url_for("root.squashfs");
+    assert!(url.starts_with("https://"), "{url}");
     let log = boot(
         fx,
         "arm64-http",
