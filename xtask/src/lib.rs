@@ -12,6 +12,7 @@ pub mod cpio;
 pub mod initrd;
 pub mod kmod;
 pub mod microcode;
+pub mod trust;
 
 pub use testbed::project_root;
 
