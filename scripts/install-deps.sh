@@ -9,7 +9,13 @@
 # - minisign (the configuration-archive tests sign with the real tool);
 # - docker-registry (the CNCF distribution registry), skopeo and apache2-utils (htpasswd):
 #   the root=oci: tests' registries, pushes and Basic logins;
-# and the Rust musl target.
+# - chrony (the NTP server the clock tests run on 127.0.0.1, testbed::ntp, on a port of
+#   their own; its package replaces systemd-timesyncd as the machine's time daemon);
+# - qemu-system-arm, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (arm64 nodes: the
+#   emulator, and the cross compiler ring's C and the link need); the arm64 architecture in
+#   dpkg, so that apt-get download fetches arm64's kernel and busybox-static (nothing of it
+#   is installed);
+# and the Rust musl targets (x86_64 and aarch64).
 set -euo pipefail
 
 SUDO=""
@@ -26,9 +32,14 @@ PACKAGES=(
     mmdebstrap
     minisign
     docker-registry skopeo apache2-utils
+    chrony
+    qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 )
 
 export DEBIAN_FRONTEND=noninteractive
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $SUDO dpkg --add-architecture arm64
+fi
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
 # docker-registry enables a registry on :5000 with htpasswd auth where systemd runs; the
@@ -47,4 +58,4 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 elif [ -x /etc/init.d/rpcbind ]; then
     $SUDO /etc/init.d/rpcbind stop >/dev/null 2>&1 || true
 fi
-rustup target add x86_64-unknown-linux-musl
+rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl

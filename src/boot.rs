@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::clock;
 use crate::cmdline::archives::Values;
 use crate::cmdline::{self, config::BootConfig};
 use crate::emergency;
@@ -157,6 +158,13 @@ impl Boot {
         self.record_network(&net, &name);
         configure::hand_over(&net, &name);
 
+        // Before any TLS handshake: a board without an RTC starts in 1970.
+        let ntp_servers = clock::servers(&config.ntp, &net.ntp);
+        let settled = self.step(Step::Clock, || {
+            Ok(clock::settle(Path::new("/"), &ntp_servers))
+        })?;
+        self.record.clock = Some(settled.source.describe(settled.floor));
+
         let nfs = NfsContext::new(&net, &mac, config.retry_secs);
         let new_root = Path::new(newroot::NEW_ROOT);
         let volatile_paths = root.volatile(&config);
@@ -167,15 +175,16 @@ impl Boot {
         match &root {
             Root::Image { url } => {
                 let image = Path::new(newroot::IMAGE_PATH);
-                let downloaded =
-                    self.step(Step::Fetch, || image::download(url, image, &config, &mac.0))?;
+                let downloaded = self.step(Step::Fetch, || {
+                    image::download(url, image, &config, &mac.0, settled)
+                })?;
                 let volatile = (volatile_paths.as_slice(), overlay_size);
                 self.mount_squashfs(image, &downloaded, overlay, volatile, url)?;
             }
             Root::Oci { image: reference } => {
                 let image = Path::new(newroot::IMAGE_PATH);
                 let pulled = self.step(Step::Fetch, || {
-                    image::oci::pull(reference, image, &config, &mac.0)
+                    image::oci::pull(reference, image, &config, &mac.0, settled)
                 })?;
                 self.record.image_manifest =
                     Some(format!("sha256:{}", hex::encode(&pulled.manifest)));
@@ -222,10 +231,12 @@ impl Boot {
                 ip: &net.address.to_string(),
                 uuid: uuid.as_deref(),
             };
-            newroot::archives::apply(&config, &mac.0, &values, new_root, root.writable(&config))
+            let writable = root.writable(&config);
+            newroot::archives::apply(&config, &mac.0, settled, &values, new_root, writable)
         })?;
         self.record.archives = applied.iter().map(ArchiveRecord::from).collect();
         let written = self.step(Step::Configure, || {
+            clock::handover::hand_over(new_root, &ntp_servers);
             identity_files::write_identity(new_root, root.etc_writable(&config), &name, &mac, &net)
         })?;
         self.record.machine_id = Some(written.machine_id);

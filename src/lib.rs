@@ -5,13 +5,14 @@
 //! [`net`] (links, DHCP, applying and handing over the configuration), [`image`] (sources,
 //! HTTP(S) transport, TLS and trust, hashing, squashfs checks), [`root`] (assembling the new
 //! root, node storage, identity files, paths inside it, switch_root). [`plan`] holds the
-//! boot's decisions as pure data. Beside them: [`identity`] (MAC-derived names), [`retry`],
+//! boot's decisions as pure data. [`clock`] sets the time before TLS (floor and SNTP). Beside them: [`identity`] (MAC-derived names), [`retry`],
 //! [`hex`] and [`ipv4`] (small shared helpers), [`error`], [`record`], [`kmsg`],
 //! [`emergency`], and [`sys`], the one module that makes syscalls; it imports nothing of the
 //! rest.
 
 pub mod archive;
 pub mod boot;
+pub mod clock;
 pub mod cmdline;
 pub mod emergency;
 pub mod error;

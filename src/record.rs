@@ -49,6 +49,9 @@ pub struct BootRecord {
     pub addresses: Vec<String>,
     pub gateway: Option<String>,
     pub dns: Vec<String>,
+    /// Where the clock came from (`set by SNTP from ...`, `raised to this initramfs's build
+    /// time ...`).
+    pub clock: Option<String>,
     pub root: Option<String>,
     pub image_url: Option<String>,
     pub image_sha256: Option<String>,
@@ -156,6 +159,7 @@ impl BootRecord {
         o.str_list("addresses", &self.addresses);
         o.opt_str("gateway", self.gateway.as_deref());
         o.str_list("dns", &self.dns);
+        o.opt_str("clock", self.clock.as_deref());
         o.opt_str("root", self.root.as_deref());
         o.opt_str("image_url", self.image_url.as_deref());
         o.opt_str("image_sha256", self.image_sha256.as_deref());
@@ -275,6 +279,7 @@ mod tests {
   "addresses": [],
   "gateway": null,
   "dns": [],
+  "clock": null,
   "root": null,
   "image_url": null,
   "image_sha256": null,
@@ -300,6 +305,7 @@ mod tests {
             addresses: vec!["10.0.2.15/24".into(), "fd00::2/64".into()],
             gateway: Some("10.0.2.2".into()),
             dns: vec!["10.0.2.3".into()],
+            clock: Some("set by SNTP from 10.0.2.2:123 (stratum 2)".into()),
             root: Some("live:http://10.0.2.2/root.squashfs".into()),
             image_url: Some("http://10.0.2.2/root.squashfs?a=\"b\"".into()),
             image_sha256: None,
@@ -339,6 +345,7 @@ mod tests {
   "dns": [
     "10.0.2.3"
   ],
+  "clock": "set by SNTP from 10.0.2.2:123 (stratum 2)",
   "root": "live:http://10.0.2.2/root.squashfs",
   "image_url": "http://10.0.2.2/root.squashfs?a=\"b\"",
   "image_sha256": null,

@@ -55,7 +55,7 @@ fn twenty_nodes_against_a_flaky_server_all_get_the_image_and_back_off_apart() {
                     stall: Duration::from_secs(10),
                     ..HttpLimits::default()
                 };
-                let transport = HttpTransport::new(None, limits, Clock::system(None));
+                let transport = HttpTransport::new(None, limits, Clock::system(Default::default()));
                 let sources = vec![url];
                 let job = Job {
                     sources: &sources,

@@ -21,7 +21,11 @@ use testbed::token::TokenService;
 fn session() -> Session {
     Session {
         trust: Trust::default(),
-        transport: HttpTransport::new(None, HttpLimits::default(), Clock::system(None)),
+        transport: HttpTransport::new(
+            None,
+            HttpLimits::default(),
+            Clock::system(Default::default()),
+        ),
         policy: RetryPolicy {
             first_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(400),
@@ -133,7 +137,11 @@ fn pulls_through_every_kind_of_registry() {
         .expect("an https reference");
     let tls = diskless::image::tls::client_config(ca.pem.as_bytes(), None).expect("client TLS");
     let with_ca = Session {
-        transport: HttpTransport::new(Some(tls), HttpLimits::default(), Clock::system(None)),
+        transport: HttpTransport::new(
+            Some(tls),
+            HttpLimits::default(),
+            Clock::system(Default::default()),
+        ),
         ..session()
     };
     let _ = std::fs::remove_file(&dest);

@@ -7,6 +7,7 @@
 //! naming the key and the value; nothing falls back silently. Parameters after `--` are the
 //! kernel's arguments for init, not parameters, and are not read.
 
+use crate::clock::NtpServer;
 use crate::cmdline::Param;
 use crate::cmdline::ip::IpParam;
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
@@ -203,6 +204,8 @@ pub struct BootConfig {
     /// `diskless.overlay.size=`: tmpfs size for the overlay upper layer, passed to tmpfs
     /// as given after validation (`512M`, `2G`, `50%`, plain bytes).
     pub overlay_size: Option<String>,
+    /// `diskless.ntp=<host>[:<port>]`, repeatable: NTP servers asked before the network's.
+    pub ntp: Vec<NtpServer>,
     /// `nameserver=` (dracut), repeatable.
     pub nameservers: Vec<IpAddr>,
     /// `rd.shell`, `rd.emergency=`.
@@ -260,7 +263,7 @@ pub struct ConfigError {
 pub const DEFAULT_NODE_DIR: &str = "{mac}";
 
 /// Our `diskless.*` keys; any other key in that namespace is an error.
-pub const DISKLESS_KEYS: [&str; 13] = [
+pub const DISKLESS_KEYS: [&str; 14] = [
     "diskless.hostname",
     "diskless.sha256",
     "diskless.mirror",
@@ -274,6 +277,7 @@ pub const DISKLESS_KEYS: [&str; 13] = [
     "diskless.volatile",
     "diskless.tmpfs",
     "diskless.config",
+    "diskless.ntp",
 ];
 
 impl Default for BootConfig {
@@ -291,6 +295,7 @@ impl Default for BootConfig {
             image_sha256: None,
             mirrors: Vec::new(),
             overlay_size: None,
+            ntp: Vec::new(),
             nameservers: Vec::new(),
             on_failure: FailurePolicy::default(),
             debug: false,
@@ -387,6 +392,9 @@ impl BootConfig {
                     check_size(size).map_err(err)?;
                     config.overlay_size = Some(size.to_owned());
                 }
+                "diskless.ntp" => config
+                    .ntp
+                    .push(NtpServer::parse(needs(value, &err)?).map_err(err)?),
                 "nameserver" => {
                     let text = needs(value, &err)?;
                     let addr = parse_ip(text).ok_or_else(|| err("not an IP address".to_owned()))?;
@@ -1216,6 +1224,22 @@ mod tests {
         ] {
             let err = config(line).unwrap_err();
             assert_eq!(err.key, "diskless.mirror", "{line}");
+            assert!(err.reason.contains(reason), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn ntp_servers_are_kept_in_order() {
+        let c = config("diskless.ntp=10.0.2.2:12300 diskless.ntp=ntp.lab").unwrap();
+        let given: Vec<String> = c.ntp.iter().map(ToString::to_string).collect();
+        assert_eq!(given, ["10.0.2.2:12300", "ntp.lab"]);
+        for (line, reason) in [
+            ("diskless.ntp=10.0.2.2:0", "not a number from 1 to 65535"),
+            ("diskless.ntp=[fd00::1]", "IPv6"),
+            ("diskless.ntp", "needs a value"),
+        ] {
+            let err = config(line).unwrap_err();
+            assert_eq!(err.key, "diskless.ntp", "{line}");
             assert!(err.reason.contains(reason), "{line}: {err}");
         }
     }

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Settled;
 use crate::cmdline::config::BootConfig;
 use crate::error::BootError;
 use crate::hex;
@@ -54,6 +55,7 @@ impl Session {
     pub fn open(
         config: &BootConfig,
         node: &[u8],
+        settled: Settled,
         fail: &dyn Fn(String) -> BootError,
     ) -> Result<Session, BootError> {
         std::fs::create_dir_all(STATE_DIR).map_err(|source| BootError::Store {
@@ -65,9 +67,7 @@ impl Session {
         let trust = Trust::load(Path::new("/"))
             .map_err(|e| fail(format!("reading the initramfs's trust files: {e}")))?;
         let tls = client_tls(&trust).map_err(fail)?;
-        // The initramfs's files carry its build time (SOURCE_DATE_EPOCH): a floor for the clock.
-        let built = std::fs::metadata("/init").and_then(|m| m.modified()).ok();
-        let clock = Clock::system(built);
+        let clock = Clock::system(settled);
         if let Some(doubt) = clock.doubt() {
             log::warn!("{doubt}");
         }
@@ -120,12 +120,13 @@ pub fn download(
     dest: &Path,
     config: &BootConfig,
     node: &[u8],
+    settled: Settled,
 ) -> Result<Downloaded, BootError> {
     let fail = |reason: String| BootError::Fetch {
         url: url.to_owned(),
         reason,
     };
-    let session = Session::open(config, node, &fail)?;
+    let session = Session::open(config, node, settled, &fail)?;
     let (expected, conflict) = trust::expected_hash(session.trust.pin, config.image_sha256);
     if let Some(conflict) = conflict {
         log::warn!("{conflict}");

@@ -11,6 +11,9 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use crate::clock::utc;
+use crate::clock::{self, Settled, Source};
+
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
@@ -176,19 +179,23 @@ pub struct Clock {
     pub now: u64,
     /// The node cannot be earlier than this: when the initramfs was built, or 2024-01-01.
     pub floor: u64,
+    /// Where the reading came from (the RTC, the floor, SNTP).
+    pub source: Source,
 }
 
 /// 2024-01-01T00:00:00Z: no node runs this code before then.
-pub const CLOCK_FLOOR_2024: u64 = 1_704_067_200;
+pub const CLOCK_FLOOR_2024: u64 = clock::FLOOR_2024;
 
 impl Clock {
-    /// The system clock, with a floor of 2024 or `built` (the initramfs's build time, when
-    /// known), whichever is later.
-    pub fn system(built: Option<SystemTime>) -> Clock {
-        let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    /// The system clock as the clock step left it.
+    pub fn system(settled: Settled) -> Clock {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         Clock {
-            now: secs(SystemTime::now()),
-            floor: built.map_or(0, secs).max(CLOCK_FLOOR_2024),
+            now,
+            floor: settled.floor.max(CLOCK_FLOOR_2024),
+            source: settled.source,
         }
     }
 
@@ -209,28 +216,6 @@ impl Clock {
     }
 }
 
-/// `2024-05-01 12:00:00 UTC` for seconds since the epoch (proleptic Gregorian calendar).
-pub fn utc(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// The TLS cause in words an operator can act on, ending with the rustls term in
 /// parentheses (`unknown issuer`, `name mismatch`, `expired`).
 pub fn describe(err: &rustls::Error, clock: &Clock) -> String {
@@ -238,9 +223,13 @@ pub fn describe(err: &rustls::Error, clock: &Clock) -> String {
     // A certificate date against the node's clock: when that clock is evidently wrong, the
     // doubt says so (and gives the reading); otherwise just the reading.
     let reading = |time: &rustls::pki_types::UnixTime| {
-        clock
-            .doubt()
-            .unwrap_or_else(|| format!("the node's clock reads {}", utc(time.as_secs())))
+        clock.doubt().unwrap_or_else(|| {
+            format!(
+                "the node's clock reads {}, {}",
+                utc(time.as_secs()),
+                clock.source.describe(clock.floor)
+            )
+        })
     };
     match err {
         rustls::Error::InvalidCertificate(cert) => match cert {
@@ -486,17 +475,8 @@ mod tests {
         Clock {
             now,
             floor: CLOCK_FLOOR_2024,
+            source: Source::Rtc,
         }
-    }
-
-    #[test]
-    fn dates_are_civil_utc() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(CLOCK_FLOOR_2024), "2024-01-01 00:00:00 UTC");
-        // A leap day and the last second of a day.
-        assert_eq!(utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(4_102_444_800), "2100-01-01 00:00:00 UTC");
     }
 
     #[test]
@@ -507,12 +487,15 @@ mod tests {
             doubt.contains("1970-01-01 00:00:12 UTC, before 2024"),
             "{doubt}"
         );
-        let built = UNIX_EPOCH + Duration::from_secs(1_750_000_000);
-        let c = Clock::system(Some(built));
+        let c = Clock::system(Settled {
+            floor: 1_750_000_000,
+            source: Source::Rtc,
+        });
         assert_eq!(c.floor, 1_750_000_000);
         let doubt = Clock {
             now: 1_740_000_000,
             floor: c.floor,
+            source: Source::Unset,
         }
         .doubt()
         .expect("before the build");
@@ -520,7 +503,21 @@ mod tests {
             doubt.contains("before this initramfs was built (2025-06-15"),
             "{doubt}"
         );
-        assert_eq!(Clock::system(None).floor, CLOCK_FLOOR_2024);
+        assert_eq!(
+            Clock::system(Settled {
+                floor: 0,
+                source: Source::Rtc
+            })
+            .floor,
+            CLOCK_FLOOR_2024
+        );
+    }
+
+    fn future_of(not_before: u64, now: u64) -> rustls::Error {
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            time: UnixTime::since_unix_epoch(Duration::from_secs(now)),
+            not_before: UnixTime::since_unix_epoch(Duration::from_secs(not_before)),
+        })
     }
 
     #[test]
@@ -548,7 +545,22 @@ mod tests {
         assert_eq!(
             text,
             "the server's certificate expired on 2025-02-19 21:20:00 UTC (expired); \
-             the node's clock reads 2025-06-15 15:06:40 UTC"
+             the node's clock reads 2025-06-15 15:06:40 UTC, from the RTC (no NTP server \
+             answered or was given: diskless.ntp=, the ip= ntp field or DHCP option 42)"
+        );
+        // Raised to the build time with no NTP server: the reading says so.
+        let raised = Clock {
+            now: 1_750_000_000,
+            floor: 1_749_999_990,
+            source: Source::Floor { asked: false },
+        };
+        let text = describe(&future_of(1_760_000_000, 1_750_000_000), &raised);
+        assert_eq!(
+            text,
+            "the server's certificate is valid only from 2025-10-09 08:53:20 UTC (not yet \
+             valid); the node's clock reads 2025-06-15 15:06:40 UTC, raised to this \
+             initramfs's build time (2025-06-15 15:06:30 UTC) because no NTP server was given \
+             (diskless.ntp=, the ip= ntp field or DHCP option 42)"
         );
         // The same with a clock stuck in 1970: the clock is the suspect.
         let future = rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {

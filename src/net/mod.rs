@@ -140,6 +140,8 @@ pub struct Configured {
     pub root_path: Option<String>,
     pub dhcp_server: Option<Ipv4Addr>,
     pub lease_secs: Option<u32>,
+    /// NTP servers: `ip=`'s ntp field, then DHCP option 42.
+    pub ntp: Vec<Ipv4Addr>,
 }
 
 impl Configured {
@@ -166,6 +168,7 @@ impl Configured {
             root_path: None,
             dhcp_server: None,
             lease_secs: None,
+            ntp: ip.ntp.into_iter().collect(),
         }
     }
 
@@ -214,6 +217,11 @@ impl Configured {
             root_path: lease.root_path.clone(),
             dhcp_server: Some(lease.server_id),
             lease_secs: lease.lease_secs,
+            ntp: ip
+                .and_then(|ip| ip.ntp)
+                .into_iter()
+                .chain(lease.ntp.iter().copied())
+                .collect(),
         }
     }
 
@@ -262,6 +270,47 @@ mod tests {
                 "{choice:?}"
             );
         }
+    }
+
+    #[test]
+    fn ntp_servers_come_from_the_ip_field_then_dhcp_option_42() {
+        let v4 = |s: &str| -> Ipv4Addr { s.parse().unwrap() };
+        let static_ip = |text: &str| match crate::cmdline::ip::parse(text).expect("parses") {
+            crate::cmdline::ip::IpParam::Static(ip) => ip,
+            other => panic!("not static: {other:?}"),
+        };
+        let ip = static_ip("10.0.2.15:::255.255.255.0::eth0:off:10.0.2.3::10.0.0.123");
+        let plan = StaticPlan::from_ip(&ip).expect("plan");
+        let net = Configured::from_static("eth0", &ip, &plan, &[]);
+        assert_eq!(net.ntp, [v4("10.0.0.123")]);
+
+        let lease = dhcp::Lease {
+            address: v4("10.0.2.15"),
+            prefix_len: 24,
+            routers: vec![],
+            classless_routes: vec![],
+            dns: vec![],
+            domain: None,
+            search: vec![],
+            hostname: None,
+            server_id: v4("10.0.2.2"),
+            next_server: None,
+            tftp_server_name: None,
+            boot_file: None,
+            root_path: None,
+            mtu: None,
+            broadcast: None,
+            ntp: vec![v4("10.0.2.2"), v4("10.0.2.4")],
+            lease_secs: None,
+            t1: None,
+            t2: None,
+        };
+        let net = Configured::from_lease("eth0", &lease, None, &[]);
+        assert_eq!(net.ntp, [v4("10.0.2.2"), v4("10.0.2.4")]);
+        // A positional ip=...:dhcp with an ntp field: the admin's server first.
+        let ip = static_ip(":::::eth0:dhcp:::10.0.0.123");
+        let net = Configured::from_lease("eth0", &lease, Some(&ip), &[]);
+        assert_eq!(net.ntp, [v4("10.0.0.123"), v4("10.0.2.2"), v4("10.0.2.4")]);
     }
 
     #[test]

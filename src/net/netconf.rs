@@ -60,6 +60,8 @@ pub struct NetConf<'a> {
     pub root_path: &'a str,
     pub lease_secs: Option<u32>,
     pub search: Vec<String>,
+    /// NTP servers (`NTPSRVS`, space-separated, as Debian's klibc writes them).
+    pub ntp: Vec<String>,
 }
 
 /// Renders a [`NetConf`] in ipconfig's shell-sourceable format (single-quoted values).
@@ -67,7 +69,7 @@ pub fn render(conf: &NetConf<'_>) -> String {
     // Values come from the network: quote them so a `'` cannot end the string early.
     let quote = |value: &str| format!("'{}'", value.replace('\'', "'\\''"));
     let dns = |i: usize| conf.dns.get(i).map_or("0.0.0.0", String::as_str).to_owned();
-    let lines: [(&str, String); 16] = [
+    let lines: [(&str, String); 17] = [
         ("DEVICE", conf.device.to_owned()),
         ("PROTO", conf.proto.to_owned()),
         ("IPV4ADDR", conf.address.clone()),
@@ -87,6 +89,7 @@ pub fn render(conf: &NetConf<'_>) -> String {
             conf.lease_secs.map(|s| s.to_string()).unwrap_or_default(),
         ),
         ("DOMAINSEARCH", conf.search.join(" ")),
+        ("NTPSRVS", conf.ntp.join(" ")),
     ];
     lines
         .iter()
@@ -168,6 +171,7 @@ mod tests {
             root_path: "/srv/root",
             lease_secs: Some(86400),
             search: vec!["lab".into(), "corp".into()],
+            ntp: vec!["10.0.2.2".into(), "10.0.0.123".into()],
         };
         let text = render(&conf);
         for line in [
@@ -183,9 +187,10 @@ mod tests {
             "ROOTPATH='/srv/root'\n",
             "DHCPLEASETIME='86400'\n",
             "DOMAINSEARCH='lab corp'\n",
+            "NTPSRVS='10.0.2.2 10.0.0.123'\n",
         ] {
             assert!(text.contains(line), "{line:?} missing from:\n{text}");
         }
-        assert_eq!(text.lines().count(), 16);
+        assert_eq!(text.lines().count(), 17);
     }
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::archive::policy::{Limits, Meta, Op, Plain, RelPath};
 use crate::archive::write::Confined;
 use crate::archive::{self, Sink};
+use crate::clock::Settled;
 use crate::cmdline::archives::Values;
 use crate::cmdline::config::BootConfig;
 use crate::error::BootError;
@@ -50,6 +51,7 @@ struct Verified {
 pub fn apply(
     config: &BootConfig,
     node: &[u8],
+    settled: Settled,
     values: &Values<'_>,
     new_root: &Path,
     root_writable: bool,
@@ -72,7 +74,7 @@ pub fn apply(
         url: first.url.to_string(),
         reason,
     };
-    let client = Session::open(config, node, &setup)?;
+    let client = Session::open(config, node, settled, &setup)?;
     let key_path = Path::new("/").join(trust::CONFIG_KEY);
     let key = match std::fs::read_to_string(&key_path) {
         Ok(text) => Some(
@@ -282,10 +284,17 @@ mod tests {
             ip: "10.0.2.15",
             uuid: None,
         };
-        let err = apply(&config, &[0; 6], &values, Path::new("/nonexistent"), false)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = apply(
+            &config,
+            &[0; 6],
+            Settled::default(),
+            &values,
+            Path::new("/nonexistent"),
+            false,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
         assert!(
             err.starts_with("apkovl=http://h/{MAC}.tgz: the new root is read-only"),
             "{err}"
@@ -294,7 +303,15 @@ mod tests {
         // Without archives there is nothing to do, writable or not.
         let none = BootConfig::from_params(&parse("root=nfs:10.0.2.2:/r")).expect("parses");
         assert_eq!(
-            apply(&none, &[0; 6], &values, Path::new("/x"), false).ok(),
+            apply(
+                &none,
+                &[0; 6],
+                Settled::default(),
+                &values,
+                Path::new("/x"),
+                false
+            )
+            .ok(),
             Some(Vec::new())
         );
     }

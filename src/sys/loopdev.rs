@@ -40,6 +40,16 @@ struct LoopConfig {
     reserved: [u64; 8],
 }
 
+// <linux/loop.h> uses fixed-width types only: the same layout on every architecture.
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<LoopInfo64>() == 232);
+    assert!(offset_of!(LoopInfo64, lo_flags) == 52);
+    assert!(offset_of!(LoopInfo64, lo_file_name) == 56);
+    assert!(size_of::<LoopConfig>() == 304);
+    assert!(offset_of!(LoopConfig, info) == 8);
+};
+
 /// A configured loop device. With autoclear the kernel detaches it when the last opener
 /// closes it, so this handle must stay open until the file system on it is mounted.
 #[derive(Debug)]

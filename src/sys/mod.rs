@@ -117,6 +117,26 @@ pub fn set_hostname(name: &str) -> io::Result<()> {
     rustix::system::sethostname(name.as_bytes()).map_err(io::Error::from)
 }
 
+/// Eight random bytes that never wait for the kernel's entropy pool (`GRND_INSECURE`, Linux
+/// 5.6+): early in boot, before the pool is ready, /dev/urandom and a plain getrandom(2)
+/// stall for seconds (the kernel generates jitter entropy first).
+pub fn random_u64_now() -> io::Result<u64> {
+    let mut bytes = [0u8; 8];
+    rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::INSECURE)?;
+    Ok(u64::from_ne_bytes(bytes))
+}
+
+/// Sets the wall clock (CLOCK_REALTIME) to `since_epoch`.
+pub fn set_clock(since_epoch: std::time::Duration) -> io::Result<()> {
+    let secs = i64::try_from(since_epoch.as_secs())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "time out of range"))?;
+    let time = rustix::time::Timespec {
+        tv_sec: secs,
+        tv_nsec: since_epoch.subsec_nanos().into(),
+    };
+    rustix::time::clock_settime(rustix::time::ClockId::Realtime, time).map_err(io::Error::from)
+}
+
 pub fn kernel_release() -> String {
     rustix::system::uname()
         .release()

@@ -24,6 +24,24 @@ struct IfReq {
     data: [u8; 24],
 }
 
+// The kernel copies these structures by size and reads fields at fixed offsets: a layout
+// mistake is silent memory corruption, so the layouts are checked when compiling, for both
+// architectures the init ships for (LP64: x86_64 and aarch64 agree byte for byte).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<IfReq>() == 40);
+    assert!(offset_of!(IfReq, data) == 16);
+    assert!(size_of::<RtEntry>() == 120);
+    assert!(offset_of!(RtEntry, rt_dst) == 8);
+    assert!(offset_of!(RtEntry, rt_gateway) == 24);
+    assert!(offset_of!(RtEntry, rt_genmask) == 40);
+    assert!(offset_of!(RtEntry, rt_flags) == 56);
+    assert!(offset_of!(RtEntry, rt_metric) == 80);
+    assert!(offset_of!(RtEntry, rt_dev) == 88);
+    assert!(offset_of!(RtEntry, rt_irtt) == 112);
+};
+
 impl IfReq {
     fn new(iface: &str) -> io::Result<IfReq> {
         let bytes = iface.as_bytes();

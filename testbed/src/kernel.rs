@@ -12,10 +12,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use xshell::{Shell, cmd};
 
-/// The meta package that always depends on the current cloud kernel.
+use crate::Arch;
+
+/// The meta package that always depends on the current cloud kernel (x86_64).
 pub const META_PACKAGE: &str = "linux-image-cloud-amd64";
 /// Overrides the versioned package (`linux-image-6.1.0-56-cloud-amd64`).
 pub const PACKAGE_ENV: &str = "DISKLESS_KERNEL_PACKAGE";
+/// The same for arm64 (`linux-image-6.1.0-56-cloud-arm64`).
+pub const PACKAGE_ENV_ARM64: &str = "DISKLESS_KERNEL_PACKAGE_ARM64";
+
+/// The meta package of `arch`'s cloud kernel.
+pub fn meta_package(arch: Arch) -> String {
+    format!("linux-image-cloud-{}", arch.debian())
+}
+
+fn package_env(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => PACKAGE_ENV,
+        Arch::Arm64 => PACKAGE_ENV_ARM64,
+    }
+}
 /// Written last into a complete extraction.
 const STAMP: &str = "diskless-kernel.stamp";
 
@@ -37,19 +53,26 @@ pub fn cache_dir() -> PathBuf {
 /// Serialises callers within one process; across processes the rename decides.
 static ENSURE: Mutex<()> = Mutex::new(());
 
-/// Returns the cached kernel, fetching and extracting it first if needed.
+/// Returns the cached x86_64 kernel, fetching and extracting it first if needed.
 pub fn ensure() -> Result<Kernel> {
+    ensure_for(Arch::X86_64)
+}
+
+/// Returns the cached kernel for `arch`, fetching and extracting it first if needed. A
+/// foreign architecture's package needs it added to dpkg (`dpkg --add-architecture arm64`,
+/// `apt-get update`); nothing is installed.
+pub fn ensure_for(arch: Arch) -> Result<Kernel> {
     let _guard = ENSURE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let sh = Shell::new()?;
     let cache = cache_dir();
-    let package = match std::env::var(PACKAGE_ENV) {
+    let package = match std::env::var(package_env(arch)) {
         Ok(p) if !p.trim().is_empty() => p.trim().to_owned(),
-        _ => match resolve_package(&sh) {
+        _ => match resolve_package(&sh, arch) {
             Ok(p) => p,
             // Offline, or apt lists cleaned: one kernel already fetched is still the answer.
-            Err(e) => match cached_packages(&cache).as_slice() {
+            Err(e) => match cached_packages(&cache, arch).as_slice() {
                 [only] => {
                     eprintln!("note: {e:#}\nnote: using the kernel already fetched, {only}");
                     only.clone()
@@ -63,34 +86,44 @@ pub fn ensure() -> Result<Kernel> {
         return locate(&root)
             .with_context(|| format!("using the cached kernel {}", root.display()));
     }
-    fetch(&sh, &package, &cache, &root)?;
+    fetch(&sh, &package, arch, &cache, &root)?;
     locate(&root)
 }
 
-/// Packages with a complete extraction in `cache`.
-fn cached_packages(cache: &Path) -> Vec<String> {
+/// Packages of `arch` with a complete extraction in `cache`.
+fn cached_packages(cache: &Path, arch: Arch) -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir(cache)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join(STAMP).is_file())
         .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name.ends_with(&format!("-{}", arch.debian())))
         .collect();
     found.sort();
     found
 }
 
 /// Asks apt which versioned package the meta package depends on.
-fn resolve_package(sh: &Shell) -> Result<String> {
-    let output = cmd!(sh, "apt-cache depends {META_PACKAGE}")
+fn resolve_package(sh: &Shell, arch: Arch) -> Result<String> {
+    let meta = format!("{}:{}", meta_package(arch), arch.debian());
+    let output = cmd!(sh, "apt-cache depends {meta}")
         .ignore_status()
         .output()
         .context("running apt-cache (fetching the kernel needs Debian's apt)")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     match package_from_depends(&stdout) {
-        Some(p) if output.status.success() => Ok(p),
+        // A foreign architecture's dependency carries it (`...-cloud-arm64:arm64`).
+        Some(p) if output.status.success() => Ok(p
+            .strip_suffix(&format!(":{}", arch.debian()))
+            .map_or(p.clone(), str::to_owned)),
         _ => bail!(
-            "apt-cache found no kernel package for {META_PACKAGE}: run apt-get update (or set {PACKAGE_ENV}){}",
+            "apt-cache found no kernel package for {meta}: run {}apt-get update (or set {}){}",
+            match arch {
+                Arch::X86_64 => "",
+                Arch::Arm64 => "dpkg --add-architecture arm64 and ",
+            },
+            package_env(arch),
             String::from_utf8_lossy(&output.stderr)
                 .trim()
                 .lines()
@@ -113,7 +146,7 @@ pub fn package_from_depends(output: &str) -> Option<String> {
 }
 
 /// Downloads and extracts `package` into a private directory, then renames it to `root`.
-fn fetch(sh: &Shell, package: &str, cache: &Path, root: &Path) -> Result<()> {
+fn fetch(sh: &Shell, package: &str, arch: Arch, cache: &Path, root: &Path) -> Result<()> {
     std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
     let work = cache.join(format!(".partial-{package}-{}", std::process::id()));
     if work.exists() {
@@ -128,13 +161,14 @@ fn fetch(sh: &Shell, package: &str, cache: &Path, root: &Path) -> Result<()> {
         let _cwd = sh.push_dir(&work);
         // apt warns that the download is "unsandboxed" when root cannot hand the directory
         // to _apt: harmless, so the output is shown only on failure.
-        let output = cmd!(sh, "apt-get download {package}")
+        let qualified = format!("{package}:{}", arch.debian());
+        let output = cmd!(sh, "apt-get download {qualified}")
             .ignore_status()
             .output()
             .context("running apt-get download")?;
         if !output.status.success() {
             bail!(
-                "apt-get download {package} failed (run apt-get update?):\n{}",
+                "apt-get download {qualified} failed (run apt-get update?):\n{}",
                 String::from_utf8_lossy(&output.stderr).trim()
             );
         }

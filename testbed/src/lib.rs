@@ -25,12 +25,14 @@
     reason = "build and test tooling: an out-of-bounds index is a failed run with a backtrace, not a node that cannot boot (the lint guards the init)"
 )]
 
+pub mod arch;
 pub mod archive;
 pub mod debian;
 pub mod http;
 pub mod kernel;
 pub mod netns;
 pub mod nfs;
+pub mod ntp;
 pub mod oci;
 pub mod portmap;
 pub mod qemu;
@@ -39,10 +41,11 @@ pub mod registry;
 pub mod rootfs;
 pub mod token;
 
+pub use arch::Arch;
 pub use http::{Behavior, HttpServer, RequestLog};
 pub use netns::{Dnsmasq, DnsmasqConfig, NetNs, TcpRelay, require_dnsmasq, require_netns};
 pub use nfs::{Export, NfsServer, require_ganesha};
-pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu};
+pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu, require_qemu_for};
 pub use record::BootRecord;
 pub use rootfs::{MachineIdFile, RootSpec, RootTree, squashfs};
 

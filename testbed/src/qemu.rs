@@ -16,6 +16,7 @@
 //! The guest powers off to end a boot (`poweroff -f` makes QEMU exit); `-no-reboot` turns a
 //! reboot, including `panic=-1`'s, into an exit too. Anything else ends at the timeout.
 
+use crate::Arch;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -96,6 +97,7 @@ enum Boot {
 #[derive(Debug, Clone)]
 pub struct Qemu {
     binary: OsString,
+    arch: Arch,
     boot: Boot,
     append: Vec<String>,
     /// Appended after `append`, as bytes: a command line need not be UTF-8.
@@ -131,6 +133,7 @@ impl Qemu {
     fn with_boot(boot: Boot) -> Qemu {
         Qemu {
             binary: OsString::from(QEMU_BINARY),
+            arch: Arch::X86_64,
             boot,
             append: Vec::new(),
             append_bytes: Vec::new(),
@@ -145,6 +148,14 @@ impl Qemu {
             echo: false,
             inputs: Vec::new(),
         }
+    }
+
+    /// Emulates `arch`'s machine: arm64 is `qemu-system-aarch64 -M virt -cpu cortex-a57`
+    /// (TCG), with its console on the PL011 (`ttyAMA0`).
+    pub fn arch(mut self, arch: Arch) -> Qemu {
+        self.arch = arch;
+        self.binary = OsString::from(arch.qemu_binary());
+        self
     }
 
     /// Appends to the kernel command line (repeatable; parts are joined with a space).
@@ -181,6 +192,11 @@ impl Qemu {
     pub fn timeout(mut self, timeout: Duration) -> Qemu {
         self.timeout = timeout;
         self
+    }
+
+    /// [`Qemu::arg`] for each of `args`.
+    pub fn args(self, args: &[&str]) -> Qemu {
+        args.iter().fold(self, |qemu, arg| qemu.arg(arg))
     }
 
     /// An extra QEMU argument, appended after the generated ones.
@@ -248,8 +264,9 @@ impl Qemu {
                         .any(|w| w.starts_with(prefix))
                 };
                 let mut parts = Vec::new();
-                if !has("console=ttyS0") {
-                    parts.push("console=ttyS0");
+                let console = format!("console={}", self.arch.console());
+                if !has(&console) {
+                    parts.push(console.as_str());
                 }
                 if !has("panic=") {
                     parts.push("panic=-1");
@@ -276,6 +293,10 @@ impl Qemu {
         .into_iter()
         .map(OsString::from)
         .collect();
+        if self.arch == Arch::Arm64 {
+            // cortex-a57 rather than `max`: TCG emulates fewer features, so it runs faster.
+            out.extend(["-M", "virt", "-cpu", "cortex-a57"].map(OsString::from));
+        }
         match &self.boot {
             Boot::Kernel { vmlinuz, initrd } => {
                 out.push("-kernel".into());
@@ -635,7 +656,7 @@ impl fmt::Display for QemuError {
         match self {
             QemuError::NotInstalled { binary } => write!(
                 f,
-                "{} is not installed (Debian: apt-get install qemu-system-x86)",
+                "{} is not installed (Debian: apt-get install qemu-system-x86 or qemu-system-arm)",
                 binary.to_string_lossy()
             ),
             QemuError::Spawn { binary, source } => {
@@ -664,7 +685,17 @@ impl std::error::Error for QemuError {
 /// Whether QEMU can run here. When it cannot: panics under `CI=true`, otherwise prints a loud
 /// skip message and returns `false` so the calling test can return early.
 pub fn require_qemu() -> bool {
-    let status = Command::new(QEMU_BINARY)
+    require_qemu_for(Arch::X86_64)
+}
+
+/// [`require_qemu`] for `arch`'s emulator (`qemu-system-aarch64` for arm64).
+pub fn require_qemu_for(arch: Arch) -> bool {
+    let binary = arch.qemu_binary();
+    let package = match arch {
+        Arch::X86_64 => "qemu-system-x86",
+        Arch::Arm64 => "qemu-system-arm",
+    };
+    let status = Command::new(binary)
         .arg("--version")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -673,12 +704,12 @@ pub fn require_qemu() -> bool {
     match status {
         Ok(s) if s.success() => true,
         Ok(s) => {
-            super::skip_or_fail(&format!("`{QEMU_BINARY} --version` failed ({s})"));
+            super::skip_or_fail(&format!("`{binary} --version` failed ({s})"));
             false
         }
         Err(e) => {
             super::skip_or_fail(&format!(
-                "{QEMU_BINARY} cannot run ({e}); Debian: apt-get install qemu-system-x86"
+                "{binary} cannot run ({e}); Debian: apt-get install {package}"
             ));
             false
         }

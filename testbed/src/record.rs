@@ -24,6 +24,8 @@ pub struct BootRecord {
     pub addresses: Vec<String>,
     pub gateway: Option<String>,
     pub dns: Vec<String>,
+    /// Where the node's clock came from.
+    pub clock: Option<String>,
     pub root: Option<String>,
     pub image_url: Option<String>,
     pub image_sha256: Option<String>,
@@ -98,6 +100,7 @@ mod tests {
             addresses: vec!["10.0.2.15/24".to_owned()],
             gateway: Some("10.0.2.2".to_owned()),
             dns: vec!["10.0.2.3".to_owned()],
+            clock: Some("set by SNTP from 10.0.2.2:123 (stratum 2)".to_owned()),
             root: Some("squashfs \"quoted\"\\path under a tmpfs overlay".to_owned()),
             image_url: Some("http://10.0.2.2:8080/root.squashfs".to_owned()),
             image_sha256: Some("6ed9".to_owned()),
@@ -135,6 +138,7 @@ mod tests {
                 addresses: written.addresses.clone(),
                 gateway: written.gateway.clone(),
                 dns: written.dns.clone(),
+                clock: written.clock.clone(),
                 root: written.root.clone(),
                 image_url: written.image_url.clone(),
                 image_sha256: written.image_sha256.clone(),
@@ -175,7 +179,7 @@ mod tests {
     fn unknown_fields_and_broken_json_are_errors() {
         let minimal = r#"{"version": "0.1.0", "interface": null, "mac": null,
             "hostname": null, "machine_id": null, "addresses": [], "gateway": null, "dns": [],
-            "root": null, "image_url": null, "image_sha256": null, "image_bytes": null,
+            "clock": null, "root": null, "image_url": null, "image_sha256": null, "image_bytes": null,
             "image_manifest": null, "modules_loaded": [], "modules_failed": [], "archives": [], "steps": []"#;
         assert!(BootRecord::parse(&format!("{minimal}}}")).is_ok());
         assert!(BootRecord::parse(&format!("{minimal}, \"new\": 1}}")).is_err());

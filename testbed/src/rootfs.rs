@@ -27,6 +27,8 @@
 //! ```
 
 use anyhow::{Context, Result, bail, ensure};
+
+use crate::Arch;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -60,6 +62,9 @@ pub enum MachineIdFile {
 pub struct RootSpec {
     /// The static busybox to copy in.
     pub busybox: PathBuf,
+    /// A busybox of the same version this machine can run, to list the applets of a
+    /// foreign-architecture `busybox` (Debian builds one applet set for every architecture).
+    pub applets_from: Option<PathBuf>,
     /// `/etc/hostname` and the `127.0.1.1` line of `/etc/hosts`.
     pub hostname: String,
     pub machine_id: MachineIdFile,
@@ -74,6 +79,7 @@ impl Default for RootSpec {
     fn default() -> Self {
         RootSpec {
             busybox: PathBuf::from("/bin/busybox"),
+            applets_from: None,
             hostname: IMAGE_HOSTNAME.to_owned(),
             machine_id: MachineIdFile::Empty,
             hook: String::new(),
@@ -105,6 +111,20 @@ impl RootTree {
 }
 
 impl RootSpec {
+    /// The standard root for nodes of `arch`: arm64's busybox is Debian's busybox-static
+    /// for arm64, fetched once ([`busybox_for`]).
+    pub fn for_arch(arch: Arch) -> Result<RootSpec> {
+        let default = RootSpec::default();
+        Ok(match arch {
+            Arch::X86_64 => default,
+            Arch::Arm64 => RootSpec {
+                busybox: busybox_for(arch)?,
+                applets_from: Some(default.busybox.clone()),
+                ..default
+            },
+        })
+    }
+
     pub fn machine_id(mut self, machine_id: MachineIdFile) -> RootSpec {
         self.machine_id = machine_id;
         self
@@ -150,7 +170,7 @@ impl RootSpec {
             )
         })?;
         set_mode(&busybox, 0o755)?;
-        for applet in busybox_applets(&self.busybox)? {
+        for applet in busybox_applets(self.applets_from.as_ref().unwrap_or(&self.busybox))? {
             // The checker is /sbin/init; busybox's own would be the wrong init.
             if applet == "sbin/init" || applet == "bin/busybox" {
                 continue;
@@ -245,6 +265,56 @@ fn write(dest: &Path, rel: &str, mode: u32, text: &str) -> Result<()> {
 }
 
 /// The applets as paths relative to the root (`bin/ls`, `usr/sbin/chroot`), from
+/// A static busybox for `arch`: this machine's for x86_64; for arm64, Debian's
+/// busybox-static:arm64 (`apt-get download`, after `dpkg --add-architecture arm64`),
+/// extracted once into `target/busybox-arm64/`.
+pub fn busybox_for(arch: Arch) -> Result<PathBuf> {
+    if arch == Arch::X86_64 {
+        return Ok(PathBuf::from("/bin/busybox"));
+    }
+    let dir = crate::project_root()
+        .join("target")
+        .join(format!("busybox-{}", arch.debian()));
+    let binary = dir.join("bin/busybox");
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    let work = dir.with_extension(format!("partial-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(&work);
+    let package = format!("busybox-static:{}", arch.debian());
+    xshell::cmd!(sh, "apt-get download {package}")
+        .quiet()
+        .ignore_stderr()
+        .run()
+        .with_context(|| {
+            format!(
+                "apt-get download {package} (dpkg --add-architecture {} && apt-get update)",
+                arch.debian()
+            )
+        })?;
+    let deb = fs::read_dir(&work)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .with_context(|| format!("apt-get download {package} left no .deb"))?;
+    let tree = work.join("root");
+    xshell::cmd!(sh, "dpkg-deb -x {deb} {tree}")
+        .quiet()
+        .run()
+        .with_context(|| format!("extracting {}", deb.display()))?;
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("bin"))?;
+    // Whoever renames first wins; the other's copy is the same package.
+    let _ = fs::rename(tree.join("bin/busybox"), &binary);
+    let _ = fs::remove_dir_all(&work);
+    if !binary.is_file() {
+        bail!("{package} has no bin/busybox");
+    }
+    Ok(binary)
+}
+
 /// `busybox --list-full`.
 fn busybox_applets(busybox: &Path) -> Result<Vec<String>> {
     let output = Command::new(busybox)

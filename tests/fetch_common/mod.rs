@@ -67,6 +67,22 @@ impl Ca {
         self.leaf(params)
     }
 
+    /// A server certificate valid from the start (00:00 UTC) of the day holding `unix`
+    /// (seconds since 1970) on.
+    pub fn server_valid_from(&self, names: &[&str], unix: u64) -> Leaf {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names).expect("server params");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        // diskless's own civil-date conversion: "YYYY-MM-DD hh:mm:ss UTC".
+        let day = diskless::clock::utc(unix);
+        let field = |range: std::ops::Range<usize>| day[range].parse::<i32>().expect("date");
+        params.not_before =
+            date_time_ymd(field(0..4), u8::try_from(field(5..7)).expect("month"), {
+                u8::try_from(field(8..10)).expect("day")
+            });
+        self.leaf(params)
+    }
+
     /// A server certificate valid only in 2020.
     pub fn expired_server(&self, names: &[&str]) -> Leaf {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
@@ -133,7 +149,7 @@ pub fn fetch(
         let client = client.map(|c| (c.cert_pem.as_bytes(), c.key_pem.as_bytes()));
         diskless::image::tls::client_config(ca.pem.as_bytes(), client).expect("client TLS config")
     });
-    let transport = HttpTransport::new(tls, settings.limits, Clock::system(None));
+    let transport = HttpTransport::new(tls, settings.limits, Clock::system(Default::default()));
     let job = Job {
         sources: urls,
         dest,

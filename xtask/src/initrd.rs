@@ -9,6 +9,7 @@
 use crate::cpio::{self, Archive};
 use crate::kmod;
 use crate::microcode::Microcode;
+pub use crate::trust::{ExtraFile, Trust, sha256_of_file};
 use anyhow::{Context, Result, bail};
 use std::fmt;
 use std::io::Write as _;
@@ -77,100 +78,6 @@ pub fn compress(data: &[u8], compression: Compression) -> Result<Vec<u8>> {
     }
 }
 
-/// A file to put into the image as is (CA bundles, pinned configuration).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtraFile {
-    /// Path in the image (`etc/diskless.conf`; a leading `/` is ignored).
-    pub dest: String,
-    pub contents: Vec<u8>,
-    /// Permission bits (0o644).
-    pub mode: u32,
-}
-
-/// What the node will trust and require when it fetches its root image, baked into the
-/// image as files `diskless::image::trust` reads at boot.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Trust {
-    /// PEM bundle of the CAs HTTPS servers must chain to (`--ca`).
-    pub ca_pem: Option<Vec<u8>>,
-    /// The node's client certificate chain and its key, PEM (`--client-cert`, `--client-key`).
-    pub client: Option<(Vec<u8>, Vec<u8>)>,
-    /// The sha256 the root image must have (`--image`, `--image-sha256`), and a name for it.
-    pub pin: Option<([u8; 32], Option<String>)>,
-    /// The minisign public key configuration archives must be signed with (`--config-key`).
-    pub config_key: Option<Vec<u8>>,
-}
-
-impl Trust {
-    /// The files for [`InitrdOptions::files`], after checking that the node can use them:
-    /// every CA certificate parses, and the client key belongs to the certificate. The key
-    /// file is 0600; it lives in the initramfs only (switch_root deletes it with the rest).
-    pub fn files(&self) -> Result<Vec<ExtraFile>> {
-        use diskless::image::trust::{CA_BUNDLE, CLIENT_CERT, CLIENT_KEY, IMAGE_PIN, pin_file};
-        let mut files = Vec::new();
-        match (&self.ca_pem, &self.client) {
-            (None, Some(_)) => bail!(
-                "a client certificate is only used for https, which needs --ca (the CAs the \
-                 image server's certificate chains to)"
-            ),
-            (Some(ca), client) => {
-                let client = client
-                    .as_ref()
-                    .map(|(cert, key)| (cert.as_slice(), key.as_slice()));
-                diskless::image::tls::client_config(ca, client)
-                    .context("checking the TLS files for the node")?;
-                files.push(ExtraFile {
-                    dest: CA_BUNDLE.to_owned(),
-                    contents: ca.clone(),
-                    mode: 0o644,
-                });
-                if let Some((cert, key)) = client {
-                    files.push(ExtraFile {
-                        dest: CLIENT_CERT.to_owned(),
-                        contents: cert.to_vec(),
-                        mode: 0o644,
-                    });
-                    files.push(ExtraFile {
-                        dest: CLIENT_KEY.to_owned(),
-                        contents: key.to_vec(),
-                        mode: 0o600,
-                    });
-                }
-            }
-            (None, None) => {}
-        }
-        crate::signing::add_key(&mut files, self.config_key.as_deref())?;
-        if let Some((sha256, name)) = &self.pin {
-            files.push(ExtraFile {
-                dest: IMAGE_PIN.to_owned(),
-                contents: pin_file(sha256, name.as_deref()).into_bytes(),
-                mode: 0o644,
-            });
-        }
-        Ok(files)
-    }
-}
-
-/// The sha256 of a file, read in pieces (root images are large).
-pub fn sha256_of_file(path: &Path) -> Result<[u8; 32]> {
-    use sha2::Digest;
-    use std::io::Read as _;
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().into())
-}
-
 /// Everything an image is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitrdOptions {
@@ -191,6 +98,12 @@ pub struct InitrdOptions {
     pub files: Vec<ExtraFile>,
     /// The mtime of every entry (see [`source_date_epoch`]).
     pub mtime: u64,
+    /// The nodes' architecture; `None`: the init's. The init and the modules must be built
+    /// for it.
+    pub arch: Option<testbed::Arch>,
+    /// The node's clock floor (`etc/diskless/clock-floor`, seconds since the epoch); `None`:
+    /// `mtime` when set (SOURCE_DATE_EPOCH), else the init binary's mtime (its build time).
+    pub clock_floor: Option<u64>,
 }
 
 impl InitrdOptions {
@@ -208,6 +121,8 @@ impl InitrdOptions {
             shell: None,
             files: Vec::new(),
             mtime: 0,
+            arch: None,
+            clock_floor: None,
         }
     }
 }
@@ -247,6 +162,9 @@ pub struct InitrdSummary {
     /// Applets linked to the rescue busybox (empty without `--shell`).
     pub shell_applets: Vec<String>,
     pub extra_files: usize,
+    /// `etc/diskless/clock-floor`.
+    pub clock_floor: u64,
+    pub arch: testbed::Arch,
 }
 
 impl InitrdSummary {
@@ -284,7 +202,12 @@ impl fmt::Display for InitrdSummary {
             size(self.main_cpio_bytes),
             self.compression
         )?;
-        writeln!(f, "init:      {}", size(self.init_bytes))?;
+        writeln!(f, "init:      {} ({})", size(self.init_bytes), self.arch)?;
+        writeln!(
+            f,
+            "clock:     never before {} (etc/diskless/clock-floor)",
+            diskless::clock::utc(self.clock_floor)
+        )?;
         if self.microcode_files.is_empty() {
             writeln!(f, "microcode: none")?;
         } else {
@@ -458,6 +381,29 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
 
     let init = std::fs::read(&opts.init)
         .with_context(|| format!("reading the init {}", opts.init.display()))?;
+    let clock_floor = clock_floor(opts)?;
+    let init_arch = testbed::Arch::of_elf(&init).with_context(|| {
+        format!(
+            "{} is not an x86_64 or arm64 executable: is it the init?",
+            opts.init.display()
+        )
+    })?;
+    let arch = opts.arch.unwrap_or(init_arch);
+    if init_arch != arch {
+        bail!(
+            "the init {} is built for {init_arch}, but the image is for {arch} (--arch): build \
+             the init with --target {}",
+            opts.init.display(),
+            arch.rust_target()
+        );
+    }
+    if arch != testbed::Arch::X86_64 && !opts.microcode.is_empty() {
+        bail!(
+            "--microcode is for x86 CPUs (the kernel's early microcode loader reads \
+             kernel/x86/microcode/ from an uncompressed cpio); {arch} firmware loads its own \
+             CPU updates: leave --microcode out"
+        );
+    }
     let init_bytes = init.len() as u64;
     let mut archive = base_archive(init)?;
 
@@ -469,6 +415,17 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
         Some(dir) => {
             let tree = kmod::scan(dir)
                 .with_context(|| format!("indexing modules in {}", dir.display()))?;
+            if let Some(modules_arch) = tree.arch()? {
+                if modules_arch != arch {
+                    bail!(
+                        "the modules in {} are built for {modules_arch}, but the init {} is \
+                         for {arch}: give the module tree of a {arch} kernel, or an init built \
+                         for {modules_arch}",
+                        dir.display(),
+                        opts.init.display()
+                    );
+                }
+            }
             let requests = kmod::Request::list(opts.default_modules, &opts.modules);
             Some(
                 kmod::pack(&tree, &requests, &mut archive)
@@ -500,6 +457,15 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
         }
         None => Vec::new(),
     };
+
+    // A board without an RTC starts in 1970: the init raises its clock to this.
+    archive
+        .file(
+            diskless::clock::FLOOR_FILE,
+            0o644,
+            format!("{clock_floor}\n").into_bytes(),
+        )
+        .context("adding the clock floor")?;
 
     for file in &opts.files {
         archive
@@ -550,7 +516,26 @@ pub fn build(opts: &InitrdOptions) -> Result<InitrdSummary> {
             .collect(),
         shell_applets,
         extra_files: opts.files.len(),
+        clock_floor,
+        arch,
     })
+}
+
+/// The clock floor an image carries: the option, else SOURCE_DATE_EPOCH (the `mtime`), else
+/// when the init binary was built.
+fn clock_floor(opts: &InitrdOptions) -> Result<u64> {
+    if let Some(floor) = opts.clock_floor {
+        return Ok(floor);
+    }
+    if opts.mtime > 0 {
+        return Ok(opts.mtime);
+    }
+    let modified = std::fs::metadata(&opts.init)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("reading the build time of {}", opts.init.display()))?;
+    Ok(modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()))
 }
 
 /// The main archive of an image [`build`] wrote, decompressed: the cpio after the early

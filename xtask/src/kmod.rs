@@ -435,6 +435,21 @@ impl Tree {
     pub fn source(&self, name: &str) -> Option<&Path> {
         self.sources.get(name).map(PathBuf::as_path)
     }
+
+    /// The architecture the modules are built for, from the ELF header of the first one;
+    /// `None` for a tree without modules.
+    pub fn arch(&self) -> Result<Option<testbed::Arch>> {
+        let Some(path) = self.sources.values().next() else {
+            return Ok(None);
+        };
+        let module = read_module(path)?;
+        testbed::Arch::of_elf(&module).map(Some).with_context(|| {
+            format!(
+                "{} is not a module for an architecture diskless builds for (x86_64, arm64)",
+                path.display()
+            )
+        })
+    }
 }
 
 /// Indexes every module under `dir` (a `lib/modules/<kver>` directory) by reading its

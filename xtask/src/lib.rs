@@ -15,6 +15,7 @@ pub mod kmod;
 pub mod microcode;
 pub mod registry;
 pub mod signing;
+pub mod trust;
 
 pub use testbed::project_root;
 

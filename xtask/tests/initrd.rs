@@ -46,7 +46,11 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Stands in for the init: the image builder only packs it.
-const FAKE_INIT: &[u8] = b"\x7fELF not really an init, just bytes to pack\n";
+/// An x86_64 ELF header (class 64, little-endian, machine 62) and then just bytes to pack.
+const FAKE_INIT: &[u8] = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0 not really an init\n";
+/// The same for arm64 (machine 183).
+const FAKE_ARM64_INIT: &[u8] =
+    b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\xb7\0 not really an init\n";
 
 /// An Intel microcode update as the kernel's loader expects it: a 48-byte header (header
 /// version 1, loader revision 1, data and total sizes) then the payload, with the checksum
@@ -420,6 +424,50 @@ fn a_module_the_user_asks_for_must_exist_default_ones_may_not() {
         !names.contains(&"nfs"),
         "--no-default-modules packs only what was asked: {names:?}"
     );
+}
+
+#[test]
+fn an_init_and_modules_of_different_architectures_are_refused_naming_both() {
+    let Some(kernel) = kernel() else { return };
+    let dir = scratch("arch-mismatch");
+    let mut opts = options(&dir, "initrd.img", &kernel);
+    std::fs::write(&opts.init, FAKE_ARM64_INIT).expect("init");
+    let err = format!(
+        "{:#}",
+        initrd::build(&opts).expect_err("arm64 init, x86_64 modules")
+    );
+    assert!(
+        err.contains("are built for x86_64, but the init") && err.contains("is for arm64"),
+        "{err}"
+    );
+    // --arch says what the image is for: an init of another architecture is refused too.
+    std::fs::write(&opts.init, FAKE_INIT).expect("init");
+    opts.arch = Some(testbed::Arch::Arm64);
+    let err = format!(
+        "{:#}",
+        initrd::build(&opts).expect_err("x86_64 init for arm64")
+    );
+    assert!(
+        err.contains("is built for x86_64, but the image is for arm64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn microcode_is_refused_for_arm64_with_the_reason() {
+    let dir = scratch("arm64-microcode");
+    std::fs::write(dir.join("init"), FAKE_ARM64_INIT).expect("init");
+    std::fs::write(dir.join("ucode"), synthetic_intel_microcode()).expect("microcode");
+    let mut opts = InitrdOptions::new(dir.join("init"), dir.join("initrd.img"));
+    opts.microcode = vec![dir.join("ucode")];
+    let err = format!(
+        "{:#}",
+        initrd::build(&opts).expect_err("microcode on arm64")
+    );
+    assert!(err.contains("--microcode is for x86 CPUs"), "{err}");
+    opts.microcode.clear();
+    let summary = initrd::build(&opts).expect("an arm64 image without microcode");
+    assert_eq!(summary.arch, testbed::Arch::Arm64);
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub mod manifest;
 
 use std::path::Path;
 
+use crate::clock::Settled;
 use crate::cmdline::config::BootConfig;
 use crate::cmdline::oci::{self, ImageRef, Reference, Scheme};
 use crate::error::BootError;
@@ -123,12 +124,13 @@ pub fn pull(
     dest: &Path,
     config: &BootConfig,
     node: &[u8],
+    settled: Settled,
 ) -> Result<Pulled, BootError> {
     let fail = |reason: String| BootError::Oci {
         image: image.describe(),
         reason,
     };
-    let session = Session::open(config, node, &fail)?;
+    let session = Session::open(config, node, settled, &fail)?;
     let credentials = load_credentials().map_err(&fail)?;
     pull_with(
         &session,

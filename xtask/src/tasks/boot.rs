@@ -3,7 +3,6 @@
 //! the node come up under its derived name, and powers it off.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -13,7 +12,7 @@ use xtask::initrd::{self, InitrdOptions};
 const HELP: &str = "\
 cargo xtask boot: build an initrd and boot a diskless node with it in QEMU
 
-usage: cargo xtask boot [--mac MAC] [--hostname TEMPLATE] [--append ARGS] [--shell]
+usage: cargo xtask boot [--arch x86_64|arm64] [--mac MAC] [--hostname TEMPLATE] [--append ARGS] [--shell]
 
 Builds the init and the initrd (Debian cloud kernel modules), builds a small busybox root
 image (squashfs), serves it over HTTP on 127.0.0.1, and boots the kernel in QEMU (TCG) with
@@ -23,6 +22,8 @@ The console shows the initramfs stage (every `diskless:` line) and the image's o
 reporting the node's name, address and machine-id; then the node powers off.
 
 options:
+  --arch ARCH          x86_64 (default) or arm64: an arm64 node on qemu-system-aarch64 -M virt,
+                       with the init cross-built and Debian's arm64 cloud kernel
   --mac MAC            the node's MAC (default 52:54:00:12:34:56, named worker-64e59a)
   --hostname TEMPLATE  diskless.hostname= (default worker-{sha1:6}; try worker-node-{mac})
   --append ARGS        more kernel command line arguments
@@ -38,7 +39,8 @@ read UP IDLE </proc/uptime
 echo
 echo "=== diskless demo: the image's own /sbin/init runs as PID $$ at ${UP} s ==="
 echo "host name:  $(hostname)"
-echo "address:    $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
+echo "address:    $(ip -4 -o addr show scope global | awk '{print $2, $4}')"
+echo "machine:    $(uname -m)"
 echo "machine-id: $(cat /etc/machine-id)"
 echo "root:       $(grep ' / ' /proc/mounts)"
 echo "/etc/hosts:"
@@ -50,6 +52,7 @@ poweroff -f
 "#;
 
 struct Args {
+    arch: testbed::Arch,
     mac: String,
     hostname: Option<String>,
     append: String,
@@ -59,6 +62,7 @@ struct Args {
 fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     use lexopt::prelude::*;
     let mut parsed = Args {
+        arch: testbed::Arch::X86_64,
         mac: "52:54:00:12:34:56".to_owned(),
         hostname: None,
         append: String::new(),
@@ -67,6 +71,7 @@ fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
         match arg {
+            Long("arch") => parsed.arch = testbed::Arch::parse(&parser.value()?.string()?)?,
             Long("mac") => parsed.mac = parser.value()?.string()?,
             Long("hostname") => parsed.hostname = Some(parser.value()?.string()?),
             Long("append") => parsed.append = parser.value()?.string()?,
@@ -89,23 +94,27 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         .with_context(|| format!("--mac {}", args.mac))?;
     super::prereqs::ensure()?;
 
-    let kernel = testbed::kernel::ensure().context("fetching the Debian cloud kernel")?;
-    let init = xtask::build::init_binary()?;
-    let dir = xtask::project_root().join("target").join("demo");
+    let arch = args.arch;
+    let kernel = testbed::kernel::ensure_for(arch).context("fetching the Debian cloud kernel")?;
+    let init = xtask::build::init_binary_for(arch)?;
+    let dir = xtask::project_root()
+        .join("target")
+        .join(format!("demo-{}", arch.name()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
     let initrd_path = dir.join("initrd.img");
     let mut options = InitrdOptions::new(init, initrd_path.clone());
     options.modules_dir = Some(kernel.modules_dir.clone());
+    options.arch = Some(arch);
     if args.shell {
-        options.shell = Some(PathBuf::from("/bin/busybox"));
+        options.shell = Some(testbed::rootfs::busybox_for(arch)?);
     }
     let summary = initrd::build(&options)?;
     println!("{summary}");
 
     let spec = RootSpec {
         init: Some(DEMO_INIT.to_owned()),
-        ..RootSpec::default()
+        ..RootSpec::for_arch(arch)?
     };
     debug_assert!(
         DEMO_INIT
@@ -144,7 +153,8 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     }
     println!("booting {} with: {append}\n", kernel.vmlinuz.display());
     let log = Qemu::new(&kernel.vmlinuz, &initrd_path)
-        .name("demo")
+        .arch(arch)
+        .name(&format!("demo-{}", arch.name()))
         .append(&append)
         .nic_with(Nic::new(&mac.to_string()))
         .timeout(Duration::from_secs(180))

@@ -322,6 +322,21 @@ fn seeds(target: &str) -> Result<Vec<(String, Vec<u8>)>> {
             named("token", br#"{"token":"abc.def.ghi","expires_in":300}"#.to_vec()),
             named("auth-json", br#"{"auths":{"10.0.2.2:5000":{"auth":"bm9kZTpzM2NyZXQ="}}}"#.to_vec()),
         ],
+        "sntp" => {
+            // chrony's answer (LI 0, v4, mode 4, stratum 8, LOCL) to a request with nonce 1.
+            let mut reply = vec![0x24, 8, 0, 0];
+            reply.extend_from_slice(&[0; 8]); // root delay and dispersion
+            reply.extend_from_slice(b"LOCL");
+            reply.extend_from_slice(&[0; 8]); // reference timestamp
+            reply.extend_from_slice(&1u64.to_be_bytes()); // originate: our nonce
+            reply.extend_from_slice(&[0; 8]); // receive timestamp
+            reply.extend_from_slice(&(0xed00_0000u64 << 32).to_be_bytes()); // transmit
+            vec![
+                named("chrony", reply),
+                named("server", b"10.0.2.2:12300".to_vec()),
+                named("name", b"ntp.lab".to_vec()),
+            ]
+        }
         _ => Vec::new(),
     })
 }

@@ -15,8 +15,10 @@ mtime $SOURCE_DATE_EPOCH (or 0).
 
 Options:
   --output FILE         where to write the image [default: target/initrd.img]
-  --init PATH           the init binary [default: build it for x86_64-unknown-linux-musl]
-  --kernel              take modules from the Debian cloud kernel (cargo xtask kernel)
+  --arch ARCH           x86_64 (default) or arm64: the init is built for it, and the init
+                        and the modules must match it
+  --init PATH           the init binary [default: build it for ARCH's musl target]
+  --kernel              take modules from the Debian cloud kernel of ARCH (cargo xtask kernel)
   --modules-dir DIR     take modules from DIR (a lib/modules/<kernel version> tree)
   --module NAME         also pack NAME and its dependencies (repeatable; must exist)
   --no-default-modules  pack only the --module names, not the default NIC/NFS/squashfs set
@@ -24,6 +26,9 @@ Options:
                         (repeatable; goes uncompressed in front of the image)
   --compress ALGO       zstd (default), gzip or none
   --shell PATH          a static busybox for a rescue shell (bin/busybox, bin/sh, ...)
+  --clock-floor SECS    the node's clock is never earlier than this (seconds since 1970;
+                        etc/diskless/clock-floor) [default: $SOURCE_DATE_EPOCH, else the
+                        init binary's build time]
   -h, --help            this help
 
 What the node trusts when it fetches its root image (see the README, Fetching images safely):
@@ -61,6 +66,8 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let mut pin_hex: Option<String> = None;
     let mut config_key: Option<PathBuf> = None;
     let mut registry_auth: Option<PathBuf> = None;
+    let mut clock_floor: Option<u64> = None;
+    let mut arch: Option<testbed::Arch> = None;
 
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
@@ -68,6 +75,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Long("output") | Short('o') => output = Some(parser.value()?.into()),
             Long("init") => init = Some(parser.value()?.into()),
             Long("kernel") => use_kernel = true,
+            Long("arch") => arch = Some(testbed::Arch::parse(&parser.value()?.string()?)?),
             Long("modules-dir") => modules_dir = Some(parser.value()?.into()),
             Long("module") => modules.push(parser.value()?.string()?),
             Long("no-default-modules") => default_modules = false,
@@ -81,6 +89,12 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Long("image-sha256") => pin_hex = Some(parser.value()?.string()?),
             Long("config-key") => config_key = Some(parser.value()?.into()),
             Long("registry-auth") => registry_auth = Some(parser.value()?.into()),
+            Long("clock-floor") => {
+                let value = parser.value()?.string()?;
+                clock_floor = Some(value.parse().with_context(|| {
+                    format!("--clock-floor {value:?}: expected seconds since 1970-01-01")
+                })?);
+            }
             Short('h') | Long("help") => {
                 print!("{HELP}");
                 return Ok(());
@@ -92,7 +106,8 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         bail!("--kernel and --modules-dir both name a module tree: give one");
     }
     if use_kernel {
-        let kernel = testbed::kernel::ensure().context("fetching the kernel for --kernel")?;
+        let kernel = testbed::kernel::ensure_for(arch.unwrap_or_default())
+            .context("fetching the kernel for --kernel")?;
         modules_dir = Some(kernel.modules_dir);
     }
     let mut trust = trust_options(ca, client_cert, client_key, pin_image, pin_hex)?;
@@ -101,7 +116,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         .transpose()?;
     let init = match init {
         Some(path) => path,
-        None => xtask::build::init_binary()?,
+        None => xtask::build::init_binary_for(arch.unwrap_or_default())?,
     };
     let output = output.unwrap_or_else(|| xtask::project_root().join("target").join("initrd.img"));
 
@@ -119,6 +134,8 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         opts.files.push(file);
     }
     opts.mtime = xtask::initrd::source_date_epoch()?;
+    opts.clock_floor = clock_floor;
+    opts.arch = arch;
 
     let summary = xtask::initrd::build(&opts)?;
     for warning in summary.warnings() {

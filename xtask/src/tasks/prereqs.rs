@@ -7,8 +7,11 @@ use xshell::{Shell, cmd};
 
 /// Files the demo, the tests and the bench need, and the Debian package that brings each
 /// (scripts/install-deps.sh installs them all, and more).
-const TOOLS: [(&str, &str); 10] = [
+const TOOLS: [(&str, &str); 13] = [
     ("/usr/bin/qemu-system-x86_64", "qemu-system-x86"),
+    ("/usr/bin/qemu-system-aarch64", "qemu-system-arm"),
+    ("/usr/bin/aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+    ("/usr/sbin/chronyd", "chrony"),
     ("/usr/bin/musl-gcc", "musl-tools"),
     ("/bin/busybox", "busybox-static"),
     ("/usr/bin/cpio", "cpio"),
@@ -33,9 +36,9 @@ pub fn ensure() -> Result<()> {
         .quiet()
         .read()
         .unwrap_or_default();
-    let musl_target = targets
-        .lines()
-        .any(|t| t.trim() == xtask::build::INIT_TARGET);
+    let musl_target = testbed::Arch::ALL
+        .iter()
+        .all(|arch| targets.lines().any(|t| t.trim() == arch.rust_target()));
     if missing.is_empty() && musl_target {
         return Ok(());
     }
@@ -43,7 +46,7 @@ pub fn ensure() -> Result<()> {
         .join("scripts")
         .join("install-deps.sh");
     let what = if missing.is_empty() {
-        "the musl target".to_owned()
+        "the musl targets".to_owned()
     } else {
         missing.join(", ")
     };

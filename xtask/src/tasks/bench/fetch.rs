@@ -135,7 +135,7 @@ pub(super) fn child(args: &[OsString]) -> Result<()> {
     let transport = HttpTransport::new(
         None,
         HttpLimits::default(),
-        diskless::image::tls::Clock::system(None),
+        diskless::image::tls::Clock::system(Default::default()),
     );
     let sources = [url];
     let job = Job {
