@@ -276,6 +276,12 @@ pub fn busybox_for(arch: Arch) -> Result<PathBuf> {
         .join("target")
         .join(format!("busybox-{}", arch.debian()));
     let binary = dir.join("bin/busybox");
+    // Tests of one binary run in threads of one process: one fetch at a time, and the others
+    // find its result (the work directory is named by the process, not the thread).
+    static FETCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _fetching = FETCHING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if binary.is_file() {
         return Ok(binary);
     }
