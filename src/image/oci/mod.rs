@@ -248,7 +248,7 @@ pub fn pull_with(
         }
     };
     let root = match manifest::root_kind(&manifest).map_err(&fail)? {
-        RootKind::Squashfs(layer) => PulledRoot::Squashfs(puller.blob(&layer, dest)?),
+        RootKind::Squashfs(layer) => PulledRoot::Squashfs(puller.blob("layer", &layer, dest)?),
         RootKind::Layers(layers) => PulledRoot::Layers(puller.layers(&manifest, &layers)?),
     };
     Ok(Pulled {
@@ -366,7 +366,7 @@ impl Puller<'_> {
             )));
         }
         let config_path = self.dest.with_file_name("config.json");
-        self.blob(config, &config_path)?;
+        self.blob("the image config", config, &config_path)?;
         let text = std::fs::read(&config_path);
         let _ = std::fs::remove_file(&config_path);
         let text = text.map_err(|source| BootError::ReadImage {
@@ -378,7 +378,7 @@ impl Puller<'_> {
         let mut pulled: Vec<LayerBlob> = Vec::new();
         for (index, (layer, diff_id)) in layers.iter().zip(diff_ids).enumerate() {
             let path = layer_path(self.dest, index);
-            match self.blob(layer, &path) {
+            match self.blob("layer", layer, &path) {
                 Ok(downloaded) => pulled.push(LayerBlob {
                     path,
                     descriptor: layer.clone(),
@@ -399,10 +399,10 @@ impl Puller<'_> {
 
     /// A blob into `dest`, held to its descriptor's digest; larger than the RAM left fails
     /// before the first byte.
-    fn blob(&self, layer: &Descriptor, dest: &Path) -> Result<Downloaded, BootError> {
+    fn blob(&self, what: &str, layer: &Descriptor, dest: &Path) -> Result<Downloaded, BootError> {
         if let Some(budget) = self.session.ram_budget.filter(|b| layer.size > *b) {
             return Err((self.fail)(format!(
-                "layer {} is {} bytes, more than the {budget} bytes free in RAM for it",
+                "{what} {} is {} bytes, more than the {budget} bytes free in RAM for it",
                 layer.digest(),
                 layer.size
             )));
@@ -423,7 +423,7 @@ impl Puller<'_> {
             ram_budget: self.session.ram_budget,
         };
         log::info!(
-            "fetching layer {} ({} bytes) into {}",
+            "fetching {what} {} ({} bytes) into {}",
             layer.digest(),
             layer.size,
             dest.display()
@@ -433,7 +433,7 @@ impl Puller<'_> {
         if fetched.bytes != layer.size {
             let _ = std::fs::remove_file(dest);
             return Err((self.fail)(format!(
-                "layer {} is {} bytes, the manifest says {}",
+                "{what} {} is {} bytes, the manifest says {}",
                 layer.digest(),
                 fetched.bytes,
                 layer.size
