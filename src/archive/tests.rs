@@ -552,3 +552,34 @@ impl super::Sink for Nothing {
         Ok(())
     }
 }
+
+#[test]
+fn a_whiteout_under_a_lower_link_resolves_inside_the_root() {
+    use std::os::unix::fs::symlink;
+    let scratch = Scratch::new("wh-link");
+    let root = scratch.0.join("root");
+    std::fs::create_dir_all(root.join("usr/lib")).expect("usr/lib");
+    for file in ["usr/lib/x", "usr/lib/y"] {
+        std::fs::write(root.join(file), "lower").expect("a lower file");
+    }
+    symlink("usr/lib", root.join("lib")).expect("lib");
+    symlink("/usr/lib", root.join("lib64")).expect("lib64");
+    // Outside the root, and a link that would lead there on the host.
+    std::fs::write(scratch.0.join("outside"), "host").expect("outside");
+    symlink("../..", root.join("up")).expect("up");
+    let mut t = Vec::new();
+    raw_entry(&mut t, b"lib/.wh.x", tar::EntryType::Regular, b"", b"");
+    raw_entry(&mut t, b"lib64/.wh.y", tar::EntryType::Regular, b"", b"");
+    raw_entry(&mut t, b"up/.wh.outside", tar::EntryType::Regular, b"", b"");
+    let limits = Limits::default();
+    let mut sink = Confined::open(&root).expect("opening");
+    extract(&finish(t), limits, &mut Layer::new(limits), &mut sink).expect("applying");
+    assert!(!root.join("usr/lib/x").exists(), "relative link resolved");
+    assert!(
+        !root.join("usr/lib/y").exists(),
+        "absolute link resolved in the root"
+    );
+    assert!(root.join("lib").is_symlink() && root.join("lib64").is_symlink());
+    // `..` past the top is the root's own top: the host's file stays.
+    assert!(scratch.0.join("outside").exists());
+}
