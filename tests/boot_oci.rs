@@ -237,7 +237,8 @@ fn an_ordinary_image_boots_from_its_layers_with_whiteouts() {
     testbed::RootSpec::default()
         .hook(
             "if [ -e /etc/gone ]; then echo ROOT-GONE=present; else echo ROOT-GONE=absent; fi\n\
-             echo \"ROOT-OPQ=$(ls /opq | tr '\\n' ' ')\"\n",
+             echo \"ROOT-OPQ=$(ls /opq | tr '\\n' ' ')\"\n\
+             echo \"ROOT-RUN-DISKLESS=$(ls /run/diskless | tr '\\n' ' ')\"\n",
         )
         .build(&tree)
         .expect("the test root");
@@ -315,6 +316,13 @@ fn an_ordinary_image_boots_from_its_layers_with_whiteouts() {
         );
     }
     assert!(log.contains("diff_id sha256:"), "the diff_ids were checked");
+    // The blobs were RAM: none is left behind (boot.json is).
+    let left = log.value("ROOT-RUN-DISKLESS").unwrap_or_default();
+    assert!(left.contains("boot.json"), "{left}");
+    assert!(
+        !left.contains("layer") && !left.contains("config"),
+        "{left}"
+    );
     let record = record(&log);
     assert_eq!(
         record.image_manifest.as_deref(),
