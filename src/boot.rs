@@ -15,6 +15,7 @@ use crate::error::{BootError, Step};
 use crate::hex;
 use crate::identity::Mac;
 use crate::image;
+use crate::image::oci::{LayerBlob, PulledRoot};
 use crate::kmod::load::Modules;
 use crate::kmsg::{KmsgGuard, KmsgLogger};
 use crate::net::{Configured, configure, dhcp, link};
@@ -190,7 +191,14 @@ impl Boot {
                     Some(format!("sha256:{}", hex::encode(&pulled.manifest)));
                 let from = reference.describe();
                 let volatile = (volatile_paths.as_slice(), overlay_size);
-                self.mount_squashfs(image, &pulled.downloaded, overlay, volatile, &from)?;
+                match &pulled.root {
+                    PulledRoot::Squashfs(downloaded) => {
+                        self.mount_squashfs(image, downloaded, overlay, volatile, &from)?;
+                    }
+                    PulledRoot::Layers(layers) => {
+                        self.unpack_layers(layers, overlay.is_none(), volatile, &from)?;
+                    }
+                }
             }
             Root::Nfs {
                 share,
@@ -285,6 +293,38 @@ impl Boot {
             } else {
                 ", read-only"
             }
+        ));
+        Ok(())
+    }
+
+    /// Applies an ordinary image's verified layers into a tmpfs as the new root (read-only
+    /// after when `read_only`), with the volatile paths; `from` names the image.
+    fn unpack_layers(
+        &mut self,
+        layers: &[LayerBlob],
+        read_only: bool,
+        volatile: (&[String], Option<&str>),
+        from: &str,
+    ) -> Result<(), BootError> {
+        let (volatile_paths, size) = volatile;
+        self.record.image_bytes = Some(
+            layers
+                .iter()
+                .map(|l| l.downloaded.fetched.bytes)
+                .fold(0, u64::saturating_add),
+        );
+        let new_root = Path::new(newroot::NEW_ROOT);
+        let unpacked = self.step(Step::Mount, || {
+            let unpacked = newroot::layers::unpack(layers, from, size, read_only)?;
+            volatile::mount_volatile(new_root, volatile_paths, size)?;
+            Ok(unpacked)
+        })?;
+        self.record.root = Some(format!(
+            "tmpfs of {} layers of {from} ({} entries, {} bytes of files){}",
+            layers.len(),
+            unpacked.entries,
+            unpacked.file_bytes,
+            if read_only { ", read-only" } else { "" }
         ));
         Ok(())
     }

@@ -139,6 +139,12 @@ pub enum BootError {
     Fetch { url: String, reason: String },
     #[error("pulling {image}: {reason}")]
     Oci { image: String, reason: String },
+    #[error("applying layer {layer} of {image}: {reason}")]
+    Layer {
+        image: String,
+        layer: String,
+        reason: String,
+    },
     #[error("writing {path}: {source}")]
     Store { path: PathBuf, source: io::Error },
 

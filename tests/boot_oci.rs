@@ -2,7 +2,8 @@
 //! (`root=oci:`), by digest, through a pull-through cache as `diskless.mirror=`, and from
 //! registries that demand logins (htpasswd's Basic, the token flow) with credentials baked
 //! by `--registry-auth`; an index without this platform, a corrupt blob and a missing login
-//! are FATAL with nothing mounted, named in the FATAL line.
+//! are FATAL with nothing mounted, named in the FATAL line. An ordinary container image (two
+//! gzip tar layers, the second with whiteouts) boots unpacked into a tmpfs.
 
 mod common;
 
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 
 use common::{BOOTIF, Fixture, MAC, STATIC_IP, assert_fatal, fixture, record};
 use testbed::BootLog;
+use testbed::oci::{self as layers, Entry, Image};
 use testbed::registry::{self, Auth, Published, REPOSITORY, Registry};
 use testbed::token::TokenService;
 use xtask::initrd::{self, Compression, InitrdOptions, Trust};
@@ -220,4 +222,114 @@ fn registries_that_demand_logins_serve_nodes_with_baked_credentials() {
         ),
         "{asked:?}"
     );
+}
+
+#[test]
+fn an_ordinary_image_boots_from_its_layers_with_whiteouts() {
+    let Some(fx) = fixture() else { return };
+    if let Some(tool) = registry::missing_tool() {
+        testbed::skip_or_fail(&format!("{tool} is not installed"));
+        return;
+    }
+    let dir = fx.scratch.join("oci-layers");
+    let tree = dir.join("tree");
+    // The checker says what the layers left of /etc/gone and /opq.
+    testbed::RootSpec::default()
+        .hook(
+            "if [ -e /etc/gone ]; then echo ROOT-GONE=present; else echo ROOT-GONE=absent; fi\n\
+             echo \"ROOT-OPQ=$(ls /opq | tr '\\n' ' ')\"\n\
+             echo \"ROOT-RUN-DISKLESS=$(ls /run/diskless | tr '\\n' ' ')\"\n",
+        )
+        .build(&tree)
+        .expect("the test root");
+    std::fs::write(tree.join("etc/gone"), "lower\n").expect("etc/gone");
+    std::fs::create_dir_all(tree.join("opq/sub")).expect("opq");
+    std::fs::write(tree.join("opq/old"), "lower\n").expect("opq/old");
+    let lower = layers::entries_of(&tree).expect("the lower layer");
+    let empty = |path: &str| Entry::File {
+        path: path.into(),
+        mode: 0o644,
+        contents: Vec::new(),
+    };
+    let upper = vec![
+        empty("etc/.wh.gone"),
+        Entry::Dir {
+            path: "opq".into(),
+            mode: 0o755,
+        },
+        empty("opq/.wh..wh..opq"),
+        Entry::File {
+            path: "opq/new".into(),
+            mode: 0o644,
+            contents: b"upper\n".to_vec(),
+        },
+    ];
+    // gzip both: skopeo compresses a plain tar layer on its way to a registry, which
+    // would change the digests this test names.
+    let image = Image {
+        layers: vec![
+            (lower, layers::Compression::Gzip),
+            (upper, layers::Compression::Gzip),
+        ],
+        cmd: vec!["/sbin/init".into()],
+        architecture: "amd64".into(),
+        name: format!("{REPOSITORY}:layers"),
+    };
+    let built = image.build().expect("the image");
+    let registry =
+        Registry::start(&dir, &dir.join("storage"), &Auth::None, None).expect("the registry");
+    let layout = dir.join("layout");
+    let _ = std::fs::remove_dir_all(&layout);
+    let blobs: Vec<&layers::Blob> = built.layers.iter().chain([&built.config]).collect();
+    registry::write_layout(&layout, &blobs, &[("layers", &built.manifest)]).expect("layout");
+    registry::skopeo_push(
+        &layout,
+        "layers",
+        &format!("{}/{REPOSITORY}:layers", registry.host_addr()),
+        None,
+    )
+    .expect("pushing the image");
+
+    let manifest = &built.manifest.digest;
+    let log = boot(
+        fx,
+        "oci-layers",
+        None,
+        &root(&registry, &format!("@{manifest}")),
+    );
+    log.assert_contains("ROOT-INIT-REACHED");
+    assert_eq!(log.value("ROOT-HOSTNAME").as_deref(), Some("worker-64e59a"));
+    // The second layer's whiteout deleted the first's file; its opaque marker hid the
+    // first's /opq and kept its own.
+    assert_eq!(log.value("ROOT-GONE").as_deref(), Some("absent"));
+    assert_eq!(log.value("ROOT-OPQ").as_deref().map(str::trim), Some("new"));
+    // The image's empty machine-id became the node's.
+    assert_eq!(
+        log.value("ROOT-MACHINE-ID-FILE").as_deref(),
+        Some("present")
+    );
+    for layer in &built.layers {
+        assert!(
+            log.contains(&format!("applied layer {}", layer.digest)),
+            "{}",
+            log.tail(40)
+        );
+    }
+    assert!(log.contains("diff_id sha256:"), "the diff_ids were checked");
+    // The blobs were RAM: none is left behind (boot.json is).
+    let left = log.value("ROOT-RUN-DISKLESS").unwrap_or_default();
+    assert!(left.contains("boot.json"), "{left}");
+    assert!(
+        !left.contains("layer") && !left.contains("config"),
+        "{left}"
+    );
+    let record = record(&log);
+    assert_eq!(
+        record.image_manifest.as_deref(),
+        Some(manifest.as_str()),
+        "{record:?}"
+    );
+    let described = record.root.clone().unwrap_or_default();
+    assert!(described.starts_with("tmpfs of 2 layers"), "{described}");
+    assert!(log.exited_cleanly(), "{}", log.outcome());
 }

@@ -43,6 +43,11 @@ fn reference(registry: &Registry, what: &str) -> ImageRef {
     .expect("reference")
 }
 
+/// The squashfs artifact's blob: these tests push artifacts.
+fn blob_of(pulled: &oci::Pulled) -> &diskless::image::Downloaded {
+    pulled.squashfs().expect("a squashfs artifact")
+}
+
 fn pull(
     image: &ImageRef,
     mirrors: &[String],
@@ -95,8 +100,7 @@ fn pulls_through_every_kind_of_registry() {
     let pulled = pull(&by_digest, std::slice::from_ref(&lying), &none, &dest)
         .expect("the origin after the lying mirror");
     assert!(
-        pulled
-            .downloaded
+        blob_of(&pulled)
             .fetched
             .url
             .contains(&format!(":{}/", open.port))
@@ -217,13 +221,12 @@ fn pulls_through_every_kind_of_registry() {
     )
     .expect("through the cache");
     assert!(
-        pulled
-            .downloaded
+        blob_of(&pulled)
             .fetched
             .url
             .contains(&format!(":{}/", cache.port)),
         "{}",
-        pulled.downloaded.fetched.url
+        blob_of(&pulled).fetched.url
     );
 
     // An index without this platform: named, both sides.
@@ -287,8 +290,8 @@ fn storm(label: &str, image: &ImageRef, mirrors: &[String], dir: &Path, logs: &[
                 let _ = std::fs::remove_file(&dest);
                 Ok(Outcome {
                     done: began.elapsed(),
-                    attempts: pulled.downloaded.fetched.attempts,
-                    resumes: pulled.downloaded.fetched.resumes,
+                    attempts: blob_of(&pulled).fetched.attempts,
+                    resumes: blob_of(&pulled).fetched.resumes,
                 })
             })
         })

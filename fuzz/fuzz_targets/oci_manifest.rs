@@ -1,11 +1,12 @@
 //! Any bytes as a registry's manifest or image index (they are checked against a digest
 //! first, but a registry named by a tag vouches for nothing). Never panics; an index
 //! resolves only to an entry of this node's platform, and a manifest is either a squashfs
-//! artifact of exactly one layer or tar layers, or refused in words.
+//! artifact of exactly one layer or tar layers, or refused in words. The same bytes as an
+//! image config: one diff_id per layer, or refused in words.
 #![no_main]
 
 use diskless::image::oci::manifest::{
-    Document, RootKind, SQUASHFS_LAYER, node_platform, parse, root_kind, select,
+    Document, RootKind, SQUASHFS_LAYER, diff_ids, node_platform, parse, root_kind, select,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -32,6 +33,11 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(why) => assert!(!why.is_empty()),
         },
+        Err(why) => assert!(!why.is_empty()),
+    }
+    let layers = usize::from(data.first().copied().unwrap_or(0) % 4);
+    match diff_ids(data, layers) {
+        Ok(ids) => assert_eq!(ids.len(), layers),
         Err(why) => assert!(!why.is_empty()),
     }
 });

@@ -15,6 +15,8 @@ mod tests;
 
 use std::io::{self, Read};
 
+use sha2::{Digest as _, Sha256};
+
 use policy::{Action, Header, Kind, Limits, Meta, Op, Policy, Refusal, RelPath};
 
 /// How the archive's bytes are wrapped, detected from their first bytes (never from a name).
@@ -97,6 +99,8 @@ pub struct Summary {
     pub format: Option<Format>,
     pub entries: u32,
     pub file_bytes: u64,
+    /// The sha256 of the whole decompressed tar stream (an OCI layer's `diff_id`).
+    pub tar_sha256: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +124,24 @@ pub fn extract(
     policy: &mut dyn Policy,
     sink: &mut dyn Sink,
 ) -> Result<Summary, ArchiveError> {
-    let format = detect(data)?;
+    extract_from(data, limits, policy, sink)
+}
+
+/// [`extract`] reading the archive from `input` (an image layer in a file: it is not read
+/// into memory whole).
+pub fn extract_from(
+    mut input: impl Read,
+    limits: Limits,
+    policy: &mut dyn Policy,
+    sink: &mut dyn Sink,
+) -> Result<Summary, ArchiveError> {
+    let mut head = Vec::with_capacity(512);
+    (&mut input)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|source| ArchiveError::Read { entries: 0, source })?;
+    let format = detect(&head)?;
+    let data = io::Cursor::new(head).chain(input);
     // Headers, padding and long names ride on top of the file contents: bound the whole
     // decompressed stream too, so a bomb of long-name entries cannot fill RAM.
     let stream_limit = limits
@@ -139,7 +160,10 @@ pub fn extract(
         inner: decoded,
         left: stream_limit,
     };
-    let mut archive = tar::Archive::new(bounded);
+    let mut archive = tar::Archive::new(Hashing {
+        inner: bounded,
+        hasher: Sha256::new(),
+    });
     let mut summary = Summary {
         format: Some(format),
         ..Summary::default()
@@ -200,6 +224,11 @@ pub fn extract(
         entry: "(directory modes and times)".to_owned(),
         source,
     })?;
+    // The stream's digest covers what follows the end-of-archive blocks too (tar pads to
+    // its record size), so read it to its end.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(read_err(summary.entries))?;
+    summary.tar_sha256 = rest.hasher.finalize().into();
     Ok(summary)
 }
 
@@ -220,6 +249,20 @@ fn kind_of(kind: tar::EntryType) -> Kind {
         tar::EntryType::Block => Kind::BlockDevice,
         tar::EntryType::Fifo => Kind::Fifo,
         other => Kind::Other(other.as_byte()),
+    }
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
     }
 }
 

@@ -165,6 +165,22 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// An image layer's bounds: a root image is the size of the RAM it is unpacked into.
+    /// `ram` is what the root may take (the tmpfs's size); each entry costs the kernel an
+    /// inode and a dentry (about 1 KiB), and the policy a path, so one per 4 KiB of RAM
+    /// bounds the entries with room for every real image (Debian's is ~30,000 files in
+    /// ~400 MiB).
+    pub fn for_layers(ram: u64) -> Limits {
+        Limits {
+            max_entries: u32::try_from(ram / 4096)
+                .unwrap_or(u32::MAX)
+                .max(Limits::default().max_entries),
+            max_bytes: ram,
+        }
+    }
+}
+
 /// Decides entry after entry; keeps the counts and the files created (for hard links).
 pub trait Policy {
     fn admit(&mut self, header: &Header<'_>) -> Result<Action, Refusal>;

@@ -487,3 +487,99 @@ fn a_layer_deletes_and_hides_what_lower_layers_wrote() {
     // Whiteout files are never created.
     assert!(!exists("var/.wh..wh..opq") && !exists("etc/.wh.absent"));
 }
+
+#[test]
+fn the_tar_stream_digest_covers_every_decompressed_byte() {
+    use sha2::Digest as _;
+    let mut t = Vec::new();
+    raw_entry(
+        &mut t,
+        b"etc/motd",
+        tar::EntryType::Regular,
+        b"",
+        b"hello\n",
+    );
+    // tar pads to 10 KiB records: the bytes after the end-of-archive blocks count too.
+    let mut tar = finish(t);
+    tar.resize(10240, 0);
+    let want: [u8; 32] = sha2::Sha256::digest(&tar).into();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).expect("gzip");
+    let gzip = gz.finish().expect("gzip");
+    let limits = Limits::default();
+    for (name, data) in [("tar", &tar), ("gzip", &gzip)] {
+        let summary = super::extract_from(
+            data.as_slice(),
+            limits,
+            &mut Layer::new(limits),
+            &mut Nothing,
+        )
+        .expect(name);
+        assert_eq!(summary.tar_sha256, want, "{name}");
+    }
+}
+
+#[test]
+fn layer_limits_follow_the_ram() {
+    let small = Limits::for_layers(64 << 20);
+    assert_eq!(small.max_entries, Limits::default().max_entries);
+    assert_eq!(small.max_bytes, 64 << 20);
+    let big = Limits::for_layers(4 << 30);
+    assert_eq!(big.max_entries, 1 << 20);
+    assert_eq!(big.max_bytes, 4 << 30);
+}
+
+/// Reads what it is given and writes nothing.
+struct Nothing;
+
+impl super::Sink for Nothing {
+    fn create(
+        &mut self,
+        _path: &super::policy::RelPath,
+        _op: &Op,
+        _meta: &Meta,
+        contents: &mut dyn std::io::Read,
+    ) -> std::io::Result<()> {
+        std::io::copy(contents, &mut std::io::sink()).map(drop)
+    }
+    fn remove(&mut self, _path: &super::policy::RelPath) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn clear(&mut self, _dir: Option<&super::policy::RelPath>) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_whiteout_under_a_lower_link_resolves_inside_the_root() {
+    use std::os::unix::fs::symlink;
+    let scratch = Scratch::new("wh-link");
+    let root = scratch.0.join("root");
+    std::fs::create_dir_all(root.join("usr/lib")).expect("usr/lib");
+    for file in ["usr/lib/x", "usr/lib/y"] {
+        std::fs::write(root.join(file), "lower").expect("a lower file");
+    }
+    symlink("usr/lib", root.join("lib")).expect("lib");
+    symlink("/usr/lib", root.join("lib64")).expect("lib64");
+    // Outside the root, and a link that would lead there on the host.
+    std::fs::write(scratch.0.join("outside"), "host").expect("outside");
+    symlink("../..", root.join("up")).expect("up");
+    let mut t = Vec::new();
+    raw_entry(&mut t, b"lib/.wh.x", tar::EntryType::Regular, b"", b"");
+    raw_entry(&mut t, b"lib64/.wh.y", tar::EntryType::Regular, b"", b"");
+    raw_entry(&mut t, b"up/.wh.outside", tar::EntryType::Regular, b"", b"");
+    let limits = Limits::default();
+    let mut sink = Confined::open(&root).expect("opening");
+    extract(&finish(t), limits, &mut Layer::new(limits), &mut sink).expect("applying");
+    assert!(!root.join("usr/lib/x").exists(), "relative link resolved");
+    assert!(
+        !root.join("usr/lib/y").exists(),
+        "absolute link resolved in the root"
+    );
+    assert!(root.join("lib").is_symlink() && root.join("lib64").is_symlink());
+    // `..` past the top is the root's own top: the host's file stays.
+    assert!(scratch.0.join("outside").exists());
+}

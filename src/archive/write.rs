@@ -153,7 +153,20 @@ impl Sink for Confined {
     fn remove(&mut self, path: &RelPath) -> io::Result<()> {
         let (parents, last) = path.split_last();
         let parent = to_path(parents);
+        // ELOOP for a link on the way, ENOTDIR for one as the last component.
+        let through_link = |e: &io::Error| {
+            [rustix::io::Errno::LOOP, rustix::io::Errno::NOTDIR]
+                .iter()
+                .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+        };
         let dir = match self.root.dir(&parent) {
+            // A lower layer's link on the way (`lib -> usr/lib`, as usrmerge images have): the
+            // whiteout names the file as the image reaches it, so resolve it so, inside the
+            // root. Only removal goes through links; nothing is created through them.
+            Err(e) if through_link(&e) => self.root.dir_in_root(&parent),
+            other => other,
+        };
+        let dir = match dir {
             Ok(dir) => dir,
             // Nothing below a missing directory to remove.
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

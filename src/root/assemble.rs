@@ -34,6 +34,25 @@ pub fn mount_image(image: &Path, overlay: Option<Overlay<'_>>) -> Result<(), Boo
     }
 }
 
+/// A tmpfs of `size` (else half of RAM) on [`NEW_ROOT`]: what an ordinary container
+/// image's layers are unpacked into.
+pub fn mount_tmpfs_root(size: Option<&str>) -> Result<(), BootError> {
+    mkdir(NEW_ROOT)?;
+    let size = overlay_size_option(size);
+    sys::mount(
+        "diskless-root",
+        Path::new(NEW_ROOT),
+        "tmpfs",
+        MountOptions::default(),
+        &format!("mode=0755,{size}"),
+    )
+    .map_err(|source| BootError::Mount {
+        what: format!("mounting a tmpfs ({size}) for the image's layers on"),
+        target: NEW_ROOT.into(),
+        source,
+    })
+}
+
 /// Mounts the NFS root: read-only under a tmpfs overlay, or as it is, read-only unless
 /// `read_write`.
 pub fn mount_nfs(

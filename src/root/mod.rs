@@ -1,4 +1,5 @@
-//! The new root: assembled from a verified image or an NFS export ([`assemble`], [`nfs`]),
+//! The new root: assembled from a verified image, an ordinary container image's layers or
+//! an NFS export ([`assemble`], [`layers`], [`nfs`]),
 //! with RAM where a read-only root needs writes ([`volatile`]), given the node's storage
 //! ([`storage`]) and identity ([`configure`], [`etcfiles`]), with
 //! every path resolved inside it ([`paths`]), then switched to ([`switch`]).
@@ -10,6 +11,7 @@ pub mod archives;
 pub mod assemble;
 pub mod configure;
 pub mod etcfiles;
+pub mod layers;
 pub mod nfs;
 pub mod paths;
 pub mod storage;

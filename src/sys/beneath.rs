@@ -2,7 +2,8 @@
 //! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so neither `..` nor a symbolic link (the image's
 //! or one written a moment ago) can take a write outside, or anywhere else inside. Names
 //! are created in the directory resolved so, with `O_NOFOLLOW`/`AT_SYMLINK_NOFOLLOW`: an
-//! existing symbolic link is replaced, never written through.
+//! existing symbolic link is replaced, never written through. One exception resolves
+//! links, inside the root only: [`Beneath::dir_in_root`], for deleting (OCI whiteouts).
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -56,6 +57,20 @@ impl Beneath {
             OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
             Mode::empty(),
             RESOLVE,
+        )?)
+    }
+
+    /// The directory at `rel` as the new root itself would resolve it: symbolic links
+    /// followed, but with the root as `/` (an absolute target, or `..` past the top, stays
+    /// inside: openat2's `RESOLVE_IN_ROOT`). For OCI whiteouts under a lower layer's link
+    /// (`lib -> usr/lib`); nothing is created through it.
+    pub fn dir_in_root(&self, rel: &Path) -> io::Result<OwnedFd> {
+        Ok(rustix::fs::openat2(
+            &self.root,
+            rel,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         )?)
     }
 

@@ -214,6 +214,49 @@ impl Image {
     }
 }
 
+/// A directory tree as layer entries (files, directories and symbolic links; parents before
+/// their children, names sorted), as `docker build` would make a first layer of it.
+pub fn entries_of(tree: &Path) -> Result<Vec<Entry>> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut entries = Vec::new();
+    let mut stack = vec![std::path::PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = tree.join(&rel);
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .with_context(|| format!("listing {}", dir.display()))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<std::io::Result<_>>()?;
+        names.sort();
+        // Reversed onto the stack so directories are walked in name order.
+        for name in names.into_iter().rev() {
+            let rel = rel.join(&name);
+            let path = tree.join(&rel);
+            let meta = std::fs::symlink_metadata(&path)?;
+            let shown = rel.to_string_lossy().into_owned();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path)?.to_string_lossy().into_owned();
+                entries.push(Entry::Symlink {
+                    path: shown,
+                    target,
+                });
+            } else if meta.is_dir() {
+                entries.push(Entry::Dir { path: shown, mode });
+                stack.push(rel);
+            } else if meta.is_file() {
+                entries.push(Entry::File {
+                    path: shown,
+                    mode,
+                    contents: std::fs::read(&path)?,
+                });
+            } else {
+                anyhow::bail!("{}: not a file, directory or link", path.display());
+            }
+        }
+    }
+    Ok(entries)
+}
+
 /// A layer's tar: entries in order, owned by root, mtime 0.
 fn layer_tar(entries: &[Entry]) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());

@@ -269,5 +269,41 @@ pub fn root_kind(manifest: &Manifest) -> Result<RootKind, String> {
     Ok(RootKind::Layers(manifest.layers.clone()))
 }
 
+#[derive(Deserialize)]
+struct RawConfig {
+    rootfs: RawRootfs,
+}
+
+#[derive(Deserialize)]
+struct RawRootfs {
+    #[serde(rename = "type")]
+    kind: String,
+    diff_ids: Vec<String>,
+}
+
+/// The image config's `rootfs.diff_ids`: the sha256 of each layer's decompressed tar, in
+/// order, one per layer of the manifest.
+pub fn diff_ids(config: &[u8], layers: usize) -> Result<Vec<[u8; 32]>, String> {
+    let raw: RawConfig =
+        serde_json::from_slice(config).map_err(|e| format!("not an image config: {e}"))?;
+    if raw.rootfs.kind != "layers" {
+        return Err(format!(
+            "rootfs.type is {:?}, not \"layers\"",
+            raw.rootfs.kind
+        ));
+    }
+    if raw.rootfs.diff_ids.len() != layers {
+        return Err(format!(
+            "rootfs.diff_ids names {} layers, the manifest {layers}",
+            raw.rootfs.diff_ids.len()
+        ));
+    }
+    raw.rootfs
+        .diff_ids
+        .iter()
+        .map(|d| parse_digest(d))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ pub mod auth;
 pub mod client;
 pub mod manifest;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::clock::Settled;
 use crate::cmdline::config::BootConfig;
@@ -27,12 +27,41 @@ use crate::image::{Downloaded, Session, fetch_error, log_event, log_fetched};
 use client::{Endpoint, Registries};
 use manifest::{Descriptor, Document, Manifest, RootKind};
 
-/// What the pull produced: the squashfs root's blob, and the manifest it came from.
+/// What the pull produced: the root's blobs, and the manifest they came from.
 #[derive(Debug)]
 pub struct Pulled {
-    pub downloaded: Downloaded,
+    pub root: PulledRoot,
     /// The digest of the manifest for this node's platform.
     pub manifest: [u8; 32],
+}
+
+/// The root's blobs, each verified against its digest.
+#[derive(Debug)]
+pub enum PulledRoot {
+    /// A squashfs artifact's one blob, at the pull's `dest`.
+    Squashfs(Downloaded),
+    /// An ordinary container image's layers, in order, beside `dest`.
+    Layers(Vec<LayerBlob>),
+}
+
+/// One verified layer of an ordinary image, waiting to be applied.
+#[derive(Debug)]
+pub struct LayerBlob {
+    pub path: PathBuf,
+    pub descriptor: Descriptor,
+    /// What the image config says its decompressed tar hashes to.
+    pub diff_id: [u8; 32],
+    pub downloaded: Downloaded,
+}
+
+impl Pulled {
+    /// The squashfs artifact's blob (`None` for an ordinary image).
+    pub fn squashfs(&self) -> Option<&Downloaded> {
+        match &self.root {
+            PulledRoot::Squashfs(d) => Some(d),
+            PulledRoot::Layers(_) => None,
+        }
+    }
 }
 
 /// The registries to try, in order: each mirror, then the reference's own registry.
@@ -116,9 +145,9 @@ pub fn expected_manifest(
     (expected, warnings)
 }
 
-/// Pulls `image` for this node into `dest`: a squashfs artifact's blob, verified against its
-/// digest. An ordinary container image (tar layers) is refused for now: its layers are
-/// [`RootKind::Layers`], which the layer extractor will take.
+/// Pulls `image` for this node into `dest`: a squashfs artifact's blob, or an ordinary
+/// container image's layers (beside `dest`), each verified against its digest; every blob
+/// is fetched and verified before anything is applied.
 pub fn pull(
     image: &ImageRef,
     dest: &Path,
@@ -220,25 +249,19 @@ pub fn pull_with(
             }
         }
     };
-    let layer = squashfs_layer(&manifest).map_err(&fail)?;
-    let downloaded = puller.blob(&layer, dest)?;
+    let root = match manifest::root_kind(&manifest).map_err(&fail)? {
+        RootKind::Squashfs(layer) => PulledRoot::Squashfs(puller.blob("layer", &layer, dest)?),
+        RootKind::Layers(layers) => PulledRoot::Layers(puller.layers(&manifest, &layers)?),
+    };
     Ok(Pulled {
-        downloaded,
+        root,
         manifest: digest,
     })
 }
 
-/// The manifest's one squashfs layer; an ordinary image is refused in words.
-fn squashfs_layer(manifest: &Manifest) -> Result<Descriptor, String> {
-    match manifest::root_kind(manifest)? {
-        RootKind::Squashfs(layer) => Ok(layer),
-        RootKind::Layers(layers) => Err(format!(
-            "an ordinary container image ({} tar layers): this build boots squashfs images \
-             pushed as OCI artifacts (one {} layer; cargo xtask push)",
-            layers.len(),
-            manifest::SQUASHFS_LAYER
-        )),
-    }
+/// Where layer `index` of an ordinary image waits beside the pull's `dest`.
+fn layer_path(dest: &Path, index: usize) -> PathBuf {
+    dest.with_file_name(format!("layer{index}.blob"))
 }
 
 /// `/etc/diskless/registry-auth.json`, when the initramfs has one.
@@ -316,12 +339,72 @@ impl Puller<'_> {
         Ok((document, fetched.sha256))
     }
 
+    /// An ordinary image's config (for the layers' diff_ids) and every layer, verified,
+    /// beside `dest`. They must fit in RAM together: all are verified before the first is
+    /// applied.
+    fn layers(
+        &self,
+        manifest: &Manifest,
+        layers: &[Descriptor],
+    ) -> Result<Vec<LayerBlob>, BootError> {
+        let total = layers
+            .iter()
+            .fold(0u64, |sum, l| sum.saturating_add(l.size));
+        if let Some(budget) = self.session.ram_budget.filter(|b| total > *b) {
+            return Err((self.fail)(format!(
+                "its {} layers are {total} bytes, more than the {budget} bytes free in RAM \
+                 (they are held in RAM until applied: give the node more RAM or the image \
+                 fewer bytes)",
+                layers.len()
+            )));
+        }
+        let config = &manifest.config;
+        if config.size > manifest::MAX_DOCUMENT {
+            return Err((self.fail)(format!(
+                "the image config {} is {} bytes, over the {} a config may have",
+                config.digest(),
+                config.size,
+                manifest::MAX_DOCUMENT
+            )));
+        }
+        let config_path = self.dest.with_file_name("config.json");
+        self.blob("the image config", config, &config_path)?;
+        let text = std::fs::read(&config_path);
+        let _ = std::fs::remove_file(&config_path);
+        let text = text.map_err(|source| BootError::ReadImage {
+            path: config_path.clone(),
+            source,
+        })?;
+        let diff_ids = manifest::diff_ids(&text, layers.len())
+            .map_err(|e| (self.fail)(format!("the image config {}: {e}", config.digest())))?;
+        let mut pulled: Vec<LayerBlob> = Vec::new();
+        for (index, (layer, diff_id)) in layers.iter().zip(diff_ids).enumerate() {
+            let path = layer_path(self.dest, index);
+            match self.blob("layer", layer, &path) {
+                Ok(downloaded) => pulled.push(LayerBlob {
+                    path,
+                    descriptor: layer.clone(),
+                    diff_id,
+                    downloaded,
+                }),
+                Err(err) => {
+                    // Free the RAM the verified ones hold (the boot storm pulls in a loop).
+                    for done in &pulled {
+                        let _ = std::fs::remove_file(&done.path);
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(pulled)
+    }
+
     /// A blob into `dest`, held to its descriptor's digest; larger than the RAM left fails
     /// before the first byte.
-    fn blob(&self, layer: &Descriptor, dest: &Path) -> Result<Downloaded, BootError> {
+    fn blob(&self, what: &str, layer: &Descriptor, dest: &Path) -> Result<Downloaded, BootError> {
         if let Some(budget) = self.session.ram_budget.filter(|b| layer.size > *b) {
             return Err((self.fail)(format!(
-                "layer {} is {} bytes, more than the {budget} bytes free in RAM for it",
+                "{what} {} is {} bytes, more than the {budget} bytes free in RAM for it",
                 layer.digest(),
                 layer.size
             )));
@@ -342,7 +425,7 @@ impl Puller<'_> {
             ram_budget: self.session.ram_budget,
         };
         log::info!(
-            "fetching layer {} ({} bytes) into {}",
+            "fetching {what} {} ({} bytes) into {}",
             layer.digest(),
             layer.size,
             dest.display()
@@ -352,7 +435,7 @@ impl Puller<'_> {
         if fetched.bytes != layer.size {
             let _ = std::fs::remove_file(dest);
             return Err((self.fail)(format!(
-                "layer {} is {} bytes, the manifest says {}",
+                "{what} {} is {} bytes, the manifest says {}",
                 layer.digest(),
                 fetched.bytes,
                 layer.size

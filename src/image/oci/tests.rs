@@ -123,24 +123,11 @@ fn which_digest_holds_and_what_is_said() {
 }
 
 #[test]
-fn only_a_squashfs_artifact_boots_in_this_build() {
-    let layer = |media_type: &str| Descriptor {
-        media_type: media_type.to_owned(),
-        sha256: sha(9),
-        size: 4096,
-        platform: None,
-    };
-    let mut m = Manifest {
-        media_type: manifest::OCI_MANIFEST.to_owned(),
-        artifact_type: Some(manifest::ARTIFACT_TYPE.to_owned()),
-        config: layer("application/vnd.oci.empty.v1+json"),
-        layers: vec![layer(manifest::SQUASHFS_LAYER)],
-    };
-    assert_eq!(squashfs_layer(&m).unwrap().size, 4096);
-    m.layers = vec![layer("application/vnd.oci.image.layer.v1.tar+gzip"); 2];
-    let err = squashfs_layer(&m).unwrap_err();
-    assert!(
-        err.contains("ordinary container image (2 tar layers)"),
-        "{err}"
+fn layers_wait_beside_the_image_in_ram() {
+    let dest = Path::new("/run/diskless/root.squashfs");
+    assert_eq!(layer_path(dest, 0), Path::new("/run/diskless/layer0.blob"));
+    assert_eq!(
+        layer_path(dest, 12),
+        Path::new("/run/diskless/layer12.blob")
     );
 }

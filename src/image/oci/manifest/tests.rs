@@ -160,3 +160,28 @@ fn unknown_layer_types_are_refused_by_name() {
     m.layers.clear();
     assert!(root_kind(&m).unwrap_err().contains("no layers"));
 }
+
+#[test]
+fn configs_name_one_diff_id_per_layer() {
+    let a = format!("sha256:{}", "a".repeat(64));
+    let b = format!("sha256:{}", "b".repeat(64));
+    let config = |kind: &str, ids: &[&str]| {
+        serde_json::json!({"architecture": "amd64", "os": "linux",
+            "rootfs": {"type": kind, "diff_ids": ids}})
+        .to_string()
+    };
+    assert_eq!(
+        diff_ids(config("layers", &[&a, &b]).as_bytes(), 2),
+        Ok(vec![[0xaa; 32], [0xbb; 32]])
+    );
+    let cases: &[(String, usize, &str)] = &[
+        (config("layers", &[&a]), 2, "names 1 layers, the manifest 2"),
+        (config("other", &[&a]), 1, "rootfs.type is \"other\""),
+        (config("layers", &["md5:00"]), 1, "uses \"md5\""),
+        ("{}".to_owned(), 0, "not an image config"),
+    ];
+    for (text, layers, want) in cases {
+        let err = diff_ids(text.as_bytes(), *layers).expect_err(text);
+        assert!(err.contains(want), "{text}: {err}");
+    }
+}
