@@ -165,6 +165,7 @@ impl Boot {
             Ok(clock::settle(Path::new("/"), &ntp_servers))
         })?;
         self.record.clock = Some(settled.source.describe(settled.floor));
+        let mut sessions = image::SessionSlot::default();
 
         let nfs = NfsContext::new(&net, &mac, config.retry_secs);
         let new_root = Path::new(newroot::NEW_ROOT);
@@ -177,7 +178,7 @@ impl Boot {
             Root::Image { url } => {
                 let image = Path::new(newroot::IMAGE_PATH);
                 let downloaded = self.step(Step::Fetch, || {
-                    image::download(url, image, &config, &mac.0, settled)
+                    image::download(url, image, &config, &mac.0, settled, &mut sessions)
                 })?;
                 let volatile = (volatile_paths.as_slice(), overlay_size);
                 self.mount_squashfs(image, &downloaded, overlay, volatile, url)?;
@@ -185,7 +186,7 @@ impl Boot {
             Root::Oci { image: reference } => {
                 let image = Path::new(newroot::IMAGE_PATH);
                 let pulled = self.step(Step::Fetch, || {
-                    image::oci::pull(reference, image, &config, &mac.0, settled)
+                    image::oci::pull(reference, image, &config, &mac.0, settled, &mut sessions)
                 })?;
                 self.record.image_manifest =
                     Some(format!("sha256:{}", hex::encode(&pulled.manifest)));
@@ -240,7 +241,15 @@ impl Boot {
                 uuid: uuid.as_deref(),
             };
             let writable = root.writable(&config);
-            newroot::archives::apply(&config, &mac.0, settled, &values, new_root, writable)
+            newroot::archives::apply(
+                &config,
+                &mac.0,
+                settled,
+                &mut sessions,
+                &values,
+                new_root,
+                writable,
+            )
         })?;
         self.record.archives = applied.iter().map(ArchiveRecord::from).collect();
         let written = self.step(Step::Configure, || {

@@ -107,6 +107,30 @@ impl Session {
     }
 }
 
+/// The boot's one [`Session`], opened by the first step that fetches anything (the root
+/// image, a registry pull or the configuration archives) and kept for the later ones, so the
+/// trust files are read and the TLS configuration built once per boot.
+#[derive(Default)]
+pub struct SessionSlot(Option<Session>);
+
+impl SessionSlot {
+    /// The session, opened now if no step has opened it yet; `fail` words an error for the
+    /// step that opens it.
+    pub fn get(
+        &mut self,
+        config: &BootConfig,
+        node: &[u8],
+        settled: Settled,
+        fail: &dyn Fn(String) -> BootError,
+    ) -> Result<&Session, BootError> {
+        let session = match self.0.take() {
+            Some(session) => session,
+            None => Session::open(config, node, settled, fail)?,
+        };
+        Ok(self.0.insert(session))
+    }
+}
+
 /// Logs a fetch's events.
 pub fn log_event(event: fetch::Event<'_>) {
     let (level, line) = event.log_line();
@@ -121,12 +145,13 @@ pub fn download(
     config: &BootConfig,
     node: &[u8],
     settled: Settled,
+    sessions: &mut SessionSlot,
 ) -> Result<Downloaded, BootError> {
     let fail = |reason: String| BootError::Fetch {
         url: url.to_owned(),
         reason,
     };
-    let session = Session::open(config, node, settled, &fail)?;
+    let session = sessions.get(config, node, settled, &fail)?;
     let (expected, conflict) = trust::expected_hash(session.trust.pin, config.image_sha256);
     if let Some(conflict) = conflict {
         log::warn!("{conflict}");

@@ -15,7 +15,7 @@ use crate::cmdline::archives::Values;
 use crate::cmdline::config::BootConfig;
 use crate::error::BootError;
 use crate::hex;
-use crate::image::Session;
+use crate::image::SessionSlot;
 use crate::image::fetch::{Failure, FetchError};
 use crate::image::signature::{self, Signer};
 use crate::image::trust;
@@ -52,6 +52,7 @@ pub fn apply(
     config: &BootConfig,
     node: &[u8],
     settled: Settled,
+    sessions: &mut SessionSlot,
     values: &Values<'_>,
     new_root: &Path,
     root_writable: bool,
@@ -74,7 +75,7 @@ pub fn apply(
         url: first.url.to_string(),
         reason,
     };
-    let client = Session::open(config, node, settled, &setup)?;
+    let client = sessions.get(config, node, settled, &setup)?;
     let key_path = Path::new("/").join(trust::CONFIG_KEY);
     let key = match std::fs::read_to_string(&key_path) {
         Ok(text) => Some(
@@ -288,6 +289,7 @@ mod tests {
             &config,
             &[0; 6],
             Settled::default(),
+            &mut SessionSlot::default(),
             &values,
             Path::new("/nonexistent"),
             false,
@@ -307,6 +309,7 @@ mod tests {
                 &none,
                 &[0; 6],
                 Settled::default(),
+                &mut SessionSlot::default(),
                 &values,
                 Path::new("/x"),
                 false

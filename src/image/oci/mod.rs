@@ -23,7 +23,7 @@ use crate::error::BootError;
 use crate::hex;
 use crate::image::fetch::{self, Failure, Job};
 use crate::image::trust::{Expected, HashSource};
-use crate::image::{Downloaded, Session, fetch_error, log_event, log_fetched};
+use crate::image::{Downloaded, Session, SessionSlot, fetch_error, log_event, log_fetched};
 use client::{Endpoint, Registries};
 use manifest::{Descriptor, Document, Manifest, RootKind};
 
@@ -154,15 +154,16 @@ pub fn pull(
     config: &BootConfig,
     node: &[u8],
     settled: Settled,
+    sessions: &mut SessionSlot,
 ) -> Result<Pulled, BootError> {
     let fail = |reason: String| BootError::Oci {
         image: image.describe(),
         reason,
     };
-    let session = Session::open(config, node, settled, &fail)?;
+    let session = sessions.get(config, node, settled, &fail)?;
     let credentials = load_credentials().map_err(&fail)?;
     pull_with(
-        &session,
+        session,
         &credentials,
         image,
         &config.mirrors,
