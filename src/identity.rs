@@ -321,11 +321,10 @@ const MACHINE_ID_DOMAIN: &[u8] = b"diskless machine-id v1\0";
 /// A machine-id (32 lowercase hex digits, systemd's format, UUID v4 bits set) derived from the
 /// MAC: the same node gets the same id on every boot, different MACs get different ids.
 pub fn machine_id(mac: &Mac) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(MACHINE_ID_DOMAIN)
-        .chain_update(mac.0)
-        .finalize();
+    let digest = crate::sha256::Sha256::new()
+        .chain(MACHINE_ID_DOMAIN)
+        .chain(&mac.0)
+        .finish();
     let mut id = [0u8; 16];
     for (byte, from) in id.iter_mut().zip(digest.iter()) {
         *byte = *from;

@@ -27,4 +27,5 @@ pub mod plan;
 pub mod record;
 pub mod retry;
 pub mod root;
+pub mod sha256;
 pub mod sys;

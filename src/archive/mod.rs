@@ -15,7 +15,7 @@ mod tests;
 
 use std::io::{self, Read};
 
-use sha2::{Digest as _, Sha256};
+use crate::sha256::Sha256;
 
 use policy::{Action, Header, Kind, Limits, Meta, Op, Policy, Refusal, RelPath};
 
@@ -228,7 +228,7 @@ pub fn extract_from(
     // its record size), so read it to its end.
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(read_err(summary.entries))?;
-    summary.tar_sha256 = rest.hasher.finalize().into();
+    summary.tar_sha256 = rest.hasher.finish();
     Ok(summary)
 }
 

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 
-use sha2::{Digest, Sha256};
+use crate::sha256::Sha256;
 
 /// A sink that can be emptied to start over.
 pub trait Rewind: Write {
@@ -50,7 +50,7 @@ impl<W: Write> HashingWriter<W> {
 
     /// The sha256 of everything written so far (the state goes on).
     pub fn digest(&self) -> [u8; 32] {
-        self.hasher.clone().finalize().into()
+        self.hasher.clone().finish()
     }
 
     pub fn into_inner(self) -> W {
@@ -92,12 +92,12 @@ mod tests {
         w.write_all(b"hello ").unwrap();
         assert_eq!(w.position(), 6);
         w.write_all(b"world").unwrap();
-        let whole: [u8; 32] = Sha256::digest(b"hello world").into();
+        let whole = crate::sha256::digest(b"hello world");
         assert_eq!(w.digest(), whole);
         assert_eq!(w.digest(), whole, "digest does not consume the state");
         w.restart().unwrap();
         w.write_all(b"x").unwrap();
-        assert_eq!(w.digest(), <[u8; 32]>::from(Sha256::digest(b"x")));
+        assert_eq!(w.digest(), crate::sha256::digest(b"x"));
         assert_eq!(w.into_inner(), b"x");
     }
 
@@ -118,6 +118,6 @@ mod tests {
     fn short_writes_hash_only_what_was_written() {
         let mut w = HashingWriter::new(Trickle(Vec::new()));
         assert_eq!(w.write(b"abcdef").unwrap(), 3);
-        assert_eq!(w.digest(), <[u8; 32]>::from(Sha256::digest(b"abc")));
+        assert_eq!(w.digest(), crate::sha256::digest(b"abc"));
     }
 }

@@ -114,7 +114,6 @@ mod tests {
 
     #[test]
     fn a_layer_must_decompress_to_its_diff_id() {
-        use sha2::Digest as _;
         let mut tar = tar::Builder::new(Vec::new());
         let mut header = tar::Header::new_ustar();
         header.set_size(3);
@@ -136,9 +135,9 @@ mod tests {
             &mut Discard,
         )
         .expect("extracts");
-        let right: [u8; 32] = sha2::Sha256::digest(&tar).into();
+        let right = crate::sha256::digest(&tar);
         // The compressed blob's digest is the manifest's, not the config's.
-        let blob: [u8; 32] = sha2::Sha256::digest(&gzip).into();
+        let blob = crate::sha256::digest(&gzip);
         assert_eq!(check_diff_id(&summary, right), Ok(()));
         let err = check_diff_id(&summary, blob).expect_err("the blob's digest is no diff_id");
         assert!(err.contains(&hex::encode(&blob)), "{err}");
