@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::ffi::OsString;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::clock;
 use crate::cmdline::archives::Values;
@@ -72,20 +72,36 @@ impl Boot {
         step: Step,
         work: impl FnOnce() -> Result<T, BootError>,
     ) -> Result<T, BootError> {
+        let started = self.start(step);
+        let result = work();
+        self.finish(step, started, result.is_ok());
+        result
+    }
+
+    // `step` is instantiated once per call site: what does not depend on the step's type
+    // lives here, once.
+    fn start(&mut self, step: Step) -> (Instant, Duration) {
         // A fatal error in another thread stops the boot here.
         emergency::stop_if_failed();
         self.running = step;
-        let started = Instant::now();
-        let result = work();
+        (Instant::now(), sys::thread_cpu_time())
+    }
+
+    fn finish(&mut self, step: Step, (started, cpu_before): (Instant, Duration), ok: bool) {
         let millis = started.elapsed().as_secs_f64() * 1000.0;
-        if result.is_ok() {
+        if ok {
+            let cpu = sys::thread_cpu_time().saturating_sub(cpu_before);
             log::info!("{} done in {millis:.1} ms", step.name());
+            log::debug!(
+                "{}: {:.1} ms on the CPU, the rest waiting",
+                step.name(),
+                cpu.as_secs_f64() * 1000.0
+            );
         }
         self.steps.push(StepTime {
             step: step.name().to_owned(),
             millis,
         });
-        result
     }
 
     fn run(&mut self, args: &[OsString]) -> Result<Infallible, BootError> {
@@ -104,11 +120,14 @@ impl Boot {
             kmsg.show_debug_on_console();
         }
 
-        let modules = self.step(Step::Modules, || {
-            Modules::load_for_boot(&config.driver_pre, &config.driver_blacklist, root.modules())
+        // The NIC's driver is on the critical path; the root's modules load beside it.
+        let (mut modules, ahead) = self.step(Step::Modules, || {
+            let mut modules = Modules::open_for_boot(&config.driver_pre, &config.driver_blacklist)?;
+            let ahead =
+                modules.load_ahead(root.modules_ahead(&config), plan::REQUIRED_ROOT_MODULES);
+            modules.coldplug();
+            Ok((modules, ahead))
         })?;
-        self.record.modules_loaded = modules.loaded();
-        self.record.modules_failed = modules.failed().to_vec();
 
         let choice = network.nic_choice(&config);
         let (iface, mac) = self.step(Step::Link, || {
@@ -167,19 +186,22 @@ impl Boot {
         self.record.clock = Some(settled.source.describe(settled.floor));
         let mut sessions = image::SessionSlot::default();
 
-        let nfs = NfsContext::new(&net, &mac, config.retry_secs);
+        let nfs = NfsContext::new(&net, &mac, config.retry_secs, root.share_default_version());
         let new_root = Path::new(newroot::NEW_ROOT);
         let volatile_paths = root.volatile(&config);
         let overlay_size = config.overlay_size.as_deref();
         let overlay = root
             .overlay(&config)
             .then_some(Overlay { size: overlay_size });
+        // The root's modules were loading ahead while the network came up and the image came
+        // in; each root waits for them just before it mounts.
         match &root {
             Root::Image { url } => {
                 let image = Path::new(newroot::IMAGE_PATH);
                 let downloaded = self.step(Step::Fetch, || {
                     image::download(url, image, &config, &mac.0, settled, &mut sessions)
                 })?;
+                self.step(Step::RootModules, || ahead.wait(&mut modules))?;
                 let volatile = (volatile_paths.as_slice(), overlay_size);
                 self.mount_squashfs(image, &downloaded, overlay, volatile, url)?;
             }
@@ -191,6 +213,7 @@ impl Boot {
                 self.record.image_manifest =
                     Some(format!("sha256:{}", hex::encode(&pulled.manifest)));
                 let from = reference.describe();
+                self.step(Step::RootModules, || ahead.wait(&mut modules))?;
                 let volatile = (volatile_paths.as_slice(), overlay_size);
                 match &pulled.root {
                     PulledRoot::Squashfs(downloaded) => {
@@ -208,6 +231,7 @@ impl Boot {
             } => {
                 let share = plan::expand_percent_s(share, *syntax, net.address, &name);
                 let read_write = root.read_write(&config);
+                self.step(Step::RootModules, || ahead.wait(&mut modules))?;
                 self.step(Step::Mount, || {
                     assemble::mount_nfs(&nfs, &share, *default_version, overlay, read_write)?;
                     volatile::mount_volatile(new_root, &volatile_paths, overlay_size)
@@ -221,6 +245,8 @@ impl Boot {
             }
         }
 
+        self.record.modules_loaded = modules.loaded();
+        self.record.modules_failed = modules.failed().to_vec();
         self.step(Step::Storage, || {
             storage::attach(&nfs, &config, new_root, &name, &mac, &cmdline)?;
             volatile::mount_tmpfs(new_root, &config.tmpfs)

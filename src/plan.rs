@@ -120,10 +120,11 @@ impl NetworkPlan {
 /// journals, leases and service state in /var, and /tmp).
 pub const DEFAULT_VOLATILE: &[&str] = &["/etc", "/var", "/tmp"];
 
-/// Modules the squashfs root needs that nothing would ask for: /dev/loop-control only exists
-/// once `loop` is loaded. The file systems (squashfs, overlay) the kernel requests itself
-/// through /sbin/modprobe, i.e. this binary, when they are mounted.
-const IMAGE_ROOT_MODULES: &[&str] = &["loop"];
+/// Modules the root needs that nothing would ask for: /dev/loop-control only exists once
+/// `loop` is loaded. The file systems the kernel would request itself through /sbin/modprobe
+/// (this binary) when they are mounted; loading them ahead spares that and overlaps it with
+/// the network ([`RootPlan::modules_ahead`]).
+pub const REQUIRED_ROOT_MODULES: &[&str] = &["loop"];
 
 /// Where the root comes from, as the command line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,14 +175,60 @@ impl RootPlan {
         }
     }
 
-    /// Modules nothing would ask the kernel for (see [`IMAGE_ROOT_MODULES`]). A root DHCP
-    /// will name may be an image.
-    pub fn modules(&self) -> &'static [&'static str] {
-        match self {
-            RootPlan::Settled(Root::Image { .. } | Root::Oci { .. })
-            | RootPlan::FromDhcp { nfs: false } => IMAGE_ROOT_MODULES,
-            RootPlan::Settled(Root::Nfs { .. }) | RootPlan::FromDhcp { nfs: true } => &[],
+    /// The modules this root will need, as module names or the kernel's own aliases
+    /// (`fs-squashfs`, `fs-overlay`, `fs-nfs`), in the order they are needed: loaded while
+    /// the network comes up. The NFS version modules follow each share's `vers=` (the kernel
+    /// asks for `nfsv3`/`nfsv4` at mount time). A root DHCP will name is guessed from
+    /// `root=dhcp` (an image) or `root=/dev/nfs` (NFS).
+    pub fn modules_ahead(&self, config: &BootConfig) -> Vec<String> {
+        let mut names: Vec<&str> = Vec::new();
+        let nfs_version = |share: &NfsShare, default| match share.version(default) {
+            NfsVersion::V3 => "nfsv3",
+            NfsVersion::V4 => "nfsv4",
+        };
+        let share_default = match self {
+            RootPlan::Settled(root) => root.share_default_version(),
+            RootPlan::FromDhcp { .. } => NfsVersion::V3,
+        };
+        let overlay = match self {
+            RootPlan::Settled(root) => {
+                match root {
+                    Root::Image { .. } => names.extend(["loop", "fs-squashfs"]),
+                    Root::Oci { .. } => names.extend(["loop", "fs-squashfs", "fs-overlay"]),
+                    Root::Nfs {
+                        share,
+                        default_version,
+                        ..
+                    } => names.extend(["fs-nfs", nfs_version(share, *default_version)]),
+                }
+                root.overlay(config) || !root.volatile(config).is_empty()
+            }
+            RootPlan::FromDhcp { nfs: true } => {
+                names.extend(["fs-nfs", "nfsv3"]);
+                config.overlay == Some(OverlayMode::Tmpfs) || config.volatile.is_none()
+            }
+            RootPlan::FromDhcp { nfs: false } => {
+                names.extend(["loop", "fs-squashfs"]);
+                config.overlay != Some(OverlayMode::None)
+            }
+        };
+        if overlay {
+            names.push("fs-overlay");
         }
+        let shares = config
+            .node
+            .iter()
+            .chain(config.mounts.iter().map(|m| &m.share));
+        for share in shares {
+            names.extend(["fs-nfs", nfs_version(share, share_default)]);
+        }
+        let mut unique: Vec<String> = Vec::new();
+        for name in names {
+            if !unique.iter().any(|u| u == name) {
+                unique.push(name.to_owned());
+            }
+        }
+        unique
     }
 
     /// The root, with a root path from DHCP (option 17) where the command line left it to
@@ -238,6 +285,20 @@ impl RootPlan {
 impl Root {
     /// Whether the root gets a tmpfs overlay: `diskless.overlay=`, else yes for an image (a
     /// squashfs is read-only) and no for NFS (seed 003's read-only root).
+    /// The NFS version of the node's directory and the shared mounts when their options
+    /// name none: the root's own when the root is NFS, so one module stack (and one kind of
+    /// client state on the server) serves them all; otherwise v3, as the kernel's nfsroot.
+    pub fn share_default_version(&self) -> NfsVersion {
+        match self {
+            Root::Nfs {
+                share,
+                default_version,
+                ..
+            } => share.version(*default_version),
+            Root::Image { .. } | Root::Oci { .. } => NfsVersion::V3,
+        }
+    }
+
     pub fn overlay(&self, config: &BootConfig) -> bool {
         match config.overlay {
             Some(mode) => mode == OverlayMode::Tmpfs,
@@ -396,58 +457,41 @@ mod tests {
 
     #[test]
     fn roots_overlays_and_writes() {
-        // line, overlay, read-write, writable /etc, modules
-        let cases: &[(&str, bool, bool, bool, &[&str])] = &[
-            ("root=live:http://h/r.sqfs", true, false, true, &["loop"]),
-            ("root=oci:r.lab/a:v1", true, false, true, &["loop"]),
+        // line, overlay, read-write, writable /etc
+        let cases: &[(&str, bool, bool, bool)] = &[
+            ("root=live:http://h/r.sqfs", true, false, true),
+            ("root=oci:r.lab/a:v1", true, false, true),
             (
                 "root=oci:r.lab/a:v1 diskless.overlay=none",
                 false,
                 false,
                 false,
-                &["loop"],
             ),
             (
                 "root=live:http://h/r.sqfs diskless.overlay=none",
                 false,
                 false,
                 false,
-                &["loop"],
             ),
-            (
-                "root=/dev/nfs nfsroot=h:/clients,ro",
-                false,
-                false,
-                false,
-                &[],
-            ),
-            (
-                "root=/dev/nfs nfsroot=h:/clients,rw",
-                false,
-                true,
-                true,
-                &[],
-            ),
+            ("root=/dev/nfs nfsroot=h:/clients,ro", false, false, false),
+            ("root=/dev/nfs nfsroot=h:/clients,rw", false, true, true),
             (
                 "root=/dev/nfs nfsroot=h:/clients,rw ro",
                 false,
                 false,
                 false,
-                &[],
             ),
-            ("root=nfs:h:/clients rw", false, true, true, &[]),
+            ("root=nfs:h:/clients rw", false, true, true),
             (
                 "root=nfs4:h:/clients diskless.overlay=tmpfs rw",
                 true,
                 false,
                 true,
-                &[],
             ),
         ];
-        for (line, overlay, read_write, writable, modules) in cases {
+        for (line, overlay, read_write, writable) in cases {
             let c = config(line);
             let plan = RootPlan::from_config(&c).expect(line);
-            assert_eq!(plan.modules(), *modules, "{line}");
             let root = plan.settle(None).expect(line);
             assert_eq!(root.overlay(&c), *overlay, "{line}");
             assert_eq!(root.read_write(&c), *read_write, "{line}");
@@ -540,6 +584,56 @@ mod tests {
                 .expect_err(line)
                 .to_string();
             assert!(err.starts_with(want), "{line}: {err}");
+        }
+    }
+
+    /// What loads while the network comes up: each root's file systems, the NFS version
+    /// each share asks for, the overlay only when something is layered.
+    #[test]
+    fn modules_loaded_ahead() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "root=live:http://h/r.sqfs",
+                &["loop", "fs-squashfs", "fs-overlay"],
+            ),
+            (
+                "root=live:http://h/r.sqfs diskless.overlay=none diskless.volatile=none",
+                &["loop", "fs-squashfs"],
+            ),
+            (
+                "root=oci:r.lab/a:v1",
+                &["loop", "fs-squashfs", "fs-overlay"],
+            ),
+            // Seed 003: a v3 root with the volatile paths, a v4.1 node directory and /home.
+            (
+                "root=/dev/nfs nfsroot=h:/clients,ro,vers=3 diskless.node=h:/workers,vers=4.1 \
+                 diskless.mount=h:/workers/home,/home,vers=4.1",
+                &["fs-nfs", "nfsv3", "fs-overlay", "nfsv4"],
+            ),
+            ("root=/dev/nfs nfsroot=h:/clients,rw", &["fs-nfs", "nfsv3"]),
+            (
+                "root=nfs4:h:/clients diskless.overlay=tmpfs",
+                &["fs-nfs", "nfsv4", "fs-overlay"],
+            ),
+            ("root=/dev/nfs ip=dhcp", &["fs-nfs", "nfsv3", "fs-overlay"]),
+            // Shares that name no version follow an NFS root's.
+            (
+                "root=nfs4:h:/clients diskless.node=h:/workers diskless.mount=h:/home,/home",
+                &["fs-nfs", "nfsv4", "fs-overlay"],
+            ),
+            (
+                "root=live:http://h/r.sqfs diskless.node=h:/workers,vers=4.2",
+                &["loop", "fs-squashfs", "fs-overlay", "fs-nfs", "nfsv4"],
+            ),
+            (
+                "root=dhcp ip=dhcp diskless.node=h:/workers",
+                &["loop", "fs-squashfs", "fs-overlay", "fs-nfs", "nfsv3"],
+            ),
+        ];
+        for (line, want) in cases {
+            let c = config(line);
+            let plan = RootPlan::from_config(&c).expect(line);
+            assert_eq!(plan.modules_ahead(&c), *want, "{line}");
         }
     }
 

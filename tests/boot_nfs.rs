@@ -106,9 +106,25 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
         &[MAC],
     );
     assert_reached(&first, "first boot");
-    // NFS comes in through the kernel's requests to /sbin/modprobe (fs-nfs, nfsv3, nfsv4),
-    // each module after what it depends on, as the NIC's drivers do.
+    // The NFS stack for the v3 root and the v4.1 node directory (and the overlay for the
+    // volatile paths) loads beside the network, each module after what it depends on, as
+    // the NIC's drivers do; the kernel never has to ask /sbin/modprobe for them.
     common::assert_loaded_after_dependencies(&first, &fx.modules);
+    let loads = common::module_loads(&first);
+    let ahead: Vec<&String> = loads
+        .iter()
+        .filter(|load| load.reason.starts_with("the root, beside the network"))
+        .flat_map(|load| &load.modules)
+        .collect();
+    for module in ["sunrpc", "nfs", "nfsv3", "nfsv4", "overlay"] {
+        assert!(ahead.iter().any(|m| *m == module), "{module}: {loads:?}");
+    }
+    assert!(
+        !loads
+            .iter()
+            .any(|load| load.reason.starts_with("the kernel's request")),
+        "{loads:?}"
+    );
     assert_eq!(
         first.value("ROOT-HOSTNAME").as_deref(),
         Some("worker-node-525400123456")

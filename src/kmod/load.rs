@@ -21,7 +21,7 @@ pub struct Loaded {
 }
 
 /// The image's module directory and its parsed index.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Modules {
     dir: PathBuf,
     index: ModuleIndex,
@@ -57,24 +57,38 @@ impl Modules {
         })
     }
 
-    /// For the boot: `rd.driver.pre=` first, then the drivers for the hardware present, then
-    /// what the root needs. A driver that fails is logged and left out; only the root's own
-    /// modules must load.
-    pub fn load_for_boot(
-        pre: &[String],
-        blacklist: &[String],
-        root: &[&str],
-    ) -> Result<Modules, BootError> {
+    /// For the boot: the index, with `rd.driver.pre=` loaded first (before anything else,
+    /// as dracut does). The drivers for the hardware ([`Modules::coldplug`]) and the root's
+    /// modules ([`Modules::load_ahead`]) come next.
+    pub fn open_for_boot(pre: &[String], blacklist: &[String]) -> Result<Modules, BootError> {
         let mut modules = Modules::open(&sys::kernel_release(), blacklist)?;
         for name in modules.load(pre).unknown {
             log::warn!("rd.driver.pre={name}: no such module in this image");
         }
-        modules.coldplug();
-        let loaded = modules.load_for_root(root)?;
-        if !loaded.is_empty() {
-            log::info!("loaded modules for the root: {}", loaded.join(" "));
-        }
         Ok(modules)
+    }
+
+    /// Takes in what another copy of this index (a worker's) loaded and saw fail.
+    pub fn absorb(&mut self, other: Modules) {
+        self.loaded.extend(other.loaded);
+        self.failed_names.extend(other.failed_names);
+        for failure in other.failed {
+            if !self.failed.contains(&failure) {
+                self.failed.push(failure);
+            }
+        }
+    }
+
+    /// The failure (module and why) of the first module `names` resolve to that failed.
+    pub fn failure_of_any(&self, names: &[String]) -> Option<String> {
+        names
+            .iter()
+            .flat_map(|name| self.index.resolve(name))
+            .find(|module| self.failed_names.contains(module))
+            .and_then(|module| {
+                let prefix = format!("{module} (");
+                self.failed.iter().find(|f| f.starts_with(&prefix)).cloned()
+            })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -137,30 +151,18 @@ impl Modules {
         }
     }
 
-    /// Loads what the root needs and nothing would ask for: here a failure is the boot's.
-    pub fn load_for_root(&mut self, names: &[&str]) -> Result<Vec<String>, BootError> {
-        let wanted: Vec<String> = names.iter().map(|m| (*m).to_owned()).collect();
-        let loaded = self.load(&wanted);
-        match loaded.failed.first() {
-            Some(failure) => Err(BootError::LoadModule {
-                failure: failure.clone(),
-            }),
-            None => Ok(loaded.newly),
-        }
-    }
-
     /// Loads the drivers for the devices present, again and again until no new module comes
-    /// in (a bus driver such as virtio_pci makes new devices appear for the next round).
+    /// in (a bus driver such as virtio_pci makes new devices appear for the next round). Each
+    /// round reads only the devices that appeared since the last (sysfs reads are slow early
+    /// in boot, and slower under emulation).
     pub fn coldplug(&mut self) {
+        let mut seen = BTreeSet::new();
         for _round in 0..8 {
             let before = self.loaded.len();
-            let aliases = device_modaliases();
+            let aliases = new_device_modaliases(&mut seen);
             let wanted: Vec<String> = aliases
                 .iter()
                 .flat_map(|alias| self.index.resolve(alias))
-                .collect();
-            let wanted: Vec<String> = wanted
-                .into_iter()
                 .filter(|name| !self.loaded.contains(name))
                 .collect();
             if wanted.is_empty() {
@@ -189,8 +191,9 @@ impl Modules {
     }
 }
 
-/// Every `modalias` of every device on every bus, deduplicated.
-fn device_modaliases() -> BTreeSet<String> {
+/// The `modalias` of every device on every bus not in `seen` (which they join),
+/// deduplicated.
+fn new_device_modaliases(seen: &mut BTreeSet<PathBuf>) -> BTreeSet<String> {
     let mut aliases = BTreeSet::new();
     let Ok(buses) = std::fs::read_dir("/sys/bus") else {
         return aliases;
@@ -200,12 +203,17 @@ fn device_modaliases() -> BTreeSet<String> {
             continue;
         };
         for device in devices.filter_map(Result::ok) {
-            if let Ok(alias) = std::fs::read_to_string(device.path().join("modalias")) {
+            let path = device.path();
+            if seen.contains(&path) {
+                continue;
+            }
+            if let Ok(alias) = std::fs::read_to_string(path.join("modalias")) {
                 let alias = alias.trim();
                 if !alias.is_empty() {
                     aliases.insert(alias.to_owned());
                 }
             }
+            seen.insert(path);
         }
     }
     aliases

@@ -24,12 +24,20 @@ pub struct NfsContext {
     /// Backoff between tries, with this node's jitter so a cluster that lost its server
     /// does not come back in lockstep.
     pub retry: RetryPolicy,
+    /// The version of per-node and shared shares whose options name none
+    /// ([`crate::plan::Root::share_default_version`]).
+    pub share_default: NfsVersion,
 }
 
 impl NfsContext {
     /// This boot's: our address and the network's default server, `rd.retry=` seconds to
     /// keep trying, with this node's jitter.
-    pub fn new(net: &Configured, mac: &Mac, retry_secs: u32) -> NfsContext {
+    pub fn new(
+        net: &Configured,
+        mac: &Mac,
+        retry_secs: u32,
+        share_default: NfsVersion,
+    ) -> NfsContext {
         let retry_for = Duration::from_secs(u64::from(retry_secs));
         NfsContext {
             client: IpAddr::V4(net.address),
@@ -37,6 +45,7 @@ impl NfsContext {
             deadline: Instant::now() + retry_for,
             retry: RetryPolicy::with_deadline(retry_for)
                 .seeded(retry::jitter_seed(&mac.0, u64::from(net.address.to_bits()))),
+            share_default,
         }
     }
 

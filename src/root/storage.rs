@@ -11,7 +11,7 @@ use super::etcfiles;
 use super::nfs::NfsContext;
 use super::paths;
 use crate::cmdline::config::BootConfig;
-use crate::cmdline::nfs::{NfsShare, NfsVersion};
+use crate::cmdline::nfs::NfsShare;
 use crate::error::BootError;
 use crate::identity::Mac;
 use crate::sys;
@@ -130,7 +130,7 @@ fn storage_err(what: impl Into<String>, path: &Path) -> impl FnOnce(io::Error) -
 fn ensure_node_dir(ctx: &NfsContext, share: &NfsShare, dir: &str) -> Result<bool, BootError> {
     let staging = Path::new(NODE_SHARE_MOUNT);
     std::fs::create_dir_all(staging).map_err(storage_err("creating", staging))?;
-    ctx.mount(share, NfsVersion::V3, staging, false)?;
+    ctx.mount(share, ctx.share_default, staging, false)?;
     let node_dir = staging.join(dir);
     let created = match std::fs::create_dir(&node_dir) {
         Ok(()) => {
@@ -163,14 +163,14 @@ fn mount_node_dir(
         ..share.clone()
     };
     paths::ensure_mount_point(mount_at, true)?;
-    ctx.mount(&node_share, NfsVersion::V3, mount_at, false)
+    ctx.mount(&node_share, ctx.share_default, mount_at, false)
 }
 
 /// Mounts a shared share (`diskless.mount=`) read-write unless its options say `ro`.
 fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(), BootError> {
     paths::ensure_mount_point(mount_at, true)?;
     let read_only = share.read_write() == Some(false);
-    ctx.mount(share, NfsVersion::V3, mount_at, read_only)
+    ctx.mount(share, ctx.share_default, mount_at, read_only)
 }
 
 /// Bind-mounts `<node dir>/persist/<path>` onto `target` (`path` resolved in the new

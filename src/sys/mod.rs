@@ -104,6 +104,21 @@ pub fn chroot_here() -> io::Result<()> {
     std::env::set_current_dir("/")
 }
 
+/// The CPU time the calling thread has used: a step's wall time minus this is waiting.
+pub fn thread_cpu_time() -> std::time::Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    std::time::Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or_default(),
+        u32::try_from(now.tv_nsec).unwrap_or_default(),
+    )
+}
+
+/// Lowers the calling thread's priority to the lowest (nice 19). Linux applies
+/// `setpriority(PRIO_PROCESS, 0)` to the calling thread only, not the whole process.
+pub fn lower_this_threads_priority() -> io::Result<()> {
+    rustix::process::setpriority_process(None, 19).map_err(io::Error::from)
+}
+
 /// Loads one kernel module from a file. A module that is already loaded is not an error.
 pub fn load_module(path: &Path) -> io::Result<()> {
     let file = File::open(path)?;
