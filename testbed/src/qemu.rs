@@ -104,6 +104,8 @@ pub struct Qemu {
     append_bytes: Vec<u8>,
     nics: Vec<Nic>,
     memory_mb: u32,
+    /// vCPUs (`-smp`); 1 unless a test or the bench asks for more.
+    cpus: u32,
     timeout: Duration,
     args: Vec<OsString>,
     stop_markers: Vec<String>,
@@ -139,6 +141,7 @@ impl Qemu {
             append_bytes: Vec::new(),
             nics: Vec::new(),
             memory_mb: 1024,
+            cpus: 1,
             // The baselines' `timeout 180`.
             timeout: Duration::from_secs(180),
             args: Vec::new(),
@@ -185,6 +188,12 @@ impl Qemu {
 
     pub fn memory_mb(mut self, mb: u32) -> Qemu {
         self.memory_mb = mb;
+        self
+    }
+
+    /// The guest's vCPUs (`-smp`); with TCG each runs on a host thread of its own.
+    pub fn cpus(mut self, cpus: u32) -> Qemu {
+        self.cpus = cpus.max(1);
         self
     }
 
@@ -293,6 +302,10 @@ impl Qemu {
         .into_iter()
         .map(OsString::from)
         .collect();
+        if self.cpus > 1 {
+            out.push("-smp".into());
+            out.push(self.cpus.to_string().into());
+        }
         if self.arch == Arch::Arm64 {
             // cortex-a57 rather than `max`: TCG emulates fewer features, so it runs faster.
             out.extend(["-M", "virt", "-cpu", "cortex-a57"].map(OsString::from));

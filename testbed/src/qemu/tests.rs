@@ -228,3 +228,12 @@ fn assert_contains_shows_the_console_tail() {
     assert!(message.contains("last line"), "{message}");
     assert!(message.contains("/dev/null"), "{message}");
 }
+
+#[test]
+fn more_than_one_vcpu_is_asked_with_smp() {
+    let one = Qemu::new("/k/vmlinuz", "/k/initrd.img");
+    assert!(!args_of(&one).contains(&"-smp".to_owned()));
+    let two = args_of(&Qemu::new("/k/vmlinuz", "/k/initrd.img").cpus(2));
+    let at = two.iter().position(|a| a == "-smp").expect("-smp given");
+    assert_eq!(two.get(at + 1).map(String::as_str), Some("2"));
+}

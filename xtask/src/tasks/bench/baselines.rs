@@ -11,7 +11,7 @@ use xshell::{Shell, cmd};
 
 use super::measure::{Variant, boot_n};
 use super::sizes::SizeRow;
-use super::{Args, BOOT_TIMEOUT, MAC, only, ours};
+use super::{Args, BOOT_TIMEOUT, MAC, only, ours, smp_note, with_cpus};
 
 /// initramfs-tools and dracut (the baselines), curl and /usr/bin/time (the fetch comparison)
 /// come from scripts/install-deps.sh, which prereqs::ensure only runs for the test bed's own
@@ -50,17 +50,24 @@ pub(super) fn initramfs_tools(
     kernel: &Kernel,
     out: &Path,
     ns: &NetNs,
-) -> Result<Vec<(Variant, SizeRow)>> {
+) -> Result<Vec<(Variant, Option<SizeRow>)>> {
     install_kernel_for_mkinitramfs(kernel)?;
     // BASELINES.md section 2's command line; `rd.emergency` means nothing to it.
     let cmdline = "root=/dev/nfs nfsroot=10.0.2.2:/clients,tcp,v3 ip=dhcp";
     let mut rows = Vec::new();
-    for modules in ["netboot", "most"] {
+    let mut runs = vec![("netboot", 1), ("most", 1)];
+    if args.runs("smp2") {
+        runs.push(("netboot", 2));
+    }
+    for (modules, cpus) in runs {
         let image = out.join(format!("initrd-itools-{modules}.img"));
         let size = mkinitramfs(kernel, out, modules, &image)?;
         let mut variant = Variant::new(
-            &format!("itools-{modules}"),
-            format!("initramfs-tools MODULES={modules}, BOOT=nfs, NFSv3 (klibc)"),
+            &with_cpus(&format!("itools-{modules}"), cpus),
+            format!(
+                "initramfs-tools MODULES={modules}, BOOT=nfs, NFSv3 (klibc){}",
+                smp_note(cpus)
+            ),
             format!(
                 "{}  # mkinitramfs MODULES={modules}; append: {cmdline}",
                 only(&["itools"])
@@ -69,12 +76,17 @@ pub(super) fn initramfs_tools(
         boot_n(args, &mut variant, |name| {
             let qemu = Qemu::new(&kernel.vmlinuz, &image)
                 .name(name)
+                .cpus(cpus)
                 .append(cmdline)
                 .nic_with(Nic::new(MAC))
                 .timeout(BOOT_TIMEOUT);
             Ok(ns.qemu(qemu)?)
         })?;
-        rows.push((variant, size));
+        if cpus == 1 {
+            rows.push((variant, Some(size)));
+        } else {
+            rows.push((variant, None));
+        }
     }
     Ok(rows)
 }

@@ -23,6 +23,7 @@ mod nfs;
 mod ours;
 mod report;
 mod sizes;
+mod targets;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -44,6 +45,7 @@ BENCHMARKS.json (raw runs; a copy in target/bench/results.json):
   squashfs     our init, checker root as a squashfs over HTTP
   squashfs-256 the same root padded with 256 MiB of random bytes (-m 2048)
   nfs          our init, seed 003's NFS root with a per-node directory
+  smp2         squashfs, nfs and itools netboot again with -smp 2 (what parallelism buys)
   itools       initramfs-tools MODULES=netboot and MODULES=most, BOOT=nfs, same NFS root
   dracut       dracut 059 livenet (systemd), the same squashfs over HTTP
   sizes        init binary, modules, zstd and gzip images, per-crate size (cargo-bloat)
@@ -54,7 +56,7 @@ with scripts/install-deps.sh.
 options:
   --boots N    boots per variant (default 5)
   --quick      one boot per variant, no cargo-bloat, a 256 MiB fetch (development)
-  --skip WHAT  leave out squashfs, squashfs-256, nfs, itools, dracut, bloat or fetch
+  --skip WHAT  leave out squashfs, squashfs-256, nfs, smp2, itools, dracut, bloat or fetch
                (repeatable)
   -h, --help   this text
 ";
@@ -83,10 +85,11 @@ impl Args {
     }
 }
 
-const SKIPPABLE: [&str; 7] = [
+const SKIPPABLE: [&str; 8] = [
     "squashfs",
     "squashfs-256",
     "nfs",
+    "smp2",
     "itools",
     "dracut",
     "bloat",
@@ -147,6 +150,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let out = xtask::project_root().join("target").join("bench");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut report = Report::new(&args)?;
+    report.previous = targets::Previous::read(&xtask::project_root());
 
     let kernel = testbed::kernel::ensure().context("fetching the Debian cloud kernel")?;
     report.kernel = kernel.version.clone();
@@ -154,14 +158,18 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let ours = ours::build(&kernel, &init, &out, &mut report.sizes)?;
 
     if args.runs("squashfs") {
-        let variant = ours::squashfs(&args, &kernel, &ours, &out, false)?;
+        let variant = ours::squashfs(&args, &kernel, &ours, &out, false, 1)?;
+        report.variants.push(variant);
+    }
+    if args.runs("smp2") {
+        let variant = ours::squashfs(&args, &kernel, &ours, &out, false, 2)?;
         report.variants.push(variant);
     }
     if args.runs("squashfs-256") {
-        let variant = ours::squashfs(&args, &kernel, &ours, &out, true)?;
+        let variant = ours::squashfs(&args, &kernel, &ours, &out, true, 1)?;
         report.variants.push(variant);
     }
-    if args.runs("nfs") || args.runs("itools") {
+    if args.runs("nfs") || args.runs("itools") || args.runs("smp2") {
         nfs::run(&args, &kernel, &ours, &out, &mut report)?;
     }
     if args.runs("dracut") {
@@ -178,6 +186,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Vec::new()
         });
     }
+    report.targets = targets::stage_targets(&report.variants);
     report.wall = started.elapsed();
     report.load_end = report::loadavg();
     report.write(&xtask::project_root(), &out)?;
@@ -195,6 +204,24 @@ fn only(keep: &[&str]) -> String {
         let _ = write!(command, " --skip {what}");
     }
     command
+}
+
+/// A variant's label on `cpus` vCPUs: `diskless-nfs`, `diskless-nfs-smp2`.
+fn with_cpus(label: &str, cpus: u32) -> String {
+    if cpus == 1 {
+        label.to_owned()
+    } else {
+        format!("{label}-smp{cpus}")
+    }
+}
+
+/// What a variant's description says of its vCPUs (nothing for the usual one).
+fn smp_note(cpus: u32) -> String {
+    if cpus == 1 {
+        String::new()
+    } else {
+        format!(", -smp {cpus}")
+    }
 }
 
 /// `len` bytes from a xorshift64* stream seeded with [`SEED`]: incompressible and the same
@@ -240,8 +267,8 @@ mod tests {
     fn rows_run_alone_with_every_other_part_skipped() {
         assert_eq!(
             only(&["nfs"]),
-            "cargo xtask bench --skip squashfs --skip squashfs-256 --skip itools --skip dracut \
-             --skip bloat --skip fetch"
+            "cargo xtask bench --skip squashfs --skip squashfs-256 --skip smp2 --skip itools \
+             --skip dracut --skip bloat --skip fetch"
         );
     }
 }

@@ -48,12 +48,16 @@ pub(super) fn run(
         .context("starting the portmapper")?;
 
     if args.runs("nfs") {
-        let variant = ours::nfs(args, kernel, ours, &ns, &server)?;
+        let variant = ours::nfs(args, kernel, ours, &ns, &server, 1)?;
+        report.variants.push(variant);
+    }
+    if args.runs("smp2") {
+        let variant = ours::nfs(args, kernel, ours, &ns, &server, 2)?;
         report.variants.push(variant);
     }
     if args.runs("itools") {
         for (variant, size) in baselines::initramfs_tools(args, kernel, out, &ns)? {
-            report.sizes.push(size);
+            report.sizes.extend(size);
             report.variants.push(variant);
         }
         report.portmap_queries = server

@@ -11,7 +11,9 @@ use xtask::initrd::{self, Compression, InitrdOptions};
 
 use super::measure::{Variant, boot_n};
 use super::sizes::SizeRow;
-use super::{Args, BOOT_TIMEOUT, BOOTIF, MAC, MIB, STATIC_IP, only, write_random};
+use super::{
+    Args, BOOT_TIMEOUT, BOOTIF, MAC, MIB, STATIC_IP, only, smp_note, with_cpus, write_random,
+};
 
 /// Our images, built once for every boot.
 pub(super) struct Ours {
@@ -91,13 +93,14 @@ pub(super) fn squashfs_image(out: &Path, pad: u64) -> Result<PathBuf> {
 }
 
 /// Our init fetching the checker root over HTTP: the small image, or (`big`) the one padded
-/// to 256 MiB, with `-m 2048`.
+/// to 256 MiB, with `-m 2048`; on `cpus` vCPUs.
 pub(super) fn squashfs(
     args: &Args,
     kernel: &Kernel,
     ours: &Ours,
     out: &Path,
     big: bool,
+    cpus: u32,
 ) -> Result<Variant> {
     let pad = if big { 256 * MIB } else { 0 };
     let image = squashfs_image(out, pad)?;
@@ -114,25 +117,32 @@ pub(super) fn squashfs(
         "{BOOTIF} {STATIC_IP} root=live:{} diskless.sha256={sha} rd.emergency=poweroff",
         server.url_for(&name)
     );
+    let part = match (big, cpus) {
+        (true, _) => "squashfs-256",
+        (false, 1) => "squashfs",
+        (false, _) => "smp2",
+    };
     let mut variant = Variant::new(
-        if big {
-            "diskless-squashfs-256m"
-        } else {
-            "diskless-squashfs"
-        },
-        format!(
-            "ours, squashfs over HTTP ({:.1} MiB image, -m {memory})",
-            size as f64 / MIB as f64
+        &with_cpus(
+            if big {
+                "diskless-squashfs-256m"
+            } else {
+                "diskless-squashfs"
+            },
+            cpus,
         ),
         format!(
-            "{}  # append: {cmdline}",
-            only(&[if big { "squashfs-256" } else { "squashfs" }])
+            "ours, squashfs over HTTP ({:.1} MiB image, -m {memory}{})",
+            size as f64 / MIB as f64,
+            smp_note(cpus)
         ),
+        format!("{}  # append: {cmdline}", only(&[part])),
     );
     boot_n(args, &mut variant, |log_name| {
         Ok(Qemu::new(&kernel.vmlinuz, &ours.initrd)
             .name(log_name)
             .memory_mb(memory)
+            .cpus(cpus)
             .append(&cmdline)
             .nic_with(Nic::new(MAC))
             .timeout(BOOT_TIMEOUT))
@@ -148,6 +158,7 @@ pub(super) fn nfs(
     ours: &Ours,
     ns: &NetNs,
     server: &NfsServer,
+    cpus: u32,
 ) -> Result<Variant> {
     let v3 = server.v3_options();
     let v4 = server.v4_options();
@@ -159,13 +170,20 @@ pub(super) fn nfs(
          rd.emergency=poweroff"
     );
     let mut variant = Variant::new(
-        "diskless-nfs",
-        "ours, NFSv3 root + NFSv4.1 per-node dir (seed 003)".to_owned(),
-        format!("{}  # append: {cmdline}", only(&["nfs"])),
+        &with_cpus("diskless-nfs", cpus),
+        format!(
+            "ours, NFSv3 root + NFSv4.1 per-node dir (seed 003){}",
+            smp_note(cpus)
+        ),
+        format!(
+            "{}  # append: {cmdline}",
+            only(&[if cpus == 1 { "nfs" } else { "smp2" }])
+        ),
     );
     boot_n(args, &mut variant, |name| {
         let qemu = Qemu::new(&kernel.vmlinuz, &ours.initrd)
             .name(name)
+            .cpus(cpus)
             .append(&cmdline)
             .nic_with(Nic::new(MAC))
             .timeout(BOOT_TIMEOUT);

@@ -14,6 +14,7 @@ use testbed::record::Step;
 use super::fetch::FetchResult;
 use super::measure::Variant;
 use super::sizes::{CrateSize, SizeRow};
+use super::targets::{self, Previous, Target};
 use super::{Args, MIB, key_value, only};
 
 /// Everything one run measured; BENCHMARKS.json is its serialization.
@@ -31,6 +32,11 @@ pub(super) struct Report {
     pub sizes: Vec<SizeRow>,
     pub bloat: Vec<CrateSize>,
     pub fetch: Option<FetchResult>,
+    /// The speed targets, as ratios of this run's own medians.
+    pub targets: Vec<Target>,
+    /// The run BENCHMARKS.json held before this one (the "before" of the step tables).
+    #[serde(skip)]
+    pub previous: Option<Previous>,
     #[serde(skip)]
     pub quick: bool,
     #[serde(skip)]
@@ -92,6 +98,8 @@ impl Report {
             sizes: Vec::new(),
             variants: Vec::new(),
             fetch: None,
+            targets: Vec::new(),
+            previous: None,
             bloat: Vec::new(),
             portmap_queries: Vec::new(),
             sha_ni: std::fs::read_to_string("/proc/cpuinfo")
@@ -154,15 +162,21 @@ impl Report {
         let _ = writeln!(s, "- Kernel: Debian cloud kernel `{}`", self.kernel);
         let _ = writeln!(s, "- {}, 1 vCPU, TCG, `-m 1024` unless stated\n", self.qemu);
 
+        targets::markdown_targets(&mut s, &self.targets);
         let _ = writeln!(s, "## Initramfs stage (kernel clock, seconds)\n");
         let _ = writeln!(
             s,
             "Stage = `ROOT-INIT-KMSG` − `Run /init as init process` (both printk timestamps). \
              Median over the boots that reached the root, with the range.\n"
         );
-        let reference = self
-            .variant("itools-netboot")
-            .and_then(|v| median(&v.stages()));
+        // A variant on two vCPUs is compared with initramfs-tools on two.
+        let reference_for = |label: &str| {
+            let name = match label.rsplit_once("-smp") {
+                Some((_, cpus)) => format!("itools-netboot-smp{cpus}"),
+                None => "itools-netboot".to_owned(),
+            };
+            self.variant(&name).and_then(|v| median(&v.stages()))
+        };
         let dracut = self
             .variant("dracut-livenet")
             .and_then(|v| median(&v.stages()));
@@ -184,7 +198,7 @@ impl Report {
                 (Some(m), Some(r)) if r > 0.0 => format!("{:.2}×", m / r),
                 _ => "-".to_owned(),
             };
-            let (ratio, ratio_dracut) = (ratio_to(reference), ratio_to(dracut));
+            let (ratio, ratio_dracut) = (ratio_to(reference_for(&v.label)), ratio_to(dracut));
             let _ = writeln!(
                 s,
                 "| `{}` | {} | {ok}/{} | **{}** | {range} | {} | {} | {ratio} | {ratio_dracut} |",
@@ -254,6 +268,10 @@ impl Report {
             }
         }
 
+        if let Some(previous) = &self.previous {
+            let _ = writeln!(s);
+            targets::markdown_before_after(&mut s, previous, self);
+        }
         let _ = writeln!(s, "\n## Sizes (bytes)\n");
         let reference = self
             .sizes
@@ -417,7 +435,7 @@ impl Report {
     }
 }
 
-fn median(values: &[f64]) -> Option<f64> {
+pub(super) fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -514,6 +532,8 @@ mod tests {
                 text_bytes: 328_580,
             }],
             fetch: None,
+            targets: Vec::new(),
+            previous: None,
             quick: false,
             wall: Duration::from_secs(60),
             portmap_queries: Vec::new(),
@@ -545,6 +565,7 @@ mod tests {
             "sizes",
             "bloat",
             "fetch",
+            "targets",
         ];
         want.sort_unstable();
         assert_eq!(sorted, want);

@@ -1,0 +1,304 @@
+//! The speed targets (issue 15), each a ratio this run computes from its own variants, and
+//! the step tables before and after: "before" is the run BENCHMARKS.json held when this one
+//! started (the committed one, in a fresh clone).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::measure::Variant;
+use super::report::{Report, median};
+
+/// Which way a ratio must go.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Goal {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+/// One target: `ours` over `against`, both measured in this run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(super) struct Target {
+    pub what: String,
+    pub ours: String,
+    pub against: String,
+    pub ratio: Option<f64>,
+    pub goal: Goal,
+}
+
+impl Target {
+    pub fn met(&self) -> Option<bool> {
+        let ratio = self.ratio?;
+        Some(match self.goal {
+            Goal::AtMost(limit) => ratio <= limit,
+            Goal::AtLeast(floor) => ratio >= floor,
+        })
+    }
+
+    /// "met", or by how much the ratio missed, relative to the goal.
+    fn verdict(&self) -> String {
+        match (self.met(), self.ratio) {
+            (Some(true), _) => "**met**".to_owned(),
+            (Some(false), Some(ratio)) => {
+                let (limit, over) = match self.goal {
+                    Goal::AtMost(limit) => (limit, ratio / limit),
+                    Goal::AtLeast(floor) => (floor, floor / ratio),
+                };
+                format!("missed: {ratio:.2}× against {limit:.2}×, {over:.1} times off")
+            }
+            _ => "not measured".to_owned(),
+        }
+    }
+}
+
+/// The stage targets: our squashfs and NFS boots against initramfs-tools netboot's NFS boot,
+/// on one vCPU and on two.
+pub(super) fn stage_targets(variants: &[Variant]) -> Vec<Target> {
+    let stage = |label: &str| {
+        variants
+            .iter()
+            .find(|v| v.label == label)
+            .and_then(|v| median(&v.stages()))
+    };
+    let mut targets = Vec::new();
+    for suffix in ["", "-smp2"] {
+        let against = format!("itools-netboot{suffix}");
+        for (ours, what, limit) in [
+            ("diskless-squashfs", "squashfs over HTTP stage", 0.08),
+            ("diskless-nfs", "seed 003 NFS stage", 0.20),
+        ] {
+            let ours = format!("{ours}{suffix}");
+            let ratio = match (stage(&ours), stage(&against)) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            if ratio.is_none() && stage(&ours).is_none() {
+                continue;
+            }
+            targets.push(Target {
+                what: format!("{what}{}", if suffix.is_empty() { "" } else { ", -smp 2" }),
+                ours,
+                against: against.clone(),
+                ratio,
+                goal: Goal::AtMost(limit),
+            });
+        }
+    }
+    targets
+}
+
+pub(super) fn markdown_targets(s: &mut String, targets: &[Target]) {
+    if targets.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Targets (ratios of this run's medians)\n");
+    let _ = writeln!(s, "| target | ours | against | ratio | goal | verdict |");
+    let _ = writeln!(s, "|---|---|---|---:|---:|---|");
+    for t in targets {
+        let goal = match t.goal {
+            Goal::AtMost(limit) => format!("≤ {limit:.2}×"),
+            Goal::AtLeast(floor) => format!("≥ {floor:.2}×"),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | `{}` | {} | {goal} | {} |",
+            t.what,
+            t.ours,
+            t.against,
+            t.ratio.map_or("-".to_owned(), |r| format!("{r:.3}×")),
+            t.verdict()
+        );
+    }
+    let _ = writeln!(s);
+}
+
+/// The run BENCHMARKS.json held before this one: its date and its variants' boots.
+#[derive(Debug, Deserialize)]
+pub(super) struct Previous {
+    pub date: String,
+    pub variants: Vec<PreviousVariant>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PreviousVariant {
+    pub label: String,
+    pub boots: Vec<PreviousBoot>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PreviousBoot {
+    pub ok: bool,
+    #[serde(rename = "stage_s")]
+    pub stage: Option<f64>,
+    #[serde(default)]
+    pub steps: Vec<testbed::record::Step>,
+}
+
+impl Previous {
+    /// The previous run, if `root`'s BENCHMARKS.json holds one this can read.
+    pub fn read(root: &Path) -> Option<Previous> {
+        let text = std::fs::read_to_string(root.join("BENCHMARKS.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// The median of one step (or of the stage, `step` = None) over the boots that reached the
+/// root.
+fn step_median<'a>(
+    boots: impl Iterator<Item = (bool, Option<f64>, &'a [testbed::record::Step])>,
+    step: Option<&str>,
+) -> Option<f64> {
+    let values: Vec<f64> = boots
+        .filter(|(ok, _, _)| *ok)
+        .filter_map(|(_, stage, steps)| match step {
+            None => stage.map(|s| s * 1000.0),
+            Some(name) => steps.iter().find(|s| s.step == name).and_then(|s| s.millis),
+        })
+        .collect();
+    median(&values)
+}
+
+/// Before and after, step by step, for the variants both runs have.
+pub(super) fn markdown_before_after(s: &mut String, previous: &Previous, report: &Report) {
+    let pairs: Vec<(&PreviousVariant, &Variant)> = ["diskless-squashfs", "diskless-nfs"]
+        .iter()
+        .filter_map(|label| {
+            let before = previous.variants.iter().find(|v| v.label == *label)?;
+            let after = report.variants.iter().find(|v| v.label == *label)?;
+            Some((before, after))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## Before and after, step by step (ms, median)\n\nBefore: the run of {} (the \
+         BENCHMARKS.json this run replaced); after: this run. A step that did not exist \
+         shows as \"-\"; `root-modules` is the wait for the modules that loaded beside the \
+         network.\n",
+        previous.date
+    );
+    let mut steps: Vec<String> = Vec::new();
+    for (before, after) in &pairs {
+        // In the order of this run's boot, then steps only the earlier run had.
+        let names = after
+            .boots
+            .iter()
+            .flat_map(|b| b.steps.iter().map(|s| s.step.clone()))
+            .chain(
+                before
+                    .boots
+                    .iter()
+                    .flat_map(|b| b.steps.iter().map(|s| s.step.clone())),
+            );
+        for name in names {
+            if !steps.contains(&name) {
+                steps.push(name);
+            }
+        }
+    }
+    let _ = write!(s, "| step |");
+    for (_, after) in &pairs {
+        let _ = write!(s, " `{0}` before | `{0}` after |", after.label);
+    }
+    let _ = write!(s, "\n|---|");
+    for _ in &pairs {
+        let _ = write!(s, "---:|---:|");
+    }
+    let _ = writeln!(s);
+    let rows = steps
+        .iter()
+        .map(|n| (n.as_str(), Some(n.as_str())))
+        .chain([("**stage**", None)]);
+    for (title, step) in rows {
+        let _ = write!(s, "| {title} |");
+        for (before, after) in &pairs {
+            let b = step_median(
+                before
+                    .boots
+                    .iter()
+                    .map(|b| (b.ok, b.stage, b.steps.as_slice())),
+                step,
+            );
+            let a = step_median(
+                after
+                    .boots
+                    .iter()
+                    .map(|b| (b.ok, b.stage, b.steps.as_slice())),
+                step,
+            );
+            let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
+            let _ = write!(s, " {} | {} |", fmt(b), fmt(a));
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::bench::measure::Boot;
+
+    fn variant(label: &str, stages: &[f64]) -> Variant {
+        let mut v = Variant::new(label, String::new(), String::new());
+        v.boots = stages
+            .iter()
+            .map(|s| Boot {
+                ok: true,
+                stage: Some(*s),
+                ..Boot::default()
+            })
+            .collect();
+        v
+    }
+
+    #[test]
+    fn stage_targets_are_ratios_of_medians_on_the_same_vcpus() {
+        let variants = [
+            variant("diskless-squashfs", &[0.5, 0.3, 0.4]),
+            variant("itools-netboot", &[4.0, 5.0, 3.0]),
+            variant("diskless-nfs-smp2", &[1.0]),
+            variant("itools-netboot-smp2", &[2.0]),
+        ];
+        let targets = stage_targets(&variants);
+        let got: Vec<(&str, &str, Option<bool>)> = targets
+            .iter()
+            .map(|t| (t.ours.as_str(), t.against.as_str(), t.met()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("diskless-squashfs", "itools-netboot", Some(false)),
+                ("diskless-nfs-smp2", "itools-netboot-smp2", Some(false)),
+            ]
+        );
+        assert!((targets[0].ratio.unwrap_or_default() - 0.1).abs() < 1e-9);
+        assert!(
+            targets[0]
+                .verdict()
+                .starts_with("missed: 0.10× against 0.08×")
+        );
+        let met = Target {
+            ratio: Some(1.2),
+            goal: Goal::AtLeast(1.0),
+            ..targets[0].clone()
+        };
+        assert_eq!(met.verdict(), "**met**");
+    }
+
+    #[test]
+    fn the_previous_run_is_read_from_its_json() {
+        let json = r#"{"date":"2026-11-22T04:47:01Z","variants":[{"label":"diskless-nfs","what":"x",
+            "boots":[{"ok":true,"stage_s":1.5,"steps":[{"step":"mount","millis":400.0}]}]}]}"#;
+        let previous: Previous = serde_json::from_str(json).expect("parses");
+        let boots = &previous.variants[0].boots;
+        let iter = || boots.iter().map(|b| (b.ok, b.stage, b.steps.as_slice()));
+        assert_eq!(step_median(iter(), Some("mount")), Some(400.0));
+        assert_eq!(step_median(iter(), None), Some(1500.0));
+        assert_eq!(step_median(iter(), Some("fetch")), None);
+    }
+}
