@@ -89,18 +89,21 @@ impl Boot {
 
     fn finish(&mut self, step: Step, (started, cpu_before): (Instant, Duration), ok: bool) {
         let millis = started.elapsed().as_secs_f64() * 1000.0;
+        let cpu_millis = sys::thread_cpu_time()
+            .saturating_sub(cpu_before)
+            .as_secs_f64()
+            * 1000.0;
         if ok {
-            let cpu = sys::thread_cpu_time().saturating_sub(cpu_before);
             log::info!("{} done in {millis:.1} ms", step.name());
             log::debug!(
-                "{}: {:.1} ms on the CPU, the rest waiting",
-                step.name(),
-                cpu.as_secs_f64() * 1000.0
+                "{}: {cpu_millis:.1} ms on the CPU, the rest waiting",
+                step.name()
             );
         }
         self.steps.push(StepTime {
             step: step.name().to_owned(),
             millis,
+            cpu_millis,
         });
     }
 

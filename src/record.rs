@@ -9,6 +9,9 @@ use std::fmt::Write as _;
 pub struct StepTime {
     pub step: String,
     pub millis: f64,
+    /// Of `millis`, the time PID 1's thread was on the CPU (the kernel's work for its
+    /// syscalls included); the rest it waited (network, disks, other threads).
+    pub cpu_millis: f64,
 }
 
 /// A configuration archive laid over the root.
@@ -214,6 +217,8 @@ impl BootRecord {
                 push_str(out, &step.step);
                 out.push_str(", \"millis\": ");
                 push_millis(out, step.millis);
+                out.push_str(", \"cpu_millis\": ");
+                push_millis(out, step.cpu_millis);
                 out.push('}');
             }
             out.push_str("\n  ]");
@@ -324,10 +329,12 @@ mod tests {
                 StepTime {
                     step: "network".into(),
                     millis: 812.3456,
+                    cpu_millis: 20.5,
                 },
                 StepTime {
                     step: "fetch".into(),
                     millis: f64::NAN,
+                    cpu_millis: 1.0,
                 },
             ],
         };
@@ -361,8 +368,8 @@ mod tests {
     {"url": "http://10.0.2.2/nodes/525400123456.tar.gz", "sha256": "ab01", "bytes": 412, "entries": 3, "signer": "minisign public key 56 (file:x)"}
   ],
   "steps": [
-    {"step": "network", "millis": 812.346},
-    {"step": "fetch", "millis": null}
+    {"step": "network", "millis": 812.346, "cpu_millis": 20.5},
+    {"step": "fetch", "millis": null, "cpu_millis": 1.0}
   ]
 }
 "#;

@@ -58,6 +58,9 @@ pub struct Step {
     pub step: String,
     /// `null` in the file when the duration was not a finite number.
     pub millis: Option<f64>,
+    /// Of `millis`, PID 1's time on the CPU (absent from records of older inits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_millis: Option<f64>,
 }
 
 impl BootRecord {
@@ -119,10 +122,12 @@ mod tests {
                 diskless::record::StepTime {
                     step: "fetch".to_owned(),
                     millis: 569.111,
+                    cpu_millis: 120.25,
                 },
                 diskless::record::StepTime {
                     step: "mount".to_owned(),
                     millis: f64::NAN,
+                    cpu_millis: 3.0,
                 },
             ],
         };
@@ -157,10 +162,12 @@ mod tests {
                     Step {
                         step: "fetch".to_owned(),
                         millis: Some(569.111),
+                        cpu_millis: Some(120.25),
                     },
                     Step {
                         step: "mount".to_owned(),
                         millis: None,
+                        cpu_millis: Some(3.0),
                     },
                 ],
             }

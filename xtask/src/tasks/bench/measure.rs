@@ -178,6 +178,7 @@ mod tests {
             steps: vec![Step {
                 step: "fetch".to_owned(),
                 millis: Some(569.111),
+                cpu_millis: None,
             }],
         };
         assert_eq!(

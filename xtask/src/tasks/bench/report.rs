@@ -219,7 +219,11 @@ impl Report {
         if !ours.is_empty() {
             let _ = writeln!(
                 s,
-                "\n## Our stage, step by step (ms, median; from /run/diskless/boot.json)\n"
+                "\n## Our stage, step by step (ms, median; from /run/diskless/boot.json)\n\n\
+                 Each cell: the step's wall time (and, in brackets, how much of it PID 1's thread \
+                 was on the CPU, the kernel's work for its syscalls included: on one vCPU the \
+                 rest is waiting for the network, or the CPU given to the thread loading the \
+                 root's modules).\n"
             );
             let mut steps: Vec<String> = Vec::new();
             for v in &ours {
@@ -244,25 +248,33 @@ impl Report {
                 let _ = write!(s, "| {row} |");
                 let counts = |step: &Step| step.step == row || row == "(sum of steps)";
                 for v in &ours {
-                    let per_boot: Vec<f64> = v
-                        .boots
-                        .iter()
-                        .filter(|b| b.ok)
-                        // A step this kind of boot does not have (fetch on NFS) shows as "-".
-                        .filter(|b| b.steps.iter().any(counts))
-                        .map(|b| {
-                            b.steps
-                                .iter()
-                                .filter(|step| counts(step))
-                                .filter_map(|step| step.millis)
-                                .sum()
-                        })
-                        .collect();
-                    let _ = write!(
-                        s,
-                        " {} |",
-                        median(&per_boot).map_or("-".to_owned(), |m| format!("{m:.0}"))
-                    );
+                    let per_boot = |of: fn(&Step) -> Option<f64>| -> Vec<f64> {
+                        v.boots
+                            .iter()
+                            .filter(|b| b.ok)
+                            // A step this kind of boot does not have (fetch on NFS) is "-".
+                            .filter(|b| b.steps.iter().any(counts))
+                            .map(|b| {
+                                b.steps
+                                    .iter()
+                                    .filter(|step| counts(step))
+                                    .filter_map(of)
+                                    .sum()
+                            })
+                            .collect()
+                    };
+                    let wall = median(&per_boot(|step| step.millis));
+                    let cpu = median(&per_boot(|step| step.cpu_millis)).filter(|_| {
+                        v.boots
+                            .iter()
+                            .all(|b| b.steps.iter().all(|st| st.cpu_millis.is_some()))
+                    });
+                    let cell = match (wall, cpu) {
+                        (Some(wall), Some(cpu)) => format!("{wall:.0} ({cpu:.0})"),
+                        (Some(wall), None) => format!("{wall:.0}"),
+                        _ => "-".to_owned(),
+                    };
+                    let _ = write!(s, " {cell} |");
                 }
                 let _ = writeln!(s);
             }
@@ -497,10 +509,12 @@ mod tests {
                 Step {
                     step: "fetch".to_owned(),
                     millis: Some(fetch),
+                    cpu_millis: None,
                 },
                 Step {
                     step: "mount".to_owned(),
                     millis: Some(100.0),
+                    cpu_millis: None,
                 },
             ],
         };
