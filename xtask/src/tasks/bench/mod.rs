@@ -12,11 +12,14 @@
 //! - [`ours`]: our images and our squashfs boots; [`nfs`]: the NFS bed (network namespace,
 //!   ganesha, portmapper) that ours and initramfs-tools boot against;
 //! - [`baselines`]: initramfs-tools and dracut, built and booted as BASELINES.md did;
+//! - [`debian`]: a real Debian 12 root from kernel start to multi-user.target, ours against
+//!   dracut and initramfs-tools, timed by the root's systemd;
 //! - [`fetch`]: host-side fetch throughput against curl + sha256sum;
 //! - [`sizes`]: image sizes and what each crate adds to /init (cargo-bloat);
 //! - [`report`]: BENCHMARKS.md and BENCHMARKS.json.
 
 mod baselines;
+mod debian;
 mod fetch;
 mod measure;
 mod nfs;
@@ -28,7 +31,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
@@ -46,16 +49,20 @@ BENCHMARKS.json (raw runs; a copy in target/bench/results.json):
   nfs          our init, seed 003's NFS root with a per-node directory
   itools       initramfs-tools MODULES=netboot and MODULES=most, BOOT=nfs, same NFS root
   dracut       dracut 059 livenet (systemd), the same squashfs over HTTP
+  debian       a real Debian 12 root (systemd) from kernel start to multi-user.target:
+               ours and dracut livenet with its squashfs over HTTP, ours and
+               initramfs-tools netboot with it as an NFS root (-m 2048; 3 boots each
+               unless --boots is given)
   sizes        init binary, modules, zstd and gzip images, per-crate size (cargo-bloat)
   fetch        host-side fetch+verify of 1 GiB against curl + sha256sum, peak RSS
 Needs root (network namespace, /lib/modules for mkinitramfs) and installs what is missing
 with scripts/install-deps.sh.
 
 options:
-  --boots N    boots per variant (default 5)
+  --boots N    boots per variant (default 5; debian: 3)
   --quick      one boot per variant, no cargo-bloat, a 256 MiB fetch (development)
-  --skip WHAT  leave out squashfs, squashfs-256, nfs, itools, dracut, bloat or fetch
-               (repeatable)
+  --skip WHAT  leave out squashfs, squashfs-256, nfs, itools, dracut, debian, bloat or
+               fetch (repeatable)
   -h, --help   this text
 ";
 
@@ -73,22 +80,35 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Debug, Clone)]
 struct Args {
     boots: usize,
+    /// Boots per variant of the Debian part: a Debian boot takes a minute under TCG.
+    debian_boots: usize,
     quick: bool,
     skip: Vec<String>,
+    /// When this run began: images built since then are reused by later parts.
+    started: SystemTime,
 }
 
 impl Args {
     fn runs(&self, what: &str) -> bool {
         !self.skip.iter().any(|s| s == what)
     }
+
+    /// Whether an earlier part of this run built `path` (a baseline's image is the same for
+    /// every root it boots).
+    fn built_this_run(&self, path: &Path) -> bool {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= self.started)
+    }
 }
 
-const SKIPPABLE: [&str; 7] = [
+const SKIPPABLE: [&str; 8] = [
     "squashfs",
     "squashfs-256",
     "nfs",
     "itools",
     "dracut",
+    "debian",
     "bloat",
     "fetch",
 ];
@@ -97,8 +117,10 @@ fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     use lexopt::prelude::*;
     let mut parsed = Args {
         boots: 5,
+        debian_boots: 3,
         quick: false,
         skip: Vec::new(),
+        started: SystemTime::now(),
     };
     let mut boots_given = false;
     let mut parser = lexopt::Parser::from_args(args);
@@ -125,6 +147,9 @@ fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     }
     if parsed.quick && !boots_given {
         parsed.boots = 1;
+    }
+    if parsed.quick || boots_given {
+        parsed.debian_boots = parsed.boots;
     }
     if parsed.boots == 0 {
         bail!("--boots must be at least 1");
@@ -168,6 +193,9 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         let (variant, size) = baselines::dracut(&args, &kernel, &out)?;
         report.sizes.push(size);
         report.variants.push(variant);
+    }
+    if args.runs("debian") {
+        debian::run(&args, &kernel, &ours, &out, &mut report)?;
     }
     if args.runs("fetch") {
         report.fetch = Some(fetch::measure(&args, &out)?);
@@ -241,7 +269,7 @@ mod tests {
         assert_eq!(
             only(&["nfs"]),
             "cargo xtask bench --skip squashfs --skip squashfs-256 --skip itools --skip dracut \
-             --skip bloat --skip fetch"
+             --skip debian --skip bloat --skip fetch"
         );
     }
 }

@@ -12,7 +12,7 @@ use xshell::{Shell, cmd};
 use testbed::record::Step;
 
 use super::fetch::FetchResult;
-use super::measure::Variant;
+use super::measure::{CHECKER, Variant};
 use super::sizes::{CrateSize, SizeRow};
 use super::{Args, MIB, key_value, only};
 
@@ -171,7 +171,7 @@ impl Report {
             "| variant | what | boots ok | **stage** median | range | Run /init (k) | host launch→root init | stage vs itools netboot | vs dracut livenet |"
         );
         let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
-        for v in &self.variants {
+        for v in self.variants.iter().filter(|v| v.root == CHECKER) {
             let st = v.stages();
             let ok = v.boots.iter().filter(|b| b.ok).count();
             let range = match (min(&st), max(&st)) {
@@ -200,12 +200,14 @@ impl Report {
         let ours: Vec<&Variant> = self
             .variants
             .iter()
-            .filter(|v| v.label.starts_with("diskless"))
+            // On the Debian root too: its fetch shows what a 137 MiB image costs.
+            .filter(|v| v.label.contains("diskless"))
             .collect();
         if !ours.is_empty() {
             let _ = writeln!(
                 s,
-                "\n## Our stage, step by step (ms, median; from /run/diskless/boot.json)\n"
+                "\n## Our stage, step by step (ms, median; from /run/diskless/boot.json, on the \
+                 Debian root from the same steps' kmsg lines)\n"
             );
             let mut steps: Vec<String> = Vec::new();
             for v in &ours {
@@ -253,6 +255,8 @@ impl Report {
                 let _ = writeln!(s);
             }
         }
+
+        s.push_str(&super::debian::section(&self.variants));
 
         let _ = writeln!(s, "\n## Sizes (bytes)\n");
         let reference = self
@@ -417,7 +421,7 @@ impl Report {
     }
 }
 
-fn median(values: &[f64]) -> Option<f64> {
+pub(super) fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -428,15 +432,15 @@ fn median(values: &[f64]) -> Option<f64> {
     }
 }
 
-fn min(values: &[f64]) -> Option<f64> {
+pub(super) fn min(values: &[f64]) -> Option<f64> {
     values.iter().copied().min_by(f64::total_cmp)
 }
 
-fn max(values: &[f64]) -> Option<f64> {
+pub(super) fn max(values: &[f64]) -> Option<f64> {
     values.iter().copied().max_by(f64::total_cmp)
 }
 
-fn fmt_opt(v: Option<f64>) -> String {
+pub(super) fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("-".to_owned(), |x| format!("{x:.2}"))
 }
 
@@ -485,6 +489,7 @@ mod tests {
                     millis: Some(100.0),
                 },
             ],
+            systemd: None,
         };
         let mut variant = Variant::new(
             "diskless-squashfs",
