@@ -47,6 +47,10 @@ pub(super) struct Systemd {
     pub state: String,
     /// `systemctl --failed`, one unit per entry.
     pub failed_units: Vec<String>,
+    /// `systemctl is-active ssh`: whether the node can be logged into.
+    pub sshd: String,
+    /// Lines the journal holds at priority err or worse.
+    pub journal_errors: usize,
     /// `systemd-analyze time`'s first line, as printed.
     pub analyze: String,
     /// Kernel start to the first userspace process systemd knows of (the initrd's systemd, or
@@ -64,6 +68,8 @@ impl Systemd {
     fn from_report(report: &testbed::debian::Report) -> Systemd {
         let mut figures = analyze_parts(&report.analyze);
         figures.state.clone_from(&report.state);
+        figures.sshd.clone_from(&report.ssh);
+        figures.journal_errors = report.journal_errors.len();
         figures.failed_units = report
             .failed_units
             .iter()
@@ -79,7 +85,7 @@ impl Systemd {
     }
 
     fn clean(&self) -> bool {
-        self.state == "running" && self.failed_units.is_empty()
+        self.state == "running" && self.failed_units.is_empty() && self.sshd == "active"
     }
 }
 
@@ -411,18 +417,33 @@ pub(super) fn section(variants: &[Variant]) -> String {
          Ours on NFS also mounts the node's NFSv4.1 directory, /home and /etc/ssh from it, and \
          keeps /etc, /var and /tmp in RAM over the read-only root (`diskless.volatile`'s \
          default); initramfs-tools mounts the same read-only export and nothing else, so the \
-         root's units that write to /etc or /var fail there, as they would on a node booted \
-         that way. Each of our NFS boots is the node's first (its directory is removed before \
-         the boot), so it makes its host keys as the squashfs boots do."
+         root's units that write to /etc or /var fail there (the state column), as they would \
+         on a node booted that way: its userspace does less than ours, which starts sshd \
+         (after making its RSA, ECDSA and Ed25519 host keys, seconds under TCG), logind and \
+         containerd. Each of our NFS boots is the node's first (its directory is removed \
+         before the boot), so it makes its host keys as the squashfs boots do."
     );
     s
 }
 
-/// `running (3)`, or `degraded (2), running (1); failed: ssh.service` for a variant's boots.
+/// `running (3)`, or `degraded (2), running (1); failed: ssh.service; sshd failed (2); 45
+/// journal errors (median)` for a variant's boots.
 fn states(v: &Variant) -> String {
+    use std::fmt::Write as _;
     let mut counts: Vec<(String, usize)> = Vec::new();
     let mut failed: Vec<String> = Vec::new();
+    let mut sshd: Vec<(String, usize)> = Vec::new();
+    let mut errors: Vec<f64> = Vec::new();
     for boot in &v.boots {
+        if let Some(systemd) = &boot.systemd {
+            errors.push(systemd.journal_errors as f64);
+            if systemd.sshd != "active" {
+                match sshd.iter_mut().find(|(s, _)| *s == systemd.sshd) {
+                    Some((_, n)) => *n += 1,
+                    None => sshd.push((systemd.sshd.clone(), 1)),
+                }
+            }
+        }
         let state = boot
             .systemd
             .as_ref()
@@ -446,6 +467,13 @@ fn states(v: &Variant) -> String {
     if !failed.is_empty() {
         text.push_str("; failed: ");
         text.push_str(&failed.join(", "));
+    }
+    for (state, n) in &sshd {
+        let state = if state.is_empty() { "unknown" } else { state };
+        let _ = write!(text, "; sshd {state} ({n})");
+    }
+    if let Some(errors) = median(&errors).filter(|e| *e > 0.0) {
+        let _ = write!(text, "; {errors:.0} journal errors");
     }
     text
 }
@@ -505,6 +533,13 @@ mod tests {
             host_root: Some(total + 0.5),
             systemd: Some(Systemd {
                 state: state.to_owned(),
+                sshd: if failed.is_empty() {
+                    "active"
+                } else {
+                    "failed"
+                }
+                .to_owned(),
+                journal_errors: failed.len() * 10,
                 failed_units: failed.iter().map(|u| (*u).to_owned()).collect(),
                 total_s: Some(total),
                 userspace_s: Some(total - 4.0),
@@ -552,7 +587,8 @@ mod tests {
         assert!(
             md.contains(
                 "| 2/3 | **50.00** | 40.0–60.0 | 2.00 | - | 46.0 | 50.5 | 1.00× | degraded (2), \
-                 no report (1); failed: ssh.service, systemd-random-seed.service |"
+                 no report (1); failed: ssh.service, systemd-random-seed.service; sshd failed (2); \
+                 15 journal errors |"
             ),
             "{md}"
         );
