@@ -98,17 +98,20 @@ fn analyze_parts(line: &str) -> Systemd {
     let Some(rest) = line.trim().strip_prefix("Startup finished in ") else {
         return figures;
     };
+    // To the millisecond systemd prints: `1min 8.433s` is 68.433, not 68.43299999999999.
+    let secs = |span: &str| {
+        testbed::debian::parse_systemd_timespan(span).map(|s| (s * 1000.0).round() / 1000.0)
+    };
     let (parts, total) = rest.split_once(" = ").unwrap_or((rest, ""));
-    figures.total_s = testbed::debian::parse_systemd_timespan(total);
+    figures.total_s = secs(total);
     for part in parts.split(" + ") {
         let Some((span, label)) = part.rsplit_once(" (") else {
             continue;
         };
-        let secs = testbed::debian::parse_systemd_timespan(span);
         match label.trim_end_matches(')') {
-            "kernel" => figures.kernel_s = secs,
-            "initrd" => figures.initrd_s = secs,
-            "userspace" => figures.userspace_s = secs,
+            "kernel" => figures.kernel_s = secs(span),
+            "initrd" => figures.initrd_s = secs(span),
+            "userspace" => figures.userspace_s = secs(span),
             _ => {}
         }
     }
@@ -498,6 +501,10 @@ mod tests {
         assert_eq!(dracut.initrd_s, Some(26.1));
         assert_eq!(dracut.userspace_s, Some(60.5));
         assert_eq!(dracut.total_s, Some(89.1));
+        let minutes = analyze_parts(
+            "Startup finished in 25.104s (kernel) + 43.328s (userspace) = 1min 8.433s",
+        );
+        assert_eq!(minutes.total_s, Some(68.433));
         assert_eq!(dracut.root_init(), Some(28.6));
 
         // Not finished, or not there: no figures, the line kept as it was.

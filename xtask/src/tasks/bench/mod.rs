@@ -265,6 +265,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn images_built_since_the_run_began_are_reused() {
+        let image = std::env::temp_dir().join(format!("bench-built-{}", std::process::id()));
+        std::fs::write(&image, "image").expect("writes");
+        let args = |started| Args {
+            boots: 1,
+            debian_boots: 1,
+            quick: true,
+            skip: Vec::new(),
+            started,
+        };
+        let hour = Duration::from_secs(3600);
+        assert!(args(SystemTime::now() - hour).built_this_run(&image));
+        assert!(!args(SystemTime::now() + hour).built_this_run(&image));
+        std::fs::remove_file(&image).expect("removes");
+        assert!(!args(SystemTime::now() - hour).built_this_run(&image));
+    }
+
+    #[test]
+    fn debian_boots_three_times_unless_told() {
+        let parse = |args: &[&str]| {
+            super::parse(args.iter().map(OsString::from).collect())
+                .expect("parses")
+                .expect("not --help")
+        };
+        let default = parse(&[]);
+        assert_eq!((default.boots, default.debian_boots), (5, 3));
+        let quick = parse(&["--quick"]);
+        assert_eq!((quick.boots, quick.debian_boots), (1, 1));
+        let given = parse(&["--boots", "2"]);
+        assert_eq!((given.boots, given.debian_boots), (2, 2));
+        assert!(super::parse(vec!["--skip".into(), "debain".into()]).is_err());
+    }
+
+    #[test]
     fn rows_run_alone_with_every_other_part_skipped() {
         assert_eq!(
             only(&["nfs"]),
