@@ -366,8 +366,10 @@ pub(super) fn section(variants: &[Variant]) -> String {
          kernel start until the default target (graphical.target, nothing beyond \
          multi-user.target on this root) is reached and every start job is done. The stage is \
          `Run /init` (kmsg) to the root's systemd starting (systemd's kernel + initrd parts); \
-         only dracut's initramfs runs systemd, so only it has an initrd part. State and failed \
-         units are as `systemctl` reported them.\n"
+         only dracut's initramfs runs systemd, so only it has an initrd part. A boot is ok when \
+         the check reported (multi-user.target reached, `systemd-analyze` done), whatever the \
+         state; state, failed units, sshd and the journal's errors are as the root reported \
+         them.\n"
     );
     let _ = writeln!(
         s,

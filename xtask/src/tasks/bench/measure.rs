@@ -25,7 +25,8 @@ pub(super) struct Boot {
     /// The initramfs stage: `root_kmsg - run_init`, to the microsecond of the kernel's clock.
     #[serde(rename = "stage_s")]
     pub stage: Option<f64>,
-    /// Host seconds from QEMU's launch to the checker's ROOT-INIT-REACHED line.
+    /// Host seconds from QEMU's launch to the checker's ROOT-INIT-REACHED line (on the Debian
+    /// root: to systemd's "Reached target multi-user.target" line).
     #[serde(rename = "host_root_s")]
     pub host_root: Option<f64>,
     pub log: PathBuf,
