@@ -520,7 +520,7 @@ impl Report {
 }
 
 /// A systemd timespan (`1min 2.398s`, `32.310s`, `850ms`) in seconds.
-fn parse_systemd_timespan(text: &str) -> Option<f64> {
+pub fn parse_systemd_timespan(text: &str) -> Option<f64> {
     let mut total = 0.0;
     for word in text.split_whitespace() {
         let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());

@@ -43,6 +43,10 @@ pub(super) fn ensure_tools() -> Result<()> {
     Ok(())
 }
 
+/// BASELINES.md section 2's command line for initramfs-tools' NFS root, from the `/clients`
+/// export of the bed in [`super::nfs`]; `rd.emergency` means nothing to it.
+pub(super) const ITOOLS_CMDLINE: &str = "root=/dev/nfs nfsroot=10.0.2.2:/clients,tcp,v3 ip=dhcp";
+
 /// initramfs-tools with MODULES=netboot and MODULES=most, BOOT=nfs, booting the NFS root that
 /// [`super::nfs`] serves in `ns`; klibc finds the ports through the portmapper there.
 pub(super) fn initramfs_tools(
@@ -51,17 +55,13 @@ pub(super) fn initramfs_tools(
     out: &Path,
     ns: &NetNs,
 ) -> Result<Vec<(Variant, Option<SizeRow>)>> {
-    install_kernel_for_mkinitramfs(kernel)?;
-    // BASELINES.md section 2's command line; `rd.emergency` means nothing to it.
-    let cmdline = "root=/dev/nfs nfsroot=10.0.2.2:/clients,tcp,v3 ip=dhcp";
     let mut rows = Vec::new();
     let mut runs = vec![("netboot", 1), ("most", 1)];
     if args.runs("smp2") {
         runs.push(("netboot", 2));
     }
     for (modules, cpus) in runs {
-        let image = out.join(format!("initrd-itools-{modules}.img"));
-        let size = mkinitramfs(kernel, out, modules, &image)?;
+        let (image, size) = itools_image(args, kernel, out, modules)?;
         let mut variant = Variant::new(
             &with_cpus(&format!("itools-{modules}"), cpus),
             format!(
@@ -69,7 +69,7 @@ pub(super) fn initramfs_tools(
                 smp_note(cpus)
             ),
             format!(
-                "{}  # mkinitramfs MODULES={modules}; append: {cmdline}",
+                "{}  # mkinitramfs MODULES={modules}; append: {ITOOLS_CMDLINE}",
                 only(&["itools"])
             ),
         );
@@ -77,7 +77,7 @@ pub(super) fn initramfs_tools(
             let qemu = Qemu::new(&kernel.vmlinuz, &image)
                 .name(name)
                 .cpus(cpus)
-                .append(cmdline)
+                .append(ITOOLS_CMDLINE)
                 .nic_with(Nic::new(MAC))
                 .timeout(BOOT_TIMEOUT);
             Ok(ns.qemu(qemu)?)
@@ -91,29 +91,31 @@ pub(super) fn initramfs_tools(
     Ok(rows)
 }
 
+/// initramfs-tools' image with MODULES=`modules` (BASELINES.md section 2's configuration),
+/// built unless this run built it already.
+pub(super) fn itools_image(
+    args: &Args,
+    kernel: &Kernel,
+    out: &Path,
+    modules: &str,
+) -> Result<(PathBuf, SizeRow)> {
+    install_kernel_for_mkinitramfs(kernel)?;
+    let image = out.join(format!("initrd-itools-{modules}.img"));
+    let size = if args.built_this_run(&image) {
+        size_row(
+            format!("initramfs-tools MODULES={modules}, zstd -9"),
+            &image,
+        )?
+    } else {
+        mkinitramfs(kernel, out, modules, &image)?
+    };
+    Ok((image, size))
+}
+
 /// dracut's livenet (with systemd, the image dracut builds by default here) fetching the
 /// checker squashfs over HTTP, as BASELINES.md section 2 built and booted it.
 pub(super) fn dracut(args: &Args, kernel: &Kernel, out: &Path) -> Result<(Variant, SizeRow)> {
-    install_kernel_for_mkinitramfs(kernel)?;
-    let image = out.join("initrd-dracut-livenet.img");
-    let sh = Shell::new()?;
-    let version = &kernel.version;
-    // network-legacy: with systemd installed dracut 059 picks systemd-networkd, which never
-    // runs livenet's netroot hook (dracutdevs/dracut#1822); dhclient does.
-    cmd!(
-        sh,
-        "dracut --force --no-hostonly --zstd --add 'network-legacy livenet dmsquash-live' --kver {version} {image}"
-    )
-    .run()
-    .context("running dracut (apt-get install dracut-core dracut-network dracut-live)")?;
-    let size = SizeRow {
-        what: "dracut livenet (systemd), zstd -15".to_owned(),
-        image: std::fs::metadata(&image)?.len(),
-        cpio: uncompressed_len(&sh, &image),
-        init: 0,
-        modules: 0,
-        module_count: 0,
-    };
+    let (image, size) = dracut_image(args, kernel, out)?;
     let root = ours::squashfs_image(out, 0)?;
     let name = root
         .file_name()
@@ -121,10 +123,7 @@ pub(super) fn dracut(args: &Args, kernel: &Kernel, out: &Path) -> Result<(Varian
         .context("image name")?
         .to_owned();
     let server = HttpServer::serve_dir(out).context("starting the HTTP server")?;
-    let cmdline = format!(
-        "root=live:{} rd.live.overlay.overlayfs=1 ip=dhcp rd.neednet=1",
-        server.url_for(&name)
-    );
+    let cmdline = dracut_cmdline(&server.url_for(&name));
     let mut variant = Variant::new(
         "dracut-livenet",
         "dracut 059 livenet + systemd, squashfs over HTTP (0.9 MiB image)".to_owned(),
@@ -138,6 +137,46 @@ pub(super) fn dracut(args: &Args, kernel: &Kernel, out: &Path) -> Result<(Varian
             .timeout(BOOT_TIMEOUT))
     })?;
     Ok((variant, size))
+}
+
+/// dracut livenet's command line for a squashfs at `url`: the image is the root itself (no
+/// LiveOS/rootfs.img inside), under an overlayfs so that the root is writable.
+pub(super) fn dracut_cmdline(url: &str) -> String {
+    format!("root=live:{url} rd.live.overlay.overlayfs=1 ip=dhcp rd.neednet=1")
+}
+
+/// dracut's livenet image, built unless this run built it already.
+pub(super) fn dracut_image(args: &Args, kernel: &Kernel, out: &Path) -> Result<(PathBuf, SizeRow)> {
+    install_kernel_for_mkinitramfs(kernel)?;
+    let image = out.join("initrd-dracut-livenet.img");
+    let what = "dracut livenet (systemd), zstd -15".to_owned();
+    if args.built_this_run(&image) {
+        return Ok((image.clone(), size_row(what, &image)?));
+    }
+    let sh = Shell::new()?;
+    let version = &kernel.version;
+    // network-legacy: with systemd installed dracut 059 picks systemd-networkd, which never
+    // runs livenet's netroot hook (dracutdevs/dracut#1822); dhclient does.
+    cmd!(
+        sh,
+        "dracut --force --no-hostonly --zstd --add 'network-legacy livenet dmsquash-live' --kver {version} {image}"
+    )
+    .run()
+    .context("running dracut (apt-get install dracut-core dracut-network dracut-live)")?;
+    let size = size_row(what, &image)?;
+    Ok((image, size))
+}
+
+/// A baseline image's row in the size table.
+fn size_row(what: String, image: &Path) -> Result<SizeRow> {
+    Ok(SizeRow {
+        what,
+        image: std::fs::metadata(image)?.len(),
+        cpio: uncompressed_len(&Shell::new()?, image),
+        init: 0,
+        modules: 0,
+        module_count: 0,
+    })
 }
 
 /// mkinitramfs reads modules from /lib/modules/<kver> and the kernel's config from /boot, as
@@ -190,14 +229,7 @@ fn mkinitramfs(kernel: &Kernel, out: &Path, modules: &str, image: &Path) -> Resu
     cmd!(sh, "mkinitramfs -d {conf} -o {image} {version}")
         .run()
         .context("running mkinitramfs")?;
-    Ok(SizeRow {
-        what: format!("initramfs-tools MODULES={modules}, zstd -9"),
-        image: std::fs::metadata(image)?.len(),
-        cpio: uncompressed_len(&sh, image),
-        init: 0,
-        modules: 0,
-        module_count: 0,
-    })
+    size_row(format!("initramfs-tools MODULES={modules}, zstd -9"), image)
 }
 
 /// The size of a zstd image's cpio (0 when zstd cannot read it).

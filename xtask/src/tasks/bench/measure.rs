@@ -18,24 +18,31 @@ pub(super) struct Boot {
     /// Kernel time of "Run /init as init process".
     #[serde(rename = "run_init_k")]
     pub run_init: Option<f64>,
-    /// Kernel time of the root's `ROOT-INIT-KMSG`.
+    /// Kernel time of the root's `ROOT-INIT-KMSG` (on the Debian root: when its systemd
+    /// started, `systemd-analyze`'s kernel plus initrd parts).
     #[serde(rename = "root_kmsg_k")]
     pub root_kmsg: Option<f64>,
     /// The initramfs stage: `root_kmsg - run_init`, to the microsecond of the kernel's clock.
     #[serde(rename = "stage_s")]
     pub stage: Option<f64>,
-    /// Host seconds from QEMU's launch to the checker's ROOT-INIT-REACHED line.
+    /// Host seconds from QEMU's launch to the checker's ROOT-INIT-REACHED line (on the Debian
+    /// root: to systemd's "Reached target multi-user.target" line).
     #[serde(rename = "host_root_s")]
     pub host_root: Option<f64>,
     pub log: PathBuf,
     /// Our init's steps from /run/diskless/boot.json (none for the baselines).
     pub steps: Vec<Step>,
+    /// What the Debian root's systemd reported (none on the checker root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<super::debian::Systemd>,
 }
 
 /// One row of the report: a way of booting, and its boots.
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct Variant {
     pub label: String,
+    /// The root booted: [`CHECKER`] or [`super::debian::ROOT`].
+    pub root: &'static str,
     pub what: String,
     /// The command that runs this row alone (BENCHMARKS.md's "Reproduce").
     #[serde(skip)]
@@ -47,6 +54,7 @@ impl Variant {
     pub fn new(label: &str, what: String, reproduce: String) -> Variant {
         Variant {
             label: label.to_owned(),
+            root: CHECKER,
             what,
             reproduce,
             boots: Vec::new(),
@@ -63,15 +71,18 @@ impl Variant {
     }
 }
 
+/// The checker root (testbed::RootSpec): a static /sbin/init that reports and powers off.
+pub(super) const CHECKER: &str = "checker";
+
 /// The kernel timestamp of a `[    3.785281] message` dmesg line.
-fn kmsg_time(line: &str) -> Option<f64> {
+pub(super) fn kmsg_time(line: &str) -> Option<f64> {
     let rest = line.trim_start().strip_prefix('[')?;
     let (t, _) = rest.split_once(']')?;
     t.trim().parse().ok()
 }
 
 /// `later - earlier` rounded to microseconds, the resolution of the kernel's timestamps.
-fn interval(earlier: Option<f64>, later: Option<f64>) -> Option<f64> {
+pub(super) fn interval(earlier: Option<f64>, later: Option<f64>) -> Option<f64> {
     Some(((later? - earlier?) * 1e6).round() / 1e6)
 }
 
@@ -107,6 +118,7 @@ fn measure(qemu: Qemu) -> Result<Boot> {
         host_root: log.time_of("ROOT-INIT-REACHED"),
         log: log.log_path.clone(),
         steps,
+        systemd: None,
     };
     if !boot.ok {
         eprintln!(
@@ -180,6 +192,7 @@ mod tests {
                 millis: Some(569.111),
                 cpu_millis: None,
             }],
+            systemd: None,
         };
         assert_eq!(
             serde_json::to_string(&boot).expect("serializes"),

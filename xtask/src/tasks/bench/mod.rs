@@ -12,11 +12,14 @@
 //! - [`ours`]: our images and our squashfs boots; [`nfs`]: the NFS bed (network namespace,
 //!   ganesha, portmapper) that ours and initramfs-tools boot against;
 //! - [`baselines`]: initramfs-tools and dracut, built and booted as BASELINES.md did;
+//! - [`debian`]: a real Debian 12 root from kernel start to multi-user.target, ours against
+//!   dracut and initramfs-tools, timed by the root's systemd;
 //! - [`fetch`]: host-side fetch throughput against curl + sha256sum;
 //! - [`sizes`]: image sizes and what each crate adds to /init (cargo-bloat);
 //! - [`report`]: BENCHMARKS.md and BENCHMARKS.json.
 
 mod baselines;
+mod debian;
 mod fetch;
 mod measure;
 mod nfs;
@@ -29,7 +32,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
@@ -48,16 +51,20 @@ BENCHMARKS.json (raw runs; a copy in target/bench/results.json):
   smp2         squashfs, nfs and itools netboot again with -smp 2 (what parallelism buys)
   itools       initramfs-tools MODULES=netboot and MODULES=most, BOOT=nfs, same NFS root
   dracut       dracut 059 livenet (systemd), the same squashfs over HTTP
+  debian       a real Debian 12 root (systemd) from kernel start to multi-user.target:
+               ours and dracut livenet with its squashfs over HTTP, ours and
+               initramfs-tools netboot with it as an NFS root (-m 2048; 3 boots each
+               unless --boots is given)
   sizes        init binary, modules, zstd and gzip images, per-crate size (cargo-bloat)
   fetch        host-side fetch+verify of 1 GiB against curl + sha256sum, peak RSS
 Needs root (network namespace, /lib/modules for mkinitramfs) and installs what is missing
 with scripts/install-deps.sh.
 
 options:
-  --boots N    boots per variant (default 5)
+  --boots N    boots per variant (default 5; debian: 3)
   --quick      one boot per variant, no cargo-bloat, a 256 MiB fetch (development)
-  --skip WHAT  leave out squashfs, squashfs-256, nfs, smp2, itools, dracut, bloat or fetch
-               (repeatable)
+  --skip WHAT  leave out squashfs, squashfs-256, nfs, smp2, itools, dracut, debian, bloat
+               or fetch (repeatable)
   -h, --help   this text
 ";
 
@@ -75,23 +82,36 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Debug, Clone)]
 struct Args {
     boots: usize,
+    /// Boots per variant of the Debian part: a Debian boot takes a minute under TCG.
+    debian_boots: usize,
     quick: bool,
     skip: Vec<String>,
+    /// When this run began: images built since then are reused by later parts.
+    started: SystemTime,
 }
 
 impl Args {
     fn runs(&self, what: &str) -> bool {
         !self.skip.iter().any(|s| s == what)
     }
+
+    /// Whether an earlier part of this run built `path` (a baseline's image is the same for
+    /// every root it boots).
+    fn built_this_run(&self, path: &Path) -> bool {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= self.started)
+    }
 }
 
-const SKIPPABLE: [&str; 8] = [
+const SKIPPABLE: [&str; 9] = [
     "squashfs",
     "squashfs-256",
     "nfs",
     "smp2",
     "itools",
     "dracut",
+    "debian",
     "bloat",
     "fetch",
 ];
@@ -100,8 +120,10 @@ fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     use lexopt::prelude::*;
     let mut parsed = Args {
         boots: 5,
+        debian_boots: 3,
         quick: false,
         skip: Vec::new(),
+        started: SystemTime::now(),
     };
     let mut boots_given = false;
     let mut parser = lexopt::Parser::from_args(args);
@@ -128,6 +150,9 @@ fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     }
     if parsed.quick && !boots_given {
         parsed.boots = 1;
+    }
+    if parsed.quick || boots_given {
+        parsed.debian_boots = parsed.boots;
     }
     if parsed.boots == 0 {
         bail!("--boots must be at least 1");
@@ -176,6 +201,9 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         let (variant, size) = baselines::dracut(&args, &kernel, &out)?;
         report.sizes.push(size);
         report.variants.push(variant);
+    }
+    if args.runs("debian") {
+        debian::run(&args, &kernel, &ours, &out, &mut report)?;
     }
     if args.runs("fetch") {
         report.fetch = Some(fetch::measure(&args, &out)?);
@@ -264,11 +292,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn images_built_since_the_run_began_are_reused() {
+        let image = std::env::temp_dir().join(format!("bench-built-{}", std::process::id()));
+        std::fs::write(&image, "image").expect("writes");
+        let args = |started| Args {
+            boots: 1,
+            debian_boots: 1,
+            quick: true,
+            skip: Vec::new(),
+            started,
+        };
+        let hour = Duration::from_secs(3600);
+        assert!(args(SystemTime::now() - hour).built_this_run(&image));
+        assert!(!args(SystemTime::now() + hour).built_this_run(&image));
+        std::fs::remove_file(&image).expect("removes");
+        assert!(!args(SystemTime::now() - hour).built_this_run(&image));
+    }
+
+    #[test]
+    fn debian_boots_three_times_unless_told() {
+        let parse = |args: &[&str]| {
+            super::parse(args.iter().map(OsString::from).collect())
+                .expect("parses")
+                .expect("not --help")
+        };
+        let default = parse(&[]);
+        assert_eq!((default.boots, default.debian_boots), (5, 3));
+        let quick = parse(&["--quick"]);
+        assert_eq!((quick.boots, quick.debian_boots), (1, 1));
+        let given = parse(&["--boots", "2"]);
+        assert_eq!((given.boots, given.debian_boots), (2, 2));
+        assert!(super::parse(vec!["--skip".into(), "debain".into()]).is_err());
+    }
+
+    #[test]
     fn rows_run_alone_with_every_other_part_skipped() {
         assert_eq!(
             only(&["nfs"]),
             "cargo xtask bench --skip squashfs --skip squashfs-256 --skip smp2 --skip itools \
-             --skip dracut --skip bloat --skip fetch"
+             --skip dracut --skip debian --skip bloat --skip fetch"
         );
     }
 }

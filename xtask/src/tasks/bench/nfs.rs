@@ -12,6 +12,33 @@ use super::ours::{self, Ours};
 use super::report::Report;
 use super::{Args, baselines};
 
+/// ganesha serving some exports in a network namespace of its own, where QEMU's user network
+/// shows them on 10.0.2.2.
+pub(super) struct Bed {
+    // Dropped in this order: the server (and its portmapper) before the namespace it runs in.
+    pub server: NfsServer,
+    pub ns: NetNs,
+}
+
+impl Bed {
+    pub fn start(tag: &str, exports: &[Export]) -> Result<Bed> {
+        // klibc's nfsmount asks the portmapper on 10.0.2.2:111 for the NFS and MOUNT ports (it
+        // rejects mountport=, BASELINES.md section 5), so the baseline needs one answering on
+        // what the guest sees as 10.0.2.2:111, that is 127.0.0.1:111 of QEMU's network
+        // namespace: the one ganesha registered with answers there too. A private namespace
+        // keeps port 111 off the host. ganesha resolves Bind_addr with AI_ADDRCONFIG, which
+        // needs a non-loopback address in the namespace: a tap gives one.
+        let ns = NetNs::new(tag).context("creating a network namespace (needs root)")?;
+        ns.add_tap("bench0", "192.0.2.1/24")?;
+        let mut server = ns
+            .enter(|| NfsServer::start(exports))?
+            .context("starting nfs-ganesha in the namespace")?;
+        ns.enter(|| server.serve_portmap(SocketAddrV4::new(Ipv4Addr::LOCALHOST, portmap::PORT)))?
+            .context("starting the portmapper")?;
+        Ok(Bed { server, ns })
+    }
+}
+
 pub(super) fn run(
     args: &Args,
     kernel: &Kernel,
@@ -29,45 +56,32 @@ pub(super) fn run(
     std::fs::write(clients.join("etc/ssh/ssh_host_ed25519_key"), "image key\n")?;
     std::fs::create_dir_all(workers.join("home"))?;
 
-    // klibc's nfsmount asks the portmapper on 10.0.2.2:111 for the NFS and MOUNT ports (it
-    // rejects mountport=, BASELINES.md section 5), so the baseline needs one answering on what
-    // the guest sees as 10.0.2.2:111, that is 127.0.0.1:111 of QEMU's network namespace: the
-    // one ganesha registered with answers there too. A private namespace keeps port 111 off
-    // the host. ganesha resolves Bind_addr with AI_ADDRCONFIG, which needs a non-loopback
-    // address in the namespace: a tap gives one.
-    let ns = NetNs::new("bench").context("creating a network namespace (needs root)")?;
-    ns.add_tap("bench0", "192.0.2.1/24")?;
-    let exports = [
-        Export::read_only(&clients, "/clients"),
-        Export::read_write(&workers, "/workers"),
-    ];
-    let mut server = ns
-        .enter(|| NfsServer::start(&exports))?
-        .context("starting nfs-ganesha in the namespace")?;
-    ns.enter(|| server.serve_portmap(SocketAddrV4::new(Ipv4Addr::LOCALHOST, portmap::PORT)))?
-        .context("starting the portmapper")?;
-
+    let bed = Bed::start(
+        "bench",
+        &[
+            Export::read_only(&clients, "/clients"),
+            Export::read_write(&workers, "/workers"),
+        ],
+    )?;
     if args.runs("nfs") {
-        let variant = ours::nfs(args, kernel, ours, &ns, &server, 1)?;
+        let variant = ours::nfs(args, kernel, ours, &bed.ns, &bed.server, 1)?;
         report.variants.push(variant);
     }
     if args.runs("smp2") {
-        let variant = ours::nfs(args, kernel, ours, &ns, &server, 2)?;
+        let variant = ours::nfs(args, kernel, ours, &bed.ns, &bed.server, 2)?;
         report.variants.push(variant);
     }
     if args.runs("itools") {
-        for (variant, size) in baselines::initramfs_tools(args, kernel, out, &ns)? {
+        for (variant, size) in baselines::initramfs_tools(args, kernel, out, &bed.ns)? {
             report.sizes.extend(size);
             report.variants.push(variant);
         }
-        report.portmap_queries = server
+        report.portmap_queries = bed
+            .server
             .portmap_queries()
             .iter()
             .map(ToString::to_string)
             .collect();
     }
-    // The server (and its portmapper) before the namespace it runs in.
-    drop(server);
-    drop(ns);
     Ok(())
 }

@@ -12,7 +12,7 @@ use xshell::{Shell, cmd};
 use testbed::record::Step;
 
 use super::fetch::FetchResult;
-use super::measure::Variant;
+use super::measure::{CHECKER, Variant};
 use super::sizes::{CrateSize, SizeRow};
 use super::targets::{self, Previous, Target};
 use super::{Args, MIB, key_value, only};
@@ -185,7 +185,7 @@ impl Report {
             "| variant | what | boots ok | **stage** median | range | Run /init (k) | host launch→root init | stage vs itools netboot | vs dracut livenet |"
         );
         let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
-        for v in &self.variants {
+        for v in self.variants.iter().filter(|v| v.root == CHECKER) {
             let st = v.stages();
             let ok = v.boots.iter().filter(|b| b.ok).count();
             let range = match (min(&st), max(&st)) {
@@ -214,12 +214,14 @@ impl Report {
         let ours: Vec<&Variant> = self
             .variants
             .iter()
-            .filter(|v| v.label.starts_with("diskless"))
+            // On the Debian root too: its fetch shows what a 137 MiB image costs.
+            .filter(|v| v.label.contains("diskless"))
             .collect();
         if !ours.is_empty() {
             let _ = writeln!(
                 s,
-                "\n## Our stage, step by step (ms, median; from /run/diskless/boot.json)\n\n\
+                "\n## Our stage, step by step (ms, median; from /run/diskless/boot.json, on the \
+                 Debian root from the same steps' kmsg lines)\n\n\
                  Each cell: the step's wall time (and, in brackets, how much of it PID 1's thread \
                  was on the CPU, the kernel's work for its syscalls included: on one vCPU the \
                  rest is waiting for the network, or the CPU given to the thread loading the \
@@ -284,6 +286,8 @@ impl Report {
             let _ = writeln!(s);
             targets::markdown_before_after(&mut s, previous, self);
         }
+        s.push_str(&super::debian::section(&self.variants));
+
         let _ = writeln!(s, "\n## Sizes (bytes)\n");
         let reference = self
             .sizes
@@ -458,15 +462,15 @@ pub(super) fn median(values: &[f64]) -> Option<f64> {
     }
 }
 
-fn min(values: &[f64]) -> Option<f64> {
+pub(super) fn min(values: &[f64]) -> Option<f64> {
     values.iter().copied().min_by(f64::total_cmp)
 }
 
-fn max(values: &[f64]) -> Option<f64> {
+pub(super) fn max(values: &[f64]) -> Option<f64> {
     values.iter().copied().max_by(f64::total_cmp)
 }
 
-fn fmt_opt(v: Option<f64>) -> String {
+pub(super) fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("-".to_owned(), |x| format!("{x:.2}"))
 }
 
@@ -517,6 +521,7 @@ mod tests {
                     cpu_millis: None,
                 },
             ],
+            systemd: None,
         };
         let mut variant = Variant::new(
             "diskless-squashfs",
