@@ -15,7 +15,6 @@ use super::report::{Report, median};
 #[serde(rename_all = "snake_case")]
 pub(super) enum Goal {
     AtMost(f64),
-    AtLeast(f64),
 }
 
 /// One target: `ours` over `against`, both measured in this run.
@@ -33,7 +32,6 @@ impl Target {
         let ratio = self.ratio?;
         Some(match self.goal {
             Goal::AtMost(limit) => ratio <= limit,
-            Goal::AtLeast(floor) => ratio >= floor,
         })
     }
 
@@ -44,7 +42,6 @@ impl Target {
             (Some(false), Some(ratio)) => {
                 let (limit, over) = match self.goal {
                     Goal::AtMost(limit) => (limit, ratio / limit),
-                    Goal::AtLeast(floor) => (floor, floor / ratio),
                 };
                 format!("missed: {ratio:.2}× against {limit:.2}×, {over:.1} times off")
             }
@@ -99,7 +96,6 @@ pub(super) fn markdown_targets(s: &mut String, targets: &[Target]) {
     for t in targets {
         let goal = match t.goal {
             Goal::AtMost(limit) => format!("≤ {limit:.2}×"),
-            Goal::AtLeast(floor) => format!("≥ {floor:.2}×"),
         };
         let _ = writeln!(
             s,
@@ -283,8 +279,7 @@ mod tests {
                 .starts_with("missed: 0.10× against 0.08×")
         );
         let met = Target {
-            ratio: Some(1.2),
-            goal: Goal::AtLeast(1.0),
+            ratio: Some(0.05),
             ..targets[0].clone()
         };
         assert_eq!(met.verdict(), "**met**");
