@@ -37,6 +37,8 @@ pub struct BootRecord {
     /// Configuration archives applied (`diskless.config=`, `apkovl=`), in order.
     pub archives: Vec<Archive>,
     pub steps: Vec<Step>,
+    /// The init's peak resident set in KiB (`VmHWM`) just before switch_root.
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// A configuration archive the init laid over the root.
@@ -125,6 +127,7 @@ mod tests {
                     millis: f64::NAN,
                 },
             ],
+            peak_rss_kib: Some(3412),
         };
         let read = BootRecord::parse(&written.to_json()).expect("the init's JSON parses");
         assert_eq!(
@@ -163,6 +166,7 @@ mod tests {
                         millis: None,
                     },
                 ],
+                peak_rss_kib: Some(3412),
             }
         );
         assert_eq!(read.step("fetch").and_then(|s| s.millis), Some(569.111));
