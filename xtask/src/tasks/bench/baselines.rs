@@ -81,27 +81,13 @@ pub(super) fn initramfs_tools(
 
 /// dracut's livenet (with systemd, the image dracut builds by default here) fetching the
 /// checker squashfs over HTTP, as BASELINES.md section 2 built and booted it.
-pub(super) fn dracut(args: &Args, kernel: &Kernel, out: &Path) -> Result<(Variant, SizeRow)> {
-    install_kernel_for_mkinitramfs(kernel)?;
-    let image = out.join("initrd-dracut-livenet.img");
-    let sh = Shell::new()?;
-    let version = &kernel.version;
-    // network-legacy: with systemd installed dracut 059 picks systemd-networkd, which never
-    // runs livenet's netroot hook (dracutdevs/dracut#1822); dhclient does.
-    cmd!(
-        sh,
-        "dracut --force --no-hostonly --zstd --add 'network-legacy livenet dmsquash-live' --kver {version} {image}"
-    )
-    .run()
-    .context("running dracut (apt-get install dracut-core dracut-network dracut-live)")?;
-    let size = SizeRow {
-        what: "dracut livenet (systemd), zstd -15".to_owned(),
-        image: std::fs::metadata(&image)?.len(),
-        cpio: uncompressed_len(&sh, &image),
-        init: 0,
-        modules: 0,
-        module_count: 0,
-    };
+/// Returns the image too, for the big-image row.
+pub(super) fn dracut(
+    args: &Args,
+    kernel: &Kernel,
+    out: &Path,
+) -> Result<(Variant, SizeRow, PathBuf)> {
+    let (image, size) = dracut_image(kernel, out)?;
     let root = ours::squashfs_image(out, 0)?;
     let name = root
         .file_name()
@@ -125,7 +111,32 @@ pub(super) fn dracut(args: &Args, kernel: &Kernel, out: &Path) -> Result<(Varian
             .nic_with(Nic::new(MAC))
             .timeout(BOOT_TIMEOUT))
     })?;
-    Ok((variant, size))
+    Ok((variant, size, image))
+}
+
+/// Builds dracut's livenet image (with systemd) into `out`, as BASELINES.md section 2 did.
+pub(super) fn dracut_image(kernel: &Kernel, out: &Path) -> Result<(PathBuf, SizeRow)> {
+    install_kernel_for_mkinitramfs(kernel)?;
+    let image = out.join("initrd-dracut-livenet.img");
+    let sh = Shell::new()?;
+    let version = &kernel.version;
+    // network-legacy: with systemd installed dracut 059 picks systemd-networkd, which never
+    // runs livenet's netroot hook (dracutdevs/dracut#1822); dhclient does.
+    cmd!(
+        sh,
+        "dracut --force --no-hostonly --zstd --add 'network-legacy livenet dmsquash-live' --kver {version} {image}"
+    )
+    .run()
+    .context("running dracut (apt-get install dracut-core dracut-network dracut-live)")?;
+    let size = SizeRow {
+        what: "dracut livenet (systemd), zstd -15".to_owned(),
+        image: std::fs::metadata(&image)?.len(),
+        cpio: uncompressed_len(&sh, &image),
+        init: 0,
+        modules: 0,
+        module_count: 0,
+    };
+    Ok((image, size))
 }
 
 /// mkinitramfs reads modules from /lib/modules/<kver> and the kernel's config from /boot, as

@@ -30,6 +30,9 @@ pub(super) struct Boot {
     pub log: PathBuf,
     /// Our init's steps from /run/diskless/boot.json (none for the baselines).
     pub steps: Vec<Step>,
+    /// Our init's peak RSS just before switch_root, from the same record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// One row of the report: a way of booting, and its boots.
@@ -88,17 +91,15 @@ fn measure(qemu: Qemu) -> Result<Boot> {
     let run_init = find("Run /init as init process");
     let root_kmsg = find("ROOT-INIT-KMSG");
     // Only our init writes a record; a baseline's boot has none.
-    let steps = if log.prefixed("ROOT-RECORD: ").is_empty() {
-        Vec::new()
+    let record = if log.prefixed("ROOT-RECORD: ").is_empty() {
+        None
     } else {
-        match BootRecord::from_console(&log) {
-            Ok(record) => record.steps,
-            Err(err) => {
-                eprintln!("bench: {}: {err:#}", log.log_path.display());
-                Vec::new()
-            }
-        }
+        BootRecord::from_console(&log)
+            .inspect_err(|err| eprintln!("bench: {}: {err:#}", log.log_path.display()))
+            .ok()
     };
+    let peak_rss_kib = record.as_ref().and_then(|r| r.peak_rss_kib);
+    let steps = record.map(|r| r.steps).unwrap_or_default();
     let boot = Boot {
         ok: log.contains("ROOT-INIT-DONE") && !log.timed_out,
         run_init,
@@ -107,6 +108,7 @@ fn measure(qemu: Qemu) -> Result<Boot> {
         host_root: log.time_of("ROOT-INIT-REACHED"),
         log: log.log_path.clone(),
         steps,
+        peak_rss_kib,
     };
     if !boot.ok {
         eprintln!(
@@ -179,6 +181,7 @@ mod tests {
                 step: "fetch".to_owned(),
                 millis: Some(569.111),
             }],
+            peak_rss_kib: None,
         };
         assert_eq!(
             serde_json::to_string(&boot).expect("serializes"),

@@ -13,15 +13,20 @@
 //!   ganesha, portmapper) that ours and initramfs-tools boot against;
 //! - [`baselines`]: initramfs-tools and dracut, built and booted as BASELINES.md did;
 //! - [`fetch`]: host-side fetch throughput against curl + sha256sum;
+//! - [`big`]: big images over a tap device, ours against curl + sha256sum in a rescue
+//!   initramfs ([`big_rescue`]) and dracut livenet, in the same guest on the same link;
 //! - [`sizes`]: image sizes and what each crate adds to /init (cargo-bloat);
 //! - [`report`]: BENCHMARKS.md and BENCHMARKS.json.
 
 mod baselines;
+mod big;
+mod big_rescue;
 mod fetch;
 mod measure;
 mod nfs;
 mod ours;
 mod report;
+mod report_big;
 mod sizes;
 
 use std::ffi::OsString;
@@ -42,19 +47,22 @@ usage: cargo xtask bench [--boots N] [--quick] [--skip WHAT]...
 Boots the Debian cloud kernel in QEMU (TCG) N times per variant and writes BENCHMARKS.md and
 BENCHMARKS.json (raw runs; a copy in target/bench/results.json):
   squashfs     our init, checker root as a squashfs over HTTP
-  squashfs-256 the same root padded with 256 MiB of random bytes (-m 2048)
+  squashfs-256 the same root padded with 256 MiB of random bytes (-m 2048), over slirp
   nfs          our init, seed 003's NFS root with a per-node directory
   itools       initramfs-tools MODULES=netboot and MODULES=most, BOOT=nfs, same NFS root
   dracut       dracut 059 livenet (systemd), the same squashfs over HTTP
   sizes        init binary, modules, zstd and gzip images, per-crate size (cargo-bloat)
   fetch        host-side fetch+verify of 1 GiB against curl + sha256sum, peak RSS
+  big          the root padded to 256 MiB and 1 GiB over a tap device in a network
+               namespace: ours, curl + sha256sum in a rescue initramfs, and dracut
+               livenet, same guest and link (3 boots each unless --boots is given)
 Needs root (network namespace, /lib/modules for mkinitramfs) and installs what is missing
 with scripts/install-deps.sh.
 
 options:
   --boots N    boots per variant (default 5)
-  --quick      one boot per variant, no cargo-bloat, a 256 MiB fetch (development)
-  --skip WHAT  leave out squashfs, squashfs-256, nfs, itools, dracut, bloat or fetch
+  --quick      one boot per variant, no cargo-bloat, a 256 MiB fetch, big at 256 MiB only
+  --skip WHAT  leave out squashfs, squashfs-256, nfs, itools, dracut, bloat, fetch or big
                (repeatable)
   -h, --help   this text
 ";
@@ -73,6 +81,9 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Debug, Clone)]
 struct Args {
     boots: usize,
+    /// Boots per fetcher and size of the `big` part: `--boots` when given, else 3 (1 with
+    /// `--quick`): a 1 GiB boot takes minutes under TCG.
+    big_boots: usize,
     quick: bool,
     skip: Vec<String>,
 }
@@ -83,7 +94,7 @@ impl Args {
     }
 }
 
-const SKIPPABLE: [&str; 7] = [
+const SKIPPABLE: [&str; 8] = [
     "squashfs",
     "squashfs-256",
     "nfs",
@@ -91,12 +102,17 @@ const SKIPPABLE: [&str; 7] = [
     "dracut",
     "bloat",
     "fetch",
+    "big",
 ];
+
+/// Boots per fetcher and size of the `big` part unless `--boots` is given.
+const BIG_BOOTS: usize = 3;
 
 fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     use lexopt::prelude::*;
     let mut parsed = Args {
         boots: 5,
+        big_boots: BIG_BOOTS,
         quick: false,
         skip: Vec::new(),
     };
@@ -126,6 +142,11 @@ fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     if parsed.quick && !boots_given {
         parsed.boots = 1;
     }
+    parsed.big_boots = if boots_given || parsed.quick {
+        parsed.boots
+    } else {
+        BIG_BOOTS
+    };
     if parsed.boots == 0 {
         bail!("--boots must be at least 1");
     }
@@ -164,13 +185,25 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     if args.runs("nfs") || args.runs("itools") {
         nfs::run(&args, &kernel, &ours, &out, &mut report)?;
     }
+    let mut dracut_image = None;
     if args.runs("dracut") {
-        let (variant, size) = baselines::dracut(&args, &kernel, &out)?;
+        let (variant, size, image) = baselines::dracut(&args, &kernel, &out)?;
         report.sizes.push(size);
         report.variants.push(variant);
+        dracut_image = Some(image);
     }
     if args.runs("fetch") {
         report.fetch = Some(fetch::measure(&args, &out)?);
+    }
+    if args.runs("big") {
+        big::run(
+            &args,
+            &kernel,
+            &ours,
+            dracut_image.as_deref(),
+            &out,
+            &mut report,
+        )?;
     }
     if args.runs("bloat") && !args.quick {
         report.bloat = sizes::bloat().unwrap_or_else(|err| {
@@ -241,7 +274,7 @@ mod tests {
         assert_eq!(
             only(&["nfs"]),
             "cargo xtask bench --skip squashfs --skip squashfs-256 --skip itools --skip dracut \
-             --skip bloat --skip fetch"
+             --skip bloat --skip fetch --skip big"
         );
     }
 }

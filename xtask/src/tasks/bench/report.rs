@@ -11,6 +11,7 @@ use xshell::{Shell, cmd};
 
 use testbed::record::Step;
 
+use super::big::BigSize;
 use super::fetch::FetchResult;
 use super::measure::Variant;
 use super::sizes::{CrateSize, SizeRow};
@@ -31,6 +32,8 @@ pub(super) struct Report {
     pub sizes: Vec<SizeRow>,
     pub bloat: Vec<CrateSize>,
     pub fetch: Option<FetchResult>,
+    /// The big-image row, per size (its ours and dracut boots are in `variants`).
+    pub big: Vec<BigSize>,
     #[serde(skip)]
     pub quick: bool,
     #[serde(skip)]
@@ -92,6 +95,7 @@ impl Report {
             sizes: Vec::new(),
             variants: Vec::new(),
             fetch: None,
+            big: Vec::new(),
             bloat: Vec::new(),
             portmap_queries: Vec::new(),
             sha_ni: std::fs::read_to_string("/proc/cpuinfo")
@@ -109,7 +113,7 @@ impl Report {
             .is_some_and(|l| l >= 0.5)
     }
 
-    fn variant(&self, label: &str) -> Option<&Variant> {
+    pub(super) fn variant(&self, label: &str) -> Option<&Variant> {
         self.variants.iter().find(|v| v.label == label)
     }
 
@@ -342,6 +346,8 @@ impl Report {
             }
         }
 
+        super::report_big::section(self, &mut s);
+
         let _ = writeln!(s, "\n## How to read this\n");
         let _ = writeln!(
             s,
@@ -361,7 +367,8 @@ impl Report {
              - The squashfs rows' `fetch` step is the HTTP transfer into RAM; the 256 MiB image \
              (random bytes, stored uncompressed with `mksquashfs -noD`) shows how it scales: \
              its fetch runs at what QEMU's user-mode network (slirp) moves under TCG, about \
-             10-15 MB/s here, so that row measures slirp more than the init.\n\
+             10-15 MB/s here, so that row measures slirp more than the init; the big-image \
+             table measures the fetch over a tap device instead.\n\
              - Sizes: our images hold the default module set and no rescue shell (what `cargo \
              xtask initrd` builds by default); initramfs-tools' hold udev, klibc, busybox and \
              its MODULES= set.\n\
@@ -392,10 +399,12 @@ impl Report {
         let _ = writeln!(
             s,
             "- sizes: `{}` (the baselines' sizes come with their boots: `{}`)\n\
-             - fetch: `{}`",
+             - fetch: `{}`\n\
+             - big images over a tap device (ours, curl, dracut): `{}`",
             only(&["bloat"]),
             only(&["bloat", "itools", "dracut"]),
-            only(&["fetch"])
+            only(&["fetch"]),
+            only(&["big"])
         );
         if !self.portmap_queries.is_empty() {
             let mut q = self.portmap_queries.clone();
@@ -417,7 +426,7 @@ impl Report {
     }
 }
 
-fn median(values: &[f64]) -> Option<f64> {
+pub(super) fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -454,7 +463,7 @@ fn group(n: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -466,7 +475,7 @@ mod tests {
         assert_eq!(group(802), "802");
     }
 
-    fn sample() -> Report {
+    pub(in super::super) fn sample() -> Report {
         use super::super::measure::Boot;
         let boot = |stage: f64, fetch: f64| Boot {
             ok: true,
@@ -475,6 +484,7 @@ mod tests {
             stage: Some(stage),
             host_root: Some(7.5),
             log: "target/testbed-logs/bench-diskless-squashfs-1.log".into(),
+            peak_rss_kib: None,
             steps: vec![
                 Step {
                     step: "fetch".to_owned(),
@@ -514,6 +524,7 @@ mod tests {
                 text_bytes: 328_580,
             }],
             fetch: None,
+            big: Vec::new(),
             quick: false,
             wall: Duration::from_secs(60),
             portmap_queries: Vec::new(),
@@ -545,6 +556,7 @@ mod tests {
             "sizes",
             "bloat",
             "fetch",
+            "big",
         ];
         want.sort_unstable();
         assert_eq!(sorted, want);
