@@ -23,7 +23,8 @@ mod tests {
 
     #[test]
     fn reads_vm_hwm_in_kib() {
-        let status = "Name:\tinit\nVmPeak:\t   12000 kB\nVmHWM:\t    3412 kB\nVmRSS:\t    3100 kB\n";
+        let status =
+            "Name:\tinit\nVmPeak:\t   12000 kB\nVmHWM:\t    3412 kB\nVmRSS:\t    3100 kB\n";
         for (text, want) in [
             (status, Some(3412)),
             ("VmHWM:\t0 kB\n", Some(0)),
