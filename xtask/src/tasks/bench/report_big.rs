@@ -116,7 +116,8 @@ pub(super) fn section(report: &Report, s: &mut String) {
          image bytes (10⁶) over the median seconds; \"vs curl\" divides by curl + sha256sum's \
          MB/s (target for ours: ≥ 1.00×). Ours' peak RSS is the init's `VmHWM` just before \
          switch_root (`peak_rss_kib` in boot.json), curl's is busybox `time -v`'s maximum \
-         resident set.\n"
+         resident set. dracut's row is its whole stage (systemd, network, curl into /tmp, \
+         loop mount); it verifies nothing.\n"
     );
     let _ = writeln!(
         s,
