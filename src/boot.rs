@@ -289,6 +289,7 @@ impl Boot {
 
         self.running = Step::SwitchRoot;
         self.record.steps = std::mem::take(&mut self.steps);
+        self.record.peak_rss_kib = sys::peak_rss_kib();
         write_record(&self.record);
         log::info!(
             "switching root to {} and running {}",

@@ -67,6 +67,9 @@ pub struct BootRecord {
     /// Configuration archives applied, in order.
     pub archives: Vec<ArchiveRecord>,
     pub steps: Vec<StepTime>,
+    /// The init's peak resident set (`VmHWM`, KiB) just before switch_root: what fetching
+    /// the image cost in RAM besides the image itself.
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// Appends `s` as a JSON string (RFC 8259 section 7).
@@ -127,6 +130,16 @@ impl Object {
         }
     }
 
+    fn opt_u64(&mut self, key: &str, value: Option<u64>) {
+        let out = self.key(key);
+        match value {
+            Some(n) => {
+                let _ = write!(out, "{n}");
+            }
+            None => out.push_str("null"),
+        }
+    }
+
     fn str(&mut self, key: &str, value: &str) {
         self.opt_str(key, Some(value));
     }
@@ -166,13 +179,7 @@ impl BootRecord {
         o.opt_str("root", self.root.as_deref());
         o.opt_str("image_url", self.image_url.as_deref());
         o.opt_str("image_sha256", self.image_sha256.as_deref());
-        let out = o.key("image_bytes");
-        match self.image_bytes {
-            Some(n) => {
-                let _ = write!(out, "{n}");
-            }
-            None => out.push_str("null"),
-        }
+        o.opt_u64("image_bytes", self.image_bytes);
         o.opt_str("image_manifest", self.image_manifest.as_deref());
         o.str_list("modules_loaded", &self.modules_loaded);
         o.str_list("modules_failed", &self.modules_failed);
@@ -223,6 +230,7 @@ impl BootRecord {
             }
             out.push_str("\n  ]");
         }
+        o.opt_u64("peak_rss_kib", self.peak_rss_kib);
         o.out.push_str("\n}\n");
         o.out
     }
@@ -293,7 +301,8 @@ mod tests {
   "modules_loaded": [],
   "modules_failed": [],
   "archives": [],
-  "steps": []
+  "steps": [],
+  "peak_rss_kib": null
 }
 "#;
         assert_eq!(BootRecord::default().to_json(), want);
@@ -337,6 +346,7 @@ mod tests {
                     cpu_millis: 1.0,
                 },
             ],
+            peak_rss_kib: Some(3412),
         };
         let want = r#"{
   "version": "0.1.0",
@@ -369,8 +379,9 @@ mod tests {
   ],
   "steps": [
     {"step": "network", "millis": 812.346, "cpu_millis": 20.5},
-    {"step": "fetch", "millis": null, "cpu_millis": 1.0}
-  ]
+    {"step": "fetch", "millis": null, "cpu_millis": 1}
+  ],
+  "peak_rss_kib": 3412
 }
 "#;
         assert_eq!(record.to_json(), want);

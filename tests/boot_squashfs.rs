@@ -113,6 +113,13 @@ fn node_boots_a_squashfs_root_over_http_as_worker_64e59a() {
     for step in ["fetch", "verify", "mount"] {
         assert!(record.step(step).is_some(), "no {step} step: {record:?}");
     }
+    // The init's own memory (VmHWM), within its 16 MB budget (issue 15).
+    assert!(
+        record
+            .peak_rss_kib
+            .is_some_and(|kib| kib > 0 && kib * 1024 < 16_000_000),
+        "{record:?}"
+    );
 
     // The NIC came up through modules loaded in an order the kernel accepts: each after the
     // modules it depends on, as the image's modules.dep lists them for this kernel build

@@ -7,6 +7,7 @@
 
 mod beneath;
 mod loopdev;
+mod memory;
 mod netdev;
 mod packet;
 mod resolve;
@@ -19,6 +20,7 @@ use sys_mount::{Mount, MountFlags};
 
 pub use beneath::{Attributes, Beneath};
 pub use loopdev::{LoopDevice, attach_loop_read_only};
+pub use memory::peak_rss_kib;
 pub use netdev::{
     add_default_route, add_route, interface_up, rename_interface, set_ipv4_address, set_mtu,
 };

@@ -37,6 +37,8 @@ pub struct BootRecord {
     /// Configuration archives applied (`diskless.config=`, `apkovl=`), in order.
     pub archives: Vec<Archive>,
     pub steps: Vec<Step>,
+    /// The init's peak resident set in KiB (`VmHWM`) just before switch_root.
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// A configuration archive the init laid over the root.
@@ -130,6 +132,7 @@ mod tests {
                     cpu_millis: 3.0,
                 },
             ],
+            peak_rss_kib: Some(3412),
         };
         let read = BootRecord::parse(&written.to_json()).expect("the init's JSON parses");
         assert_eq!(
@@ -170,6 +173,7 @@ mod tests {
                         cpu_millis: Some(3.0),
                     },
                 ],
+                peak_rss_kib: Some(3412),
             }
         );
         assert_eq!(read.step("fetch").and_then(|s| s.millis), Some(569.111));

@@ -165,6 +165,7 @@ fn measure(qemu: Qemu) -> Result<Boot> {
         log: log.log_path.clone(),
         steps: steps_from_kmsg(&log.lines),
         systemd,
+        peak_rss_kib: None,
     })
 }
 

@@ -35,6 +35,9 @@ pub(super) struct Boot {
     /// What the Debian root's systemd reported (none on the checker root).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub systemd: Option<super::debian::Systemd>,
+    /// Our init's peak RSS just before switch_root, from the same record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// One row of the report: a way of booting, and its boots.
@@ -99,17 +102,15 @@ fn measure(qemu: Qemu) -> Result<Boot> {
     let run_init = find("Run /init as init process");
     let root_kmsg = find("ROOT-INIT-KMSG");
     // Only our init writes a record; a baseline's boot has none.
-    let steps = if log.prefixed("ROOT-RECORD: ").is_empty() {
-        Vec::new()
+    let record = if log.prefixed("ROOT-RECORD: ").is_empty() {
+        None
     } else {
-        match BootRecord::from_console(&log) {
-            Ok(record) => record.steps,
-            Err(err) => {
-                eprintln!("bench: {}: {err:#}", log.log_path.display());
-                Vec::new()
-            }
-        }
+        BootRecord::from_console(&log)
+            .inspect_err(|err| eprintln!("bench: {}: {err:#}", log.log_path.display()))
+            .ok()
     };
+    let peak_rss_kib = record.as_ref().and_then(|r| r.peak_rss_kib);
+    let steps = record.map(|r| r.steps).unwrap_or_default();
     let boot = Boot {
         ok: log.contains("ROOT-INIT-DONE") && !log.timed_out,
         run_init,
@@ -119,6 +120,7 @@ fn measure(qemu: Qemu) -> Result<Boot> {
         log: log.log_path.clone(),
         steps,
         systemd: None,
+        peak_rss_kib,
     };
     if !boot.ok {
         eprintln!(
@@ -193,6 +195,7 @@ mod tests {
                 cpu_millis: None,
             }],
             systemd: None,
+            peak_rss_kib: None,
         };
         assert_eq!(
             serde_json::to_string(&boot).expect("serializes"),

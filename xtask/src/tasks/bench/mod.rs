@@ -15,16 +15,21 @@
 //! - [`debian`]: a real Debian 12 root from kernel start to multi-user.target, ours against
 //!   dracut and initramfs-tools, timed by the root's systemd;
 //! - [`fetch`]: host-side fetch throughput against curl + sha256sum;
+//! - [`big`]: big images over a tap device, ours against curl + sha256sum in a rescue
+//!   initramfs ([`big_rescue`]) and dracut livenet, in the same guest on the same link;
 //! - [`sizes`]: image sizes and what each crate adds to /init (cargo-bloat);
 //! - [`report`]: BENCHMARKS.md and BENCHMARKS.json.
 
 mod baselines;
+mod big;
+mod big_rescue;
 mod debian;
 mod fetch;
 mod measure;
 mod nfs;
 mod ours;
 mod report;
+mod report_big;
 mod sizes;
 mod targets;
 
@@ -46,7 +51,7 @@ usage: cargo xtask bench [--boots N] [--quick] [--skip WHAT]...
 Boots the Debian cloud kernel in QEMU (TCG) N times per variant and writes BENCHMARKS.md and
 BENCHMARKS.json (raw runs; a copy in target/bench/results.json):
   squashfs     our init, checker root as a squashfs over HTTP
-  squashfs-256 the same root padded with 256 MiB of random bytes (-m 2048)
+  squashfs-256 the same root padded with 256 MiB of random bytes (-m 2048), over slirp
   nfs          our init, seed 003's NFS root with a per-node directory
   smp2         squashfs, nfs and itools netboot again with -smp 2 (what parallelism buys)
   itools       initramfs-tools MODULES=netboot and MODULES=most, BOOT=nfs, same NFS root
@@ -57,14 +62,17 @@ BENCHMARKS.json (raw runs; a copy in target/bench/results.json):
                unless --boots is given)
   sizes        init binary, modules, zstd and gzip images, per-crate size (cargo-bloat)
   fetch        host-side fetch+verify of 1 GiB against curl + sha256sum, peak RSS
+  big          the root padded to 256 MiB and 1 GiB over a tap device in a network
+               namespace: ours, curl + sha256sum in a rescue initramfs, and dracut
+               livenet, same guest and link (3 boots each unless --boots is given)
 Needs root (network namespace, /lib/modules for mkinitramfs) and installs what is missing
 with scripts/install-deps.sh.
 
 options:
-  --boots N    boots per variant (default 5; debian: 3)
-  --quick      one boot per variant, no cargo-bloat, a 256 MiB fetch (development)
-  --skip WHAT  leave out squashfs, squashfs-256, nfs, smp2, itools, dracut, debian, bloat
-               or fetch (repeatable)
+  --boots N    boots per variant (default 5; debian and big: 3)
+  --quick      one boot per variant, no cargo-bloat, a 256 MiB fetch, big at 256 MiB only
+  --skip WHAT  leave out squashfs, squashfs-256, nfs, smp2, itools, dracut, debian, bloat,
+               fetch or big (repeatable)
   -h, --help   this text
 ";
 
@@ -84,6 +92,9 @@ struct Args {
     boots: usize,
     /// Boots per variant of the Debian part: a Debian boot takes a minute under TCG.
     debian_boots: usize,
+    /// Boots per fetcher and size of the `big` part: `--boots` when given, else 3 (1 with
+    /// `--quick`): a 1 GiB boot takes minutes under TCG.
+    big_boots: usize,
     quick: bool,
     skip: Vec<String>,
     /// When this run began: images built since then are reused by later parts.
@@ -104,7 +115,7 @@ impl Args {
     }
 }
 
-const SKIPPABLE: [&str; 9] = [
+const SKIPPABLE: [&str; 10] = [
     "squashfs",
     "squashfs-256",
     "nfs",
@@ -114,13 +125,18 @@ const SKIPPABLE: [&str; 9] = [
     "debian",
     "bloat",
     "fetch",
+    "big",
 ];
+
+/// Boots per fetcher and size of the `big` part unless `--boots` is given.
+const BIG_BOOTS: usize = 3;
 
 fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     use lexopt::prelude::*;
     let mut parsed = Args {
         boots: 5,
         debian_boots: 3,
+        big_boots: BIG_BOOTS,
         quick: false,
         skip: Vec::new(),
         started: SystemTime::now(),
@@ -154,6 +170,11 @@ fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     if parsed.quick || boots_given {
         parsed.debian_boots = parsed.boots;
     }
+    parsed.big_boots = if boots_given || parsed.quick {
+        parsed.boots
+    } else {
+        BIG_BOOTS
+    };
     if parsed.boots == 0 {
         bail!("--boots must be at least 1");
     }
@@ -208,6 +229,9 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     if args.runs("fetch") {
         report.fetch = Some(fetch::measure(&args, &out)?);
     }
+    if args.runs("big") {
+        big::run(&args, &kernel, &ours, &out, &mut report)?;
+    }
     if args.runs("bloat") && !args.quick {
         report.bloat = sizes::bloat().unwrap_or_else(|err| {
             eprintln!("bench: cargo-bloat: {err:#}");
@@ -215,6 +239,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         });
     }
     report.targets = targets::stage_targets(&report.variants);
+    report.targets.extend(report_big::targets(&report));
     report.wall = started.elapsed();
     report.load_end = report::loadavg();
     report.write(&xtask::project_root(), &out)?;
@@ -298,6 +323,7 @@ mod tests {
         let args = |started| Args {
             boots: 1,
             debian_boots: 1,
+            big_boots: 1,
             quick: true,
             skip: Vec::new(),
             started,
@@ -330,7 +356,7 @@ mod tests {
         assert_eq!(
             only(&["nfs"]),
             "cargo xtask bench --skip squashfs --skip squashfs-256 --skip smp2 --skip itools \
-             --skip dracut --skip debian --skip bloat --skip fetch"
+             --skip dracut --skip debian --skip bloat --skip fetch --skip big"
         );
     }
 }

@@ -132,7 +132,9 @@ pub(super) fn squashfs(
             cpus,
         ),
         format!(
-            "ours, squashfs over HTTP ({:.1} MiB image, -m {memory}{})",
+            "ours, squashfs over HTTP{} ({:.1} MiB image, -m {memory}{})",
+            // The big image's fetch measures QEMU's user-mode network; see the tap rows.
+            if big { " via slirp" } else { "" },
             size as f64 / MIB as f64,
             smp_note(cpus)
         ),

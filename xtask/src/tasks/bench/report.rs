@@ -11,6 +11,7 @@ use xshell::{Shell, cmd};
 
 use testbed::record::Step;
 
+use super::big::BigSize;
 use super::fetch::FetchResult;
 use super::measure::{CHECKER, Variant};
 use super::sizes::{CrateSize, SizeRow};
@@ -37,6 +38,8 @@ pub(super) struct Report {
     /// The run BENCHMARKS.json held before this one (the "before" of the step tables).
     #[serde(skip)]
     pub previous: Option<Previous>,
+    /// The big-image row, per size (its ours and dracut boots are in `variants`).
+    pub big: Vec<BigSize>,
     #[serde(skip)]
     pub quick: bool,
     #[serde(skip)]
@@ -100,6 +103,7 @@ impl Report {
             fetch: None,
             targets: Vec::new(),
             previous: None,
+            big: Vec::new(),
             bloat: Vec::new(),
             portmap_queries: Vec::new(),
             sha_ni: std::fs::read_to_string("/proc/cpuinfo")
@@ -117,7 +121,7 @@ impl Report {
             .is_some_and(|l| l >= 0.5)
     }
 
-    fn variant(&self, label: &str) -> Option<&Variant> {
+    pub(super) fn variant(&self, label: &str) -> Option<&Variant> {
         self.variants.iter().find(|v| v.label == label)
     }
 
@@ -376,6 +380,8 @@ impl Report {
             }
         }
 
+        super::report_big::section(self, &mut s);
+
         let _ = writeln!(s, "\n## How to read this\n");
         let _ = writeln!(
             s,
@@ -395,7 +401,8 @@ impl Report {
              - The squashfs rows' `fetch` step is the HTTP transfer into RAM; the 256 MiB image \
              (random bytes, stored uncompressed with `mksquashfs -noD`) shows how it scales: \
              its fetch runs at what QEMU's user-mode network (slirp) moves under TCG, about \
-             10-15 MB/s here, so that row measures slirp more than the init.\n\
+             10-15 MB/s here, so that row measures slirp more than the init; the big-image \
+             table measures the fetch over a tap device instead.\n\
              - Sizes: our images hold the default module set and no rescue shell (what `cargo \
              xtask initrd` builds by default); initramfs-tools' hold udev, klibc, busybox and \
              its MODULES= set.\n\
@@ -426,10 +433,12 @@ impl Report {
         let _ = writeln!(
             s,
             "- sizes: `{}` (the baselines' sizes come with their boots: `{}`)\n\
-             - fetch: `{}`",
+             - fetch: `{}`\n\
+             - big images over a tap device (ours, curl, dracut): `{}`",
             only(&["bloat"]),
             only(&["bloat", "itools", "dracut"]),
-            only(&["fetch"])
+            only(&["fetch"]),
+            only(&["big"])
         );
         if !self.portmap_queries.is_empty() {
             let mut q = self.portmap_queries.clone();
@@ -488,7 +497,7 @@ fn group(n: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -500,7 +509,7 @@ mod tests {
         assert_eq!(group(802), "802");
     }
 
-    fn sample() -> Report {
+    pub(in super::super) fn sample() -> Report {
         use super::super::measure::Boot;
         let boot = |stage: f64, fetch: f64| Boot {
             ok: true,
@@ -509,6 +518,7 @@ mod tests {
             stage: Some(stage),
             host_root: Some(7.5),
             log: "target/testbed-logs/bench-diskless-squashfs-1.log".into(),
+            peak_rss_kib: None,
             steps: vec![
                 Step {
                     step: "fetch".to_owned(),
@@ -553,6 +563,7 @@ mod tests {
             fetch: None,
             targets: Vec::new(),
             previous: None,
+            big: Vec::new(),
             quick: false,
             wall: Duration::from_secs(60),
             portmap_queries: Vec::new(),
@@ -585,6 +596,7 @@ mod tests {
             "bloat",
             "fetch",
             "targets",
+            "big",
         ];
         want.sort_unstable();
         assert_eq!(sorted, want);

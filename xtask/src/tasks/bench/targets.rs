@@ -15,6 +15,7 @@ use super::report::{Report, median};
 #[serde(rename_all = "snake_case")]
 pub(super) enum Goal {
     AtMost(f64),
+    AtLeast(f64),
 }
 
 /// One target: `ours` over `against`, both measured in this run.
@@ -32,6 +33,7 @@ impl Target {
         let ratio = self.ratio?;
         Some(match self.goal {
             Goal::AtMost(limit) => ratio <= limit,
+            Goal::AtLeast(floor) => ratio >= floor,
         })
     }
 
@@ -42,6 +44,7 @@ impl Target {
             (Some(false), Some(ratio)) => {
                 let (limit, over) = match self.goal {
                     Goal::AtMost(limit) => (limit, ratio / limit),
+                    Goal::AtLeast(floor) => (floor, floor / ratio),
                 };
                 format!("missed: {ratio:.2}× against {limit:.2}×, {over:.1} times off")
             }
@@ -96,6 +99,7 @@ pub(super) fn markdown_targets(s: &mut String, targets: &[Target]) {
     for t in targets {
         let goal = match t.goal {
             Goal::AtMost(limit) => format!("≤ {limit:.2}×"),
+            Goal::AtLeast(floor) => format!("≥ {floor:.2}×"),
         };
         let _ = writeln!(
             s,
@@ -283,6 +287,16 @@ mod tests {
             ..targets[0].clone()
         };
         assert_eq!(met.verdict(), "**met**");
+        let short = Target {
+            ratio: Some(0.8),
+            goal: Goal::AtLeast(1.0),
+            ..targets[0].clone()
+        };
+        assert!(
+            short
+                .verdict()
+                .starts_with("missed: 0.80× against 1.00×, 1.2 times off")
+        );
     }
 
     #[test]

@@ -1,0 +1,249 @@
+//! Big images over a tap device: the checker root padded to 256 MiB and 1 GiB, fetched by
+//! three fetchers in the same guest kernel over the same link, a tap device into a network
+//! namespace of our own rather than QEMU's user-mode network (slirp), which is what the
+//! `squashfs-256` row measures:
+//!
+//! ```text
+//!   netns diskless-<pid>-<n>-big
+//!     bigtap0 10.99.0.1/24 <- QEMU -netdev tap, guest 10.99.0.2 (static ip=)
+//!     busybox httpd -p 10.99.0.1:8080 -h target/bench   (sendfile(2))
+//! ```
+//!
+//! - ours: our initrd, `root=live:` with the image's sha256; fetch + verify from the record;
+//! - curl: a rescue initramfs running `curl -o` into a tmpfs, then `sha256sum`
+//!   ([`super::big_rescue`]);
+//! - dracut livenet: its whole initramfs stage.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use testbed::kernel::Kernel;
+use testbed::{NetNs, Qemu};
+use xtask::initrd;
+
+use super::big_rescue::{self, CURL_PREFIX, CurlRun};
+use super::measure::{Variant, boot_n};
+use super::ours::{self, Ours};
+use super::report::Report;
+use super::{Args, BOOTIF, MAC, MIB, baselines, only};
+
+/// The tap device, the server's side of it, and the guest's address on it.
+const TAP: &str = "bigtap0";
+const SERVER_CIDR: &str = "10.99.0.1/24";
+const SERVER: &str = "10.99.0.1:8080";
+const GUEST_CIDR: &str = "10.99.0.2/24";
+const GUEST_IP: &str = "ip=10.99.0.2::10.99.0.1:255.255.255.0";
+/// A 1 GiB fetch and hash under TCG takes a minute or two; dracut's stage adds 30 s.
+const BIG_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long busybox httpd gets to start listening.
+const HTTPD_START: Duration = Duration::from_secs(10);
+
+/// One image size's rows, as BENCHMARKS.json's `big` holds them. The ours and dracut boots
+/// are in `variants` under the labels named here.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct BigSize {
+    /// The padding (MiB) added to the checker root.
+    pub pad_mib: u64,
+    pub image_bytes: u64,
+    /// `-m` of every boot of this size.
+    pub memory_mb: u32,
+    pub ours: String,
+    pub dracut: Option<String>,
+    pub curl: Vec<CurlRun>,
+}
+
+/// The sizes to run: 256 MiB and 1 GiB, only the first with `--quick`.
+fn pads(args: &Args) -> Vec<u64> {
+    if args.quick {
+        vec![256]
+    } else {
+        vec![256, 1024]
+    }
+}
+
+/// Enough RAM for the image in a tmpfs and the root's overlay; dracut's systemd caps /run
+/// at 20 % of RAM, but livenet downloads into /tmp on the initramfs's own root.
+fn memory_mb(pad_mib: u64) -> u32 {
+    if pad_mib <= 256 { 2048 } else { 4096 }
+}
+
+pub(super) fn run(
+    args: &Args,
+    kernel: &Kernel,
+    ours: &Ours,
+    out: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    let args = Args {
+        boots: args.big_boots,
+        ..args.clone()
+    };
+    let rescue = big_rescue::build(kernel, out)?;
+    // Built by the dracut part of this run already, unless it was skipped.
+    let (dracut, _) = baselines::dracut_image(&args, kernel, out)?;
+    // Images first: packing 1 GiB takes a while and needs no namespace.
+    let mut images = Vec::new();
+    for pad in pads(&args) {
+        images.push((pad, ours::squashfs_image(out, pad * MIB)?));
+    }
+
+    let ns = NetNs::new("big").context("creating a network namespace (needs root)")?;
+    ns.add_tap(TAP, SERVER_CIDR)?;
+    let _httpd = Httpd::start(&ns, out)?;
+
+    for (pad, image) in images {
+        let name = image
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("image name")?
+            .to_owned();
+        let url = format!("http://{SERVER}/{name}");
+        let bytes = std::fs::metadata(&image)?.len();
+        let sha = diskless::hex::encode(&initrd::sha256_of_file(&image)?);
+        let memory = memory_mb(pad);
+        let make = |initrd: &Path, cmdline: &str, log_name: &str| {
+            let qemu = Qemu::new(&kernel.vmlinuz, initrd)
+                .name(log_name)
+                .memory_mb(memory)
+                .append(cmdline)
+                .tap_nic(MAC, TAP)
+                .timeout(BIG_TIMEOUT);
+            Ok(ns.qemu(qemu)?)
+        };
+
+        let cmdline = format!(
+            "{BOOTIF} {GUEST_IP} root=live:{url} diskless.sha256={sha} rd.emergency=poweroff"
+        );
+        let mut ours_variant = Variant::new(
+            &format!("diskless-tap-{pad}m"),
+            format!(
+                "ours, {:.0} MiB squashfs over a tap device, -m {memory}",
+                bytes as f64 / MIB as f64
+            ),
+            format!("{}  # append: {cmdline}", only(&["big"])),
+        );
+        boot_n(&args, &mut ours_variant, |log_name| {
+            make(&ours.initrd, &cmdline, log_name)
+        })?;
+
+        let cmdline = format!("BIG_URL={url} BIG_ADDR={GUEST_CIDR}");
+        let mut curl = Vec::new();
+        for n in 1..=args.boots {
+            let log = make(&rescue, &cmdline, &format!("bench-curl-tap-{pad}m-{n}"))?
+                .run()
+                .context("running QEMU")?;
+            let run = match log.prefixed(CURL_PREFIX).first() {
+                Some(line) => big_rescue::parse_curl_line(line, bytes, &sha, log.log_path.clone()),
+                None => CurlRun {
+                    log: log.log_path.clone(),
+                    ..CurlRun::default()
+                },
+            };
+            if !run.ok {
+                eprintln!(
+                    "{}",
+                    log.failure_report("bench: the rescue curl did not fetch the image")
+                );
+            }
+            println!(
+                "bench: curl-tap-{pad}m boot {n}/{}: curl {} s + sha256sum {} s{}",
+                args.boots,
+                run.curl_s.map_or("-".to_owned(), |s| format!("{s:.2}")),
+                run.sha256sum_s
+                    .map_or("-".to_owned(), |s| format!("{s:.2}")),
+                if run.ok { "" } else { " (FAILED)" }
+            );
+            curl.push(run);
+        }
+
+        // dracut's own syntax for a static address; net.ifnames=0 keeps the name eth0.
+        let cmdline = format!(
+            "root=live:{url} rd.live.overlay.overlayfs=1 \
+             ip=10.99.0.2::10.99.0.1:255.255.255.0::eth0:none net.ifnames=0 rd.neednet=1"
+        );
+        let mut dracut_variant = Variant::new(
+            &format!("dracut-livenet-tap-{pad}m"),
+            format!(
+                "dracut 059 livenet + systemd, {:.0} MiB squashfs over a tap device, -m {memory}",
+                bytes as f64 / MIB as f64
+            ),
+            format!("{}  # append: {cmdline}", only(&["big"])),
+        );
+        boot_n(&args, &mut dracut_variant, |log_name| {
+            make(&dracut, &cmdline, log_name)
+        })?;
+
+        report.big.push(BigSize {
+            pad_mib: pad,
+            image_bytes: bytes,
+            memory_mb: memory,
+            ours: ours_variant.label.clone(),
+            dracut: Some(dracut_variant.label.clone()),
+            curl,
+        });
+        report.variants.push(ours_variant);
+        report.variants.push(dracut_variant);
+    }
+    Ok(())
+}
+
+/// busybox httpd in the namespace, on the tap's address; killed on drop. It sends files with
+/// sendfile(2), well over 1 GB/s on this machine's loopback: far more than a TCG guest takes,
+/// so the server is not what is measured. (The test bed's server listens on 127.0.0.1 only.)
+struct Httpd {
+    child: Child,
+}
+
+impl Httpd {
+    fn start(ns: &NetNs, dir: &Path) -> Result<Httpd> {
+        let child = ns
+            .command("/bin/busybox")
+            .args(["httpd", "-f", "-p", SERVER, "-h"])
+            .arg(dir)
+            .spawn()
+            .context("starting busybox httpd in the namespace (apt-get install busybox-static)")?;
+        let mut httpd = Httpd { child };
+        let deadline = Instant::now() + HTTPD_START;
+        loop {
+            if ns.enter(|| TcpStream::connect(SERVER).is_ok())? {
+                return Ok(httpd);
+            }
+            if let Some(status) = httpd.child.try_wait()? {
+                bail!("busybox httpd exited ({status}) before serving on {SERVER}");
+            }
+            if Instant::now() > deadline {
+                bail!("busybox httpd did not listen on {SERVER} within {HTTPD_START:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Httpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Image bytes over seconds, in MB/s (10^6 bytes, as link rates are given).
+pub(super) fn mb_per_s(bytes: u64, seconds: f64) -> Option<f64> {
+    (seconds > 0.0).then(|| bytes as f64 / 1e6 / seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_memory() {
+        assert_eq!(memory_mb(256), 2048);
+        assert_eq!(memory_mb(1024), 4096);
+        assert_eq!(mb_per_s(100_000_000, 2.0), Some(50.0));
+        assert_eq!(mb_per_s(1, 0.0), None);
+    }
+}
