@@ -67,6 +67,9 @@ pub fn attach(
         );
         let staging = Path::new(NODE_STAGING);
         mount_node_dir(nfs, node, &dir, staging)?;
+        // Only now: while the share stays mounted the node's mount reuses its NFS client (and
+        // its NFSv4 session) instead of the server tearing one down and setting up another.
+        release_node_share();
         // Seed 003 keeps these on the node's directory, so images that link /etc/hostname
         // to /var/local/hostname keep working and the server shows which node is which.
         let image_hosts = paths::resolve_in_root(root, "/etc/hosts")
@@ -126,7 +129,8 @@ fn storage_err(what: impl Into<String>, path: &Path) -> impl FnOnce(io::Error) -
 }
 
 /// The node's directory on the `diskless.node=` share: created with mode 0755 when missing,
-/// never emptied or overwritten when present. Returns whether it was created.
+/// never emptied or overwritten when present. Returns whether it was created; the share stays
+/// mounted at [`NODE_SHARE_MOUNT`] until [`release_node_share`].
 fn ensure_node_dir(ctx: &NfsContext, share: &NfsShare, dir: &str) -> Result<bool, BootError> {
     let staging = Path::new(NODE_SHARE_MOUNT);
     std::fs::create_dir_all(staging).map_err(storage_err("creating", staging))?;
@@ -146,9 +150,19 @@ fn ensure_node_dir(ctx: &NfsContext, share: &NfsShare, dir: &str) -> Result<bool
             )(err));
         }
     };
-    sys::unmount(staging).map_err(storage_err("unmounting", staging))?;
-    let _ = std::fs::remove_dir(staging);
     Ok(created)
+}
+
+/// Unmounts the share [`ensure_node_dir`] mounted. Failing costs a mount in /run, nothing
+/// else: it is logged, not fatal.
+fn release_node_share() {
+    let staging = Path::new(NODE_SHARE_MOUNT);
+    match sys::unmount(staging) {
+        Ok(()) => {
+            let _ = std::fs::remove_dir(staging);
+        }
+        Err(err) => log::warn!("unmounting {}: {err}", staging.display()),
+    }
 }
 
 /// Mounts the node's directory (`<export>/<dir>`) read-write at `mount_at` in the new root.
