@@ -79,7 +79,7 @@ pub(super) fn run(
     report: &mut Report,
 ) -> Result<()> {
     let args = Args {
-        boots: args.big_boots,
+        boots: args.long_boots,
         ..args.clone()
     };
     let rescue = big_rescue::build(kernel, out)?;

@@ -177,17 +177,17 @@ fn multi_user_reached(log: &BootLog) -> Option<f64> {
         .map(|(t, _)| *t)
 }
 
-/// Boots `args.debian_boots` times, adding each boot to `variant`.
+/// Boots `args.long_boots` times, adding each boot to `variant`.
 fn boot_n(args: &Args, variant: &mut Variant, make: impl Fn(&str) -> Result<Qemu>) -> Result<()> {
     let ours = variant.label.contains("diskless");
-    for n in 1..=args.debian_boots {
+    for n in 1..=args.long_boots {
         let name = format!("bench-{}-{n}", variant.label);
         let boot = measure(make(&name)?)?;
         let systemd = boot.systemd.clone().unwrap_or_default();
         println!(
             "bench: {} boot {n}/{}: kernel to multi-user.target {} s, stage {} s, {}{}",
             variant.label,
-            args.debian_boots,
+            args.long_boots,
             systemd
                 .total_s
                 .map_or("-".to_owned(), |s| format!("{s:.2}")),

@@ -90,11 +90,9 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Debug, Clone)]
 struct Args {
     boots: usize,
-    /// Boots per variant of the Debian part: a Debian boot takes a minute under TCG.
-    debian_boots: usize,
-    /// Boots per fetcher and size of the `big` part: `--boots` when given, else 3 (1 with
-    /// `--quick`): a 1 GiB boot takes minutes under TCG.
-    big_boots: usize,
+    /// Boots per variant of the parts whose boots take a minute or more under TCG (the
+    /// Debian root, big images): `--boots` when given, else [`LONG_BOOTS`] (1 with `--quick`).
+    long_boots: usize,
     quick: bool,
     skip: Vec<String>,
     /// When this run began: images built since then are reused by later parts.
@@ -128,15 +126,14 @@ const SKIPPABLE: [&str; 10] = [
     "big",
 ];
 
-/// Boots per fetcher and size of the `big` part unless `--boots` is given.
-const BIG_BOOTS: usize = 3;
+/// Boots per variant of the `debian` and `big` parts unless `--boots` is given.
+const LONG_BOOTS: usize = 3;
 
 fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
     use lexopt::prelude::*;
     let mut parsed = Args {
         boots: 5,
-        debian_boots: 3,
-        big_boots: BIG_BOOTS,
+        long_boots: LONG_BOOTS,
         quick: false,
         skip: Vec::new(),
         started: SystemTime::now(),
@@ -168,13 +165,8 @@ fn parse(args: Vec<OsString>) -> Result<Option<Args>> {
         parsed.boots = 1;
     }
     if parsed.quick || boots_given {
-        parsed.debian_boots = parsed.boots;
+        parsed.long_boots = parsed.boots;
     }
-    parsed.big_boots = if boots_given || parsed.quick {
-        parsed.boots
-    } else {
-        BIG_BOOTS
-    };
     if parsed.boots == 0 {
         bail!("--boots must be at least 1");
     }
@@ -322,8 +314,7 @@ mod tests {
         std::fs::write(&image, "image").expect("writes");
         let args = |started| Args {
             boots: 1,
-            debian_boots: 1,
-            big_boots: 1,
+            long_boots: 1,
             quick: true,
             skip: Vec::new(),
             started,
@@ -343,11 +334,11 @@ mod tests {
                 .expect("not --help")
         };
         let default = parse(&[]);
-        assert_eq!((default.boots, default.debian_boots), (5, 3));
+        assert_eq!((default.boots, default.long_boots), (5, 3));
         let quick = parse(&["--quick"]);
-        assert_eq!((quick.boots, quick.debian_boots), (1, 1));
+        assert_eq!((quick.boots, quick.long_boots), (1, 1));
         let given = parse(&["--boots", "2"]);
-        assert_eq!((given.boots, given.debian_boots), (2, 2));
+        assert_eq!((given.boots, given.long_boots), (2, 2));
         assert!(super::parse(vec!["--skip".into(), "debain".into()]).is_err());
     }
 
