@@ -110,20 +110,9 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
     // volatile paths) loads beside the network, each module after what it depends on, as
     // the NIC's drivers do; the kernel never has to ask /sbin/modprobe for them.
     common::assert_loaded_after_dependencies(&first, &fx.modules);
-    let loads = common::module_loads(&first);
-    let ahead: Vec<&String> = loads
-        .iter()
-        .filter(|load| load.reason.starts_with("the root, beside the network"))
-        .flat_map(|load| &load.modules)
-        .collect();
-    for module in ["sunrpc", "nfs", "nfsv3", "nfsv4", "overlay"] {
-        assert!(ahead.iter().any(|m| *m == module), "{module}: {loads:?}");
-    }
-    assert!(
-        !loads
-            .iter()
-            .any(|load| load.reason.starts_with("the kernel's request")),
-        "{loads:?}"
+    common::assert_loaded_beside_the_network(
+        &first,
+        &["sunrpc", "nfs", "nfsv3", "nfsv4", "overlay"],
     );
     assert_eq!(
         first.value("ROOT-HOSTNAME").as_deref(),

@@ -157,21 +157,7 @@ fn node_boots_a_squashfs_root_over_http_as_worker_64e59a() {
     );
     // The file systems the root mounts loaded beside the network, before the mount, so the
     // kernel never had to ask /sbin/modprobe (this init, started again) for them.
-    let loads = common::module_loads(&log);
-    let ahead: Vec<&String> = loads
-        .iter()
-        .filter(|load| load.reason.starts_with("the root, beside the network"))
-        .flat_map(|load| &load.modules)
-        .collect();
-    for module in ["loop", "squashfs", "overlay"] {
-        assert!(ahead.iter().any(|m| *m == module), "{module}: {loads:?}");
-    }
-    assert!(
-        !loads
-            .iter()
-            .any(|load| load.reason.starts_with("the kernel's request")),
-        "{loads:?}"
-    );
+    common::assert_loaded_beside_the_network(&log, &["loop", "squashfs", "overlay"]);
 
     // One fetch, and the shared image is untouched.
     let gets: Vec<_> = server

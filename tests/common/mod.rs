@@ -172,6 +172,26 @@ pub fn module_loads(log: &BootLog) -> Vec<ModuleLoad> {
         .collect()
 }
 
+/// Asserts that each of `modules` loaded on the thread that loads the root's modules beside
+/// the network, and that the kernel never had to ask /sbin/modprobe for anything.
+pub fn assert_loaded_beside_the_network(log: &BootLog, modules: &[&str]) {
+    let loads = module_loads(log);
+    let ahead: Vec<&String> = loads
+        .iter()
+        .filter(|load| load.reason.starts_with("the root, beside the network"))
+        .flat_map(|load| &load.modules)
+        .collect();
+    for module in modules {
+        assert!(ahead.iter().any(|m| m == module), "{module}: {loads:?}");
+    }
+    assert!(
+        !loads
+            .iter()
+            .any(|load| load.reason.starts_with("the kernel's request")),
+        "{loads:?}"
+    );
+}
+
 /// Asserts that the init loaded each module after every module it depends on, as `index`
 /// (the image's modules.dep) lists them: the order the kernel accepts, whatever this kernel
 /// build's dependencies are. Returns the modules in load order.
