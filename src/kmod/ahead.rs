@@ -8,7 +8,7 @@
 
 use std::sync::mpsc;
 
-use super::load::{Loaded, Modules};
+use super::load::Modules;
 use crate::emergency;
 use crate::error::BootError;
 use crate::sys;
@@ -18,9 +18,9 @@ use crate::sys;
 pub struct Ahead {
     names: Vec<String>,
     required: Vec<String>,
+    /// The worker's answer; `None` when there was nothing to load or no thread could start
+    /// (then [`Ahead::wait`] loads them itself).
     outcome: Option<mpsc::Receiver<Result<Modules, String>>>,
-    /// The index, kept for loading in this thread if the worker could not start.
-    fallback: Option<Modules>,
 }
 
 impl Modules {
@@ -34,7 +34,6 @@ impl Modules {
                 names,
                 required,
                 outcome: None,
-                fallback: None,
             };
         }
         let (tx, rx) = mpsc::channel();
@@ -62,22 +61,17 @@ impl Modules {
                 let _ = crashed.send(Err(format!("the thread loading them crashed: {panic}")));
             },
         );
-        match spawned {
-            Ok(()) => Ahead {
-                names,
-                required,
-                outcome: Some(rx),
-                fallback: None,
-            },
+        let outcome = match spawned {
+            Ok(()) => Some(rx),
             Err(err) => {
                 log::warn!("modules ahead: cannot start a thread ({err}); loading them later");
-                Ahead {
-                    names,
-                    required,
-                    outcome: None,
-                    fallback: Some(self.clone()),
-                }
+                None
             }
+        };
+        Ahead {
+            names,
+            required,
+            outcome,
         }
     }
 }
@@ -86,27 +80,19 @@ impl Ahead {
     /// Waits for the modules loading ahead and merges what they did into `modules`. Fails
     /// only for a required module that did not load.
     pub fn wait(self, modules: &mut Modules) -> Result<(), BootError> {
-        let done = match (self.outcome, self.fallback) {
-            (Some(rx), _) => match rx.recv() {
-                Ok(Ok(worker)) => worker,
-                Ok(Err(why)) => {
-                    return Err(BootError::LoadModule {
-                        failure: format!("{} ({why})", self.names.join(" ")),
-                    });
-                }
-                // The worker ended without a word: load them here.
-                Err(mpsc::RecvError) => {
-                    modules.load(&self.names);
-                    return required_loaded(modules, &self.required);
-                }
-            },
-            (None, Some(mut fallback)) => {
-                let Loaded { .. } = fallback.load(&self.names);
-                fallback
+        match self.outcome.map(|rx| rx.recv()) {
+            Some(Ok(Ok(worker))) => modules.absorb(worker),
+            Some(Ok(Err(why))) => {
+                return Err(BootError::LoadModule {
+                    failure: format!("{} ({why})", self.names.join(" ")),
+                });
             }
-            (None, None) => return Ok(()),
-        };
-        modules.absorb(done);
+            // No worker, or one that ended without a word: load them here (nothing to do
+            // when the list is empty).
+            None | Some(Err(mpsc::RecvError)) => {
+                modules.load(&self.names);
+            }
+        }
         required_loaded(modules, &self.required)
     }
 }
