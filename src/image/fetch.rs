@@ -363,14 +363,21 @@ fn fetch_loop(
     if sources.is_empty() {
         return Err(give_up(&sources, 0, false));
     }
-    let file = File::create(job.dest).map_err(|e| {
-        local(
-            sources.current().1,
-            format!("creating {}: {e}", job.dest.display()),
-            0,
-        )
-    })?;
-    let mut out = HashingWriter::new(file);
+    // Read as well as written: the hashing thread reads the image back.
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(job.dest)
+        .map_err(|e| {
+            local(
+                sources.current().1,
+                format!("creating {}: {e}", job.dest.display()),
+                0,
+            )
+        })?;
+    let mut out = HashingWriter::reading_back(file);
     let mut partial: Option<Partial> = None;
     let mut resumes = 0u32;
     let mut waits = 0u32;
@@ -406,10 +413,13 @@ fn fetch_loop(
         let failure = match attempt.run(&mut out, &mut partial, remaining) {
             Ok(resumed) => {
                 resumes += u32::from(resumed);
+                let sha256 = out
+                    .digest()
+                    .map_err(|e| local(&url, format!("{}: {e}", job.dest.display()), attempts))?;
                 return Ok(Fetched {
                     url,
                     bytes: out.position(),
-                    sha256: out.digest(),
+                    sha256,
                     elapsed: started.elapsed(),
                     attempts,
                     resumes,
@@ -612,7 +622,7 @@ impl Attempt<'_, '_> {
         });
         self.stream(&mut *response.body, out, total)?;
         if let Some(expected) = self.job.expected {
-            let actual = out.digest();
+            let actual = out.digest().map_err(|e| self.local("hashing", &e))?;
             if actual != expected {
                 return Err(Failure::HashMismatch { actual, expected });
             }
