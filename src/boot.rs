@@ -124,7 +124,7 @@ impl Boot {
         }
 
         // The NIC's driver is on the critical path; the root's modules load beside it.
-        let (mut modules, ahead) = self.step(Step::Modules, || {
+        let (mut modules, mut ahead) = self.step(Step::Modules, || {
             let mut modules = Modules::open_for_boot(&config.driver_pre, &config.driver_blacklist)?;
             let ahead =
                 modules.load_ahead(root.modules_ahead(&config), plan::REQUIRED_ROOT_MODULES);
@@ -204,7 +204,7 @@ impl Boot {
                 let downloaded = self.step(Step::Fetch, || {
                     image::download(url, image, &config, &mac.0, settled, &mut sessions)
                 })?;
-                self.step(Step::RootModules, || ahead.wait(&mut modules))?;
+                self.step(Step::RootModules, || ahead.wait_for_root(&mut modules))?;
                 let volatile = (volatile_paths.as_slice(), overlay_size);
                 self.mount_squashfs(image, &downloaded, overlay, volatile, url)?;
             }
@@ -216,7 +216,7 @@ impl Boot {
                 self.record.image_manifest =
                     Some(format!("sha256:{}", hex::encode(&pulled.manifest)));
                 let from = reference.describe();
-                self.step(Step::RootModules, || ahead.wait(&mut modules))?;
+                self.step(Step::RootModules, || ahead.wait_for_root(&mut modules))?;
                 let volatile = (volatile_paths.as_slice(), overlay_size);
                 match &pulled.root {
                     PulledRoot::Squashfs(downloaded) => {
@@ -234,7 +234,7 @@ impl Boot {
             } => {
                 let share = plan::expand_percent_s(share, *syntax, net.address, &name);
                 let read_write = root.read_write(&config);
-                self.step(Step::RootModules, || ahead.wait(&mut modules))?;
+                self.step(Step::RootModules, || ahead.wait_for_root(&mut modules))?;
                 self.step(Step::Mount, || {
                     assemble::mount_nfs(&nfs, &share, *default_version, overlay, read_write)?;
                     volatile::mount_volatile(new_root, &volatile_paths, overlay_size)
@@ -248,6 +248,10 @@ impl Boot {
             }
         }
 
+        // The shares' NFS version went on loading while the root mounted.
+        if ahead.has_shares() {
+            self.step(Step::ShareModules, || ahead.wait_for_shares(&mut modules))?;
+        }
         self.record.modules_loaded = modules.loaded();
         self.record.modules_failed = modules.failed().to_vec();
         self.step(Step::Storage, || {

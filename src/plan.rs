@@ -126,6 +126,26 @@ pub const DEFAULT_VOLATILE: &[&str] = &["/etc", "/var", "/tmp"];
 /// the network ([`RootPlan::modules_ahead`]).
 pub const REQUIRED_ROOT_MODULES: &[&str] = &["loop"];
 
+/// The modules to load ahead, in two stages: the root's mount waits only for the first, so
+/// the shares' NFS stack (often another version) goes on loading while the root mounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModulesAhead {
+    pub root: Vec<String>,
+    /// What the node directory and shared mounts need beyond `root`.
+    pub shares: Vec<String>,
+}
+
+/// `names` in order, each once, leaving out those in `known`.
+fn unique<'a>(names: impl IntoIterator<Item = &'a str>, known: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        if !out.iter().chain(known).any(|seen| seen == name) {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}
+
 /// Where the root comes from, as the command line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RootPlan {
@@ -175,12 +195,12 @@ impl RootPlan {
         }
     }
 
-    /// The modules this root will need, as module names or the kernel's own aliases
-    /// (`fs-squashfs`, `fs-overlay`, `fs-nfs`), in the order they are needed: loaded while
-    /// the network comes up. The NFS version modules follow each share's `vers=` (the kernel
-    /// asks for `nfsv3`/`nfsv4` at mount time). A root DHCP will name is guessed from
-    /// `root=dhcp` (an image) or `root=/dev/nfs` (NFS).
-    pub fn modules_ahead(&self, config: &BootConfig) -> Vec<String> {
+    /// The modules this root and the node's shares will need, as module names or the
+    /// kernel's own aliases (`fs-squashfs`, `fs-overlay`, `fs-nfs`), in the order they are
+    /// needed: loaded while the network comes up. The NFS version modules follow each
+    /// share's `vers=` (the kernel asks for `nfsv3`/`nfsv4` at mount time). A root DHCP will
+    /// name is guessed from `root=dhcp` (an image) or `root=/dev/nfs` (NFS).
+    pub fn modules_ahead(&self, config: &BootConfig) -> ModulesAhead {
         let mut names: Vec<&str> = Vec::new();
         let nfs_version = |share: &NfsShare, default| match share.version(default) {
             NfsVersion::V3 => "nfsv3",
@@ -215,20 +235,14 @@ impl RootPlan {
         if overlay {
             names.push("fs-overlay");
         }
+        let root = unique(names, &[]);
         let shares = config
             .node
             .iter()
-            .chain(config.mounts.iter().map(|m| &m.share));
-        for share in shares {
-            names.extend(["fs-nfs", nfs_version(share, share_default)]);
-        }
-        let mut unique: Vec<String> = Vec::new();
-        for name in names {
-            if !unique.iter().any(|u| u == name) {
-                unique.push(name.to_owned());
-            }
-        }
-        unique
+            .chain(config.mounts.iter().map(|m| &m.share))
+            .flat_map(|share| ["fs-nfs", nfs_version(share, share_default)]);
+        let shares = unique(shares, &root);
+        ModulesAhead { root, shares }
     }
 
     /// The root, with a root path from DHCP (option 17) where the command line left it to
@@ -587,53 +601,64 @@ mod tests {
         }
     }
 
-    /// What loads while the network comes up: each root's file systems, the NFS version
-    /// each share asks for, the overlay only when something is layered.
+    /// What loads while the network comes up: each root's file systems first, then the NFS
+    /// version each share asks for that the root does not load already; the overlay only
+    /// when something is layered.
     #[test]
     fn modules_loaded_ahead() {
-        let cases: &[(&str, &[&str])] = &[
+        type Stages = (&'static [&'static str], &'static [&'static str]);
+        let cases: &[(&str, Stages)] = &[
             (
                 "root=live:http://h/r.sqfs",
-                &["loop", "fs-squashfs", "fs-overlay"],
+                (&["loop", "fs-squashfs", "fs-overlay"], &[]),
             ),
             (
                 "root=live:http://h/r.sqfs diskless.overlay=none diskless.volatile=none",
-                &["loop", "fs-squashfs"],
+                (&["loop", "fs-squashfs"], &[]),
             ),
             (
                 "root=oci:r.lab/a:v1",
-                &["loop", "fs-squashfs", "fs-overlay"],
+                (&["loop", "fs-squashfs", "fs-overlay"], &[]),
             ),
-            // Seed 003: a v3 root with the volatile paths, a v4.1 node directory and /home.
+            // Seed 003: a v3 root with the volatile paths, a v4.1 node directory and /home:
+            // the root mounts while nfsv4 still loads.
             (
                 "root=/dev/nfs nfsroot=h:/clients,ro,vers=3 diskless.node=h:/workers,vers=4.1 \
                  diskless.mount=h:/workers/home,/home,vers=4.1",
-                &["fs-nfs", "nfsv3", "fs-overlay", "nfsv4"],
+                (&["fs-nfs", "nfsv3", "fs-overlay"], &["nfsv4"]),
             ),
-            ("root=/dev/nfs nfsroot=h:/clients,rw", &["fs-nfs", "nfsv3"]),
+            (
+                "root=/dev/nfs nfsroot=h:/clients,rw",
+                (&["fs-nfs", "nfsv3"], &[]),
+            ),
             (
                 "root=nfs4:h:/clients diskless.overlay=tmpfs",
-                &["fs-nfs", "nfsv4", "fs-overlay"],
+                (&["fs-nfs", "nfsv4", "fs-overlay"], &[]),
             ),
-            ("root=/dev/nfs ip=dhcp", &["fs-nfs", "nfsv3", "fs-overlay"]),
-            // Shares that name no version follow an NFS root's.
+            (
+                "root=/dev/nfs ip=dhcp",
+                (&["fs-nfs", "nfsv3", "fs-overlay"], &[]),
+            ),
+            // Shares that name no version follow an NFS root's: nothing more to load.
             (
                 "root=nfs4:h:/clients diskless.node=h:/workers diskless.mount=h:/home,/home",
-                &["fs-nfs", "nfsv4", "fs-overlay"],
+                (&["fs-nfs", "nfsv4", "fs-overlay"], &[]),
             ),
             (
                 "root=live:http://h/r.sqfs diskless.node=h:/workers,vers=4.2",
-                &["loop", "fs-squashfs", "fs-overlay", "fs-nfs", "nfsv4"],
+                (&["loop", "fs-squashfs", "fs-overlay"], &["fs-nfs", "nfsv4"]),
             ),
             (
                 "root=dhcp ip=dhcp diskless.node=h:/workers",
-                &["loop", "fs-squashfs", "fs-overlay", "fs-nfs", "nfsv3"],
+                (&["loop", "fs-squashfs", "fs-overlay"], &["fs-nfs", "nfsv3"]),
             ),
         ];
-        for (line, want) in cases {
+        for (line, (root, shares)) in cases {
             let c = config(line);
             let plan = RootPlan::from_config(&c).expect(line);
-            assert_eq!(plan.modules_ahead(&c), *want, "{line}");
+            let ahead = plan.modules_ahead(&c);
+            assert_eq!(ahead.root, *root, "the root's, {line}");
+            assert_eq!(ahead.shares, *shares, "the shares', {line}");
         }
     }
 

@@ -106,13 +106,15 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
         &[MAC],
     );
     assert_reached(&first, "first boot");
-    // The NFS stack for the v3 root and the v4.1 node directory (and the overlay for the
-    // volatile paths) loads beside the network, each module after what it depends on, as
-    // the NIC's drivers do; the kernel never has to ask /sbin/modprobe for them.
+    // The NFS stack for the v3 root (and the overlay for the volatile paths) loads beside
+    // the network, then nfsv4 for the v4.1 node directory while the root mounts, each module
+    // after what it depends on, as the NIC's drivers do; the kernel never has to ask
+    // /sbin/modprobe for them.
     common::assert_loaded_after_dependencies(&first, &fx.modules);
     common::assert_loaded_beside_the_network(
         &first,
-        &["sunrpc", "nfs", "nfsv3", "nfsv4", "overlay"],
+        &["sunrpc", "nfs", "nfsv3", "overlay"],
+        &["nfsv4"],
     );
     assert_eq!(
         first.value("ROOT-HOSTNAME").as_deref(),

@@ -157,7 +157,7 @@ fn node_boots_a_squashfs_root_over_http_as_worker_64e59a() {
     );
     // The file systems the root mounts loaded beside the network, before the mount, so the
     // kernel never had to ask /sbin/modprobe (this init, started again) for them.
-    common::assert_loaded_beside_the_network(&log, &["loop", "squashfs", "overlay"]);
+    common::assert_loaded_beside_the_network(&log, &["loop", "squashfs", "overlay"], &[]);
 
     // One fetch, and the shared image is untouched.
     let gets: Vec<_> = server

@@ -130,6 +130,8 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// How much the hashing thread reads back at a time.
 const READ_BACK_CHUNK: usize = 256 * 1024;
+/// How far the writer gets ahead of a sleeping hashing thread before it wakes it.
+const WAKE_AFTER: u64 = 1024 * 1024;
 
 /// The writer's side of the hashing thread.
 struct ReadBack {
@@ -156,6 +158,8 @@ struct State {
     failed: Option<String>,
     /// The writer is gone: the thread ends.
     closing: bool,
+    /// Where the hashing thread caught up and went to sleep; `None` while it works.
+    parked_at: Option<u64>,
 }
 
 impl Shared {
@@ -193,8 +197,16 @@ impl ReadBack {
     }
 
     fn written(&self, position: u64) {
-        self.shared.lock().written = position;
-        self.shared.changed.notify_all();
+        let mut state = self.shared.lock();
+        state.written = position;
+        // Woken for a batch, not for each write: fewer switches between the two threads.
+        let wake = state
+            .parked_at
+            .is_some_and(|at| position.saturating_sub(at) >= WAKE_AFTER);
+        drop(state);
+        if wake {
+            self.shared.changed.notify_all();
+        }
     }
 
     fn restart(&self) {
@@ -233,8 +245,13 @@ impl Drop for ReadBack {
 }
 
 /// The hashing thread: reads the file back up to what the writer has written, starts over
-/// when the writer empties it, and answers the writer's requests for the digest.
+/// when the writer empties it, and answers the writer's requests for the digest. Its
+/// priority is the lowest.
 fn hash_behind(file: &File, shared: &Shared) {
+    // Receiving goes first: on one CPU the socket is drained before the hash catches up.
+    if let Err(err) = crate::sys::lower_this_threads_priority() {
+        log::debug!("fetch: cannot lower the hashing thread's priority: {err}");
+    }
     let mut hasher = Sha256::new();
     let mut generation = 0;
     let mut hashed = 0u64;
@@ -259,7 +276,9 @@ fn hash_behind(file: &File, shared: &Shared) {
                     state.want_digest = false;
                     shared.changed.notify_all();
                 }
+                state.parked_at = Some(hashed);
                 state = shared.wait(state);
+                state.parked_at = None;
             }
         };
         let want =

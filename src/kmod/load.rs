@@ -32,6 +32,14 @@ pub struct Modules {
     failed_names: BTreeSet<String>,
 }
 
+/// What a copy of the index (a worker's) loaded and saw fail: [`Modules::absorb`] takes it in.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    loaded: BTreeSet<String>,
+    failed: Vec<String>,
+    failed_names: BTreeSet<String>,
+}
+
 impl Modules {
     /// Reads `/lib/modules/<release>/modules.{dep,alias,builtin}`. An image without modules
     /// (a kernel with everything built in) gives an empty index.
@@ -68,8 +76,17 @@ impl Modules {
         Ok(modules)
     }
 
+    /// What this copy of the index loaded and saw fail so far.
+    pub fn outcome(&self) -> Outcome {
+        Outcome {
+            loaded: self.loaded.clone(),
+            failed: self.failed.clone(),
+            failed_names: self.failed_names.clone(),
+        }
+    }
+
     /// Takes in what another copy of this index (a worker's) loaded and saw fail.
-    pub fn absorb(&mut self, other: Modules) {
+    pub fn absorb(&mut self, other: Outcome) {
         self.loaded.extend(other.loaded);
         self.failed_names.extend(other.failed_names);
         for failure in other.failed {

@@ -172,17 +172,29 @@ pub fn module_loads(log: &BootLog) -> Vec<ModuleLoad> {
         .collect()
 }
 
-/// Asserts that each of `modules` loaded on the thread that loads the root's modules beside
-/// the network, and that the kernel never had to ask /sbin/modprobe for anything.
-pub fn assert_loaded_beside_the_network(log: &BootLog, modules: &[&str]) {
+/// Asserts that each of `root` loaded on the thread that loads the root's modules beside the
+/// network, then each of `shares` (what the node's shares need beyond the root), and that the
+/// kernel never had to ask /sbin/modprobe for anything.
+pub fn assert_loaded_beside_the_network(log: &BootLog, root: &[&str], shares: &[&str]) {
     let loads = module_loads(log);
-    let ahead: Vec<&String> = loads
-        .iter()
-        .filter(|load| load.reason.starts_with("the root, beside the network"))
-        .flat_map(|load| &load.modules)
-        .collect();
-    for module in modules {
-        assert!(ahead.iter().any(|m| m == module), "{module}: {loads:?}");
+    let ahead = |stage: &str| -> Vec<String> {
+        loads
+            .iter()
+            .filter(|load| {
+                load.reason
+                    .starts_with(&format!("{stage}, beside the network"))
+            })
+            .flat_map(|load| load.modules.clone())
+            .collect()
+    };
+    for (stage, modules) in [("the root", root), ("the shares", shares)] {
+        let loaded = ahead(stage);
+        for module in modules {
+            assert!(
+                loaded.iter().any(|m| m == module),
+                "{module} for {stage}: {loads:?}"
+            );
+        }
     }
     assert!(
         !loads

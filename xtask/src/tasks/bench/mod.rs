@@ -64,7 +64,8 @@ BENCHMARKS.json (raw runs; a copy in target/bench/results.json):
   fetch        host-side fetch+verify of 1 GiB against curl + sha256sum, peak RSS
   big          the root padded to 256 MiB and 1 GiB over a tap device in a network
                namespace: ours, curl + sha256sum in a rescue initramfs, and dracut
-               livenet, same guest and link (3 boots each unless --boots is given)
+               livenet, same guest and link; 1 GiB again with -smp 2 (3 boots each
+               unless --boots is given)
 Needs root (network namespace, /lib/modules for mkinitramfs) and installs what is missing
 with scripts/install-deps.sh.
 
