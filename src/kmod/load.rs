@@ -143,10 +143,17 @@ impl Modules {
                 .depends
                 .iter()
                 .find(|dep| self.failed_names.contains(dep.as_str()));
+            let started = std::time::Instant::now();
             let outcome = match broken_dep {
                 Some(dep) => Err(format!("needs {dep}, which failed")),
                 None => sys::load_module(&self.dir.join(&entry.path)).map_err(|e| e.to_string()),
             };
+            // With rd.debug: which module's load (and the kernel's probe inside it) costs.
+            log::debug!(
+                "module {}: {:.1} ms",
+                entry.name,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
             match outcome {
                 Ok(()) => {
                     self.loaded.insert(entry.name.clone());
