@@ -41,6 +41,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
+use ours::Net;
 use report::Report;
 
 const HELP: &str = "\
@@ -54,6 +55,7 @@ BENCHMARKS.json (raw runs; a copy in target/bench/results.json):
   squashfs-256 the same root padded with 256 MiB of random bytes (-m 2048), over slirp
   nfs          our init, seed 003's NFS root with a per-node directory
   smp2         squashfs, nfs and itools netboot again with -smp 2 (what parallelism buys)
+  dhcp         squashfs and nfs again with ip=dhcp (QEMU's DHCP), as the baselines boot
   itools       initramfs-tools MODULES=netboot and MODULES=most, BOOT=nfs, same NFS root
   dracut       dracut 059 livenet (systemd), the same squashfs over HTTP
   debian       a real Debian 12 root (systemd) from kernel start to multi-user.target:
@@ -72,8 +74,8 @@ with scripts/install-deps.sh.
 options:
   --boots N    boots per variant (default 5; debian and big: 3)
   --quick      one boot per variant, no cargo-bloat, a 256 MiB fetch, big at 256 MiB only
-  --skip WHAT  leave out squashfs, squashfs-256, nfs, smp2, itools, dracut, debian, bloat,
-               fetch or big (repeatable)
+  --skip WHAT  leave out squashfs, squashfs-256, nfs, smp2, dhcp, itools, dracut, debian,
+               bloat, fetch or big (repeatable)
   -h, --help   this text
 ";
 
@@ -114,11 +116,12 @@ impl Args {
     }
 }
 
-const SKIPPABLE: [&str; 10] = [
+const SKIPPABLE: [&str; 11] = [
     "squashfs",
     "squashfs-256",
     "nfs",
     "smp2",
+    "dhcp",
     "itools",
     "dracut",
     "debian",
@@ -196,19 +199,21 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let init = xtask::build::init_binary()?;
     let ours = ours::build(&kernel, &init, &out, &mut report.sizes)?;
 
-    if args.runs("squashfs") {
-        let variant = ours::squashfs(&args, &kernel, &ours, &out, false, 1)?;
-        report.variants.push(variant);
+    for (part, big, cpus, net) in [
+        ("squashfs", false, 1, Net::Static),
+        ("smp2", false, 2, Net::Static),
+        ("dhcp", false, 1, Net::Dhcp),
+        ("squashfs-256", true, 1, Net::Static),
+    ] {
+        if args.runs(part) {
+            let variant = ours::squashfs(&args, &kernel, &ours, &out, big, cpus, net)?;
+            report.variants.push(variant);
+        }
     }
-    if args.runs("smp2") {
-        let variant = ours::squashfs(&args, &kernel, &ours, &out, false, 2)?;
-        report.variants.push(variant);
-    }
-    if args.runs("squashfs-256") {
-        let variant = ours::squashfs(&args, &kernel, &ours, &out, true, 1)?;
-        report.variants.push(variant);
-    }
-    if args.runs("nfs") || args.runs("itools") || args.runs("smp2") {
+    if ["nfs", "itools", "smp2", "dhcp"]
+        .iter()
+        .any(|part| args.runs(part))
+    {
         nfs::run(&args, &kernel, &ours, &out, &mut report)?;
     }
     if args.runs("dracut") {
@@ -347,7 +352,7 @@ mod tests {
     fn rows_run_alone_with_every_other_part_skipped() {
         assert_eq!(
             only(&["nfs"]),
-            "cargo xtask bench --skip squashfs --skip squashfs-256 --skip smp2 --skip itools \
+            "cargo xtask bench --skip squashfs --skip squashfs-256 --skip smp2 --skip dhcp --skip itools \
              --skip dracut --skip debian --skip bloat --skip fetch --skip big"
         );
     }

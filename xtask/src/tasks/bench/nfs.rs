@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use testbed::kernel::Kernel;
 use testbed::{Export, NetNs, NfsServer, RootSpec, portmap};
 
-use super::ours::{self, Ours};
+use super::ours::{self, Net, Ours};
 use super::report::Report;
 use super::{Args, baselines};
 
@@ -63,13 +63,15 @@ pub(super) fn run(
             Export::read_write(&workers, "/workers"),
         ],
     )?;
-    if args.runs("nfs") {
-        let variant = ours::nfs(args, kernel, ours, &bed.ns, &bed.server, 1)?;
-        report.variants.push(variant);
-    }
-    if args.runs("smp2") {
-        let variant = ours::nfs(args, kernel, ours, &bed.ns, &bed.server, 2)?;
-        report.variants.push(variant);
+    for (part, cpus, net) in [
+        ("nfs", 1, Net::Static),
+        ("smp2", 2, Net::Static),
+        ("dhcp", 1, Net::Dhcp),
+    ] {
+        if args.runs(part) {
+            let variant = ours::nfs(args, kernel, ours, &bed.ns, &bed.server, cpus, net)?;
+            report.variants.push(variant);
+        }
     }
     if args.runs("itools") {
         for (variant, size) in baselines::initramfs_tools(args, kernel, out, &bed.ns)? {

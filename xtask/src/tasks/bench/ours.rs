@@ -15,6 +15,31 @@ use super::{
     Args, BOOT_TIMEOUT, BOOTIF, MAC, MIB, STATIC_IP, only, smp_note, with_cpus, write_random,
 };
 
+/// How our node configures its network: pxelinux's static `ip=` (`SYSAPPEND 1`, as seed 003
+/// boots), or DHCP from QEMU's user network, as the baselines do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Net {
+    Static,
+    Dhcp,
+}
+
+impl Net {
+    /// The label's suffix: `diskless-nfs-dhcp`.
+    fn suffix(self) -> &'static str {
+        match self {
+            Net::Static => "",
+            Net::Dhcp => "-dhcp",
+        }
+    }
+
+    fn note(self) -> &'static str {
+        match self {
+            Net::Static => "",
+            Net::Dhcp => ", ip=dhcp",
+        }
+    }
+}
+
 /// Our images, built once for every boot.
 pub(super) struct Ours {
     /// The zstd image, the one nodes boot.
@@ -101,6 +126,7 @@ pub(super) fn squashfs(
     out: &Path,
     big: bool,
     cpus: u32,
+    net: Net,
 ) -> Result<Variant> {
     let pad = if big { 256 * MIB } else { 0 };
     let image = squashfs_image(out, pad)?;
@@ -113,30 +139,37 @@ pub(super) fn squashfs(
     let server = HttpServer::serve_dir(out).context("starting the HTTP server")?;
     let size = std::fs::metadata(&image)?.len();
     let memory = if big { 2048 } else { 1024 };
+    let ip = match net {
+        Net::Static => STATIC_IP,
+        Net::Dhcp => "ip=dhcp",
+    };
     let cmdline = format!(
-        "{BOOTIF} {STATIC_IP} root=live:{} diskless.sha256={sha} rd.emergency=poweroff",
+        "{BOOTIF} {ip} root=live:{} diskless.sha256={sha} rd.emergency=poweroff",
         server.url_for(&name)
     );
-    let part = match (big, cpus) {
-        (true, _) => "squashfs-256",
-        (false, 1) => "squashfs",
-        (false, _) => "smp2",
+    let part = match (big, cpus, net) {
+        (true, _, _) => "squashfs-256",
+        (false, _, Net::Dhcp) => "dhcp",
+        (false, 1, _) => "squashfs",
+        (false, _, _) => "smp2",
     };
+    let label = with_cpus(
+        if big {
+            "diskless-squashfs-256m"
+        } else {
+            "diskless-squashfs"
+        },
+        cpus,
+    );
     let mut variant = Variant::new(
-        &with_cpus(
-            if big {
-                "diskless-squashfs-256m"
-            } else {
-                "diskless-squashfs"
-            },
-            cpus,
-        ),
+        &format!("{label}{}", net.suffix()),
         format!(
-            "ours, squashfs over HTTP{} ({:.1} MiB image, -m {memory}{})",
+            "ours, squashfs over HTTP{} ({:.1} MiB image, -m {memory}{}{})",
             // The big image's fetch measures QEMU's user-mode network; see the tap rows.
             if big { " via slirp" } else { "" },
             size as f64 / MIB as f64,
-            smp_note(cpus)
+            smp_note(cpus),
+            net.note()
         ),
         format!("{}  # append: {cmdline}", only(&[part])),
     );
@@ -161,26 +194,35 @@ pub(super) fn nfs(
     ns: &NetNs,
     server: &NfsServer,
     cpus: u32,
+    net: Net,
 ) -> Result<Variant> {
     let v3 = server.v3_options();
     let v4 = server.v4_options();
+    // pxelinux appends its static ip= after the config's ip=dhcp; without it DHCP stays.
+    let appended = match net {
+        Net::Static => STATIC_IP,
+        Net::Dhcp => "",
+    };
     // Seed 003's command line, as tests/boot_nfs.rs adapts it to the test network.
     let cmdline = format!(
-        "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro,{v3} ip=dhcp {BOOTIF} {STATIC_IP} \
+        "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro,{v3} ip=dhcp {BOOTIF} {appended} \
          diskless.hostname=worker-node-{{mac}} diskless.node=10.0.2.2:/workers,{v4} \
          diskless.mount=10.0.2.2:/workers/home,/home,{v4} diskless.persist=/etc/ssh \
          rd.emergency=poweroff"
     );
+    let part = match (cpus, net) {
+        (_, Net::Dhcp) => "dhcp",
+        (1, _) => "nfs",
+        _ => "smp2",
+    };
     let mut variant = Variant::new(
-        &with_cpus("diskless-nfs", cpus),
+        &format!("{}{}", with_cpus("diskless-nfs", cpus), net.suffix()),
         format!(
-            "ours, NFSv3 root + NFSv4.1 per-node dir (seed 003){}",
-            smp_note(cpus)
+            "ours, NFSv3 root + NFSv4.1 per-node dir (seed 003){}{}",
+            smp_note(cpus),
+            net.note()
         ),
-        format!(
-            "{}  # append: {cmdline}",
-            only(&[if cpus == 1 { "nfs" } else { "smp2" }])
-        ),
+        format!("{}  # append: {cmdline}", only(&[part])),
     );
     boot_n(args, &mut variant, |name| {
         let qemu = Qemu::new(&kernel.vmlinuz, &ours.initrd)

@@ -54,7 +54,7 @@ impl Target {
 }
 
 /// The stage targets: our squashfs and NFS boots against initramfs-tools netboot's NFS boot,
-/// on one vCPU and on two.
+/// on one vCPU and on two, and on one with our node on DHCP as initramfs-tools is.
 pub(super) fn stage_targets(variants: &[Variant]) -> Vec<Target> {
     let stage = |label: &str| {
         variants
@@ -63,13 +63,17 @@ pub(super) fn stage_targets(variants: &[Variant]) -> Vec<Target> {
             .and_then(|v| median(&v.stages()))
     };
     let mut targets = Vec::new();
-    for suffix in ["", "-smp2"] {
-        let against = format!("itools-netboot{suffix}");
+    for (suffix, against, note) in [
+        ("", "itools-netboot", ""),
+        ("-smp2", "itools-netboot-smp2", ", -smp 2"),
+        ("-dhcp", "itools-netboot", ", both on DHCP"),
+    ] {
         for (ours, what, limit) in [
             ("diskless-squashfs", "squashfs over HTTP stage", 0.08),
             ("diskless-nfs", "seed 003 NFS stage", 0.20),
         ] {
             let ours = format!("{ours}{suffix}");
+            let against = against.to_owned();
             let ratio = match (stage(&ours), stage(&against)) {
                 (Some(a), Some(b)) if b > 0.0 => Some(a / b),
                 _ => None,
@@ -78,9 +82,9 @@ pub(super) fn stage_targets(variants: &[Variant]) -> Vec<Target> {
                 continue;
             }
             targets.push(Target {
-                what: format!("{what}{}", if suffix.is_empty() { "" } else { ", -smp 2" }),
+                what: format!("{what}{note}"),
                 ours,
-                against: against.clone(),
+                against,
                 ratio,
                 goal: Goal::AtMost(limit),
             });
@@ -263,6 +267,7 @@ mod tests {
             variant("itools-netboot", &[4.0, 5.0, 3.0]),
             variant("diskless-nfs-smp2", &[1.0]),
             variant("itools-netboot-smp2", &[2.0]),
+            variant("diskless-nfs-dhcp", &[0.6]),
         ];
         let targets = stage_targets(&variants);
         let got: Vec<(&str, &str, Option<bool>)> = targets
@@ -274,6 +279,8 @@ mod tests {
             [
                 ("diskless-squashfs", "itools-netboot", Some(false)),
                 ("diskless-nfs-smp2", "itools-netboot-smp2", Some(false)),
+                // On DHCP, against the same initramfs-tools boot (which always is).
+                ("diskless-nfs-dhcp", "itools-netboot", Some(true)),
             ]
         );
         assert!((targets[0].ratio.unwrap_or_default() - 0.1).abs() < 1e-9);
