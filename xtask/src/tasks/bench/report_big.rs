@@ -138,6 +138,7 @@ pub(super) fn targets(report: &Report) -> Vec<Target> {
                 ours: size.ours.clone(),
                 against: "curl -o + sha256sum".to_owned(),
                 ratio,
+                against_fastest: None,
                 goal: Goal::AtLeast(1.0),
             }
         })

@@ -25,15 +25,32 @@ pub(super) struct Target {
     pub ours: String,
     pub against: String,
     pub ratio: Option<f64>,
+    /// Ours' median over the baseline's fastest boot: initramfs-tools' stage is bimodal
+    /// (klibc ipconfig's first DHCP packet, sent before the link is up, is lost one boot in
+    /// two or three, and the resend comes 10 s later), so its median can be either mode.
+    pub against_fastest: Option<f64>,
     pub goal: Goal,
+}
+
+impl Goal {
+    fn met_by(self, ratio: f64) -> bool {
+        match self {
+            Goal::AtMost(limit) => ratio <= limit,
+            Goal::AtLeast(floor) => ratio >= floor,
+        }
+    }
 }
 
 impl Target {
     pub fn met(&self) -> Option<bool> {
-        let ratio = self.ratio?;
-        Some(match self.goal {
-            Goal::AtMost(limit) => ratio <= limit,
-            Goal::AtLeast(floor) => ratio >= floor,
+        Some(self.goal.met_by(self.ratio?))
+    }
+
+    /// The ratio against the baseline's fastest boot, and whether it meets the goal.
+    fn against_fastest_cell(&self) -> String {
+        self.against_fastest.map_or("-".to_owned(), |r| {
+            let verdict = if self.goal.met_by(r) { "met" } else { "missed" };
+            format!("{r:.3}× ({verdict})")
         })
     }
 
@@ -56,12 +73,15 @@ impl Target {
 /// The stage targets: our squashfs and NFS boots against initramfs-tools netboot's NFS boot,
 /// on one vCPU and on two, and on one with our node on DHCP as initramfs-tools is.
 pub(super) fn stage_targets(variants: &[Variant]) -> Vec<Target> {
-    let stage = |label: &str| {
+    let stages = |label: &str| {
         variants
             .iter()
             .find(|v| v.label == label)
-            .and_then(|v| median(&v.stages()))
+            .map(Variant::stages)
+            .unwrap_or_default()
     };
+    let stage = |label: &str| median(&stages(label));
+    let fastest = |label: &str| stages(label).into_iter().reduce(f64::min);
     let mut targets = Vec::new();
     for (suffix, against, note) in [
         ("", "itools-netboot", ""),
@@ -74,10 +94,12 @@ pub(super) fn stage_targets(variants: &[Variant]) -> Vec<Target> {
         ] {
             let ours = format!("{ours}{suffix}");
             let against = against.to_owned();
-            let ratio = match (stage(&ours), stage(&against)) {
+            let over = |theirs: Option<f64>| match (stage(&ours), theirs) {
                 (Some(a), Some(b)) if b > 0.0 => Some(a / b),
                 _ => None,
             };
+            let ratio = over(stage(&against));
+            let against_fastest = over(fastest(&against));
             if ratio.is_none() && stage(&ours).is_none() {
                 continue;
             }
@@ -86,6 +108,7 @@ pub(super) fn stage_targets(variants: &[Variant]) -> Vec<Target> {
                 ours,
                 against,
                 ratio,
+                against_fastest,
                 goal: Goal::AtMost(limit),
             });
         }
@@ -98,8 +121,18 @@ pub(super) fn markdown_targets(s: &mut String, targets: &[Target]) {
         return;
     }
     let _ = writeln!(s, "## Targets (ratios of this run's medians)\n");
-    let _ = writeln!(s, "| target | ours | against | ratio | goal | verdict |");
-    let _ = writeln!(s, "|---|---|---|---:|---:|---|");
+    let _ = writeln!(
+        s,
+        "The verdict is the issue's: ours' median over the baseline's median. initramfs-tools' \
+         stage is bimodal on this bed (klibc ipconfig sends its first DHCP packet before the \
+         virtio link is up; when it is lost the resend comes about 10 s later, BASELINES.md), \
+         so its median is either mode; the last column divides by its fastest boot instead.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| target | ours | against | ratio | goal | verdict | against its fastest boot |"
+    );
+    let _ = writeln!(s, "|---|---|---|---:|---:|---|---:|");
     for t in targets {
         let goal = match t.goal {
             Goal::AtMost(limit) => format!("≤ {limit:.2}×"),
@@ -107,12 +140,13 @@ pub(super) fn markdown_targets(s: &mut String, targets: &[Target]) {
         };
         let _ = writeln!(
             s,
-            "| {} | `{}` | `{}` | {} | {goal} | {} |",
+            "| {} | `{}` | `{}` | {} | {goal} | {} | {} |",
             t.what,
             t.ours,
             t.against,
             t.ratio.map_or("-".to_owned(), |r| format!("{r:.3}×")),
-            t.verdict()
+            t.verdict(),
+            t.against_fastest_cell()
         );
     }
     let _ = writeln!(s);
@@ -284,6 +318,9 @@ mod tests {
             ]
         );
         assert!((targets[0].ratio.unwrap_or_default() - 0.1).abs() < 1e-9);
+        // Against initramfs-tools' fastest boot (3.0 s) rather than its median (4.0 s).
+        assert!((targets[0].against_fastest.unwrap_or_default() - 0.4 / 3.0).abs() < 1e-9);
+        assert_eq!(targets[0].against_fastest_cell(), "0.133× (missed)");
         assert!(
             targets[0]
                 .verdict()
