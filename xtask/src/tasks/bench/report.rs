@@ -356,7 +356,7 @@ impl Report {
             );
             let _ = writeln!(
                 s,
-                "| `diskless::image::fetch::fetch_to_file` (sha256 while streaming) | {} ({}) | {} | {} |",
+                "| `diskless::image::fetch::fetch_to_file` (sha256 read back beside the transfer) | {} ({}) | {} | {} |",
                 fmt_opt(ours),
                 f.ours_s.len(),
                 rate(ours),
