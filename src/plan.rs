@@ -201,40 +201,24 @@ impl RootPlan {
     /// share's `vers=` (the kernel asks for `nfsv3`/`nfsv4` at mount time). A root DHCP will
     /// name is guessed from `root=dhcp` (an image) or `root=/dev/nfs` (NFS).
     pub fn modules_ahead(&self, config: &BootConfig) -> ModulesAhead {
-        let mut names: Vec<&str> = Vec::new();
         let nfs_version = |share: &NfsShare, default| match share.version(default) {
             NfsVersion::V3 => "nfsv3",
             NfsVersion::V4 => "nfsv4",
         };
-        let share_default = match self {
-            RootPlan::Settled(root) => root.share_default_version(),
-            RootPlan::FromDhcp { .. } => NfsVersion::V3,
+        let root = self.likely_root();
+        let mut names: Vec<&str> = match &root {
+            Root::Image { .. } => vec!["loop", "fs-squashfs"],
+            Root::Oci { .. } => vec!["loop", "fs-squashfs", "fs-overlay"],
+            Root::Nfs {
+                share,
+                default_version,
+                ..
+            } => vec!["fs-nfs", nfs_version(share, *default_version)],
         };
-        let overlay = match self {
-            RootPlan::Settled(root) => {
-                match root {
-                    Root::Image { .. } => names.extend(["loop", "fs-squashfs"]),
-                    Root::Oci { .. } => names.extend(["loop", "fs-squashfs", "fs-overlay"]),
-                    Root::Nfs {
-                        share,
-                        default_version,
-                        ..
-                    } => names.extend(["fs-nfs", nfs_version(share, *default_version)]),
-                }
-                root.overlay(config) || !root.volatile(config).is_empty()
-            }
-            RootPlan::FromDhcp { nfs: true } => {
-                names.extend(["fs-nfs", "nfsv3"]);
-                config.overlay == Some(OverlayMode::Tmpfs) || config.volatile.is_none()
-            }
-            RootPlan::FromDhcp { nfs: false } => {
-                names.extend(["loop", "fs-squashfs"]);
-                config.overlay != Some(OverlayMode::None)
-            }
-        };
-        if overlay {
+        if root.overlay(config) || !root.volatile(config).is_empty() {
             names.push("fs-overlay");
         }
+        let share_default = root.share_default_version();
         let root = unique(names, &[]);
         let shares = config
             .node
@@ -243,6 +227,25 @@ impl RootPlan {
             .flat_map(|share| ["fs-nfs", nfs_version(share, share_default)]);
         let shares = unique(shares, &root);
         ModulesAhead { root, shares }
+    }
+
+    /// The root as far as the command line tells before DHCP: a root DHCP will name is taken
+    /// to be an image (`root=dhcp`) or a kernel-syntax NFS share without options
+    /// (`root=/dev/nfs`), which is what [`RootPlan::settle`] makes of a bare root path.
+    fn likely_root(&self) -> Root {
+        match self {
+            RootPlan::Settled(root) => root.clone(),
+            RootPlan::FromDhcp { nfs: true } => Root::Nfs {
+                share: NfsShare {
+                    server: None,
+                    path: String::new(),
+                    options: Vec::new(),
+                },
+                default_version: NfsVersion::V3,
+                syntax: NfsSyntax::Kernel,
+            },
+            RootPlan::FromDhcp { nfs: false } => Root::Image { url: String::new() },
+        }
     }
 
     /// The root, with a root path from DHCP (option 17) where the command line left it to
@@ -297,8 +300,6 @@ impl RootPlan {
 }
 
 impl Root {
-    /// Whether the root gets a tmpfs overlay: `diskless.overlay=`, else yes for an image (a
-    /// squashfs is read-only) and no for NFS (seed 003's read-only root).
     /// The NFS version of the node's directory and the shared mounts when their options
     /// name none: the root's own when the root is NFS, so one module stack (and one kind of
     /// client state on the server) serves them all; otherwise v3, as the kernel's nfsroot.
@@ -313,6 +314,8 @@ impl Root {
         }
     }
 
+    /// Whether the root gets a tmpfs overlay: `diskless.overlay=`, else yes for an image (a
+    /// squashfs is read-only) and no for NFS (seed 003's read-only root).
     pub fn overlay(&self, config: &BootConfig) -> bool {
         match config.overlay {
             Some(mode) => mode == OverlayMode::Tmpfs,
@@ -638,6 +641,16 @@ mod tests {
             (
                 "root=/dev/nfs ip=dhcp",
                 (&["fs-nfs", "nfsv3", "fs-overlay"], &[]),
+            ),
+            // A root DHCP will name is judged by the same rules as a settled one: volatile
+            // paths named by the admin need the overlay too, a writable root none.
+            (
+                "root=/dev/nfs ip=dhcp diskless.volatile=/etc",
+                (&["fs-nfs", "nfsv3", "fs-overlay"], &[]),
+            ),
+            (
+                "root=dhcp ip=dhcp diskless.overlay=none diskless.volatile=none",
+                (&["loop", "fs-squashfs"], &[]),
             ),
             // Shares that name no version follow an NFS root's: nothing more to load.
             (
