@@ -221,16 +221,22 @@ impl ReadBack {
     fn digest(&self, written: u64) -> io::Result<[u8; 32]> {
         let mut state = self.shared.lock();
         state.written = written;
-        state.want_digest = true;
-        self.shared.changed.notify_all();
+        let mut asked = false;
         loop {
             if let Some(why) = &state.failed {
                 return Err(io::Error::other(format!("hashing the image file: {why}")));
             }
+            // The fetch asks twice for the same bytes (to compare, then to report): the
+            // thread's last answer still holds then.
             if let Some((generation, hashed, digest)) = state.digest {
                 if generation == state.generation && hashed == written {
                     return Ok(digest);
                 }
+            }
+            if !asked {
+                state.want_digest = true;
+                self.shared.changed.notify_all();
+                asked = true;
             }
             state = self.shared.wait(state);
         }
