@@ -136,21 +136,28 @@ pub(super) fn run(
                 .timeout(BIG_TIMEOUT);
             Ok(ns.qemu(qemu)?)
         };
+        let mib = bytes as f64 / MIB as f64;
+        // A variant of this size: `initrd` fetches the image, booted with `cmdline`.
+        let boot_variant = |label: String, what: String, initrd: &Path, cmdline: String| {
+            let mut variant = Variant::new(
+                &label,
+                what,
+                format!("{}  # append: {cmdline}", only(&["big"])),
+            );
+            boot_n(&args, &mut variant, |log_name| {
+                make(initrd, &cmdline, log_name)
+            })?;
+            anyhow::Ok(variant)
+        };
 
-        let cmdline = format!(
-            "{BOOTIF} {GUEST_IP} root=live:{url} diskless.sha256={sha} rd.emergency=poweroff"
-        );
-        let mut ours_variant = Variant::new(
-            &format!("diskless-tap-{label}"),
+        let ours_variant = boot_variant(
+            format!("diskless-tap-{label}"),
+            format!("ours, {mib:.0} MiB squashfs over a tap device, -m {memory} -smp {cpus}"),
+            &ours.initrd,
             format!(
-                "ours, {:.0} MiB squashfs over a tap device, -m {memory} -smp {cpus}",
-                bytes as f64 / MIB as f64
+                "{BOOTIF} {GUEST_IP} root=live:{url} diskless.sha256={sha} rd.emergency=poweroff"
             ),
-            format!("{}  # append: {cmdline}", only(&["big"])),
-        );
-        boot_n(&args, &mut ours_variant, |log_name| {
-            make(&ours.initrd, &cmdline, log_name)
-        })?;
+        )?;
 
         let cmdline = format!("BIG_URL={url} BIG_ADDR={GUEST_CIDR}");
         let mut curl = Vec::new();
@@ -184,23 +191,19 @@ pub(super) fn run(
 
         // dracut's whole stage once per size, on one CPU as the other fetchers.
         let dracut_variant = if cpus == 1 {
-            // dracut's own syntax for a static address; net.ifnames=0 keeps the name eth0.
-            let cmdline = format!(
-                "root=live:{url} rd.live.overlay.overlayfs=1 \
-                 ip=10.99.0.2::10.99.0.1:255.255.255.0::eth0:none net.ifnames=0 rd.neednet=1"
-            );
-            let mut variant = Variant::new(
-                &format!("dracut-livenet-tap-{label}"),
+            Some(boot_variant(
+                format!("dracut-livenet-tap-{label}"),
                 format!(
-                    "dracut 059 livenet + systemd, {:.0} MiB squashfs over a tap device, -m {memory}",
-                    bytes as f64 / MIB as f64
+                    "dracut 059 livenet + systemd, {mib:.0} MiB squashfs over a tap device, \
+                     -m {memory}"
                 ),
-                format!("{}  # append: {cmdline}", only(&["big"])),
-            );
-            boot_n(&args, &mut variant, |log_name| {
-                make(&dracut, &cmdline, log_name)
-            })?;
-            Some(variant)
+                &dracut,
+                // dracut's own syntax for a static address; net.ifnames=0 keeps the name eth0.
+                format!(
+                    "root=live:{url} rd.live.overlay.overlayfs=1 \
+                     ip=10.99.0.2::10.99.0.1:255.255.255.0::eth0:none net.ifnames=0 rd.neednet=1"
+                ),
+            )?)
         } else {
             None
         };
