@@ -1,8 +1,9 @@
 //! The image file and its sha256, kept in step: the hash covers exactly the bytes written,
 //! and its state carries on across a resumed transfer.
 //!
-//! For the image file the hash is computed behind the transfer, by a thread reading back
-//! what was written ([`HashingWriter::reading_back`]): the receiving thread only moves bytes
+//! For the image file the hash is computed behind the transfer, once it passes its first
+//! MiB, by a thread reading back what was written ([`HashingWriter::reading_back`]): the
+//! receiving thread only moves bytes
 //! from the socket to tmpfs, so on one CPU the socket is drained as fast as `curl -o` drains
 //! it and on several CPUs hashing runs beside TCP. Reading back costs no memory (the bytes
 //! are in tmpfs already) and hashes what will be mounted, not a copy of it.
@@ -43,8 +44,22 @@ pub struct HashingWriter<W> {
 }
 
 enum Hasher {
-    Inline(Sha256),
+    /// Hashing each write as it is made. `later`: the file (a second handle) and the size
+    /// past which a thread takes the hashing over.
+    Inline {
+        hasher: Sha256,
+        later: Option<(File, u64)>,
+    },
     Behind(ReadBack),
+}
+
+impl Hasher {
+    fn inline() -> Hasher {
+        Hasher::Inline {
+            hasher: Sha256::new(),
+            later: None,
+        }
+    }
 }
 
 impl<W: Write> HashingWriter<W> {
@@ -52,7 +67,7 @@ impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> HashingWriter<W> {
         HashingWriter {
             inner,
-            hasher: Hasher::Inline(Sha256::new()),
+            hasher: Hasher::inline(),
             written: 0,
         }
     }
@@ -67,7 +82,7 @@ impl<W: Write> HashingWriter<W> {
     /// the error.
     pub fn digest(&self) -> io::Result<[u8; 32]> {
         match &self.hasher {
-            Hasher::Inline(hasher) => Ok(hasher.clone().finish()),
+            Hasher::Inline { hasher, .. } => Ok(hasher.clone().finish()),
             Hasher::Behind(read_back) => read_back.digest(self.written),
         }
     }
@@ -78,20 +93,27 @@ impl<W: Write> HashingWriter<W> {
 }
 
 impl HashingWriter<File> {
-    /// Hashes `file` on a thread of its own that reads back what was written. If that
-    /// thread cannot be started, hashes inline as [`HashingWriter::new`] does (slower, same
-    /// result).
+    /// Hashes `file` inline up to [`READ_BACK_AFTER`] bytes, then on a thread of its own
+    /// that reads back what was written. If that thread cannot be started, goes on inline
+    /// as [`HashingWriter::new`] does (slower, same result).
     pub fn reading_back(file: File) -> HashingWriter<File> {
-        let hasher = match file.try_clone().and_then(ReadBack::start) {
-            Ok(read_back) => Hasher::Behind(read_back),
+        HashingWriter::reading_back_after(file, READ_BACK_AFTER)
+    }
+
+    fn reading_back_after(file: File, after: u64) -> HashingWriter<File> {
+        let later = match file.try_clone() {
+            Ok(handle) => Some((handle, after)),
             Err(err) => {
                 log::debug!("fetch: hashing on the receiving thread ({err})");
-                Hasher::Inline(Sha256::new())
+                None
             }
         };
         HashingWriter {
             inner: file,
-            hasher,
+            hasher: Hasher::Inline {
+                hasher: Sha256::new(),
+                later,
+            },
             written: 0,
         }
     }
@@ -102,7 +124,7 @@ impl<W: Rewind> HashingWriter<W> {
     pub fn restart(&mut self) -> io::Result<()> {
         // The hashing thread hears of it before the file shrinks under its reads.
         match &mut self.hasher {
-            Hasher::Inline(hasher) => *hasher = Sha256::new(),
+            Hasher::Inline { hasher, .. } => *hasher = Sha256::new(),
             Hasher::Behind(read_back) => read_back.restart(),
         }
         self.written = 0;
@@ -116,8 +138,23 @@ impl<W: Write> Write for HashingWriter<W> {
         let n = self.inner.write(buf)?;
         self.written += n as u64;
         match &mut self.hasher {
-            // A writer accepts at most what it was given (`Write::write`'s contract).
-            Hasher::Inline(hasher) => hasher.update(buf.get(..n).unwrap_or(buf)),
+            Hasher::Inline { hasher, later } => {
+                // A writer accepts at most what it was given (`Write::write`'s contract).
+                hasher.update(buf.get(..n).unwrap_or(buf));
+                if later
+                    .as_ref()
+                    .is_some_and(|(_, after)| self.written >= *after)
+                {
+                    if let Some((file, _)) = later.take() {
+                        match ReadBack::start(file, hasher.clone(), self.written) {
+                            Ok(read_back) => self.hasher = Hasher::Behind(read_back),
+                            Err(err) => {
+                                log::debug!("fetch: hashing on the receiving thread ({err})");
+                            }
+                        }
+                    }
+                }
+            }
             Hasher::Behind(read_back) => read_back.written(self.written),
         }
         Ok(n)
@@ -128,6 +165,9 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// Below this a thread's start costs about what it saves: small files (registry documents,
+/// small images) are hashed as they are written.
+const READ_BACK_AFTER: u64 = 1024 * 1024;
 /// How much the hashing thread reads back at a time.
 const READ_BACK_CHUNK: usize = 256 * 1024;
 /// How far the writer gets ahead of a sleeping hashing thread before it wakes it.
@@ -178,16 +218,21 @@ impl Shared {
 }
 
 impl ReadBack {
-    fn start(file: File) -> io::Result<ReadBack> {
+    /// Takes the hashing over from `hasher`, which has hashed the file's first `hashed`
+    /// bytes.
+    fn start(file: File, hasher: Sha256, hashed: u64) -> io::Result<ReadBack> {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                written: hashed,
+                ..State::default()
+            }),
             changed: Condvar::new(),
         });
         let worker = Arc::clone(&shared);
         let on_panic = Arc::clone(&shared);
         crate::emergency::spawn_worker(
             "hash-image".to_owned(),
-            move || hash_behind(&file, &worker),
+            move || hash_behind(&file, &worker, hasher, hashed),
             move |message| {
                 on_panic.lock().failed = Some(format!("the hashing thread panicked: {message}"));
                 on_panic.changed.notify_all();
@@ -253,14 +298,12 @@ impl Drop for ReadBack {
 /// The hashing thread: reads the file back up to what the writer has written, starts over
 /// when the writer empties it, and answers the writer's requests for the digest. Its
 /// priority is the lowest.
-fn hash_behind(file: &File, shared: &Shared) {
+fn hash_behind(file: &File, shared: &Shared, mut hasher: Sha256, mut hashed: u64) {
     // Receiving goes first: on one CPU the socket is drained before the hash catches up.
     if let Err(err) = crate::sys::lower_this_threads_priority() {
         log::debug!("fetch: cannot lower the hashing thread's priority: {err}");
     }
-    let mut hasher = Sha256::new();
     let mut generation = 0;
-    let mut hashed = 0u64;
     let mut buffer = vec![0u8; READ_BACK_CHUNK];
     loop {
         let target = {
@@ -378,11 +421,18 @@ mod tests {
     #[test]
     fn reading_back_hashes_the_file_across_resumes_and_restarts() {
         let (path, file) = scratch_file("read-back");
-        let mut w = HashingWriter::reading_back(file);
-        assert!(matches!(w.hasher, Hasher::Behind(_)));
+        let mut w = HashingWriter::reading_back_after(file, 1000);
         assert_eq!(w.digest().unwrap(), crate::sha256::digest(b""));
+        w.write_all(&[7; 999]).unwrap();
+        assert!(matches!(w.hasher, Hasher::Inline { .. }), "small: inline");
+        w.restart().unwrap();
         let big: Vec<u8> = (0..3 * READ_BACK_CHUNK + 17).map(|i| i as u8).collect();
-        w.write_all(&big).unwrap();
+        w.write_all(&big[..500]).unwrap();
+        w.write_all(&big[500..]).unwrap();
+        assert!(
+            matches!(w.hasher, Hasher::Behind(_)),
+            "past 1000 bytes: a thread"
+        );
         assert_eq!(w.digest().unwrap(), crate::sha256::digest(&big));
         // A resume: the state carries on.
         w.write_all(b"tail").unwrap();
@@ -421,7 +471,8 @@ mod tests {
         #[test]
         fn reading_back_agrees_with_hashing_inline(ops in proptest::collection::vec(op(), 1..24)) {
             let (path, file) = scratch_file("agree");
-            let mut behind = HashingWriter::reading_back(file);
+            // Taken over by the thread after 100 kB: most cases hash inline, then behind.
+            let mut behind = HashingWriter::reading_back_after(file, 100_000);
             let mut inline = HashingWriter::new(Vec::new());
             for op in &ops {
                 match op {
