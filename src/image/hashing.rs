@@ -3,10 +3,10 @@
 //!
 //! For the image file the hash is computed behind the transfer, once it passes its first
 //! MiB, by a thread reading back what was written ([`HashingWriter::reading_back`]): the
-//! receiving thread only moves bytes
-//! from the socket to tmpfs, so on one CPU the socket is drained as fast as `curl -o` drains
-//! it and on several CPUs hashing runs beside TCP. Reading back costs no memory (the bytes
-//! are in tmpfs already) and hashes what will be mounted, not a copy of it.
+//! receiving thread only moves bytes from the socket to tmpfs, so on one CPU the socket is
+//! drained as fast as `curl -o` drains it and on several CPUs hashing runs beside TCP.
+//! Reading back costs no memory (the bytes are in tmpfs already) and hashes what will be
+//! mounted, not a copy of it.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
