@@ -24,6 +24,7 @@ use crate::record::{ArchiveRecord, BootRecord, StepTime};
 use crate::root::assemble::{self, Overlay};
 use crate::root::nfs::NfsContext;
 use crate::root::{self as newroot, configure as identity_files, storage, switch, volatile};
+use crate::rundir;
 use crate::sys::{self, MountOptions};
 
 /// Runs the boot; never returns.
@@ -190,7 +191,7 @@ impl Boot {
         let mut sessions = image::SessionSlot::default();
 
         let nfs = NfsContext::new(&net, &mac, config.retry_secs, root.share_default_version());
-        let new_root = Path::new(newroot::NEW_ROOT);
+        let new_root = Path::new(rundir::NEW_ROOT);
         let volatile_paths = root.volatile(&config);
         let overlay_size = config.overlay_size.as_deref();
         let overlay = root
@@ -200,7 +201,7 @@ impl Boot {
         // in; each root waits for them just before it mounts.
         match &root {
             Root::Image { url } => {
-                let image = Path::new(newroot::IMAGE_PATH);
+                let image = Path::new(rundir::IMAGE_PATH);
                 let downloaded = self.step(Step::Fetch, || {
                     image::download(url, image, &config, &mac.0, settled, &mut sessions)
                 })?;
@@ -209,7 +210,7 @@ impl Boot {
                 self.mount_squashfs(image, &downloaded, overlay, volatile, url)?;
             }
             Root::Oci { image: reference } => {
-                let image = Path::new(newroot::IMAGE_PATH);
+                let image = Path::new(rundir::IMAGE_PATH);
                 let pulled = self.step(Step::Fetch, || {
                     image::oci::pull(reference, image, &config, &mac.0, settled, &mut sessions)
                 })?;
@@ -297,7 +298,7 @@ impl Boot {
         write_record(&self.record);
         log::info!(
             "switching root to {} and running {}",
-            newroot::NEW_ROOT,
+            rundir::NEW_ROOT,
             config.init
         );
         kmsg.restore();
@@ -323,7 +324,7 @@ impl Boot {
         self.record.image_sha256 = Some(hex::encode(&downloaded.fetched.sha256));
         self.record.image_bytes = Some(downloaded.fetched.bytes);
         self.step(Step::Verify, || image::verify(image, downloaded))?;
-        let new_root = Path::new(newroot::NEW_ROOT);
+        let new_root = Path::new(rundir::NEW_ROOT);
         self.step(Step::Mount, || {
             assemble::mount_image(image, overlay)?;
             volatile::mount_volatile(new_root, volatile_paths, volatile_size)
@@ -356,7 +357,7 @@ impl Boot {
                 .map(|l| l.downloaded.fetched.bytes)
                 .fold(0, u64::saturating_add),
         );
-        let new_root = Path::new(newroot::NEW_ROOT);
+        let new_root = Path::new(rundir::NEW_ROOT);
         let unpacked = self.step(Step::Mount, || {
             let unpacked = newroot::layers::unpack(layers, from, size, read_only)?;
             volatile::mount_volatile(new_root, volatile_paths, size)?;
@@ -457,8 +458,8 @@ fn set_name(config: &BootConfig, mac: &Mac, given: Option<&str>) -> Result<Strin
 
 /// The record is for people and tools after boot; failing to write it must not stop the boot.
 fn write_record(record: &BootRecord) {
-    let path = Path::new(newroot::STATE_DIR).join("boot.json");
-    let written = std::fs::create_dir_all(newroot::STATE_DIR)
+    let path = Path::new(rundir::STATE_DIR).join("boot.json");
+    let written = std::fs::create_dir_all(rundir::STATE_DIR)
         .and_then(|()| std::fs::write(&path, record.to_json()));
     if let Err(err) = written {
         log::warn!("writing {}: {err}", path.display());

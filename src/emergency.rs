@@ -5,10 +5,9 @@
 //! Nothing here may panic or return: a panic in PID 1 aborts, and the kernel panics when its
 //! init dies. So the console is written without `eprintln!` (which panics when the write
 //! fails), a panic of the main thread ends here too, and a panic in a worker thread is
-//! reported to whoever waits for that worker ([`spawn_worker`]) instead of ending the boot
+//! reported to whoever waits for that worker ([`worker::spawn`]) instead of ending the boot
 //! from a thread the boot does not wait on.
 
-use std::cell::RefCell;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -17,6 +16,7 @@ use std::time::Duration;
 
 use crate::cmdline::config::{EmergencyAction, FailurePolicy};
 use crate::sys::{self, PowerAction};
+use crate::worker;
 
 const SHELL: &str = "/bin/sh";
 const COUNTDOWN: Duration = Duration::from_secs(5);
@@ -24,14 +24,6 @@ const COUNTDOWN: Duration = Duration::from_secs(5);
 static POLICY: OnceLock<FailurePolicy> = OnceLock::new();
 /// Set by the first [`fatal`]: the boot stops at its next step ([`stop_if_failed`]).
 static FAILED: AtomicBool = AtomicBool::new(false);
-
-/// Where a worker's panic message goes.
-type PanicReport = Box<dyn FnOnce(String)>;
-
-thread_local! {
-    /// In a worker thread: where its panic goes instead of [`fatal`].
-    static PANIC_REPORT: RefCell<Option<PanicReport>> = const { RefCell::new(None) };
-}
 
 /// Remembers the policy for [`fatal`] calls, panics included. The first call wins.
 pub fn set_policy(policy: FailurePolicy) {
@@ -67,11 +59,7 @@ pub fn install_panic_hook() {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
         let message = format!("{message}{location}");
-        let report = PANIC_REPORT
-            .try_with(|report| report.borrow_mut().take())
-            .ok()
-            .flatten();
-        if let Some(report) = report {
+        if let Some(report) = worker::take_panic_report() {
             let thread = std::thread::current();
             log::error!(
                 "thread {} panicked: {message}",
@@ -93,24 +81,6 @@ pub fn install_panic_hook() {
         }
         default_hook(info);
     }));
-}
-
-/// Spawns a named worker thread. If `work` panics, `on_panic` gets the message (so whoever
-/// waits for the worker learns it failed, and why) and the worker goes no further; the boot
-/// goes on under its own control. A thread that cannot be started is an error, not a panic.
-pub fn spawn_worker(
-    name: String,
-    work: impl FnOnce() + Send + 'static,
-    on_panic: impl FnOnce(String) + Send + 'static,
-) -> io::Result<()> {
-    std::thread::Builder::new()
-        .name(name)
-        .spawn(move || {
-            PANIC_REPORT.with(|report| *report.borrow_mut() = Some(Box::new(on_panic)));
-            work();
-            PANIC_REPORT.with(|report| report.borrow_mut().take());
-        })
-        .map(drop)
 }
 
 /// Called between steps: once [`fatal`] runs in another thread, the boot goes no further.
@@ -204,7 +174,7 @@ mod tests {
         install_panic_hook();
         let (tx, rx) = mpsc::channel();
         let (done, returned) = mpsc::channel();
-        spawn_worker(
+        worker::spawn(
             "worker-test".to_owned(),
             move || {
                 let empty: Vec<u8> = Vec::new();
@@ -226,23 +196,5 @@ mod tests {
             returned.recv_timeout(Duration::from_millis(200)).is_err(),
             "the worker must not go on after its panic"
         );
-    }
-
-    #[test]
-    fn a_worker_that_finishes_reports_nothing() {
-        let (tx, rx) = mpsc::channel::<String>();
-        let (done, finished) = mpsc::channel();
-        spawn_worker(
-            "worker-ok".to_owned(),
-            move || {
-                let _ = done.send(7);
-            },
-            move |message| {
-                let _ = tx.send(message);
-            },
-        )
-        .expect("spawning a thread");
-        assert_eq!(finished.recv_timeout(Duration::from_secs(10)), Ok(7));
-        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
     }
 }

@@ -27,5 +27,7 @@ pub mod plan;
 pub mod record;
 pub mod retry;
 pub mod root;
+pub mod rundir;
 pub mod sha256;
 pub mod sys;
+pub mod worker;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{NtpServer, sntp};
+use crate::cmdline::ntp::{self, NtpServer};
 
 /// systemd-timesyncd reads drop-ins from /run as from /etc (timesyncd.conf(5)).
 pub const TIMESYNCD_DROPIN: &str = "/run/systemd/timesyncd.conf.d/50-diskless.conf";
@@ -16,7 +16,7 @@ pub const CHRONY_SOURCES: &str = "/run/chrony-dhcp/diskless.sources";
 pub fn timesyncd_dropin(servers: &[NtpServer]) -> Option<String> {
     let hosts: Vec<&str> = servers
         .iter()
-        .filter(|s| s.port == sntp::PORT)
+        .filter(|s| s.port == ntp::PORT)
         .map(|s| s.host.as_str())
         .collect();
     (!hosts.is_empty()).then(|| {
@@ -33,7 +33,7 @@ pub fn chrony_sources(servers: &[NtpServer]) -> Option<String> {
         servers
             .iter()
             .map(|s| {
-                if s.port == sntp::PORT {
+                if s.port == ntp::PORT {
                     format!("server {} iburst\n", s.host)
                 } else {
                     format!("server {} port {} iburst\n", s.host, s.port)

@@ -7,8 +7,6 @@ use std::time::Duration;
 pub const PACKET_LEN: usize = 48;
 /// Seconds from the NTP era 0 epoch (1900-01-01) to the Unix epoch.
 pub const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
-/// NTP's own port.
-pub const PORT: u16 = 123;
 
 /// The request: leap indicator 0, version 4, mode 3 (client); everything else zero but the
 /// transmit timestamp, which the server echoes as the reply's originate timestamp (RFC 4330

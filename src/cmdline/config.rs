@@ -7,15 +7,15 @@
 //! naming the key and the value; nothing falls back silently. Parameters after `--` are the
 //! kernel's arguments for init, not parameters, and are not read.
 
-use crate::clock::NtpServer;
 use crate::cmdline::Param;
+use crate::cmdline::ifname;
 use crate::cmdline::ip::IpParam;
+use crate::cmdline::modules::normalize_name;
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
+use crate::cmdline::ntp::NtpServer;
 use crate::cmdline::oci::{self, ImageRef};
 use crate::hex;
 use crate::identity::{HostnameTemplate, Mac};
-use crate::kmod::index::normalize_name;
-use crate::net::naming;
 use std::net::{IpAddr, Ipv6Addr};
 
 /// What `rd.emergency=` asks for after a fatal error when no shell is opened.
@@ -357,7 +357,7 @@ impl BootConfig {
                     };
                 }
                 "ifname" => {
-                    let (name, mac) = naming::pinned_name(needs(value, &err)?).map_err(err)?;
+                    let (name, mac) = ifname::pinned_name(needs(value, &err)?).map_err(err)?;
                     config.pinned_names.retain(|(_, pinned)| *pinned != mac);
                     config.pinned_names.push((name, mac));
                 }

@@ -5,8 +5,11 @@
 
 pub mod archives;
 pub mod config;
+pub mod ifname;
 pub mod ip;
+pub mod modules;
 pub mod nfs;
+pub mod ntp;
 pub mod oci;
 pub mod tokenize;
 

@@ -230,7 +230,7 @@ impl ReadBack {
         });
         let worker = Arc::clone(&shared);
         let on_panic = Arc::clone(&shared);
-        crate::emergency::spawn_worker(
+        crate::worker::spawn(
             "hash-image".to_owned(),
             move || hash_behind(&file, &worker, hasher, hashed),
             move |message| {

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::fetch::Failure;
+use super::failure::Failure;
 use super::tls::{self, Clock, TlsConnector};
 
 /// Continue a transfer from `offset`; `validator` (a strong ETag or a Last-Modified date)

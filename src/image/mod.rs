@@ -6,6 +6,7 @@
 //! [`sources`] and [`hashing`] are its parts; [`tls`] and [`trust`] what the initramfs
 //! vouches for; [`squashfs`] the superblock check.
 
+pub mod failure;
 pub mod fetch;
 pub mod hashing;
 pub mod http;
@@ -25,7 +26,7 @@ use crate::cmdline::config::BootConfig;
 use crate::error::BootError;
 use crate::hex;
 use crate::retry::{self, RetryPolicy};
-use crate::root::STATE_DIR;
+use crate::rundir::STATE_DIR;
 use crate::sys;
 use fetch::{Fetched, Job, Progress};
 use http::{HttpLimits, HttpTransport};

@@ -1,7 +1,7 @@
 //! The image's sources: `root=`'s URL, then each `diskless.mirror=`, tried in turn. A source
 //! that cannot serve the image during this boot is dropped; the rest rotate.
 
-use super::fetch::Failure;
+use super::failure::Failure;
 
 #[derive(Debug, Clone)]
 struct Source {

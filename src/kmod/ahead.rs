@@ -10,10 +10,10 @@
 use std::sync::mpsc;
 
 use super::load::{Modules, Outcome};
-use crate::emergency;
 use crate::error::BootError;
 use crate::plan::ModulesAhead;
 use crate::sys;
+use crate::worker;
 
 /// The modules loading ahead; [`Ahead::wait_for_root`] and [`Ahead::wait_for_shares`]
 /// collect each stage.
@@ -48,9 +48,9 @@ impl Modules {
         }
         let (tx, rx) = mpsc::channel();
         let crashed = tx.clone();
-        let mut worker = self.clone();
+        let mut loader = self.clone();
         let stages = [ahead.root.clone(), ahead.shares.clone()];
-        let spawned = emergency::spawn_worker(
+        let spawned = worker::spawn(
             "modules-ahead".to_owned(),
             move || {
                 if let Err(err) = sys::lower_this_threads_priority() {
@@ -58,7 +58,7 @@ impl Modules {
                 }
                 for (stage, names) in ["the root", "the shares"].into_iter().zip(&stages) {
                     let started = std::time::Instant::now();
-                    let loaded = worker.load(names);
+                    let loaded = loader.load(names);
                     if !loaded.newly.is_empty() {
                         log::info!(
                             "loaded modules for {stage}, beside the network, in {:.0} ms: {}",
@@ -66,7 +66,7 @@ impl Modules {
                             loaded.newly.join(" ")
                         );
                     }
-                    if tx.send(Ok(worker.outcome())).is_err() {
+                    if tx.send(Ok(loader.outcome())).is_err() {
                         return;
                     }
                 }

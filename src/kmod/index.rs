@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::cmdline::modules::normalize_name;
+
 /// One loadable module of the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleEntry {
@@ -37,14 +39,6 @@ pub struct IndexError {
     pub file: &'static str,
     pub line: usize,
     pub reason: &'static str,
-}
-
-/// `virtio-net` -> `virtio_net`; `kernel/drivers/net/virtio_net.ko.zst` -> `virtio_net`.
-/// As kmod's `modname_normalize`: the base name up to its first `.`, `-` as `_`.
-pub fn normalize_name(name_or_path: &str) -> String {
-    let base = name_or_path.rsplit('/').next().unwrap_or(name_or_path);
-    let stem = base.split('.').next().unwrap_or(base);
-    stem.replace('-', "_")
 }
 
 /// kmod's `alias_normalize`: `-` as `_` except inside `[...]`, so that `fs-overlay` and

@@ -6,7 +6,7 @@ use super::Configured;
 use super::netconf::{self, NetConf};
 use crate::error::BootError;
 use crate::ipv4;
-use crate::root::STATE_DIR;
+use crate::rundir::STATE_DIR;
 use crate::sys;
 
 /// Applies an address, routes and MTU to the interface (up, with carrier:

@@ -16,10 +16,11 @@ use crate::cmdline::config::BootConfig;
 use crate::error::BootError;
 use crate::hex;
 use crate::image::SessionSlot;
-use crate::image::fetch::{Failure, FetchError};
+use crate::image::failure::Failure;
+use crate::image::fetch::FetchError;
 use crate::image::signature::{self, Signer};
 use crate::image::trust;
-use crate::root::STATE_DIR;
+use crate::rundir::STATE_DIR;
 
 /// The most an archive may weigh as fetched (it is held in RAM while it is checked).
 const MAX_ARCHIVE_BYTES: u64 = 64 * 1024 * 1024;

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use super::nfs::NfsContext;
-use super::{LOWER, NEW_ROOT};
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::error::BootError;
+use crate::rundir::{LOWER, NEW_ROOT};
 use crate::sys::{self, MountOptions};
 
 /// The overlay's tmpfs: its upper and work directories.

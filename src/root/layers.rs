@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use super::NEW_ROOT;
 use crate::archive::policy::{Layer, Limits};
 use crate::archive::write::Confined;
 use crate::archive::{self, Format};
@@ -12,6 +11,7 @@ use crate::error::BootError;
 use crate::hex;
 use crate::image::oci::LayerBlob;
 use crate::image::oci::manifest::digest_string;
+use crate::rundir::NEW_ROOT;
 use crate::sys;
 
 /// What the layers made, for the log and the boot record.

@@ -4,8 +4,8 @@
 //! ([`storage`]) and identity ([`configure`], [`etcfiles`]), with
 //! every path resolved inside it ([`paths`]), then switched to ([`switch`]).
 //!
-//! Everything the init leaves for the real system lives under [`STATE_DIR`] in /run, which
-//! moves into the new root.
+//! Everything the init leaves for the real system lives under
+//! [`crate::rundir::STATE_DIR`] in /run, which moves into the new root.
 
 pub mod archives;
 pub mod assemble;
@@ -17,12 +17,3 @@ pub mod paths;
 pub mod storage;
 pub mod switch;
 pub mod volatile;
-
-/// The init's state for the real system: the image, its mounts, `boot.json`, net confs.
-pub const STATE_DIR: &str = "/run/diskless";
-/// The fetched image, in RAM.
-pub const IMAGE_PATH: &str = "/run/diskless/root.squashfs";
-/// Where the new root is assembled before switch_root.
-pub const NEW_ROOT: &str = "/sysroot";
-/// Where the read-only root (squashfs or NFS) sits below an overlay.
-pub const LOWER: &str = "/run/diskless/lower";

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::auth::{self, Challenge, Credentials};
 use super::manifest;
 use crate::cmdline::oci::{Registry, Scheme};
-use crate::image::fetch::Failure;
+use crate::image::failure::Failure;
 use crate::image::http::{HttpTransport, Response, Resume, Transport};
 
 /// One registry serving the image: `base` (`https://host:port`), its host as the admin wrote

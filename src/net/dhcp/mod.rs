@@ -20,11 +20,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::link;
-use crate::emergency;
 use crate::error::BootError;
 use crate::identity::Mac;
 use crate::ipv4;
 use crate::sys;
+use crate::worker;
 
 pub use client::{Counts, Outcome, Session};
 pub use packet::{DecodeError, FrameError, MessageType, Reply, Route};
@@ -409,7 +409,7 @@ pub fn acquire_first(clients: Vec<ClientConfig>) -> Result<(String, Lease), Vec<
         let iface = client.iface.clone();
         let done = tx.clone();
         let (crashed, crashed_iface) = (tx.clone(), iface.clone());
-        let spawned = emergency::spawn_worker(
+        let spawned = worker::spawn(
             format!("dhcp-{iface}"),
             move || {
                 let result = acquire(&client).map_err(|err| err.to_string());
