@@ -25,8 +25,8 @@ pub struct ArchiveRecord {
     pub signer: Option<String>,
 }
 
-impl From<&crate::root::archives::Applied> for ArchiveRecord {
-    fn from(applied: &crate::root::archives::Applied) -> ArchiveRecord {
+impl From<&crate::root::config_archives::Applied> for ArchiveRecord {
+    fn from(applied: &crate::root::config_archives::Applied) -> ArchiveRecord {
         ArchiveRecord {
             url: applied.url.clone(),
             sha256: crate::hex::encode(&applied.sha256),

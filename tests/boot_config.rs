@@ -190,7 +190,7 @@ fn an_archive_reaching_outside_the_root_stops_the_boot_naming_the_entry() {
         &log,
         "../etc/x",
         &[&format!(
-            "FATAL archives: diskless.config={}: entry \"../etc/x\" is a '..' component: it would \
+            "FATAL config-archives: diskless.config={}: entry \"../etc/x\" is a '..' component: it would \
              land outside the new root: not applying it",
             server.url_for("evil.tar.gz")
         )],
@@ -211,7 +211,7 @@ fn an_archive_reaching_outside_the_root_stops_the_boot_naming_the_entry() {
         &log,
         "through a link",
         &[&format!(
-            "FATAL archives: diskless.config={}: entry \"etc/evil/root/x\": etc/evil: is a \
+            "FATAL config-archives: diskless.config={}: entry \"etc/evil/root/x\": etc/evil: is a \
              symbolic link in the new root: nothing is written through symbolic links",
             server.url_for("link.tar.gz")
         )],
@@ -339,7 +339,7 @@ fn with_a_baked_key_only_signed_archives_apply() {
         &log,
         "tampered",
         &[&format!(
-            "FATAL archives: diskless.config={}: {}.minisig: the signature does not match the archive",
+            "FATAL config-archives: diskless.config={}: {}.minisig: the signature does not match the archive",
             url("node.tar"),
             url("node.tar")
         )],
@@ -357,7 +357,7 @@ fn with_a_baked_key_only_signed_archives_apply() {
         &log,
         "unsigned",
         &[&format!(
-            "FATAL archives: apkovl={}: no signature at {}.minisig: the initramfs has a key",
+            "FATAL config-archives: apkovl={}: no signature at {}.minisig: the initramfs has a key",
             url("unsigned.tar.gz"),
             url("unsigned.tar.gz")
         )],

@@ -11,7 +11,7 @@ mod fetch_common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use diskless::image::fetch::Failure;
+use diskless::image::failure::Failure;
 use fetch_common::{Ca, fetch, pseudo_random, quick_policy, scratch, server_tls, sha256};
 use testbed::{Behavior, HttpServer, RequestLog};
 

@@ -6,8 +6,8 @@
 //! every value is also tried as an archive URL template (`diskless.config=`, `apkovl=`).
 #![no_main]
 
-use diskless::cmdline::archives::{UrlTemplate, Values};
 use diskless::cmdline::config::{self, BootConfig};
+use diskless::cmdline::config_archives::{UrlTemplate, Values};
 use diskless::cmdline::{ip, parse_bytes};
 use diskless::identity::{HostnameTemplate, Mac, validate_hostname};
 use libfuzzer_sys::fuzz_target;

@@ -18,7 +18,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use diskless::image::fetch::{Failure, Job, fetch_to_file};
+use diskless::image::failure::Failure;
+use diskless::image::fetch::{Job, fetch_to_file};
 use diskless::image::http::{
     ContentRange, Response, Resume, Transport, parse_content_length, parse_content_range,
 };

@@ -8,7 +8,8 @@
 
 use std::collections::BTreeSet;
 
-use diskless::kmod::index::{ModuleIndex, glob_match, normalize_name};
+use diskless::cmdline::modules::normalize_name;
+use diskless::kmod::index::{ModuleIndex, glob_match};
 use libfuzzer_sys::fuzz_target;
 
 /// Whether `from` reaches `to` through dependencies (`to` is on a cycle through `from`).

@@ -16,8 +16,14 @@ fuzz_target!(|data: &[u8]| {
             let node = node_platform();
             match select(&list, &node) {
                 Ok(chosen) => {
-                    let p = chosen.platform.as_ref().expect("a chosen entry has a platform");
-                    assert_eq!((p.os.as_str(), p.architecture.as_str()), ("linux", node.architecture.as_str()));
+                    let p = chosen
+                        .platform
+                        .as_ref()
+                        .expect("a chosen entry has a platform");
+                    assert_eq!(
+                        (p.os.as_str(), p.architecture.as_str()),
+                        ("linux", node.architecture.as_str())
+                    );
                 }
                 Err(why) => assert!(why.contains(&node.describe())),
             }

@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(image) = parse_ref(text) {
-        assert_eq!(image.registry.host, image.registry.host.to_ascii_lowercase());
+        assert_eq!(
+            image.registry.host,
+            image.registry.host.to_ascii_lowercase()
+        );
         assert!(!image.repository.is_empty());
         assert!(image.registry.base_url().starts_with("http"));
         let again = parse_ref(&image.describe()).expect("a described reference parses");

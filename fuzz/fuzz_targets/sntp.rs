@@ -3,7 +3,8 @@
 //! nonce echoed and a transmit time; a server that parses prints back to itself.
 #![no_main]
 
-use diskless::clock::{NtpServer, sntp};
+use diskless::clock::sntp;
+use diskless::cmdline::ntp::NtpServer;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

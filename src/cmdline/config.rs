@@ -247,7 +247,7 @@ pub struct BootConfig {
     pub tmpfs: Vec<TmpfsMount>,
     /// `diskless.config=[?]<url>` and `apkovl=<url>`, repeatable, in the order given:
     /// archives laid over the new root.
-    pub archives: Vec<crate::cmdline::archives::ArchiveSpec>,
+    pub archives: Vec<crate::cmdline::config_archives::ArchiveSpec>,
 }
 
 /// A value of one of our keys that we cannot accept.
@@ -443,7 +443,7 @@ impl BootConfig {
                         "diskless.config"
                     };
                     config.archives.push(
-                        crate::cmdline::archives::parse_spec(key, needs(value, &err)?)
+                        crate::cmdline::config_archives::parse_spec(key, needs(value, &err)?)
                             .map_err(err)?,
                     );
                 }

@@ -3,8 +3,8 @@
 //! [`ip`] (`ip=` in the kernel's, klibc's and dracut's forms) and [`nfs`] (NFS share specs and
 //! the mount options they become), [`oci`] (registry image references and mirrors). All pure: strings in, values or errors naming the key out.
 
-pub mod archives;
 pub mod config;
+pub mod config_archives;
 pub mod ifname;
 pub mod ip;
 pub mod modules;

@@ -176,6 +176,8 @@ impl FetchError {
     }
 }
 
+impl std::error::Error for FetchError {}
+
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.failures.as_slice() {

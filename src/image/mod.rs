@@ -6,6 +6,7 @@
 //! [`sources`] and [`hashing`] are its parts; [`tls`] and [`trust`] what the initramfs
 //! vouches for; [`squashfs`] the superblock check.
 
+pub mod error;
 pub mod failure;
 pub mod fetch;
 pub mod hashing;
@@ -23,11 +24,11 @@ use std::time::Duration;
 
 use crate::clock::Settled;
 use crate::cmdline::config::BootConfig;
-use crate::error::BootError;
 use crate::hex;
 use crate::retry::{self, RetryPolicy};
 use crate::rundir::STATE_DIR;
 use crate::sys;
+use error::{Cause, ImageError, SessionError};
 use fetch::{Fetched, Job, Progress};
 use http::{HttpLimits, HttpTransport};
 use tls::Clock;
@@ -52,22 +53,20 @@ pub struct Session {
 
 impl Session {
     /// Reads the initramfs's trust files and sets up the transport. `node` (the MAC) seeds
-    /// the retry jitter; `fail` words an error for the step.
+    /// the retry jitter.
     pub fn open(
         config: &BootConfig,
         node: &[u8],
         settled: Settled,
-        fail: &dyn Fn(String) -> BootError,
-    ) -> Result<Session, BootError> {
-        std::fs::create_dir_all(STATE_DIR).map_err(|source| BootError::Store {
-            path: STATE_DIR.into(),
+    ) -> Result<Session, SessionError> {
+        std::fs::create_dir_all(STATE_DIR).map_err(|source| SessionError::StateDir {
+            path: STATE_DIR,
             source,
         })?;
         // The trust files live in the initramfs only, which switch_root deletes; the client
         // key is read into this process (replaced by exec) and written nowhere else.
-        let trust = Trust::load(Path::new("/"))
-            .map_err(|e| fail(format!("reading the initramfs's trust files: {e}")))?;
-        let tls = client_tls(&trust).map_err(fail)?;
+        let trust = Trust::load(Path::new("/")).map_err(SessionError::Trust)?;
+        let tls = client_tls(&trust).map_err(SessionError::Tls)?;
         let clock = Clock::system(settled);
         if let Some(doubt) = clock.doubt() {
             log::warn!("{doubt}");
@@ -115,18 +114,16 @@ impl Session {
 pub struct SessionSlot(Option<Session>);
 
 impl SessionSlot {
-    /// The session, opened now if no step has opened it yet; `fail` words an error for the
-    /// step that opens it.
+    /// The session, opened now if no step has opened it yet.
     pub fn get(
         &mut self,
         config: &BootConfig,
         node: &[u8],
         settled: Settled,
-        fail: &dyn Fn(String) -> BootError,
-    ) -> Result<&Session, BootError> {
+    ) -> Result<&Session, SessionError> {
         let session = match self.0.take() {
             Some(session) => session,
-            None => Session::open(config, node, settled, fail)?,
+            None => Session::open(config, node, settled)?,
         };
         Ok(self.0.insert(session))
     }
@@ -147,12 +144,14 @@ pub fn download(
     node: &[u8],
     settled: Settled,
     sessions: &mut SessionSlot,
-) -> Result<Downloaded, BootError> {
-    let fail = |reason: String| BootError::Fetch {
+) -> Result<Downloaded, ImageError> {
+    let wrap = |cause: Cause| ImageError::Fetch {
         url: url.to_owned(),
-        reason,
+        cause,
     };
-    let session = sessions.get(config, node, settled, &fail)?;
+    let session = sessions
+        .get(config, node, settled)
+        .map_err(|e| wrap(e.into()))?;
     let (expected, conflict) = trust::expected_hash(session.trust.pin, config.image_sha256);
     if let Some(conflict) = conflict {
         log::warn!("{conflict}");
@@ -179,25 +178,26 @@ pub fn download(
         ram_budget: session.ram_budget,
     };
     let fetched = fetch::fetch_to_file(&session.transport, &job, &session.policy, log_event)
-        .map_err(|err| fetch_error(&err, expected, &fail))?;
+        .map_err(|err| fetch_error(err, expected, &wrap))?;
     log_fetched(&fetched);
     Ok(Downloaded { fetched, expected })
 }
 
-/// A failed fetch as the boot's error: a hash mismatch says who vouched for the hash.
+/// A failed fetch as an image error (`wrap` says whose: the image's URL, the pulled
+/// image): a hash mismatch says who vouched for the hash.
 pub fn fetch_error(
-    err: &fetch::FetchError,
+    err: fetch::FetchError,
     expected: Option<Expected>,
-    fail: &dyn Fn(String) -> BootError,
-) -> BootError {
+    wrap: &dyn Fn(Cause) -> ImageError,
+) -> ImageError {
     match (err.hash_mismatch(), expected) {
-        (Some((source, actual, wanted)), Some(e)) => BootError::HashMismatch {
+        (Some((source, actual, wanted)), Some(e)) => ImageError::HashMismatch {
             url: source.to_owned(),
             expected: hex::encode(&wanted),
             actual: hex::encode(&actual),
             by: hash_authority(e.source),
         },
-        _ => fail(err.to_string()),
+        _ => wrap(Cause::Transfer(err)),
     }
 }
 
@@ -224,7 +224,7 @@ pub fn log_fetched(fetched: &Fetched) {
 
 /// The TLS client configuration from the initramfs's CA bundle and client certificate; none
 /// without a bundle (then https sources fail: never unauthenticated).
-fn client_tls(trust: &Trust) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
+fn client_tls(trust: &Trust) -> Result<Option<Arc<rustls::ClientConfig>>, tls::TlsSetupError> {
     let Some(ca) = &trust.ca_pem else {
         if trust.client.is_some() {
             log::warn!("the initramfs has a client certificate but no CA bundle: https is off");
@@ -235,8 +235,7 @@ fn client_tls(trust: &Trust) -> Result<Option<Arc<rustls::ClientConfig>>, String
         .client
         .as_ref()
         .map(|c| (c.cert_pem.as_slice(), c.key_pem.as_slice()));
-    let config = tls::client_config(ca, client)
-        .map_err(|e| format!("the TLS files in the initramfs: {e}"))?;
+    let config = tls::client_config(ca, client)?;
     log::info!(
         "https: servers must chain to /{}{}",
         trust::CA_BUNDLE,
@@ -260,16 +259,16 @@ fn hash_authority(source: HashSource) -> String {
 /// Nothing is mounted from data that failed verification: a bad image is deleted here.
 /// The fetch already held the bytes to the expected hash as they streamed; this checks
 /// again before anything is mounted, then checks the squashfs superblock.
-pub fn verify(image: &Path, downloaded: &Downloaded) -> Result<(), BootError> {
+pub fn verify(image: &Path, downloaded: &Downloaded) -> Result<(), ImageError> {
     let Downloaded { fetched, expected } = downloaded;
     let url = fetched.url.as_str();
-    let reject = |err: BootError| {
+    let reject = |err: ImageError| {
         let _ = std::fs::remove_file(image);
         err
     };
     match expected {
         Some(e) if fetched.sha256 != e.sha256 => {
-            return Err(reject(BootError::HashMismatch {
+            return Err(reject(ImageError::HashMismatch {
                 url: url.to_owned(),
                 expected: hex::encode(&e.sha256),
                 actual: hex::encode(&fetched.sha256),
@@ -283,13 +282,13 @@ pub fn verify(image: &Path, downloaded: &Downloaded) -> Result<(), BootError> {
         ),
     }
     let head = read_head(image, squashfs::SUPERBLOCK_LEN).map_err(|source| {
-        reject(BootError::ReadImage {
+        reject(ImageError::ReadImage {
             path: image.to_path_buf(),
             source,
         })
     })?;
     let superblock = squashfs::check_superblock(&head, fetched.bytes).map_err(|source| {
-        reject(BootError::NotSquashfs {
+        reject(ImageError::NotSquashfs {
             url: url.to_owned(),
             source,
         })

@@ -9,8 +9,8 @@
 
 use std::sync::mpsc;
 
+use super::error::KmodError;
 use super::load::{Modules, Outcome};
-use crate::error::BootError;
 use crate::plan::ModulesAhead;
 use crate::sys;
 use crate::worker;
@@ -93,14 +93,14 @@ impl Ahead {
 
     /// Waits for the root's modules and merges what they did into `modules`. Fails only for
     /// a required module that did not load.
-    pub fn wait_for_root(&mut self, modules: &mut Modules) -> Result<(), BootError> {
+    pub fn wait_for_root(&mut self, modules: &mut Modules) -> Result<(), KmodError> {
         let root = std::mem::take(&mut self.root);
         self.collect(modules, &root, 1)?;
         required_loaded(modules, &self.required)
     }
 
     /// Waits for the shares' modules (after the root's, which it collects if nobody has).
-    pub fn wait_for_shares(mut self, modules: &mut Modules) -> Result<(), BootError> {
+    pub fn wait_for_shares(mut self, modules: &mut Modules) -> Result<(), KmodError> {
         let shares = std::mem::take(&mut self.shares);
         if self.collected == 0 {
             self.wait_for_root(modules)?;
@@ -115,13 +115,13 @@ impl Ahead {
         modules: &mut Modules,
         names: &[String],
         upto: usize,
-    ) -> Result<(), BootError> {
+    ) -> Result<(), KmodError> {
         while self.collected < upto {
             self.collected += 1;
             match self.outcome.as_ref().map(mpsc::Receiver::recv) {
                 Some(Ok(Ok(outcome))) => modules.absorb(outcome),
                 Some(Ok(Err(why))) => {
-                    return Err(BootError::LoadModule {
+                    return Err(KmodError::Required {
                         failure: format!("{} ({why})", names.join(" ")),
                     });
                 }
@@ -135,9 +135,9 @@ impl Ahead {
 }
 
 /// The first failure among the required modules, as the boot's error.
-fn required_loaded(modules: &Modules, required: &[String]) -> Result<(), BootError> {
+fn required_loaded(modules: &Modules, required: &[String]) -> Result<(), KmodError> {
     match modules.failure_of_any(required) {
-        Some(failure) => Err(BootError::LoadModule { failure }),
+        Some(failure) => Err(KmodError::Required { failure }),
         None => Ok(()),
     }
 }

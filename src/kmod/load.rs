@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::error::KmodError;
 use super::index::ModuleIndex;
 use crate::cmdline::{self, config};
-use crate::error::BootError;
 use crate::sys;
 
 /// What one [`Modules::load`] did.
@@ -43,7 +43,7 @@ pub struct Outcome {
 impl Modules {
     /// Reads `/lib/modules/<release>/modules.{dep,alias,builtin}`. An image without modules
     /// (a kernel with everything built in) gives an empty index.
-    pub fn open(release: &str, blacklist: &[String]) -> Result<Modules, BootError> {
+    pub fn open(release: &str, blacklist: &[String]) -> Result<Modules, KmodError> {
         let dir = Path::new("/lib/modules").join(release);
         let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
         let index = ModuleIndex::parse(
@@ -51,9 +51,9 @@ impl Modules {
             &read("modules.alias"),
             &read("modules.builtin"),
         )
-        .map_err(|err| BootError::ModuleIndex {
+        .map_err(|source| KmodError::Index {
             dir: dir.clone(),
-            reason: err.to_string(),
+            source,
         })?;
         Ok(Modules {
             dir,
@@ -68,7 +68,7 @@ impl Modules {
     /// For the boot: the index, with `rd.driver.pre=` loaded first (before anything else,
     /// as dracut does). The drivers for the hardware ([`Modules::coldplug`]) and the root's
     /// modules ([`Modules::load_ahead`]) come next.
-    pub fn open_for_boot(pre: &[String], blacklist: &[String]) -> Result<Modules, BootError> {
+    pub fn open_for_boot(pre: &[String], blacklist: &[String]) -> Result<Modules, KmodError> {
         let mut modules = Modules::open(&sys::kernel_release(), blacklist)?;
         for name in modules.load(pre).unknown {
             log::warn!("rd.driver.pre={name}: no such module in this image");

@@ -2,5 +2,6 @@
 //! hardware, the root and the kernel ask for ([`load`]).
 
 pub mod ahead;
+pub mod error;
 pub mod index;
 pub mod load;

@@ -5,10 +5,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::error::NetError;
 use super::naming::{self, Facts, PciAddress};
-use super::{Nic, NicChoice};
-use crate::error::BootError;
+use super::{Nic, pick};
 use crate::identity::Mac;
+use crate::plan::NicChoice;
 use crate::sys;
 
 /// How interfaces are named before they come up: the root's udev names (unless
@@ -62,7 +63,7 @@ pub fn wait_for_interface(
     let deadline = Instant::now() + timeout;
     loop {
         let nics = rename(interfaces(), naming);
-        if let Some(nic) = choice.pick(&nics) {
+        if let Some(nic) = pick(choice, &nics) {
             return Ok(nic.clone());
         }
         if Instant::now() >= deadline {
@@ -118,9 +119,9 @@ pub fn find_nic(
     naming: &Naming,
     timeout_secs: u32,
     failed_drivers: &[String],
-) -> Result<(String, Mac), BootError> {
+) -> Result<(String, Mac), NetError> {
     let timeout = Duration::from_secs(u64::from(timeout_secs));
-    let no_interface = |wanted: String, present: String| BootError::NoInterface {
+    let no_interface = |wanted: String, present: String| NetError::NoInterface {
         wanted,
         secs: timeout_secs,
         present,
@@ -143,12 +144,12 @@ pub fn find_nic(
 
 /// Brings `lo` and the candidate NICs up and waits (bounded) for carrier; returns those that
 /// have it.
-pub fn bring_up(candidates: &[String], timeout_secs: u32) -> Result<Vec<String>, BootError> {
+pub fn bring_up(candidates: &[String], timeout_secs: u32) -> Result<Vec<String>, NetError> {
     if let Err(err) = sys::interface_up("lo") {
         log::warn!("bringing up lo: {err}");
     }
     for iface in candidates {
-        sys::interface_up(iface).map_err(|source| BootError::InterfaceUp {
+        sys::interface_up(iface).map_err(|source| NetError::InterfaceUp {
             iface: iface.clone(),
             source,
         })?;
@@ -156,7 +157,7 @@ pub fn bring_up(candidates: &[String], timeout_secs: u32) -> Result<Vec<String>,
     let with_carrier =
         wait_for_any_carrier(candidates, Duration::from_secs(u64::from(timeout_secs)));
     if with_carrier.is_empty() {
-        return Err(BootError::NoCarrier {
+        return Err(NetError::NoCarrier {
             iface: candidates.join(", "),
             secs: timeout_secs,
         });

@@ -5,8 +5,9 @@
 //! [`link`] reads sysfs and brings links up, [`dhcp`] asks the network, [`configure`] applies
 //! the result and hands it to the real system ([`netconf`]).
 
-pub mod configure;
+pub mod apply;
 pub mod dhcp;
+pub mod error;
 pub mod link;
 pub mod naming;
 pub mod netconf;
@@ -16,6 +17,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::cmdline::ip::StaticIp;
 use crate::identity::Mac;
 use crate::ipv4;
+use crate::plan::{NicChoice, StaticPlan};
 
 /// A network interface as sysfs shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,81 +31,15 @@ pub struct Nic {
     pub physical: bool,
 }
 
-/// Which interface the command line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NicChoice {
-    /// `BOOTIF=`: the NIC that PXE-booted.
-    Mac(Mac),
-    /// The `ip=` device field.
-    Name(String),
-    /// Neither: the first physical Ethernet NIC by interface index.
-    FirstEthernet,
-}
-
-impl NicChoice {
-    pub fn describe(&self) -> String {
-        match self {
-            NicChoice::Mac(mac) => format!("with MAC {mac} (BOOTIF)"),
-            NicChoice::Name(name) => format!("{name} (ip= device)"),
-            NicChoice::FirstEthernet => "of type Ethernet".to_owned(),
-        }
-    }
-
-    /// Picks the interface from what is present now.
-    pub fn pick<'a>(&self, nics: &'a [Nic]) -> Option<&'a Nic> {
-        match self {
-            NicChoice::Mac(mac) => nics.iter().find(|nic| nic.mac.as_ref() == Some(mac)),
-            NicChoice::Name(name) => nics.iter().find(|nic| &nic.name == name),
-            NicChoice::FirstEthernet => nics
-                .iter()
-                .filter(|nic| nic.ethernet && nic.physical && nic.mac.is_some())
-                .min_by_key(|nic| nic.ifindex),
-        }
-    }
-}
-
-/// A static IPv4 configuration ready to apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaticPlan {
-    pub address: Ipv4Addr,
-    pub prefix_len: u8,
-    pub gateway: Option<Ipv4Addr>,
-    pub mtu: Option<u16>,
-    pub dns: Vec<IpAddr>,
-}
-
-impl StaticPlan {
-    /// From the positional `ip=` form. Without a netmask the classful default applies, as in
-    /// the kernel's ipconfig.
-    pub fn from_ip(ip: &StaticIp) -> Result<StaticPlan, &'static str> {
-        let address = match ip.client {
-            Some(IpAddr::V4(addr)) => addr,
-            Some(IpAddr::V6(_)) => {
-                return Err(
-                    "IPv6 client addresses are left to the real system; the initramfs \
-                            needs IPv4: give ip=dhcp or a static IPv4 ip=",
-                );
-            }
-            None => return Err("a static ip= needs the client address in its first field"),
-        };
-        let prefix_len = ip
-            .prefix_len
-            .unwrap_or_else(|| ipv4::classful_prefix(address));
-        let gateway = match ip.gateway {
-            Some(IpAddr::V4(gw)) if !gw.is_unspecified() => Some(gw),
-            _ => None,
-        };
-        Ok(StaticPlan {
-            address,
-            prefix_len,
-            gateway,
-            mtu: ip.mtu,
-            dns: ip.dns.clone(),
-        })
-    }
-
-    pub fn netmask(&self) -> Ipv4Addr {
-        ipv4::prefix_to_netmask(self.prefix_len)
+/// The interface `choice` names among those present now.
+pub fn pick<'a>(choice: &NicChoice, nics: &'a [Nic]) -> Option<&'a Nic> {
+    match choice {
+        NicChoice::Mac(mac) => nics.iter().find(|nic| nic.mac.as_ref() == Some(mac)),
+        NicChoice::Name(name) => nics.iter().find(|nic| &nic.name == name),
+        NicChoice::FirstEthernet => nics
+            .iter()
+            .filter(|nic| nic.ethernet && nic.physical && nic.mac.is_some())
+            .min_by_key(|nic| nic.ifindex),
     }
 }
 
@@ -265,7 +201,7 @@ mod tests {
         ];
         for (choice, expected) in cases {
             assert_eq!(
-                choice.pick(&nics).map(|n| n.name.as_str()),
+                pick(&choice, &nics).map(|n| n.name.as_str()),
                 expected,
                 "{choice:?}"
             );

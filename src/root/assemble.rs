@@ -1,5 +1,5 @@
 //! Assembling the new root: a squashfs image in RAM loop-attached read-only (or an NFS
-//! export), with an overlay and a tmpfs upper layer on top (seed 004, Anchor's layout).
+//! export), with an overlay and a tmpfs upper layer on top (the layout ORNL's Anchor boots its nodes with).
 //!
 //! The layout, all under /run so that it moves into the real root and stays inspectable:
 //! `/run/diskless/root.squashfs` (the image), `/run/diskless/lower` (its mount),
@@ -7,36 +7,32 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::RootError;
 use super::nfs::NfsContext;
+use super::volatile;
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
-use crate::error::BootError;
+use crate::plan::{RootLayout, Writes};
 use crate::rundir::{LOWER, NEW_ROOT};
 use crate::sys::{self, MountOptions};
 
 /// The overlay's tmpfs: its upper and work directories.
 const RW: &str = "/run/diskless/rw";
 
-/// A writable tmpfs layer over the read-only root; `size` caps it (`diskless.overlay.size=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Overlay<'a> {
-    pub size: Option<&'a str>,
-}
-
-/// Mounts the verified squashfs image as the new root: under a tmpfs overlay, or read-only
-/// as it is.
-pub fn mount_image(image: &Path, overlay: Option<Overlay<'_>>) -> Result<(), BootError> {
-    match overlay {
-        Some(overlay) => {
-            mount_squashfs(image, LOWER)?;
-            mount_overlay(overlay)
-        }
-        None => mount_squashfs(image, NEW_ROOT),
+/// Mounts the verified squashfs image as the new root as `layout` says: under a tmpfs
+/// overlay, or read-only as it is with the volatile paths in RAM.
+pub fn mount_image(image: &Path, layout: &RootLayout) -> Result<(), RootError> {
+    let size = layout.ram_size.as_deref();
+    if layout.overlay() {
+        mount_squashfs(image, LOWER)?;
+        return mount_overlay(size);
     }
+    mount_squashfs(image, NEW_ROOT)?;
+    volatile::mount_volatile(Path::new(NEW_ROOT), layout.volatile(), size)
 }
 
 /// A tmpfs of `size` (else half of RAM) on [`NEW_ROOT`]: what an ordinary container
 /// image's layers are unpacked into.
-pub fn mount_tmpfs_root(size: Option<&str>) -> Result<(), BootError> {
+pub fn mount_tmpfs_root(size: Option<&str>) -> Result<(), RootError> {
     mkdir(NEW_ROOT)?;
     let size = overlay_size_option(size);
     sys::mount(
@@ -46,31 +42,36 @@ pub fn mount_tmpfs_root(size: Option<&str>) -> Result<(), BootError> {
         MountOptions::default(),
         &format!("mode=0755,{size}"),
     )
-    .map_err(|source| BootError::Mount {
+    .map_err(|source| RootError::Mount {
         what: format!("mounting a tmpfs ({size}) for the image's layers on"),
         target: NEW_ROOT.into(),
         source,
     })
 }
 
-/// Mounts the NFS root: read-only under a tmpfs overlay, or as it is, read-only unless
-/// `read_write`.
+/// Mounts the NFS root `share` as `layout` says: read-only under a tmpfs overlay,
+/// read-write, or read-only with the volatile paths in RAM.
 pub fn mount_nfs(
     nfs: &NfsContext,
     share: &NfsShare,
     default: NfsVersion,
-    overlay: Option<Overlay<'_>>,
-    read_write: bool,
-) -> Result<(), BootError> {
-    match overlay {
-        Some(overlay) => {
+    layout: &RootLayout,
+) -> Result<(), RootError> {
+    let size = layout.ram_size.as_deref();
+    match layout.writes {
+        Writes::Overlay => {
             mkdir(LOWER)?;
             nfs.mount(share, default, Path::new(LOWER), true)?;
-            mount_overlay(overlay)
+            mount_overlay(size)
         }
-        None => {
+        Writes::ReadWrite => {
             mkdir(NEW_ROOT)?;
-            nfs.mount(share, default, Path::new(NEW_ROOT), !read_write)
+            nfs.mount(share, default, Path::new(NEW_ROOT), false)
+        }
+        Writes::ReadOnly { ref volatile } => {
+            mkdir(NEW_ROOT)?;
+            nfs.mount(share, default, Path::new(NEW_ROOT), true)?;
+            volatile::mount_volatile(Path::new(NEW_ROOT), volatile, size)
         }
     }
 }
@@ -86,8 +87,8 @@ fn overlay_options(lower: &str, upper: &str, work: &str) -> String {
     format!("lowerdir={lower},upperdir={upper},workdir={work}")
 }
 
-fn mkdir(path: &str) -> Result<(), BootError> {
-    std::fs::create_dir_all(path).map_err(|source| BootError::Mount {
+fn mkdir(path: &str) -> Result<(), RootError> {
+    std::fs::create_dir_all(path).map_err(|source| RootError::Mount {
         what: "creating".to_owned(),
         target: PathBuf::from(path),
         source,
@@ -95,9 +96,9 @@ fn mkdir(path: &str) -> Result<(), BootError> {
 }
 
 /// Loop-attaches the verified image read-only and mounts its squashfs on `target`.
-fn mount_squashfs(image: &Path, target: &str) -> Result<(), BootError> {
+fn mount_squashfs(image: &Path, target: &str) -> Result<(), RootError> {
     mkdir(target)?;
-    let loop_device = sys::attach_loop_read_only(image).map_err(|source| BootError::Mount {
+    let loop_device = sys::attach_loop_read_only(image).map_err(|source| RootError::Mount {
         what: "attaching a loop device to".to_owned(),
         target: image.to_path_buf(),
         source,
@@ -120,7 +121,7 @@ fn mount_squashfs(image: &Path, target: &str) -> Result<(), BootError> {
         read_only,
         "",
     )
-    .map_err(|source| BootError::Mount {
+    .map_err(|source| RootError::Mount {
         what: format!("mounting squashfs from {} on", device.display()),
         target: target.into(),
         source,
@@ -132,11 +133,11 @@ fn mount_squashfs(image: &Path, target: &str) -> Result<(), BootError> {
 
 /// Puts a writable overlay with a tmpfs upper layer over the read-only root mounted at
 /// [`LOWER`], on [`NEW_ROOT`].
-fn mount_overlay(overlay: Overlay<'_>) -> Result<(), BootError> {
+fn mount_overlay(size: Option<&str>) -> Result<(), RootError> {
     for dir in [RW, NEW_ROOT] {
         mkdir(dir)?;
     }
-    let size = overlay_size_option(overlay.size);
+    let size = overlay_size_option(size);
     sys::mount(
         "diskless-rw",
         Path::new(RW),
@@ -144,7 +145,7 @@ fn mount_overlay(overlay: Overlay<'_>) -> Result<(), BootError> {
         MountOptions::default(),
         &format!("mode=0755,{size}"),
     )
-    .map_err(|source| BootError::Mount {
+    .map_err(|source| RootError::Mount {
         what: format!("mounting the overlay's tmpfs ({size}) on"),
         target: RW.into(),
         source,
@@ -161,7 +162,7 @@ fn mount_overlay(overlay: Overlay<'_>) -> Result<(), BootError> {
         MountOptions::default(),
         &options,
     )
-    .map_err(|source| BootError::Mount {
+    .map_err(|source| RootError::Mount {
         what: format!("mounting overlay ({options}) on"),
         target: NEW_ROOT.into(),
         source,

@@ -4,13 +4,15 @@
 
 use std::path::Path;
 
+use super::error::{LayerCause, RootError};
+use super::volatile;
 use crate::archive::policy::{Layer, Limits};
 use crate::archive::write::Confined;
 use crate::archive::{self, Format};
-use crate::error::BootError;
 use crate::hex;
 use crate::image::oci::LayerBlob;
 use crate::image::oci::manifest::digest_string;
+use crate::plan::RootLayout;
 use crate::rundir::NEW_ROOT;
 use crate::sys;
 
@@ -21,19 +23,21 @@ pub struct Unpacked {
     pub file_bytes: u64,
 }
 
-/// Mounts a tmpfs of `size` (`diskless.overlay.size=`, else half of RAM) on [`NEW_ROOT`],
-/// applies `layers` in order (`image` names them in errors), and makes it read-only when
-/// `read_only` (`diskless.overlay=none`).
+/// Mounts a tmpfs of the layout's size (`diskless.overlay.size=`, else half of RAM) on
+/// [`NEW_ROOT`], applies `layers` in order (`image` names them in errors), and, unless the
+/// layout keeps an overlay's writes, makes it read-only (`diskless.overlay=none`) with the
+/// volatile paths in RAM.
 pub fn unpack(
     layers: &[LayerBlob],
     image: &str,
-    size: Option<&str>,
-    read_only: bool,
-) -> Result<Unpacked, BootError> {
+    layout: &RootLayout,
+) -> Result<Unpacked, RootError> {
     let root = Path::new(NEW_ROOT);
+    let size = layout.ram_size.as_deref();
+    let read_only = !layout.overlay();
     let result = super::assemble::mount_tmpfs_root(size).and_then(|()| {
         // The tmpfs's size is the most the root may take; its entries follow.
-        let room = sys::free_bytes(root).map_err(|source| BootError::Mount {
+        let room = sys::free_bytes(root).map_err(|source| RootError::Mount {
             what: "measuring the tmpfs on".to_owned(),
             target: root.to_path_buf(),
             source,
@@ -49,12 +53,13 @@ pub fn unpack(
             total.file_bytes += summary.file_bytes;
         }
         if read_only {
-            sys::bind_mount(root, root, true).map_err(|source| BootError::Mount {
+            sys::bind_mount(root, root, true).map_err(|source| RootError::Mount {
                 what: "making the unpacked root read-only (diskless.overlay=none):".to_owned(),
                 target: root.to_path_buf(),
                 source,
             })?;
         }
+        volatile::mount_volatile(root, layout.volatile(), size)?;
         Ok(total)
     });
     if result.is_err() {
@@ -65,25 +70,33 @@ pub fn unpack(
     result
 }
 
-fn apply(layer: &LayerBlob, image: &str, limits: Limits) -> Result<archive::Summary, BootError> {
+fn apply(layer: &LayerBlob, image: &str, limits: Limits) -> Result<archive::Summary, RootError> {
     let digest = layer.descriptor.digest();
-    let fail = |reason: String| BootError::Layer {
+    let fail = |cause: LayerCause| RootError::Layer {
         image: image.to_owned(),
         layer: digest.clone(),
-        reason,
+        cause,
     };
-    let file = std::fs::File::open(&layer.path)
-        .map_err(|e| fail(format!("opening {}: {e}", layer.path.display())))?;
-    let mut sink = Confined::open(Path::new(NEW_ROOT))
-        .map_err(|e| fail(format!("opening the new root {NEW_ROOT}: {e}")))?;
+    let file = std::fs::File::open(&layer.path).map_err(|source| {
+        fail(LayerCause::Open {
+            path: layer.path.clone(),
+            source,
+        })
+    })?;
+    let mut sink = Confined::open(Path::new(NEW_ROOT)).map_err(|source| {
+        fail(LayerCause::Open {
+            path: NEW_ROOT.into(),
+            source,
+        })
+    })?;
     let summary = archive::extract_from(
         std::io::BufReader::with_capacity(1 << 16, file),
         limits,
         &mut Layer::new(limits),
         &mut sink,
     )
-    .map_err(|e| fail(e.to_string()))?;
-    check_diff_id(&summary, layer.diff_id).map_err(fail)?;
+    .map_err(|e| fail(e.into()))?;
+    check_diff_id(&summary, layer.diff_id).map_err(|e| fail(LayerCause::DiffId(e)))?;
     log::info!(
         "applied layer {digest} ({}, {} entries, {} bytes of files; diff_id {} matches)",
         summary.format.map_or("tar", Format::name),

@@ -7,10 +7,11 @@
 //! Everything the init leaves for the real system lives under
 //! [`crate::rundir::STATE_DIR`] in /run, which moves into the new root.
 
-pub mod archives;
 pub mod assemble;
-pub mod configure;
+pub mod config_archives;
+pub mod error;
 pub mod etcfiles;
+pub mod identity_files;
 pub mod layers;
 pub mod nfs;
 pub mod paths;

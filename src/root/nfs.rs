@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::error::RootError;
 use crate::cmdline::nfs::{NfsMount, NfsShare, NfsVersion};
-use crate::error::BootError;
 use crate::identity::Mac;
 use crate::net::Configured;
 use crate::retry::{self, RetryPolicy};
@@ -50,23 +50,23 @@ impl NfsContext {
     }
 
     /// Resolves the share's server (an address, or a name through the initramfs's resolver).
-    pub fn server_of(&self, share: &NfsShare) -> Result<IpAddr, BootError> {
+    pub fn server_of(&self, share: &NfsShare) -> Result<IpAddr, RootError> {
         let Some(host) = share.server.as_deref() else {
-            return self.default_server.ok_or_else(|| BootError::NfsNoServer {
+            return self.default_server.ok_or_else(|| RootError::NfsNoServer {
                 share: share.describe(),
             });
         };
         if let Ok(addr) = host.parse::<IpAddr>() {
             return Ok(addr);
         }
-        let addrs = sys::resolve_ipv4(host).map_err(|err| BootError::Resolve {
+        let addrs = sys::resolve_ipv4(host).map_err(|err| RootError::Resolve {
             host: host.to_owned(),
             reason: err.to_string(),
         })?;
         addrs
             .first()
             .map(|addr| IpAddr::V4(*addr))
-            .ok_or_else(|| BootError::Resolve {
+            .ok_or_else(|| RootError::Resolve {
                 host: host.to_owned(),
                 reason: "no IPv4 address".to_owned(),
             })
@@ -81,7 +81,7 @@ impl NfsContext {
         default: NfsVersion,
         target: &Path,
         read_only: bool,
-    ) -> Result<(), BootError> {
+    ) -> Result<(), RootError> {
         let server = self.server_of(share)?;
         let specs = share.mount_specs(default, server, self.client, read_only);
         let mut tried = Vec::new();
@@ -110,7 +110,7 @@ impl NfsContext {
             }
         }
         // mount_specs gives at least one spec, and the last one's failure returned above.
-        Err(BootError::NfsNoServer {
+        Err(RootError::NfsNoServer {
             share: share.describe(),
         })
     }
@@ -148,7 +148,7 @@ impl NfsContext {
                 } else {
                     String::new()
                 };
-                let failure = BootError::NfsMount {
+                let failure = RootError::NfsMount {
                     source_spec: spec.source.clone(),
                     options: spec.data.clone(),
                     target: target.to_path_buf(),
@@ -174,8 +174,8 @@ impl NfsContext {
 /// Why one version of a mount failed.
 enum Failed {
     /// The server does not speak this protocol version: the next one may do.
-    VersionRefused(BootError),
-    Final(BootError),
+    VersionRefused(RootError),
+    Final(RootError),
 }
 
 fn retryable(err: &io::Error) -> bool {

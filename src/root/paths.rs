@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::BootError;
+use super::error::RootError;
 
 /// Symlinks followed before giving up, as the kernel's `MAXSYMLINKS`.
 const MAX_LINKS: u32 = 40;
@@ -129,8 +129,8 @@ pub fn resolve(root: &Path, path: &str) -> Result<Resolved, PathError> {
 
 /// Where a mount or bind from the command line (`key`) goes in the new root: symlinks are
 /// followed inside it ([`resolve`]), and a path that comes out as the root itself is refused.
-pub fn mount_target(root: &Path, key: &'static str, path: &str) -> Result<PathBuf, BootError> {
-    let refuse = |reason: String| BootError::PathInRoot {
+pub fn mount_target(root: &Path, key: &'static str, path: &str) -> Result<PathBuf, RootError> {
+    let refuse = |reason: String| RootError::PathInRoot {
         key,
         path: path.to_owned(),
         reason,
@@ -153,7 +153,7 @@ pub fn mount_target(root: &Path, key: &'static str, path: &str) -> Result<PathBu
 }
 
 /// Makes sure a mount point exists; on a read-only root it must already be there.
-pub fn ensure_mount_point(path: &Path, dir: bool) -> Result<(), BootError> {
+pub fn ensure_mount_point(path: &Path, dir: bool) -> Result<(), RootError> {
     if path.exists() {
         return Ok(());
     }
@@ -164,7 +164,7 @@ pub fn ensure_mount_point(path: &Path, dir: bool) -> Result<(), BootError> {
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| std::fs::write(path, b""))
     };
-    created.map_err(|source| BootError::Storage {
+    created.map_err(|source| RootError::Storage {
         what: "creating the mount point".to_owned(),
         path: path.to_path_buf(),
         source,

@@ -7,12 +7,12 @@ use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use super::error::RootError;
 use super::etcfiles;
 use super::nfs::NfsContext;
 use super::paths;
 use crate::cmdline::config::BootConfig;
 use crate::cmdline::nfs::NfsShare;
-use crate::error::BootError;
 use crate::identity::Mac;
 use crate::sys;
 
@@ -36,7 +36,7 @@ pub fn attach(
     name: &str,
     mac: &Mac,
     cmdline_text: &str,
-) -> Result<(), BootError> {
+) -> Result<(), RootError> {
     if let Some(node) = &config.node {
         let node_mount = paths::mount_target(root, "diskless.node.mount", &config.node_mount)?;
         let persisted = config
@@ -47,11 +47,11 @@ pub fn attach(
                 check_persist_outside_node(path, &target, &config.node_mount, &node_mount)?;
                 Ok((path.as_str(), target))
             })
-            .collect::<Result<Vec<_>, BootError>>()?;
+            .collect::<Result<Vec<_>, RootError>>()?;
         let dir = config
             .node_dir
             .render(mac, None)
-            .map_err(|source| BootError::Hostname {
+            .map_err(|source| RootError::NodeDir {
                 key: "diskless.node.dir",
                 source,
             })?;
@@ -108,9 +108,9 @@ fn check_persist_outside_node(
     target: &Path,
     node_mount_key: &str,
     node_mount: &Path,
-) -> Result<(), BootError> {
+) -> Result<(), RootError> {
     if target.starts_with(node_mount) {
-        return Err(BootError::PathInRoot {
+        return Err(RootError::PathInRoot {
             key: "diskless.persist",
             path: path.to_owned(),
             reason: format!(
@@ -122,16 +122,16 @@ fn check_persist_outside_node(
     Ok(())
 }
 
-fn storage_err(what: impl Into<String>, path: &Path) -> impl FnOnce(io::Error) -> BootError {
+fn storage_err(what: impl Into<String>, path: &Path) -> impl FnOnce(io::Error) -> RootError {
     let what = what.into();
     let path = path.to_path_buf();
-    move |source| BootError::Storage { what, path, source }
+    move |source| RootError::Storage { what, path, source }
 }
 
 /// The node's directory on the `diskless.node=` share: created with mode 0755 when missing,
 /// never emptied or overwritten when present. Returns whether it was created; the share stays
 /// mounted at [`NODE_SHARE_MOUNT`] until [`release_node_share`].
-fn ensure_node_dir(ctx: &NfsContext, share: &NfsShare, dir: &str) -> Result<bool, BootError> {
+fn ensure_node_dir(ctx: &NfsContext, share: &NfsShare, dir: &str) -> Result<bool, RootError> {
     let staging = Path::new(NODE_SHARE_MOUNT);
     std::fs::create_dir_all(staging).map_err(storage_err("creating", staging))?;
     ctx.mount(share, ctx.share_default, staging, false)?;
@@ -171,7 +171,7 @@ fn mount_node_dir(
     share: &NfsShare,
     dir: &str,
     mount_at: &Path,
-) -> Result<(), BootError> {
+) -> Result<(), RootError> {
     let node_share = NfsShare {
         path: format!("{}/{dir}", share.path.trim_end_matches('/')),
         ..share.clone()
@@ -181,7 +181,7 @@ fn mount_node_dir(
 }
 
 /// Mounts a shared share (`diskless.mount=`) read-write unless its options say `ro`.
-fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(), BootError> {
+fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(), RootError> {
     paths::ensure_mount_point(mount_at, true)?;
     let read_only = share.read_write() == Some(false);
     ctx.mount(share, ctx.share_default, mount_at, read_only)
@@ -191,12 +191,12 @@ fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(
 /// root). The first boot seeds the node's copy with the image's content; later boots keep
 /// what the node wrote. The source is resolved inside the node's directory: a symlink on the
 /// share cannot make the bind expose anything outside it.
-fn persist(node_dir: &Path, path: &str, target: &Path) -> Result<(), BootError> {
+fn persist(node_dir: &Path, path: &str, target: &Path) -> Result<(), RootError> {
     let stored = paths::resolve(
         node_dir,
         &format!("/persist/{}", path.trim_start_matches('/')),
     )
-    .map_err(|err| BootError::PathInRoot {
+    .map_err(|err| RootError::PathInRoot {
         key: "diskless.persist",
         path: path.to_owned(),
         reason: format!("in the node directory: {err}"),

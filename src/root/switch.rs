@@ -7,8 +7,8 @@ use std::ffi::OsString;
 use std::io;
 use std::path::Path;
 
+use super::error::RootError;
 use super::paths::resolve_in_root;
-use crate::error::BootError;
 use crate::sys;
 
 /// The API file systems that travel with us into the real root.
@@ -44,28 +44,28 @@ fn delete_same_device(dir: &Path, dev: u64, keep: &Path, failures: &mut u32) {
     }
 }
 
-fn failed(what: impl Into<String>) -> impl FnOnce(io::Error) -> BootError {
+fn failed(what: impl Into<String>) -> impl FnOnce(io::Error) -> RootError {
     let what = what.into();
-    move |source| BootError::SwitchRoot { what, source }
+    move |source| RootError::SwitchRoot { what, source }
 }
 
 /// Switches to `new_root` and execs `init` with `args`. Returns only with an error; once the
 /// initramfs has been deleted the error can only come from exec itself.
-pub fn switch_root(new_root: &Path, init: &str, args: &[OsString]) -> BootError {
+pub fn switch_root(new_root: &Path, init: &str, args: &[OsString]) -> RootError {
     match prepare(new_root, init) {
         Ok(()) => {}
         Err(err) => return err,
     }
     let err = sys::exec(Path::new(init), args);
-    BootError::SwitchRoot {
+    RootError::SwitchRoot {
         what: format!("executing {init}"),
         source: err,
     }
 }
 
-fn prepare(new_root: &Path, init: &str) -> Result<(), BootError> {
+fn prepare(new_root: &Path, init: &str) -> Result<(), RootError> {
     if resolve_in_root(new_root, init).is_none() {
-        return Err(BootError::NoInit {
+        return Err(RootError::NoInit {
             init: init.to_owned(),
         });
     }
@@ -73,7 +73,7 @@ fn prepare(new_root: &Path, init: &str) -> Result<(), BootError> {
     let on_initramfs =
         sys::is_initramfs_root(Path::new("/")).map_err(failed("checking / is the initramfs"))?;
     if !on_initramfs || !Path::new("/init").exists() {
-        return Err(BootError::SwitchRoot {
+        return Err(RootError::SwitchRoot {
             what: "refusing to delete /: it is not an initramfs".to_owned(),
             source: io::Error::other("not rootfs"),
         });

@@ -9,17 +9,17 @@
 
 use std::path::Path;
 
+use super::error::RootError;
 use super::paths;
 use crate::cmdline::config::TmpfsMount;
-use crate::error::BootError;
 use crate::sys::{self, MountOptions};
 
 /// The tmpfs holding every volatile path's upper and work directories.
 const VOLATILE: &str = "/run/diskless/volatile";
 
-fn mount_err(what: String, target: &Path) -> impl FnOnce(std::io::Error) -> BootError {
+fn mount_err(what: String, target: &Path) -> impl FnOnce(std::io::Error) -> RootError {
     let target = target.to_path_buf();
-    move |source| BootError::Mount {
+    move |source| RootError::Mount {
         what,
         target,
         source,
@@ -28,7 +28,7 @@ fn mount_err(what: String, target: &Path) -> impl FnOnce(std::io::Error) -> Boot
 
 /// Makes each of `paths` in `root` writable in RAM, keeping what the image holds there.
 /// `size` caps the one tmpfs they share (`diskless.overlay.size=`, default half of RAM).
-pub fn mount_volatile(root: &Path, paths: &[String], size: Option<&str>) -> Result<(), BootError> {
+pub fn mount_volatile(root: &Path, paths: &[String], size: Option<&str>) -> Result<(), RootError> {
     if paths.is_empty() {
         return Ok(());
     }
@@ -46,7 +46,7 @@ pub fn mount_volatile(root: &Path, paths: &[String], size: Option<&str>) -> Resu
     for (n, path) in paths.iter().enumerate() {
         let target = paths::mount_target(root, "diskless.volatile", path)?;
         if !target.is_dir() {
-            return Err(BootError::PathInRoot {
+            return Err(RootError::PathInRoot {
                 key: "diskless.volatile",
                 path: path.clone(),
                 reason: "is not a directory in the image (a volatile path keeps the image's \
@@ -82,7 +82,7 @@ pub fn mount_volatile(root: &Path, paths: &[String], size: Option<&str>) -> Resu
 }
 
 /// Mounts each `diskless.tmpfs=` at its path in `root`, creating the directory if missing.
-pub fn mount_tmpfs(root: &Path, mounts: &[TmpfsMount]) -> Result<(), BootError> {
+pub fn mount_tmpfs(root: &Path, mounts: &[TmpfsMount]) -> Result<(), RootError> {
     for mount in mounts {
         let target = paths::mount_target(root, "diskless.tmpfs", &mount.path)?;
         paths::ensure_mount_point(&target, true)?;

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use crate::clock::Settled;
 use crate::cmdline::config::BootConfig;
 use crate::cmdline::oci::{self, ImageRef, Reference, Scheme};
-use crate::error::BootError;
 use crate::hex;
+use crate::image::error::{Cause, ImageError};
 use crate::image::failure::Failure;
 use crate::image::fetch::{self, Job};
 use crate::image::trust::{Expected, HashSource};
@@ -156,13 +156,15 @@ pub fn pull(
     node: &[u8],
     settled: Settled,
     sessions: &mut SessionSlot,
-) -> Result<Pulled, BootError> {
-    let fail = |reason: String| BootError::Oci {
+) -> Result<Pulled, ImageError> {
+    let wrap = |cause: Cause| ImageError::Pull {
         image: image.describe(),
-        reason,
+        cause,
     };
-    let session = sessions.get(config, node, settled, &fail)?;
-    let credentials = load_credentials().map_err(&fail)?;
+    let session = sessions
+        .get(config, node, settled)
+        .map_err(|e| wrap(e.into()))?;
+    let credentials = load_credentials().map_err(wrap)?;
     pull_with(
         session,
         &credentials,
@@ -181,12 +183,13 @@ pub fn pull_with(
     mirrors: &[String],
     cmdline_sha256: Option<[u8; 32]>,
     dest: &Path,
-) -> Result<Pulled, BootError> {
+) -> Result<Pulled, ImageError> {
     let name = image.describe();
-    let fail = |reason: String| BootError::Oci {
+    let wrap = |cause: Cause| ImageError::Pull {
         image: name.clone(),
-        reason,
+        cause,
     };
+    let refuse = |reason: String| wrap(Cause::Refused(reason));
     let endpoints = endpoints(image, mirrors);
     let (expected, warnings) =
         expected_manifest(image, session.trust.pin, cmdline_sha256, &endpoints);
@@ -199,7 +202,7 @@ pub fn pull_with(
         registries: &registries,
         endpoints: &endpoints,
         dest,
-        fail: &fail,
+        wrap: &wrap,
     };
     let reference = match (expected, &image.reference) {
         (Some(e), _) => manifest::digest_string(&e.sha256),
@@ -228,7 +231,7 @@ pub fn pull_with(
         Document::Manifest(m) => m,
         Document::Index(list) => {
             let platform = manifest::node_platform();
-            let chosen = manifest::select(&list, &platform).map_err(&fail)?;
+            let chosen = manifest::select(&list, &platform).map_err(refuse)?;
             log::info!(
                 "image index: {} for this node's {}",
                 chosen.digest(),
@@ -243,7 +246,7 @@ pub fn pull_with(
             match document {
                 Document::Manifest(m) => m,
                 Document::Index(_) => {
-                    return Err(fail(format!(
+                    return Err(refuse(format!(
                         "the index's manifest for {} is another index",
                         platform.describe()
                     )));
@@ -251,7 +254,7 @@ pub fn pull_with(
             }
         }
     };
-    let root = match manifest::root_kind(&manifest).map_err(&fail)? {
+    let root = match manifest::root_kind(&manifest).map_err(refuse)? {
         RootKind::Squashfs(layer) => PulledRoot::Squashfs(puller.blob("layer", &layer, dest)?),
         RootKind::Layers(layers) => PulledRoot::Layers(puller.layers(&manifest, &layers)?),
     };
@@ -267,12 +270,18 @@ fn layer_path(dest: &Path, index: usize) -> PathBuf {
 }
 
 /// `/etc/diskless/registry-auth.json`, when the initramfs has one.
-fn load_credentials() -> Result<auth::Credentials, String> {
+fn load_credentials() -> Result<auth::Credentials, Cause> {
     let path = Path::new("/").join(auth::AUTH_FILE);
     match std::fs::read(&path) {
-        Ok(text) => auth::Credentials::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Ok(text) => auth::Credentials::parse(&text).map_err(|e| Cause::Credentials {
+            path,
+            reason: e.to_string(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(auth::Credentials::default()),
-        Err(e) => Err(format!("reading {}: {e}", path.display())),
+        Err(e) => Err(Cause::Credentials {
+            reason: format!("reading it: {e}"),
+            path,
+        }),
     }
 }
 
@@ -281,16 +290,21 @@ struct Puller<'a> {
     dest: &'a Path,
     registries: &'a Registries<'a>,
     endpoints: &'a [Endpoint],
-    fail: &'a dyn Fn(String) -> BootError,
+    /// Names the image in an error.
+    wrap: &'a dyn Fn(Cause) -> ImageError,
 }
 
 impl Puller<'_> {
+    fn refuse(&self, reason: String) -> ImageError {
+        (self.wrap)(Cause::Refused(reason))
+    }
+
     /// A manifest or index, held to `expected`; its digest as it arrived.
     fn document(
         &self,
         reference: &str,
         expected: Option<Expected>,
-    ) -> Result<(Document, [u8; 32]), BootError> {
+    ) -> Result<(Document, [u8; 32]), ImageError> {
         let urls: Vec<String> = self
             .endpoints
             .iter()
@@ -310,7 +324,7 @@ impl Puller<'_> {
                     && err.failures.iter().all(|(_, f)| *f == Failure::Status(404));
                 if missing {
                     // A typo in the digest or tag, or pushed to another repository.
-                    (self.fail)(format!(
+                    self.refuse(format!(
                         "no manifest {reference} in {} (HTTP 404): check the digest or tag \
                          in root=, and where it was pushed",
                         self.endpoints
@@ -320,10 +334,10 @@ impl Puller<'_> {
                             .join(", ")
                     ))
                 } else {
-                    fetch_error(&err, expected, self.fail)
+                    fetch_error(err, expected, self.wrap)
                 }
             })?;
-        let bytes = std::fs::read(&dest).map_err(|source| BootError::ReadImage {
+        let bytes = std::fs::read(&dest).map_err(|source| ImageError::ReadImage {
             path: dest.clone(),
             source,
         });
@@ -337,7 +351,7 @@ impl Puller<'_> {
             );
         }
         let document = manifest::parse(&bytes)
-            .map_err(|e| (self.fail)(format!("the manifest at {}: {e}", fetched.url)))?;
+            .map_err(|e| self.refuse(format!("the manifest at {}: {e}", fetched.url)))?;
         Ok((document, fetched.sha256))
     }
 
@@ -348,12 +362,12 @@ impl Puller<'_> {
         &self,
         manifest: &Manifest,
         layers: &[Descriptor],
-    ) -> Result<Vec<LayerBlob>, BootError> {
+    ) -> Result<Vec<LayerBlob>, ImageError> {
         let total = layers
             .iter()
             .fold(0u64, |sum, l| sum.saturating_add(l.size));
         if let Some(budget) = self.session.ram_budget.filter(|b| total > *b) {
-            return Err((self.fail)(format!(
+            return Err(self.refuse(format!(
                 "its {} layers are {total} bytes, more than the {budget} bytes free in RAM \
                  (they are held in RAM until applied: give the node more RAM or the image \
                  fewer bytes)",
@@ -362,7 +376,7 @@ impl Puller<'_> {
         }
         let config = &manifest.config;
         if config.size > manifest::MAX_DOCUMENT {
-            return Err((self.fail)(format!(
+            return Err(self.refuse(format!(
                 "the image config {} is {} bytes, over the {} a config may have",
                 config.digest(),
                 config.size,
@@ -373,12 +387,12 @@ impl Puller<'_> {
         self.blob("the image config", config, &config_path)?;
         let text = std::fs::read(&config_path);
         let _ = std::fs::remove_file(&config_path);
-        let text = text.map_err(|source| BootError::ReadImage {
+        let text = text.map_err(|source| ImageError::ReadImage {
             path: config_path.clone(),
             source,
         })?;
         let diff_ids = manifest::diff_ids(&text, layers.len())
-            .map_err(|e| (self.fail)(format!("the image config {}: {e}", config.digest())))?;
+            .map_err(|e| self.refuse(format!("the image config {}: {e}", config.digest())))?;
         let mut pulled: Vec<LayerBlob> = Vec::new();
         for (index, (layer, diff_id)) in layers.iter().zip(diff_ids).enumerate() {
             let path = layer_path(self.dest, index);
@@ -403,9 +417,9 @@ impl Puller<'_> {
 
     /// A blob into `dest`, held to its descriptor's digest; larger than the RAM left fails
     /// before the first byte.
-    fn blob(&self, what: &str, layer: &Descriptor, dest: &Path) -> Result<Downloaded, BootError> {
+    fn blob(&self, what: &str, layer: &Descriptor, dest: &Path) -> Result<Downloaded, ImageError> {
         if let Some(budget) = self.session.ram_budget.filter(|b| layer.size > *b) {
-            return Err((self.fail)(format!(
+            return Err(self.refuse(format!(
                 "{what} {} is {} bytes, more than the {budget} bytes free in RAM for it",
                 layer.digest(),
                 layer.size
@@ -433,10 +447,10 @@ impl Puller<'_> {
             dest.display()
         );
         let fetched = fetch::fetch_to_file(self.registries, &job, &self.session.policy, log_event)
-            .map_err(|err| fetch_error(&err, expected, self.fail))?;
+            .map_err(|err| fetch_error(err, expected, self.wrap))?;
         if fetched.bytes != layer.size {
             let _ = std::fs::remove_file(dest);
-            return Err((self.fail)(format!(
+            return Err(self.refuse(format!(
                 "{what} {} is {} bytes, the manifest says {}",
                 layer.digest(),
                 fetched.bytes,

@@ -19,8 +19,8 @@ use std::net::Ipv4Addr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::error::NetError;
 use super::link;
-use crate::error::BootError;
 use crate::identity::Mac;
 use crate::ipv4;
 use crate::sys;
@@ -379,7 +379,7 @@ pub fn lease(
     mac: &Mac,
     hostname: &str,
     timeout_secs: u32,
-) -> Result<(String, Lease), BootError> {
+) -> Result<(String, Lease), NetError> {
     let timeout = Duration::from_secs(u64::from(timeout_secs));
     let nics = link::interfaces();
     let clients = up
@@ -393,7 +393,7 @@ pub fn lease(
             ClientConfig::new(iface, iface_mac, hostname, timeout)
         })
         .collect();
-    acquire_first(clients).map_err(|failures| BootError::Dhcp {
+    acquire_first(clients).map_err(|failures| NetError::Dhcp {
         failures,
         secs: timeout_secs,
     })

@@ -7,13 +7,13 @@
 use std::io::Read as _;
 use std::path::Path;
 
+use super::error::{ArchiveCause, RootError};
 use crate::archive::policy::{Limits, Meta, Op, Plain, RelPath};
 use crate::archive::write::Confined;
 use crate::archive::{self, Sink};
 use crate::clock::Settled;
-use crate::cmdline::archives::Values;
 use crate::cmdline::config::BootConfig;
-use crate::error::BootError;
+use crate::cmdline::config_archives::Values;
 use crate::hex;
 use crate::image::SessionSlot;
 use crate::image::failure::Failure;
@@ -48,48 +48,70 @@ struct Verified {
     signer: Option<Signer>,
 }
 
-/// Fetches, verifies and applies `config.archives` to `new_root` in order.
+/// Where the archives go.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The new root.
+    pub root: &'a Path,
+    /// Whether it takes writes (an overlay or a read-write NFS root).
+    pub writable: bool,
+}
+
+/// Fetches, verifies and applies `config.archives` to the target in order.
 pub fn apply(
     config: &BootConfig,
     node: &[u8],
     settled: Settled,
     sessions: &mut SessionSlot,
     values: &Values<'_>,
-    new_root: &Path,
-    root_writable: bool,
-) -> Result<Vec<Applied>, BootError> {
+    target: Target<'_>,
+) -> Result<Vec<Applied>, RootError> {
+    let Target {
+        root: new_root,
+        writable: root_writable,
+    } = target;
     let Some(first) = config.archives.first() else {
         return Ok(Vec::new());
     };
-    if !root_writable {
-        return Err(BootError::ConfigArchive {
-            key: first.key,
-            url: first.url.to_string(),
-            reason: "the new root is read-only (an NFS root without an overlay, or \
-                     diskless.overlay=none): archives need a writable root, give \
-                     diskless.overlay=tmpfs (or rw for a writable NFS root)"
-                .to_owned(),
-        });
-    }
-    let setup = |reason: String| BootError::ConfigArchive {
+    // What fails before any archive is fetched is told of the first.
+    let setup = |cause: ArchiveCause| RootError::ConfigArchive {
         key: first.key,
         url: first.url.to_string(),
-        reason,
+        cause: Box::new(cause),
     };
-    let client = sessions.get(config, node, settled, &setup)?;
+    if !root_writable {
+        return Err(setup(ArchiveCause::Refused(
+            "the new root is read-only (an NFS root without an overlay, or \
+             diskless.overlay=none): archives need a writable root, give \
+             diskless.overlay=tmpfs (or rw for a writable NFS root)"
+                .to_owned(),
+        )));
+    }
+    let client = sessions
+        .get(config, node, settled)
+        .map_err(|e| setup(e.into()))?;
     let key_path = Path::new("/").join(trust::CONFIG_KEY);
     let key = match std::fs::read_to_string(&key_path) {
-        Ok(text) => Some(
-            signature::parse_key(&text)
-                .map_err(|e| setup(format!("{}: {e}", key_path.display())))?,
-        ),
+        Ok(text) => Some(signature::parse_key(&text).map_err(|reason| {
+            setup(ArchiveCause::Key {
+                path: key_path.clone(),
+                reason,
+            })
+        })?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(setup(format!("reading {}: {e}", key_path.display()))),
+        Err(e) => {
+            return Err(setup(ArchiveCause::Key {
+                path: key_path.clone(),
+                reason: format!("reading it: {e}"),
+            }));
+        }
     };
     let dir = Path::new(STATE_DIR).join("config");
-    std::fs::create_dir_all(&dir).map_err(|source| BootError::Store {
-        path: dir.clone(),
-        source,
+    std::fs::create_dir_all(&dir).map_err(|source| {
+        setup(ArchiveCause::Store {
+            path: dir.clone(),
+            source,
+        })
     })?;
 
     let mut verified = Vec::new();
@@ -97,15 +119,15 @@ pub fn apply(
         let url = spec
             .url
             .render(values)
-            .map_err(|reason| BootError::ConfigArchive {
+            .map_err(|reason| RootError::ConfigArchive {
                 key: spec.key,
                 url: spec.url.to_string(),
-                reason,
+                cause: Box::new(ArchiveCause::Refused(reason)),
             })?;
-        let fail = |reason: String| BootError::ConfigArchive {
+        let fail = |cause: ArchiveCause| RootError::ConfigArchive {
             key: spec.key,
             url: url.clone(),
-            reason,
+            cause: Box::new(cause),
         };
         if key.is_none() && url.starts_with("http://") {
             log::warn!(
@@ -123,9 +145,9 @@ pub fn apply(
                 log::info!("{}={url}: not found, and optional (?): skipped", spec.key);
                 continue;
             }
-            Err(err) => return Err(fail(format!("fetching it: {err}"))),
+            Err(err) => return Err(fail(ArchiveCause::Fetch(err))),
         };
-        let data = data.map_err(|e| fail(format!("reading the fetched archive: {e}")))?;
+        let data = data.map_err(|e| fail(ArchiveCause::Read(e)))?;
         let signer = match &key {
             None => None,
             Some((key, comment)) => {
@@ -136,21 +158,30 @@ pub fn apply(
                 match got {
                     Ok(_) => {}
                     Err(err) if not_found(&err) => {
-                        return Err(fail(format!(
+                        return Err(fail(ArchiveCause::Refused(format!(
                             "no signature at {sig_url}: the initramfs has a key \
                              (/{}) and applies only signed archives",
                             trust::CONFIG_KEY
-                        )));
+                        ))));
                     }
-                    Err(err) => return Err(fail(format!("fetching {sig_url}: {err}"))),
+                    Err(source) => {
+                        return Err(fail(ArchiveCause::FetchSignature {
+                            url: sig_url,
+                            source,
+                        }));
+                    }
                 }
                 let text = text
                     .ok()
                     .and_then(|t| String::from_utf8(t).ok())
-                    .ok_or_else(|| fail(format!("{sig_url} is not text")))?;
+                    .ok_or_else(|| fail(ArchiveCause::Refused(format!("{sig_url} is not text"))))?;
                 Some(
-                    signature::verify(key, comment, &text, &data)
-                        .map_err(|e| fail(format!("{sig_url}: {e}: not applying it")))?,
+                    signature::verify(key, comment, &text, &data).map_err(|reason| {
+                        fail(ArchiveCause::Signature {
+                            url: sig_url.clone(),
+                            reason,
+                        })
+                    })?,
                 )
             }
         };
@@ -177,17 +208,17 @@ pub fn apply(
     let limits = Limits::default();
     for archive in &verified {
         archive::extract(&archive.data, limits, &mut Plain::new(limits), &mut DryRun)
-            .map_err(|e| refusal(archive, &e))?;
+            .map_err(|e| refusal(archive, e))?;
     }
     let mut applied = Vec::new();
     for archive in verified {
-        let mut sink = Confined::open(new_root).map_err(|source| BootError::Storage {
+        let mut sink = Confined::open(new_root).map_err(|source| RootError::Storage {
             what: "opening the new root".to_owned(),
             path: new_root.to_path_buf(),
             source,
         })?;
         let summary = archive::extract(&archive.data, limits, &mut Plain::new(limits), &mut sink)
-            .map_err(|e| refusal(&archive, &e))?;
+            .map_err(|e| refusal(&archive, e))?;
         let format = summary.format.map_or("tar", archive::Format::name);
         log::info!(
             "applied {} ({format}, {} entries, {} bytes of files)",
@@ -207,11 +238,11 @@ pub fn apply(
     Ok(applied)
 }
 
-fn refusal(archive: &Verified, err: &archive::ArchiveError) -> BootError {
-    BootError::ConfigArchive {
+fn refusal(archive: &Verified, err: archive::ArchiveError) -> RootError {
+    RootError::ConfigArchive {
         key: archive.spec_key,
         url: archive.url.clone(),
-        reason: format!("{err}: not applying it"),
+        cause: Box::new(ArchiveCause::Extract(err)),
     }
 }
 
@@ -292,8 +323,10 @@ mod tests {
             Settled::default(),
             &mut SessionSlot::default(),
             &values,
-            Path::new("/nonexistent"),
-            false,
+            Target {
+                root: Path::new("/nonexistent"),
+                writable: false,
+            },
         )
         .err()
         .map(|e| e.to_string())
@@ -312,8 +345,10 @@ mod tests {
                 Settled::default(),
                 &mut SessionSlot::default(),
                 &values,
-                Path::new("/x"),
-                false
+                Target {
+                    root: Path::new("/x"),
+                    writable: false,
+                },
             )
             .ok(),
             Some(Vec::new())

@@ -3,8 +3,8 @@
 use std::net::Ipv4Addr;
 
 use super::Configured;
+use super::error::NetError;
 use super::netconf::{self, NetConf};
-use crate::error::BootError;
 use crate::ipv4;
 use crate::rundir::STATE_DIR;
 use crate::sys;
@@ -12,10 +12,10 @@ use crate::sys;
 /// Applies an address, routes and MTU to the interface (up, with carrier:
 /// [`super::link::bring_up`]), and gives our own resolver (musl's, inside the initramfs) the
 /// DNS servers so images can be fetched by host name.
-pub fn apply(net: &Configured) -> Result<(), BootError> {
+pub fn apply(net: &Configured) -> Result<(), NetError> {
     let iface = net.iface.as_str();
     let net_err = |what: String| {
-        move |source| BootError::Network {
+        move |source| NetError::Configure {
             iface: iface.to_owned(),
             what,
             source,
@@ -54,7 +54,7 @@ pub fn apply(net: &Configured) -> Result<(), BootError> {
         net.proto
     );
     if let Some(contents) = netconf::resolv_conf(&net.dns, net.domain.as_deref(), &net.search) {
-        std::fs::write("/etc/resolv.conf", contents).map_err(|source| BootError::Network {
+        std::fs::write("/etc/resolv.conf", contents).map_err(|source| NetError::Configure {
             iface: iface.to_owned(),
             what: "/etc/resolv.conf".to_owned(),
             source,

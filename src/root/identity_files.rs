@@ -5,11 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::RootError;
 use super::{etcfiles, paths};
-use crate::error::BootError;
 use crate::identity::{self, Mac};
 use crate::net::Configured;
 use crate::net::netconf;
+use crate::plan::IdentityFiles;
 use crate::sys;
 
 /// What the identity step decided, for the record.
@@ -33,11 +34,11 @@ const OVERLAID_FILES: &str = "/run/diskless/etc";
 /// On a writable root (an overlay) the file is replaced, never written through a symlink
 /// (e.g. /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf is replaced by a file).
 /// On a read-only root nothing of the export is written: a symlink into a writable place
-/// (seed 003's /etc/hostname -> /var/local/hostname, on the node's directory) is written
+/// (an NFS root's /etc/hostname -> /var/local/hostname, on the node's directory) is written
 /// through; otherwise a copy in /run is bind-mounted over the image's file.
-fn place(root: &Path, writable: bool, relative: &str, contents: &str) -> Result<(), BootError> {
+fn place(root: &Path, writable: bool, relative: &str, contents: &str) -> Result<(), RootError> {
     let shown = PathBuf::from("/").join(relative);
-    let fail = |source| BootError::Configure {
+    let fail = |source| RootError::IdentityFile {
         path: shown.clone(),
         source,
     };
@@ -79,14 +80,15 @@ fn place(root: &Path, writable: bool, relative: &str, contents: &str) -> Result<
     sys::bind_mount(&copy, &target, true).map_err(fail)
 }
 
-/// Writes the identity files into `root` (`writable`: an overlay or an `rw` root).
-pub fn write_identity(
+/// Writes the identity files into `root`, into its /etc or over it as `files` says.
+pub fn write(
     root: &Path,
-    writable: bool,
+    files: IdentityFiles,
     name: &str,
     mac: &Mac,
     net: &Configured,
-) -> Result<Written, BootError> {
+) -> Result<Written, RootError> {
+    let writable = files == IdentityFiles::Written;
     place(
         root,
         writable,
