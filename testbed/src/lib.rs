@@ -16,6 +16,8 @@
 //! - [`nfs`]: nfs-ganesha serving host directories, registered with [`portmap`], the test bed's
 //!   rpcbind stand-in; [`netns`]: network namespaces, with dnsmasq and QEMU inside.
 //! - [`kernel`]: the Debian cloud kernel the tests and the demo boot, fetched with apt.
+//! - [`imports`]: a crate's module graph from its sources, for the tidy tests' import cycles
+//!   and layers.
 //!
 //! The tests boot the Debian cloud kernel from [`kernel::ensure`] ([`test_kernel`]).
 //! `CI=true`: a missing QEMU or kernel fails the tests instead of skipping them.
@@ -29,6 +31,7 @@ pub mod arch;
 pub mod archive;
 pub mod debian;
 pub mod http;
+pub mod imports;
 pub mod kernel;
 pub mod netns;
 pub mod nfs;

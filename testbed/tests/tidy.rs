@@ -95,3 +95,140 @@ fn the_syscall_seam_imports_nothing_of_the_core() {
         offending.join("\n")
     );
 }
+
+/// Every cycle among sibling modules of the crates rooted at `roots` (workspace-relative).
+fn cycles_in(roots: &[&str]) -> String {
+    let base = testbed::project_root();
+    let mut report = String::new();
+    for root in roots {
+        let tree = testbed::imports::Tree::from_dir(&base, root)
+            .unwrap_or_else(|e| panic!("reading the crate at {root}: {e}"));
+        for cycle in tree.cycles() {
+            report.push_str(&format!("{root}: {cycle}"));
+        }
+    }
+    report
+}
+
+/// A cycle among sibling modules means neither can be understood, tested or moved without the
+/// other: modules depend one way. See `testbed::imports` for what counts as a reference.
+#[test]
+fn no_import_cycles_in_the_init() {
+    let report = cycles_in(&["src/lib.rs", "src/main.rs"]);
+    assert!(report.is_empty(), "import cycles in the init:\n{report}");
+}
+
+#[test]
+fn no_import_cycles_in_xtask() {
+    let report = cycles_in(&["xtask/src/lib.rs", "xtask/src/main.rs"]);
+    assert!(report.is_empty(), "import cycles in xtask:\n{report}");
+}
+
+#[test]
+fn no_import_cycles_in_the_test_bed() {
+    let report = cycles_in(&["testbed/src/lib.rs"]);
+    assert!(
+        report.is_empty(),
+        "import cycles in the test bed:\n{report}"
+    );
+}
+
+/// The rule for the init's top-level modules, lowest layer first: a module may use its own
+/// layer and lower ones, never a higher one, and a new module must be placed here on purpose.
+/// docs/architecture.md explains the layers.
+const INIT_LAYERS: &[&[&str]] = &[
+    // Leaves: nothing of the core.
+    &[
+        "sys", "hex", "ipv4", "sha256", "kmsg", "rundir", "worker", "retry", "identity",
+    ],
+    // The command line parsed into typed values; pure.
+    &["cmdline"],
+    // The boot's decisions as data; pure.
+    &["plan"],
+    // Mechanisms.
+    &["clock", "kmod", "net", "archive", "image"],
+    // Assembling the new root.
+    &["root"],
+    // What a boot reports, records and falls back to.
+    &["error", "record", "emergency"],
+    // PID 1's list of steps.
+    &["boot"],
+];
+
+#[test]
+fn the_init_layers_point_down() {
+    let base = testbed::project_root();
+    let tree = testbed::imports::Tree::from_dir(&base, "src/lib.rs").expect("reading src/lib.rs");
+    let violations = testbed::imports::check_layers(&tree, "crate", INIT_LAYERS);
+    let report: Vec<String> = violations.iter().map(ToString::to_string).collect();
+    assert!(
+        report.is_empty(),
+        "the init's modules break INIT_LAYERS:\n{}",
+        report.join("\n")
+    );
+}
+
+/// Things outside this repository that its files must not point at: they are not here for a
+/// reader to follow. Matched case-insensitively.
+const OUTSIDE_REFERENCES: &[&str] = &[
+    "../shared",
+    "seeds/",
+    "seed 00",
+    "baselines.md",
+    "reference.md",
+    "style.md",
+];
+
+#[test]
+fn no_references_outside_the_repository() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .map(|e| e.expect("a directory entry").path())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if path.is_dir() && !name.starts_with('.') && name != "target" {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "md") {
+                out.push(path);
+            }
+        }
+    }
+    let root = testbed::project_root();
+    let this_file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tidy.rs");
+    let mut files = Vec::new();
+    for dir in ["src", "xtask", "testbed", "docs"] {
+        walk(&root.join(dir), &mut files);
+    }
+    let mut offending = Vec::new();
+    for file in files.iter().filter(|file| **file != this_file) {
+        let text = std::fs::read_to_string(file).expect("reading a source file");
+        for (number, line) in text.lines().enumerate() {
+            let lower = line.to_lowercase();
+            if OUTSIDE_REFERENCES
+                .iter()
+                .any(|pattern| lower.contains(pattern))
+            {
+                let file = file.strip_prefix(&root).unwrap_or(file);
+                offending.push(format!(
+                    "{}:{}: {}",
+                    file.display(),
+                    number + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        offending.is_empty(),
+        "references to things outside the repository:\n{}",
+        offending.join("\n")
+    );
+}
