@@ -2,8 +2,8 @@
 //!
 //! `{sha1:N}` is the first N hex chars of sha1 over the MAC exactly as
 //! `/sys/class/net/<if>/address` holds it (lowercase, colons, trailing newline), so the names
-//! match `sha1sum /sys/class/net/eth0/address | head -c N` (seed 000): 52:54:00:12:34:56 gives
-//! `64e59a`. `{mac}` is the 12-hex form (seed 003's `worker-node-{mac}`).
+//! match `sha1sum /sys/class/net/eth0/address | head -c N` (what Raspberry Pi cluster scripts name nodes by): 52:54:00:12:34:56 gives
+//! `64e59a`. `{mac}` is the 12-hex form (`worker-node-{mac}`, as NFS-root clusters name node directories).
 
 use std::fmt;
 use std::fmt::Write as _;
@@ -185,7 +185,7 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 impl HostnameTemplate {
-    /// The default, seed 000's scheme.
+    /// The default: `worker-` and the first six hex of the MAC's sha1.
     pub const DEFAULT: &'static str = "worker-{sha1:6}";
 
     /// Validates placeholders (unknown `{...}` or bad N are errors), the literal characters

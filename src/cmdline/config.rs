@@ -157,7 +157,7 @@ pub enum OverlayMode {
 }
 
 /// `diskless.mount=<server>:<export>,<mountpoint>[,<options>]`: a share mounted in the new
-/// root (seed 003's shared /home).
+/// root (an HPC cluster's shared /home).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedMount {
     pub share: NfsShare,
@@ -259,7 +259,7 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-/// The per-node directory's default name: seed 003's `/workers/<12 hex digits>`.
+/// The per-node directory's default name: `/workers/<12 hex digits>` on the share.
 pub const DEFAULT_NODE_DIR: &str = "{mac}";
 
 /// Our `diskless.*` keys; any other key in that namespace is an error.

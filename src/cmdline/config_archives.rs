@@ -124,7 +124,7 @@ impl UrlTemplate {
                 Piece::Mac => url.extend(values.mac.chars().filter(|&c| c != ':')),
                 Piece::MacColons => url.push_str(values.mac),
                 Piece::Sha1(n) => {
-                    // As host names hash it: the sysfs text with its newline (seed 000).
+                    // As host names hash it: the sysfs text with its newline.
                     let sha1 = sha1_smol::Sha1::from(format!("{}\n", values.mac))
                         .digest()
                         .to_string();

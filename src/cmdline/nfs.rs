@@ -329,7 +329,7 @@ mod tests {
         let server: IpAddr = "10.0.2.2".parse().expect("ip");
         let client: IpAddr = "10.0.2.15".parse().expect("ip");
         let cases = [
-            // Seed 003's root over NFSv3: nolock, TCP for MOUNT, the server address.
+            // A shared Debian root over NFSv3: nolock, TCP for MOUNT, the server address.
             (
                 share(
                     Some("10.0.2.2"),

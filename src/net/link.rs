@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::error::NetError;
 use super::naming::{self, Facts, PciAddress};
-use super::{Nic, pick};
+use super::nic::{Nic, pick};
 use crate::identity::Mac;
 use crate::plan::NicChoice;
 use crate::sys;

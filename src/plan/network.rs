@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::PlanError;
+use super::error::PlanError;
 use crate::cmdline::config::BootConfig;
 use crate::cmdline::ip::{AutoConf, IpParam, StaticIp};
 use crate::identity::Mac;

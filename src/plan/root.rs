@@ -7,7 +7,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::PlanError;
+use super::error::PlanError;
 use crate::cmdline::config::{BootConfig, NfsSyntax, OverlayMode, RootSource, parse_root};
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::cmdline::oci::ImageRef;

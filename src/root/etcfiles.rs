@@ -19,7 +19,7 @@ fn hosts_entry(line: &str) -> Option<(&str, Vec<&str>)> {
 }
 
 /// `/etc/hosts`: keeps the image's lines (if any) and maps `name` to IPv4 loopback
-/// (`127.0.0.1`) and IPv6 loopback (`::1`), as seed 003 does; idempotent (a second call with
+/// (`127.0.0.1`) and IPv6 loopback (`::1`), as diskless Debian nodes do; idempotent (a second call with
 /// the same name adds nothing), and drops an earlier mapping of the image's *own* build-time
 /// name on 127.0.1.1 (Debian's convention: every line on that address goes) so the node does
 /// not answer to two names. Without image content (missing, or only whitespace), starts from
@@ -56,7 +56,7 @@ pub fn hosts_file(image_hosts: Option<&str>, name: &str) -> String {
 /// id at all (not 32 hex digits, or all zeros), which systemd would replace with a random,
 /// per-boot one.
 ///
-/// A valid id baked into the image is kept: then every node shares it (see REFERENCE.md),
+/// A valid id baked into the image is kept: then every node shares it (systemd then sees one machine many times over),
 /// which is the image builder's choice to undo.
 pub fn machine_id_needs_setting(image_machine_id: Option<&str>) -> bool {
     let Some(id) = image_machine_id.map(str::trim) else {

@@ -1,5 +1,5 @@
 //! Paths inside the new root, resolved the way the kernel will resolve them after the chroot:
-//! an absolute symlink such as `/sbin/init -> /lib/systemd/systemd` or seed 003's
+//! an absolute symlink such as `/sbin/init -> /lib/systemd/systemd` or an NFS root's
 //! `/etc/hostname -> /var/local/hostname` points into the new root, not into the initramfs,
 //! and `..` stops at the new root's `/`.
 //!
@@ -236,7 +236,7 @@ mod tests {
         symlink("../bin/busybox", root.join("sbin/relative")).expect("symlink");
         symlink("/nowhere", root.join("sbin/dangling")).expect("symlink");
         symlink("/sbin/loop", root.join("sbin/loop")).expect("symlink");
-        // Seed 003: the read-only root's /etc/hostname points into the node's directory.
+        // A shared NFS root's /etc/hostname points into the node's directory.
         symlink("/var/local/hostname", root.join("etc/hostname")).expect("symlink");
 
         let cases = [

@@ -1,4 +1,4 @@
-//! Per-node storage (seed 003, without hand-made scripts): the node's own writable directory
+//! Per-node storage (as HPC sites script it around a shared NFS root, here without scripts): the node's own writable directory
 //! on an NFS share (created on first boot, never emptied), shared mounts such as /home, and
 //! persistent paths bind-mounted from the node's directory.
 
@@ -70,7 +70,7 @@ pub fn attach(
         // Only now: while the share stays mounted the node's mount reuses its NFS client (and
         // its NFSv4 session) instead of the server tearing one down and setting up another.
         release_node_share();
-        // Seed 003 keeps these on the node's directory, so images that link /etc/hostname
+        // Shared NFS roots keep these on the node's directory, so images that link /etc/hostname
         // to /var/local/hostname keep working and the server shows which node is which.
         let image_hosts = paths::resolve_in_root(root, "/etc/hosts")
             .and_then(|p| std::fs::read_to_string(p).ok());

@@ -5,7 +5,8 @@
 //! `self`, `super`, `crate`, `as`, globs) or an inline path (`crate::a::f()`, `super::x::Y`,
 //! `child::f()`, `imported::Z`). It is resolved as rustc resolves names, as far as modules go:
 //! a child module first, then the module's own `use` bindings, so `crate::Qemu` re-exported
-//! by `pub use qemu::Qemu` is a reference to `qemu`, where the item is, not to the facade.
+//! by `pub use qemu::Qemu` is a reference to `qemu`, where the item is, not to the facade;
+//! the re-export itself is no reference (it names the item for others, it does not use it).
 //! Anything else (std, other crates, local names) is ignored, and so are comments, literals
 //! and attributes. A glob binds no names: `use super::*` is one reference to the parent.
 //!
@@ -449,13 +450,18 @@ impl Builder<'_> {
                     };
                 }
                 Tok::Ident(word) if word == "use" => {
+                    let reexport = is_pub(tokens, i);
                     let mut leaves = Vec::new();
                     i = use_tree(tokens, i + 1, Vec::new(), &mut leaves);
                     for (path, binding, line) in leaves {
                         if let (Some(name), Some(m)) = (binding, self.modules.get_mut(module)) {
                             m.bindings.insert(name, path.clone());
                         }
-                        self.raw.push((module.to_vec(), path, file.into(), line));
+                        // A re-export only names the item for others; whoever uses the name
+                        // is led to the module that has it.
+                        if !reexport {
+                            self.raw.push((module.to_vec(), path, file.into(), line));
+                        }
                     }
                 }
                 Tok::Ident(first) if peek(i + 1) == Some(&Tok::PathSep) => {
@@ -496,6 +502,25 @@ impl Builder<'_> {
                 .insert(name.clone());
         }
     }
+}
+
+/// Whether the `use` at `at` is `pub`, `pub(crate)`, `pub(super)` or `pub(in ...)`.
+fn is_pub(tokens: &[Token], at: usize) -> bool {
+    let ident = |k: usize, w: &str| matches!(tokens.get(k), Some((Tok::Ident(x), _)) if x == w);
+    let Some(before) = at.checked_sub(1) else {
+        return false;
+    };
+    if ident(before, "pub") {
+        return true;
+    }
+    if !matches!(tokens.get(before), Some((Tok::Punct(')'), _))) {
+        return false;
+    }
+    let open = (0..before)
+        .rev()
+        .find(|&k| matches!(tokens.get(k), Some((Tok::Punct('('), _))));
+    open.and_then(|k| k.checked_sub(1))
+        .is_some_and(|k| ident(k, "pub"))
 }
 
 /// A `use` tree's leaves: (path, name it binds, line).
@@ -806,6 +831,34 @@ mod tests {
             found,
             ["fetch, image (mod.rs): fetch -> image (mod.rs) -> fetch"]
         );
+    }
+
+    /// `pub use child::X` in a folder's file names the child's item for others; it is not
+    /// the folder's file using its child.
+    #[test]
+    fn a_reexport_is_not_a_use_of_the_child() {
+        let files = [
+            ("src/lib.rs", "mod image;\n"),
+            (
+                "src/image/mod.rs",
+                "mod error;\nmod fetch;\npub use error::Failure;\npub(crate) use fetch::get;\n",
+            ),
+            ("src/image/error.rs", "pub struct Failure;\n"),
+            (
+                "src/image/fetch.rs",
+                "fn f() -> super::Failure { super::error::Failure }\n",
+            ),
+        ];
+        assert_eq!(cycles(&files), Vec::<String>::new());
+        let driving = [
+            ("src/lib.rs", "mod image;\n"),
+            (
+                "src/image/mod.rs",
+                "mod fetch;\npub struct Failure;\nfn run() { fetch::go() }\n",
+            ),
+            ("src/image/fetch.rs", "fn go() -> super::Failure {}\n"),
+        ];
+        assert_eq!(cycles(&driving).len(), 1);
     }
 
     #[test]

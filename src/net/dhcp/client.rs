@@ -7,11 +7,11 @@ use std::time::Duration;
 use crate::identity::Mac;
 use crate::retry::mix;
 
+use super::lease::{Lease, check_address};
 use super::packet::{ClientKind, ClientMessage, MessageType, Reply};
-use super::{Lease, LeaseError};
 
 /// Retransmissions: the first after ~0.5 s, because the link may have come up just after the
-/// first DISCOVER left (the loss klibc suffers, BASELINES.md section 5); then doubling to 8 s.
+/// first DISCOVER left (the loss klibc's ipconfig suffers); then doubling to 8 s.
 /// RFC 2131 4.1 suggests 4 s to 64 s, which is for busy shared networks, not a booting node
 /// waiting on one server. The jitter (at most a quarter of the delay, and 0.5 s) keeps many
 /// nodes booted together from retransmitting in lockstep, while the first resend stays
@@ -278,21 +278,6 @@ impl Session {
             server_id,
         }
     }
-}
-
-/// An address a host can use as its own.
-pub fn check_address(address: Ipv4Addr) -> Result<(), LeaseError> {
-    let first = address.octets()[0];
-    if address.is_unspecified()
-        || address.is_broadcast()
-        || address.is_multicast()
-        || address.is_loopback()
-        || first == 0
-        || first >= 240
-    {
-        return Err(LeaseError::UnusableAddress(address));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

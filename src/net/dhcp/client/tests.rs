@@ -1,4 +1,5 @@
 use super::*;
+use crate::net::dhcp::lease::LeaseError;
 
 use crate::net::dhcp::packet::ReplyOptions;
 
