@@ -74,7 +74,7 @@ pub struct Counts {
 
 /// One acquisition, from the first DISCOVER to the ACK.
 #[derive(Debug)]
-pub struct Session {
+pub struct Acquisition {
     /// For log lines only.
     iface: String,
     mac: Mac,
@@ -93,9 +93,9 @@ pub struct Session {
     last_problem: Option<String>,
 }
 
-impl Session {
-    pub fn new(iface: &str, mac: Mac, hostname: &str, seed: u64) -> Session {
-        Session {
+impl Acquisition {
+    pub fn new(iface: &str, mac: Mac, hostname: &str, seed: u64) -> Acquisition {
+        Acquisition {
             iface: iface.to_owned(),
             mac,
             hostname: hostname.to_owned(),
@@ -172,7 +172,7 @@ impl Session {
         })
     }
 
-    /// The message from the last [`Session::transmit`] never left the host (the link is down,
+    /// The message from the last [`Acquisition::transmit`] never left the host (the link is down,
     /// say). Nothing was lost on the wire, so it does not count, and the next try comes soon
     /// rather than after a backoff step: the lease follows the link coming up closely.
     pub fn send_failed(&mut self, now: Duration) {

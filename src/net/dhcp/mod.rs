@@ -25,7 +25,7 @@ use crate::identity::Mac;
 use crate::sys;
 use crate::worker;
 
-pub use client::{Counts, Outcome, Session};
+pub use client::{Counts, Outcome, Acquisition};
 pub use lease::{Lease, LeaseError};
 pub use packet::{DecodeError, FrameError, MessageType, Reply, Route};
 
@@ -153,7 +153,7 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
         config.mac
     );
     let started = Instant::now();
-    let mut session = Session::new(iface, config.mac, &config.hostname, config.xid_seed);
+    let mut acquisition = Acquisition::new(iface, config.mac, &config.hostname, config.xid_seed);
     let mut buf = vec![0u8; RECEIVE_BUFFER];
     // To log a run of failed sends once.
     let mut send_failing = false;
@@ -163,11 +163,11 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
             return Err(DhcpError::Timeout(TimeoutReport {
                 iface: iface.to_owned(),
                 waited: now,
-                counts: session.counts(),
-                last_problem: session.last_problem().map(str::to_owned),
+                counts: acquisition.counts(),
+                last_problem: acquisition.last_problem().map(str::to_owned),
             }));
         }
-        if let Some(message) = session.transmit(now) {
+        if let Some(message) = acquisition.transmit(now) {
             let (kind, xid) = (message.kind, message.xid);
             let sent = packet::encode_client_broadcast(&message.encode())
                 .map_err(std::io::Error::other)
@@ -194,12 +194,12 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
                         log::debug!("dhcp: {iface}: sending failed: {err} (retrying every 100 ms)");
                     }
                     send_failing = true;
-                    session.send_failed(started.elapsed());
-                    session.note_problem(format!("sending failed: {err}"));
+                    acquisition.send_failed(started.elapsed());
+                    acquisition.note_problem(format!("sending failed: {err}"));
                 }
             }
         }
-        let wait = session
+        let wait = acquisition
             .next_send()
             .min(config.timeout)
             .saturating_sub(started.elapsed());
@@ -210,7 +210,7 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
             // as an error on the next receive: the link is not ready, so keep trying.
             Err(err) if err.raw_os_error() == Some(nix::libc::ENETDOWN) => {
                 log::debug!("dhcp: {iface}: link down");
-                session.note_problem(format!("receiving: {err}"));
+                acquisition.note_problem(format!("receiving: {err}"));
                 continue;
             }
             Err(source) => {
@@ -233,14 +233,14 @@ pub fn acquire(config: &ClientConfig) -> Result<Lease, DhcpError> {
                     datagram.src
                 );
                 // Worth reporting at the timeout only if it was an answer to us.
-                if datagram.payload.get(4..8) == Some(&session.xid().to_be_bytes()[..]) {
+                if datagram.payload.get(4..8) == Some(&acquisition.xid().to_be_bytes()[..]) {
                     let problem = format!("a reply from {} did not decode: {err}", datagram.src);
-                    session.note_problem(problem);
+                    acquisition.note_problem(problem);
                 }
                 continue;
             }
         };
-        match session.receive(&reply, started.elapsed()) {
+        match acquisition.receive(&reply, started.elapsed()) {
             Outcome::Ignored(why) => {
                 log::debug!("dhcp: {iface}: ignoring a {}: {why}", reply.message_type)
             }

@@ -13,11 +13,11 @@ fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
 
-/// A server's reply to the session's current transaction.
-fn reply(session: &Session, message_type: MessageType, yiaddr: &str, server: &str) -> Reply {
+/// A server's reply to the acquisition's current transaction.
+fn reply(acquisition: &Acquisition, message_type: MessageType, yiaddr: &str, server: &str) -> Reply {
     Reply {
         message_type,
-        xid: session.xid(),
+        xid: acquisition.xid(),
         chaddr: MAC,
         yiaddr: ip(yiaddr),
         siaddr: Ipv4Addr::UNSPECIFIED,
@@ -32,8 +32,8 @@ fn reply(session: &Session, message_type: MessageType, yiaddr: &str, server: &st
     }
 }
 
-fn sent_kind(session: &mut Session, now: Duration) -> Option<ClientKind> {
-    session.transmit(now).map(|m| m.kind)
+fn sent_kind(acquisition: &mut Acquisition, now: Duration) -> Option<ClientKind> {
+    acquisition.transmit(now).map(|m| m.kind)
 }
 
 #[test]
@@ -77,26 +77,26 @@ fn nodes_with_different_seeds_do_not_retransmit_in_lockstep() {
 
 #[test]
 fn discover_offer_request_ack() {
-    let mut session = Session::new("eth0", MAC, "worker-64e59a", 42);
-    let first = session
+    let mut acquisition = Acquisition::new("eth0", MAC, "worker-64e59a", 42);
+    let first = acquisition
         .transmit(Duration::ZERO)
         .expect("a DISCOVER at once");
     assert_eq!(
         (first.kind, first.hostname, first.secs),
         (ClientKind::Discover, "worker-64e59a", 0)
     );
-    assert!(session.transmit(ms(100)).is_none(), "nothing due yet");
-    assert!(session.next_send() < ms(1000));
+    assert!(acquisition.transmit(ms(100)).is_none(), "nothing due yet");
+    assert!(acquisition.next_send() < ms(1000));
 
-    let offer = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    let offer = reply(&acquisition, MessageType::Offer, "10.0.2.15", "10.0.2.2");
     assert_eq!(
-        session.receive(&offer, ms(120)),
+        acquisition.receive(&offer, ms(120)),
         Outcome::Offered {
             address: ip("10.0.2.15"),
             server_id: ip("10.0.2.2")
         }
     );
-    let request = session
+    let request = acquisition
         .transmit(ms(120))
         .expect("the REQUEST is due at once");
     assert_eq!(
@@ -109,14 +109,14 @@ fn discover_offer_request_ack() {
     assert_eq!(request.xid, offer.xid, "same transaction");
 
     // A second server's OFFER arrives late: ignored.
-    let late = reply(&session, MessageType::Offer, "10.0.2.99", "10.0.2.3");
+    let late = reply(&acquisition, MessageType::Offer, "10.0.2.99", "10.0.2.3");
     assert!(matches!(
-        session.receive(&late, ms(130)),
+        acquisition.receive(&late, ms(130)),
         Outcome::Ignored(_)
     ));
 
-    let ack = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.2");
-    let Outcome::Bound(lease) = session.receive(&ack, ms(140)) else {
+    let ack = reply(&acquisition, MessageType::Ack, "10.0.2.15", "10.0.2.2");
+    let Outcome::Bound(lease) = acquisition.receive(&ack, ms(140)) else {
         panic!("not bound")
     };
     assert_eq!(
@@ -124,7 +124,7 @@ fn discover_offer_request_ack() {
         (ip("10.0.2.15"), 24, Some(ip("10.0.2.2")))
     );
     assert_eq!(
-        session.counts(),
+        acquisition.counts(),
         Counts {
             discovers: 1,
             requests: 1,
@@ -136,15 +136,15 @@ fn discover_offer_request_ack() {
 
 #[test]
 fn replies_for_others_are_ignored() {
-    let mut session = Session::new("eth0", MAC, "n", 1);
-    session.transmit(Duration::ZERO);
-    let mut other_xid = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    let mut acquisition = Acquisition::new("eth0", MAC, "n", 1);
+    acquisition.transmit(Duration::ZERO);
+    let mut other_xid = reply(&acquisition, MessageType::Offer, "10.0.2.15", "10.0.2.2");
     other_xid.xid ^= 1;
-    let mut other_mac = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    let mut other_mac = reply(&acquisition, MessageType::Offer, "10.0.2.15", "10.0.2.2");
     other_mac.chaddr = Mac([2, 0, 0, 0, 0, 1]);
-    let ack_too_early = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.2");
-    let unusable = reply(&session, MessageType::Offer, "255.255.255.255", "10.0.2.2");
-    let mut no_server_id = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    let ack_too_early = reply(&acquisition, MessageType::Ack, "10.0.2.15", "10.0.2.2");
+    let unusable = reply(&acquisition, MessageType::Offer, "255.255.255.255", "10.0.2.2");
+    let mut no_server_id = reply(&acquisition, MessageType::Offer, "10.0.2.15", "10.0.2.2");
     no_server_id.options.server_id = None;
     for (name, r) in [
         ("other xid", other_xid),
@@ -154,83 +154,83 @@ fn replies_for_others_are_ignored() {
         ("OFFER without option 54", no_server_id),
     ] {
         assert!(
-            matches!(session.receive(&r, ms(10)), Outcome::Ignored(_)),
+            matches!(acquisition.receive(&r, ms(10)), Outcome::Ignored(_)),
             "{name}"
         );
     }
     assert_eq!(
-        session.last_problem(),
+        acquisition.last_problem(),
         Some("OFFER of 10.0.2.15 without option 54 (server identifier)"),
         "unusable replies for us are remembered for the timeout error"
     );
     assert!(
-        session.transmit(ms(10)).is_none(),
+        acquisition.transmit(ms(10)).is_none(),
         "still waiting to resend the DISCOVER"
     );
 }
 
 #[test]
 fn a_nak_from_our_server_starts_over_with_a_new_xid() {
-    let mut session = Session::new("eth0", MAC, "n", 7);
-    session.transmit(Duration::ZERO);
-    let offer = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
-    session.receive(&offer, ms(50));
-    session.transmit(ms(50));
-    let old_xid = session.xid();
+    let mut acquisition = Acquisition::new("eth0", MAC, "n", 7);
+    acquisition.transmit(Duration::ZERO);
+    let offer = reply(&acquisition, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+    acquisition.receive(&offer, ms(50));
+    acquisition.transmit(ms(50));
+    let old_xid = acquisition.xid();
 
-    let foreign_nak = reply(&session, MessageType::Nak, "0.0.0.0", "10.0.2.3");
+    let foreign_nak = reply(&acquisition, MessageType::Nak, "0.0.0.0", "10.0.2.3");
     assert!(matches!(
-        session.receive(&foreign_nak, ms(60)),
+        acquisition.receive(&foreign_nak, ms(60)),
         Outcome::Ignored(_)
     ));
 
-    let mut nak = reply(&session, MessageType::Nak, "0.0.0.0", "10.0.2.2");
+    let mut nak = reply(&acquisition, MessageType::Nak, "0.0.0.0", "10.0.2.2");
     nak.options.message = Some("wrong network".into());
     assert_eq!(
-        session.receive(&nak, ms(70)),
+        acquisition.receive(&nak, ms(70)),
         Outcome::Refused {
             server_id: ip("10.0.2.2"),
             message: Some("wrong network".into())
         }
     );
-    assert_ne!(session.xid(), old_xid);
+    assert_ne!(acquisition.xid(), old_xid);
     assert!(
-        session.transmit(ms(70)).is_none(),
+        acquisition.transmit(ms(70)).is_none(),
         "no hot loop: the DISCOVER waits a backoff step"
     );
-    let due = session.next_send();
+    let due = acquisition.next_send();
     assert!(due > ms(70) && due < ms(70 + 700), "{due:?}");
-    assert_eq!(sent_kind(&mut session, due), Some(ClientKind::Discover));
-    assert_eq!(session.counts().naks, 1);
+    assert_eq!(sent_kind(&mut acquisition, due), Some(ClientKind::Discover));
+    assert_eq!(acquisition.counts().naks, 1);
 }
 
 #[test]
 fn acks_that_do_not_match_the_request_are_ignored() {
-    let mut session = Session::new("eth0", MAC, "n", 3);
-    session.transmit(Duration::ZERO);
-    session.receive(
-        &reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2"),
+    let mut acquisition = Acquisition::new("eth0", MAC, "n", 3);
+    acquisition.transmit(Duration::ZERO);
+    acquisition.receive(
+        &reply(&acquisition, MessageType::Offer, "10.0.2.15", "10.0.2.2"),
         ms(5),
     );
-    session.transmit(ms(5));
-    let other_server = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.3");
-    let other_address = reply(&session, MessageType::Ack, "10.0.2.16", "10.0.2.2");
-    let mut bad_mask = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.2");
+    acquisition.transmit(ms(5));
+    let other_server = reply(&acquisition, MessageType::Ack, "10.0.2.15", "10.0.2.3");
+    let other_address = reply(&acquisition, MessageType::Ack, "10.0.2.16", "10.0.2.2");
+    let mut bad_mask = reply(&acquisition, MessageType::Ack, "10.0.2.15", "10.0.2.2");
     bad_mask.options.subnet_mask = Some(ip("255.0.255.0"));
     for r in [other_server, other_address, bad_mask] {
         assert!(
-            matches!(session.receive(&r, ms(10)), Outcome::Ignored(_)),
+            matches!(acquisition.receive(&r, ms(10)), Outcome::Ignored(_)),
             "{r:?}"
         );
     }
     assert_eq!(
-        session.last_problem(),
+        acquisition.last_problem(),
         Some("ACK from 10.0.2.2 unusable: subnet mask 255.0.255.0 is not contiguous")
     );
     // The ACK without option 54 is taken (the server we asked is known).
-    let mut no_id = reply(&session, MessageType::Ack, "10.0.2.15", "10.0.2.2");
+    let mut no_id = reply(&acquisition, MessageType::Ack, "10.0.2.15", "10.0.2.2");
     no_id.options.server_id = None;
-    let Outcome::Bound(lease) = session.receive(&no_id, ms(20)) else {
+    let Outcome::Bound(lease) = acquisition.receive(&no_id, ms(20)) else {
         panic!("not bound")
     };
     assert_eq!(lease.server_id, ip("10.0.2.2"));
@@ -240,15 +240,15 @@ fn acks_that_do_not_match_the_request_are_ignored() {
 /// schedule keeps every gap between sends within the backoff bounds.
 #[test]
 fn unanswered_requests_lead_back_to_discover() {
-    let mut session = Session::new("eth0", MAC, "n", 11);
+    let mut acquisition = Acquisition::new("eth0", MAC, "n", 11);
     let mut sent = Vec::new();
     let mut now = Duration::ZERO;
     while now < Duration::from_secs(30) {
-        if let Some(kind) = sent_kind(&mut session, now) {
+        if let Some(kind) = sent_kind(&mut acquisition, now) {
             sent.push((now, kind));
             if kind == ClientKind::Discover && sent.len() == 1 {
-                let offer = reply(&session, MessageType::Offer, "10.0.2.15", "10.0.2.2");
-                session.receive(&offer, now);
+                let offer = reply(&acquisition, MessageType::Offer, "10.0.2.15", "10.0.2.2");
+                acquisition.receive(&offer, now);
             }
         }
         now += ms(10);
@@ -262,10 +262,10 @@ fn unanswered_requests_lead_back_to_discover() {
         .collect();
     assert_eq!(kinds[..6], ["D", "R", "R", "R", "R", "D"]);
     assert!(kinds[6..].iter().all(|k| *k == "D"), "{kinds:?}");
-    let counts = session.counts();
+    let counts = acquisition.counts();
     assert_eq!((counts.requests, counts.offers), (4, 1));
     // The secs field counts from the first DISCOVER.
-    let secs = session.transmit(Duration::from_secs(60)).expect("due").secs;
+    let secs = acquisition.transmit(Duration::from_secs(60)).expect("due").secs;
     assert_eq!(secs, 60);
 }
 
@@ -292,31 +292,31 @@ fn usable_addresses() {
 
 #[test]
 fn a_send_that_failed_locally_is_retried_soon_and_not_counted() {
-    let mut session = Session::new("eth0", MAC, "n", 5);
+    let mut acquisition = Acquisition::new("eth0", MAC, "n", 5);
     assert_eq!(
-        sent_kind(&mut session, Duration::ZERO),
+        sent_kind(&mut acquisition, Duration::ZERO),
         Some(ClientKind::Discover)
     );
-    session.send_failed(Duration::ZERO);
-    assert_eq!(session.counts().discovers, 0);
+    acquisition.send_failed(Duration::ZERO);
+    assert_eq!(acquisition.counts().discovers, 0);
     assert_eq!(
-        session.next_send(),
+        acquisition.next_send(),
         ms(100),
         "retried after 100 ms, not a backoff step"
     );
     for n in 1..=20 {
         assert_eq!(
-            sent_kind(&mut session, ms(100 * n)),
+            sent_kind(&mut acquisition, ms(100 * n)),
             Some(ClientKind::Discover)
         );
-        session.send_failed(ms(100 * n));
+        acquisition.send_failed(ms(100 * n));
     }
     // The link is up: this one leaves, and the backoff starts from its first step.
     assert_eq!(
-        sent_kind(&mut session, ms(2100)),
+        sent_kind(&mut acquisition, ms(2100)),
         Some(ClientKind::Discover)
     );
-    let gap = session.next_send() - ms(2100);
+    let gap = acquisition.next_send() - ms(2100);
     assert!(gap >= ms(375) && gap <= ms(625), "{gap:?}");
-    assert_eq!(session.counts().discovers, 1);
+    assert_eq!(acquisition.counts().discovers, 1);
 }
