@@ -25,7 +25,7 @@ use crate::identity::Mac;
 use crate::sys;
 use crate::worker;
 
-pub use client::{Counts, Outcome, Acquisition};
+pub use client::{Acquisition, Counts, Outcome};
 pub use lease::{Lease, LeaseError};
 pub use packet::{DecodeError, FrameError, MessageType, Reply, Route};
 

@@ -14,7 +14,12 @@ fn ms(millis: u64) -> Duration {
 }
 
 /// A server's reply to the acquisition's current transaction.
-fn reply(acquisition: &Acquisition, message_type: MessageType, yiaddr: &str, server: &str) -> Reply {
+fn reply(
+    acquisition: &Acquisition,
+    message_type: MessageType,
+    yiaddr: &str,
+    server: &str,
+) -> Reply {
     Reply {
         message_type,
         xid: acquisition.xid(),
@@ -143,7 +148,12 @@ fn replies_for_others_are_ignored() {
     let mut other_mac = reply(&acquisition, MessageType::Offer, "10.0.2.15", "10.0.2.2");
     other_mac.chaddr = Mac([2, 0, 0, 0, 0, 1]);
     let ack_too_early = reply(&acquisition, MessageType::Ack, "10.0.2.15", "10.0.2.2");
-    let unusable = reply(&acquisition, MessageType::Offer, "255.255.255.255", "10.0.2.2");
+    let unusable = reply(
+        &acquisition,
+        MessageType::Offer,
+        "255.255.255.255",
+        "10.0.2.2",
+    );
     let mut no_server_id = reply(&acquisition, MessageType::Offer, "10.0.2.15", "10.0.2.2");
     no_server_id.options.server_id = None;
     for (name, r) in [
@@ -265,7 +275,10 @@ fn unanswered_requests_lead_back_to_discover() {
     let counts = acquisition.counts();
     assert_eq!((counts.requests, counts.offers), (4, 1));
     // The secs field counts from the first DISCOVER.
-    let secs = acquisition.transmit(Duration::from_secs(60)).expect("due").secs;
+    let secs = acquisition
+        .transmit(Duration::from_secs(60))
+        .expect("due")
+        .secs;
     assert_eq!(secs, 60);
 }
 
