@@ -19,7 +19,8 @@ use fetch_common::{Ca, server_tls};
 use testbed::kernel::Kernel;
 use testbed::nfs::{Export, NfsServer};
 use testbed::{Arch, BootLog, HttpServer, Nic, Qemu, RootSpec};
-use xtask::initrd::{self, InitrdOptions, Trust};
+use xtask::image::initrd::{self, InitrdOptions};
+use xtask::image::trust::Trust;
 
 struct Arm64 {
     /// The initrd's trust anchor.

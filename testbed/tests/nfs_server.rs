@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use testbed::{Export, NfsServer, Qemu};
-use xtask::cpio::Archive;
-use xtask::kmod;
+use xtask::image::cpio::Archive;
+use xtask::image::kmod;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

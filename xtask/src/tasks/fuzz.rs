@@ -377,7 +377,7 @@ fn dnsmasq_replies() -> Result<Vec<(String, Vec<u8>)>> {
 /// virtio_net, virtio_pci and overlay (their real shape in Debian's cloud kernel), then
 /// requests, NUL-separated as the `module_index` target splits its input.
 fn module_index_seed() -> Vec<u8> {
-    use xtask::kmod::{Index, ModuleMeta};
+    use xtask::image::kmod::{Index, ModuleMeta};
     let meta = |name: &str, depends: &[&str], aliases: &[&str]| ModuleMeta {
         name: name.to_owned(),
         path: format!("kernel/drivers/{name}.ko"),

@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use testbed::kernel::Kernel;
 use testbed::{NetNs, Qemu};
-use xtask::initrd;
+use xtask::image::trust;
 
 use super::big_rescue::{self, CURL_PREFIX, CurlRun};
 use super::measure::{Variant, boot_n};
@@ -124,7 +124,7 @@ pub(super) fn run(
             .to_owned();
         let url = format!("http://{SERVER}/{name}");
         let bytes = std::fs::metadata(image)?.len();
-        let sha = diskless::hex::encode(&initrd::sha256_of_file(image)?);
+        let sha = diskless::hex::encode(&trust::sha256_of_file(image)?);
         let memory = memory_mb(pad);
         let make = |initrd: &Path, cmdline: &str, log_name: &str| {
             let qemu = Qemu::new(&kernel.vmlinuz, initrd)

@@ -12,8 +12,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use testbed::kernel::Kernel;
 use xshell::{Shell, cmd};
-use xtask::cpio::Archive;
-use xtask::kmod::{self, Request};
+use xtask::image::cpio::Archive;
+use xtask::image::kmod::{self, Request};
 
 /// The console line the rescue /init prints when it is done.
 pub(super) const CURL_PREFIX: &str = "BIG-CURL: ";

@@ -239,7 +239,7 @@ pub(super) fn run(
     let size = std::fs::metadata(&root.squashfs)?.len() as f64 / MIB as f64;
 
     // a and b: the same squashfs over HTTP.
-    let sha = diskless::hex::encode(&xtask::initrd::sha256_of_file(&root.squashfs)?);
+    let sha = diskless::hex::encode(&xtask::image::trust::sha256_of_file(&root.squashfs)?);
     let dir = root
         .squashfs
         .parent()

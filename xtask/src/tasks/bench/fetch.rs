@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use testbed::HttpServer;
 use xshell::{Shell, cmd};
-use xtask::initrd;
+use xtask::image::trust;
 
 use super::{Args, MIB, key_value, write_random};
 
@@ -56,7 +56,7 @@ pub(super) fn measure(args: &Args, out: &Path) -> Result<FetchResult> {
     let name = format!("blob-{}m.bin", bytes / MIB);
     let blob = dir.join(&name);
     write_random(&blob, bytes)?;
-    let sha = diskless::hex::encode(&initrd::sha256_of_file(&blob)?);
+    let sha = diskless::hex::encode(&trust::sha256_of_file(&blob)?);
     let server = HttpServer::serve_dir(&dir).context("starting the HTTP server")?;
     let url = server.host_url_for(&name);
     let dest = out.join("fetched.bin");

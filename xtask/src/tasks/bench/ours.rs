@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use testbed::kernel::Kernel;
 use testbed::{HttpServer, NetNs, NfsServer, Nic, Qemu, RootSpec};
 use xshell::{Shell, cmd};
-use xtask::initrd::{self, Compression, InitrdOptions};
+use xtask::image::initrd::{self, Compression, InitrdOptions};
+use xtask::image::trust;
 
 use super::measure::{Variant, boot_n};
 use super::sizes::SizeRow;
@@ -130,7 +131,7 @@ pub(super) fn squashfs(
 ) -> Result<Variant> {
     let pad = if big { 256 * MIB } else { 0 };
     let image = squashfs_image(out, pad)?;
-    let sha = diskless::hex::encode(&initrd::sha256_of_file(&image)?);
+    let sha = diskless::hex::encode(&trust::sha256_of_file(&image)?);
     let name = image
         .file_name()
         .and_then(|n| n.to_str())
