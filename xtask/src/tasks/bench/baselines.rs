@@ -9,9 +9,11 @@ use testbed::kernel::Kernel;
 use testbed::{HttpServer, NetNs, Nic, Qemu};
 use xshell::{Shell, cmd};
 
-use super::measure::{Variant, boot_n};
-use super::sizes::SizeRow;
-use super::{Args, BOOT_TIMEOUT, MAC, only, ours, smp_note, with_cpus};
+use super::args::{Args, only};
+use super::guest::{BOOT_TIMEOUT, MAC, smp_note, with_cpus};
+use super::measure::boot_n;
+use super::ours;
+use super::results::{SizeRow, Variant};
 
 /// initramfs-tools and dracut (the baselines), curl and /usr/bin/time (the fetch comparison)
 /// come from scripts/install-deps.sh, which prereqs::ensure only runs for the test bed's own

@@ -8,9 +8,10 @@ use anyhow::{Context, Result};
 use testbed::kernel::Kernel;
 use testbed::{Export, NetNs, NfsServer, RootSpec, portmap};
 
+use super::args::Args;
+use super::baselines;
 use super::ours::{self, Net, Ours};
-use super::report::Report;
-use super::{Args, baselines};
+use super::results::{SizeRow, Variant};
 
 /// ganesha serving some exports in a network namespace of its own, where QEMU's user network
 /// shows them on 10.0.2.2.
@@ -39,13 +40,18 @@ impl Bed {
     }
 }
 
-pub(super) fn run(
-    args: &Args,
-    kernel: &Kernel,
-    ours: &Ours,
-    out: &Path,
-    report: &mut Report,
-) -> Result<()> {
+/// What the NFS part measured.
+#[derive(Debug, Default)]
+pub(super) struct Rows {
+    pub variants: Vec<Variant>,
+    /// initramfs-tools' images.
+    pub sizes: Vec<SizeRow>,
+    /// What the initramfs-tools baseline asked the portmapper.
+    pub portmap_queries: Vec<String>,
+}
+
+/// Our NFS boots and initramfs-tools', each on the same exports of one [`Bed`].
+pub(super) fn run(args: &Args, kernel: &Kernel, ours: &Ours, out: &Path) -> Result<Rows> {
     let base = out.join("nfs");
     let _ = std::fs::remove_dir_all(&base);
     let clients = base.join("clients");
@@ -63,6 +69,7 @@ pub(super) fn run(
             Export::read_write(&workers, "/workers"),
         ],
     )?;
+    let mut rows = Rows::default();
     for (part, cpus, net) in [
         ("nfs", 1, Net::Static),
         ("smp2", 2, Net::Static),
@@ -70,20 +77,20 @@ pub(super) fn run(
     ] {
         if args.runs(part) {
             let variant = ours::nfs(args, kernel, ours, &bed.ns, &bed.server, cpus, net)?;
-            report.variants.push(variant);
+            rows.variants.push(variant);
         }
     }
     if args.runs("itools") {
         for (variant, size) in baselines::initramfs_tools(args, kernel, out, &bed.ns)? {
-            report.sizes.extend(size);
-            report.variants.push(variant);
+            rows.sizes.extend(size);
+            rows.variants.push(variant);
         }
-        report.portmap_queries = bed
+        rows.portmap_queries = bed
             .server
             .portmap_queries()
             .iter()
             .map(ToString::to_string)
             .collect();
     }
-    Ok(())
+    Ok(rows)
 }

@@ -10,11 +10,12 @@ use xshell::{Shell, cmd};
 use xtask::image::initrd::{self, Compression, InitrdOptions};
 use xtask::image::trust;
 
-use super::measure::{Variant, boot_n};
-use super::sizes::SizeRow;
-use super::{
-    Args, BOOT_TIMEOUT, BOOTIF, MAC, MIB, STATIC_IP, only, smp_note, with_cpus, write_random,
-};
+use super::args::{Args, only};
+use super::guest::{BOOT_TIMEOUT, BOOTIF, MAC, STATIC_IP, smp_note, with_cpus};
+use super::measure::boot_n;
+use super::random::write_random;
+use super::results::{SizeRow, Variant};
+use super::stats::MIB;
 
 /// How our node configures its network: pxelinux's static `ip=` (`SYSAPPEND 1`, as seed 003
 /// boots), or DHCP from QEMU's user network, as the baselines do.

@@ -11,12 +11,13 @@ use xshell::{Shell, cmd};
 
 use testbed::record::Step;
 
-use super::big::BigSize;
-use super::fetch::FetchResult;
-use super::measure::{CHECKER, Variant};
-use super::sizes::{CrateSize, SizeRow};
+use super::args::{Args, only};
+use super::key_value::key_value;
+use super::report_big;
+use super::report_debian;
+use super::results::{BigSize, CHECKER, CrateSize, FetchResult, SizeRow, Variant};
+use super::stats::{MIB, fmt_opt, max, median, min};
 use super::targets::{self, Previous, Target};
-use super::{Args, MIB, key_value, only};
 
 /// Everything one run measured; BENCHMARKS.json is its serialization.
 #[derive(Debug, Serialize)]
@@ -121,7 +122,7 @@ impl Report {
             .is_some_and(|l| l >= 0.5)
     }
 
-    pub(super) fn variant(&self, label: &str) -> Option<&Variant> {
+    fn variant(&self, label: &str) -> Option<&Variant> {
         self.variants.iter().find(|v| v.label == label)
     }
 
@@ -288,9 +289,9 @@ impl Report {
 
         if let Some(previous) = &self.previous {
             let _ = writeln!(s);
-            targets::markdown_before_after(&mut s, previous, self);
+            targets::markdown_before_after(&mut s, previous, &self.variants);
         }
-        s.push_str(&super::debian::section(&self.variants));
+        s.push_str(&report_debian::section(&self.variants));
 
         let _ = writeln!(s, "\n## Sizes (bytes)\n");
         let reference = self
@@ -380,7 +381,7 @@ impl Report {
             }
         }
 
-        super::report_big::section(self, &mut s);
+        report_big::section(&self.big, &self.variants, &mut s);
 
         let _ = writeln!(s, "\n## How to read this\n");
         let _ = writeln!(
@@ -460,29 +461,6 @@ impl Report {
     }
 }
 
-pub(super) fn median(values: &[f64]) -> Option<f64> {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-    }
-}
-
-pub(super) fn min(values: &[f64]) -> Option<f64> {
-    values.iter().copied().min_by(f64::total_cmp)
-}
-
-pub(super) fn max(values: &[f64]) -> Option<f64> {
-    values.iter().copied().max_by(f64::total_cmp)
-}
-
-pub(super) fn fmt_opt(v: Option<f64>) -> String {
-    v.map_or("-".to_owned(), |x| format!("{x:.2}"))
-}
-
 /// 12155802 → "12,155,802", as BASELINES.md writes sizes.
 fn group(n: u64) -> String {
     let digits = n.to_string();
@@ -497,20 +475,17 @@ fn group(n: u64) -> String {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
+    use crate::tasks::bench::results::Boot;
 
     #[test]
-    fn medians_and_groups() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&[]), None);
+    fn sizes_are_grouped_by_thousands() {
         assert_eq!(group(12_155_802), "12,155,802");
         assert_eq!(group(802), "802");
     }
 
-    pub(in super::super) fn sample() -> Report {
-        use super::super::measure::Boot;
+    fn sample() -> Report {
         let boot = |stage: f64, fetch: f64| Boot {
             ok: true,
             run_init: Some(2.0),

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::measure::Variant;
-use super::report::{Report, median};
+use super::results::Variant;
+use super::stats::median;
 
 /// Which way a ratio must go.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -199,12 +199,12 @@ fn step_median<'a>(
 }
 
 /// Before and after, step by step, for the variants both runs have.
-pub(super) fn markdown_before_after(s: &mut String, previous: &Previous, report: &Report) {
+pub(super) fn markdown_before_after(s: &mut String, previous: &Previous, variants: &[Variant]) {
     let pairs: Vec<(&PreviousVariant, &Variant)> = ["diskless-squashfs", "diskless-nfs"]
         .iter()
         .filter_map(|label| {
             let before = previous.variants.iter().find(|v| v.label == *label)?;
-            let after = report.variants.iter().find(|v| v.label == *label)?;
+            let after = variants.iter().find(|v| v.label == *label)?;
             Some((before, after))
         })
         .collect();
@@ -279,7 +279,7 @@ pub(super) fn markdown_before_after(s: &mut String, previous: &Previous, report:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::bench::measure::Boot;
+    use crate::tasks::bench::results::Boot;
 
     fn variant(label: &str, stages: &[f64]) -> Variant {
         let mut v = Variant::new(label, String::new(), String::new());
