@@ -46,11 +46,11 @@ pub(super) fn ensure_tools() -> Result<()> {
 }
 
 /// BASELINES.md section 2's command line for initramfs-tools' NFS root, from the `/clients`
-/// export of the bed in [`super::nfs`]; `rd.emergency` means nothing to it.
+/// export of the NFS bed; `rd.emergency` means nothing to it.
 pub(super) const ITOOLS_CMDLINE: &str = "root=/dev/nfs nfsroot=10.0.2.2:/clients,tcp,v3 ip=dhcp";
 
 /// initramfs-tools with MODULES=netboot and MODULES=most, BOOT=nfs, booting the NFS root that
-/// [`super::nfs`] serves in `ns`; klibc finds the ports through the portmapper there.
+/// the NFS bed serves in `ns`; klibc finds the ports through the portmapper there.
 pub(super) fn initramfs_tools(
     args: &Args,
     kernel: &Kernel,

@@ -188,7 +188,7 @@ pub(super) fn squashfs(
 }
 
 /// Our init on seed 003's NFS root with a per-node directory, from `server` in `ns`
-/// ([`super::nfs`] sets both up).
+/// (the NFS bed sets both up).
 pub(super) fn nfs(
     args: &Args,
     kernel: &Kernel,
