@@ -356,7 +356,7 @@ impl DnsmasqConfig {
 
     /// Turns DHCP on: `--dhcp-range=<range>`, e.g. `192.168.77.10,192.168.77.99,12h`, or
     /// `192.168.77.0,static` to answer only hosts given by [`DnsmasqConfig::dhcp_host`] (as
-    /// seed 002's gateway does).
+    /// a locked-down cluster gateway does).
     pub fn dhcp_range(mut self, range: &str) -> DnsmasqConfig {
         self.dhcp_range = Some(range.to_owned());
         self

@@ -2,7 +2,8 @@
 //! over NFSv3 and NFSv4 (TCP only) on 127.0.0.1, one private instance per [`NfsServer`].
 //!
 //! The guest reaches it as `10.0.2.2:<port>` and mounts through mount(2) with the ports spelled
-//! out (REFERENCE.md, "NFS mounts through mount(2)"):
+//! out, as a client without the mount.nfs helper must (the kernel then wants `addr=`, and
+//! `clientaddr=` for NFSv4; NFSv3 without a portmapper needs `port=` and `mountport=`):
 //! `vers=3,port=N,mountport=M,mountproto=tcp,proto=tcp,nolock,addr=10.0.2.2` or
 //! `vers=4.1,port=N,addr=10.0.2.2,clientaddr=10.0.2.15` ([`NfsServer::v3_options`] and
 //! [`NfsServer::v4_options`] give the server-specific part). With `Mount_Path_Pseudo = true`
@@ -90,7 +91,7 @@ pub struct Export {
 }
 
 impl Export {
-    /// A read-only export, like seed 003's `/clients` root.
+    /// A read-only export, like an NFS-root cluster's `/clients` root.
     pub fn read_only(path: impl Into<PathBuf>, pseudo: &str) -> Export {
         Export {
             path: path.into(),
@@ -99,7 +100,7 @@ impl Export {
         }
     }
 
-    /// A writable export, like seed 003's `/workers`.
+    /// A writable export, like an NFS-root cluster's `/workers` (a directory per node).
     pub fn read_write(path: impl Into<PathBuf>, pseudo: &str) -> Export {
         Export {
             path: path.into(),

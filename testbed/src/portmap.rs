@@ -8,11 +8,11 @@
 //!   start with NFSv3 enabled unless that works.
 //! - A guest asks for ports with portmap version 2 GETPORT over TCP or UDP on port 111
 //!   ([`Portmapper::listen_inet`]): initramfs-tools' klibc `nfsmount` does, and rejects
-//!   `mountport=` (BASELINES.md section 5). It gets the ports ganesha registered.
+//!   `mountport=` (`nfsmount: bad option 'mountport'`). It gets the ports ganesha registered.
 //!
 //! Every other procedure is PROC_UNAVAIL, other programs PROG_UNAVAIL. Not a real rpcbind:
 //! that is one per machine, on port 111 of every interface, sharing /run/rpcbind.sock and its
-//! lock with the host's, and Debian's crashes with `-h 127.0.0.1` (BASELINES.md section 5).
+//! lock with the host's, and Debian 12's crashes with `-h 127.0.0.1` (a double free).
 //!
 //! [`answer`] is the whole protocol, pure; the listeners only move records and datagrams.
 

@@ -1,7 +1,7 @@
 //! Booting a node in QEMU and capturing its serial console.
 //!
-//! The command matches the baselines' (`BASELINES.md` section 1) so boot times compare:
-//! `-m 1024 -nographic -no-reboot -kernel … -initrd … -append …` and one
+//! The command matches the one initramfs-tools' and dracut's boots were measured with, so boot
+//! times compare: `-m 1024 -nographic -no-reboot -kernel … -initrd … -append …` and one
 //! `-netdev user` + `-device virtio-net-pci` pair per NIC. Additions:
 //!
 //! - `-monitor none`: with `-nographic` alone QEMU multiplexes its monitor with the serial port

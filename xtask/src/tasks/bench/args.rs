@@ -17,7 +17,7 @@ Boots the Debian cloud kernel in QEMU (TCG) N times per variant and writes BENCH
 BENCHMARKS.json (raw runs; a copy in target/bench/results.json):
   squashfs     our init, checker root as a squashfs over HTTP
   squashfs-256 the same root padded with 256 MiB of random bytes (-m 2048), over slirp
-  nfs          our init, seed 003's NFS root with a per-node directory
+  nfs          our init, a read-only NFS root with a per-node directory
   smp2         squashfs, nfs and itools netboot again with -smp 2 (what parallelism buys)
   dhcp         squashfs and nfs again with ip=dhcp (QEMU's DHCP), as the baselines boot
   itools       initramfs-tools MODULES=netboot and MODULES=most, BOOT=nfs, same NFS root

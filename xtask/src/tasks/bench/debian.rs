@@ -1,8 +1,7 @@
 //! A real Debian 12 root (the test bed's [`testbed::debian`] root: systemd, udev, sshd,
 //! ifupdown) from kernel start to multi-user.target, booted four ways on the same kernel and
-//! QEMU: ours and dracut livenet fetching the same squashfs over HTTP, ours (seed 003's
-//! read-only NFS root with a per-node directory) and initramfs-tools netboot on the same NFS
-//! export.
+//! QEMU: ours and dracut livenet fetching the same squashfs over HTTP, ours (a read-only NFS
+//! root with a per-node directory) and initramfs-tools netboot on the same NFS export.
 //!
 //! The times are the root's own: `diskless-check.service` (After=multi-user.target) waits for
 //! `systemctl is-system-running --wait` and prints `systemd-analyze time`, which every
@@ -29,7 +28,7 @@ use super::stats::MIB;
 
 /// A Debian boot takes about a minute under TCG, dracut's more; a loaded machine, longer.
 const TIMEOUT: Duration = Duration::from_secs(420);
-/// The directory seed 003's `diskless.node.dir` default (`{mac}`) gives [`MAC`].
+/// The directory the `diskless.node.dir` default (`{mac}`) gives [`MAC`].
 const NODE_DIR: &str = "525400123456";
 
 /// The figures of the root's report: `systemd-analyze time`'s parts, the state, the failed
@@ -248,7 +247,7 @@ pub(super) fn run(args: &Args, kernel: &Kernel, ours: &Ours, out: &Path) -> Resu
     )?;
     let v3 = bed.server.v3_options();
     let v4 = bed.server.v4_options();
-    // Seed 003's command line on the bench's network, as [`super::ours::nfs`] has it.
+    // The NFS-root cluster's command line on the bench's network, as `ours::nfs` has it.
     let cmdline = format!(
         "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro,{v3} ip=dhcp {BOOTIF} \
          diskless.hostname=worker-node-{{mac}} diskless.node=10.0.2.2:/workers,{v4} \
@@ -257,8 +256,7 @@ pub(super) fn run(args: &Args, kernel: &Kernel, ours: &Ours, out: &Path) -> Resu
     );
     let mut row = variant(
         OURS_NFS,
-        "ours, read-only NFSv3 root + NFSv4.1 per-node dir, /home, persisted /etc/ssh (seed 003)"
-            .to_owned(),
+        "ours, read-only NFSv3 root + NFSv4.1 per-node dir, /home, persisted /etc/ssh".to_owned(),
         &cmdline,
         "",
     );

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-/// The MAC of every seed example (as in tests/common).
+/// The MAC of every test node (as in tests/common).
 pub(super) const MAC: &str = "52:54:00:12:34:56";
 pub(super) const BOOTIF: &str = "BOOTIF=01-52-54-00-12-34-56";
 /// What pxelinux's `SYSAPPEND 1` gives on QEMU's user network (as in tests/common).

@@ -5,8 +5,8 @@
 //!
 //! Boot time is the *initramfs stage*: kernel printk time of `ROOT-INIT-KMSG` (written by the
 //! checker root's /sbin/init) minus that of "Run /init as init process", both read from the
-//! `ROOT-DMESG:` lines the checker prints, so both ends are on the same clock
-//! (BASELINES.md section 1).
+//! `ROOT-DMESG:` lines the checker prints, so both ends are on the same clock, and ours and
+//! the baselines are measured alike.
 //!
 //! The modules, in layers: a module imports from the layers below its own and, without cycles,
 //! from its own layer. This file runs the parts in order and hands what they return to the

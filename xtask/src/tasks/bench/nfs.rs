@@ -1,5 +1,7 @@
-//! The NFS bed: seed 003's exports from one ganesha in a network namespace of our own, with
-//! the portmapper initramfs-tools needs, booted by our init and by initramfs-tools in turn.
+//! The NFS bed: the exports of a cluster booting from NFS (a read-only root, `/clients`, and a
+//! writable `/workers` with a directory per node) from one ganesha in a network namespace of
+//! our own, with the portmapper initramfs-tools needs, booted by our init and by
+//! initramfs-tools in turn.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
@@ -24,11 +26,11 @@ pub(super) struct Bed {
 impl Bed {
     pub fn start(tag: &str, exports: &[Export]) -> Result<Bed> {
         // klibc's nfsmount asks the portmapper on 10.0.2.2:111 for the NFS and MOUNT ports (it
-        // rejects mountport=, BASELINES.md section 5), so the baseline needs one answering on
-        // what the guest sees as 10.0.2.2:111, that is 127.0.0.1:111 of QEMU's network
-        // namespace: the one ganesha registered with answers there too. A private namespace
-        // keeps port 111 off the host. ganesha resolves Bind_addr with AI_ADDRCONFIG, which
-        // needs a non-loopback address in the namespace: a tap gives one.
+        // rejects mountport=), so the baseline needs one answering on what the guest sees as
+        // 10.0.2.2:111, that is 127.0.0.1:111 of QEMU's network namespace: the one ganesha
+        // registered with answers there too. A private namespace keeps port 111 off the host.
+        // ganesha resolves Bind_addr with AI_ADDRCONFIG, which needs a non-loopback address in
+        // the namespace: a tap gives one.
         let ns = NetNs::new(tag).context("creating a network namespace (needs root)")?;
         ns.add_tap("bench0", "192.0.2.1/24")?;
         let mut server = ns

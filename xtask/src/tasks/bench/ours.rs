@@ -17,8 +17,8 @@ use super::random::write_random;
 use super::results::{SizeRow, Variant};
 use super::stats::MIB;
 
-/// How our node configures its network: pxelinux's static `ip=` (`SYSAPPEND 1`, as seed 003
-/// boots), or DHCP from QEMU's user network, as the baselines do.
+/// How our node configures its network: pxelinux's static `ip=` (`SYSAPPEND 1`, as an NFS-root
+/// cluster booted by pxelinux gets it), or DHCP from QEMU's user network, as the baselines do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Net {
     Static,
@@ -187,7 +187,7 @@ pub(super) fn squashfs(
     Ok(variant)
 }
 
-/// Our init on seed 003's NFS root with a per-node directory, from `server` in `ns`
+/// Our init on a read-only NFS root with a per-node directory, from `server` in `ns`
 /// (the NFS bed sets both up).
 pub(super) fn nfs(
     args: &Args,
@@ -205,7 +205,8 @@ pub(super) fn nfs(
         Net::Static => STATIC_IP,
         Net::Dhcp => "",
     };
-    // Seed 003's command line, as tests/boot_nfs.rs adapts it to the test network.
+    // An NFS-root cluster's line (read-only root, the node's own directory, /home, host keys
+    // kept), as tests/boot_nfs.rs adapts it to the test network.
     let cmdline = format!(
         "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro,{v3} ip=dhcp {BOOTIF} {appended} \
          diskless.hostname=worker-node-{{mac}} diskless.node=10.0.2.2:/workers,{v4} \
@@ -220,7 +221,7 @@ pub(super) fn nfs(
     let mut variant = Variant::new(
         &format!("{}{}", with_cpus("diskless-nfs", cpus), net.suffix()),
         format!(
-            "ours, NFSv3 root + NFSv4.1 per-node dir (seed 003){}{}",
+            "ours, NFSv3 root + NFSv4.1 per-node dir{}{}",
             smp_note(cpus),
             net.note()
         ),

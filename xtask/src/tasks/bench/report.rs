@@ -393,10 +393,10 @@ impl Report {
              MODULES=netboot's median from this same run, the last by dracut livenet's (the \
              baseline that fetches the same squashfs over HTTP).\n\
              - Every VM here, the baselines' too, has `-device virtio-rng-pci` (the test bed's \
-             default; BASELINES.md ran without it), so all variants see the same hardware.\n\
-             - initramfs-tools is bimodal on this QEMU (BASELINES.md section 5): klibc ipconfig's \
-             first DHCP packet is lost and the retry comes after 2 s or after 10 s. A median over \
-             few boots can land in either mode; look at the range.\n\
+             default), so all variants see the same hardware.\n\
+             - initramfs-tools is bimodal on this QEMU: klibc ipconfig sends its first DHCP \
+             packet before the virtio link is up, it is lost, and the retry comes after 2 s or \
+             after 10 s. A median over few boots can land in either mode; look at the range.\n\
              - Our step table comes from `/run/diskless/boot.json` (`steps`); the stage also holds \
              time between steps (logging, switch_root, exec of the root's init).\n\
              - The squashfs rows' `fetch` step is the HTTP transfer into RAM; the 256 MiB image \
@@ -416,10 +416,11 @@ impl Report {
              - Ours on NFS does more than initramfs-tools there: besides the read-only NFSv3 root \
              it mounts the node's own NFSv4.1 directory (creating it on the first boot), \
              /home, and bind-mounts /etc/ssh (the `storage` step).\n\
-             - dracut: only its livenet image with systemd is booted (BASELINES.md's headline \
-             dracut row); the no-systemd and nfs4 variants of BASELINES.md are not part of this \
-             task, to keep a run under 20 minutes (a dracut boot takes 20-35 s here). dracut-core \
-             installs beside initramfs-tools; only the `dracut` meta package conflicts with it.\n\
+             - dracut: only its livenet image with systemd is booted (what dracut builds by \
+             default with systemd installed); its variants without systemd or with an NFSv4 \
+             root are left out, to keep a run under 20 minutes (a dracut boot takes 20-35 s \
+             here). dracut-core installs beside initramfs-tools; only the `dracut` meta package \
+             conflicts with it.\n\
              - Per-boot console logs: `target/testbed-logs/bench-<variant>-<n>.log`; raw numbers \
              in BENCHMARKS.json."
         );
@@ -461,7 +462,7 @@ impl Report {
     }
 }
 
-/// 12155802 → "12,155,802", as BASELINES.md writes sizes.
+/// 12155802 → "12,155,802": sizes compared by eye.
 fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();

@@ -90,7 +90,7 @@ pub(super) fn stage_targets(variants: &[Variant]) -> Vec<Target> {
     ] {
         for (ours, what, limit) in [
             ("diskless-squashfs", "squashfs over HTTP stage", 0.08),
-            ("diskless-nfs", "seed 003 NFS stage", 0.20),
+            ("diskless-nfs", "NFS root + per-node dir stage", 0.20),
         ] {
             let ours = format!("{ours}{suffix}");
             let against = against.to_owned();
@@ -125,7 +125,7 @@ pub(super) fn markdown_targets(s: &mut String, targets: &[Target]) {
         s,
         "The verdict is the issue's: ours' median over the baseline's median. initramfs-tools' \
          stage is bimodal on this bed (klibc ipconfig sends its first DHCP packet before the \
-         virtio link is up; when it is lost the resend comes about 10 s later, BASELINES.md), \
+         virtio link is up; when it is lost the resend comes about 10 s later), \
          so its median is either mode; the last column divides by its fastest boot instead.\n"
     );
     let _ = writeln!(
