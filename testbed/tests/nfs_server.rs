@@ -40,8 +40,8 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, testbed::TreeEntry> {
     testbed::tree_snapshot(dir).expect("reading the tree")
 }
 
-/// Seed 003's layout: a read-only `/clients` (the shared root) and a writable `/workers` with
-/// a directory per node (named by the MAC) and a shared `home`.
+/// An NFS-root cluster's layout: a read-only `/clients` (the shared root) and a writable
+/// `/workers` with a directory per node (named by the MAC) and a shared `home`.
 struct Cluster {
     clients: PathBuf,
     workers: PathBuf,

@@ -22,7 +22,7 @@ use testbed::kernel::Kernel;
 use testbed::{BootLog, BootRecord, Nic, Qemu, RootSpec};
 use xtask::image::initrd::{self, InitrdOptions};
 
-/// The MAC every seed example uses; seed 000's scheme names it `worker-64e59a`.
+/// The MAC of every test node; the default `worker-{sha1:6}` names it `worker-64e59a`.
 pub const MAC: &str = "52:54:00:12:34:56";
 pub const BOOTIF: &str = "BOOTIF=01-52-54-00-12-34-56";
 /// The static line pxelinux appends with `SYSAPPEND 1` on QEMU's user network.
