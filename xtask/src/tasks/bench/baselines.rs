@@ -182,7 +182,7 @@ fn size_row(what: String, image: &Path) -> Result<SizeRow> {
     })
 }
 
-/// mkinitramfs reads modules from /lib/modules/<kver> and the kernel's config from /boot: the
+/// mkinitramfs reads modules from `/lib/modules/<kver>` and the kernel's config from /boot: the
 /// test kernel's modules are copied there (and depmod run), its config and System.map to
 /// /boot; the kernel package itself is never installed.
 fn install_kernel_for_mkinitramfs(kernel: &Kernel) -> Result<()> {
