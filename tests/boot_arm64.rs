@@ -1,7 +1,7 @@
 //! arm64 nodes (Raspberry Pi 4/5, CM4 compute blades) in QEMU: the init cross-built for
 //! `aarch64-unknown-linux-musl`, Debian's arm64 cloud kernel and its modules, an arm64
 //! busybox root, on `qemu-system-aarch64 -M virt` (TCG). A squashfs over HTTPS with DHCP, and
-//! an NFS root, each reach the root's init under seed 000's name for MAC 52:54:00:12:34:56;
+//! an NFS root, each reach the root's init under the default name for MAC 52:54:00:12:34:56;
 //! the first on a board whose RTC reads 1970, its clock set by SNTP from chronyd before the
 //! handshake (the certificate is valid from today only; the cross-built ring does the TLS).
 //! Two boots only: TCG emulating arm64 is the slowest thing CI runs.
@@ -19,7 +19,8 @@ use fetch_common::{Ca, server_tls};
 use testbed::kernel::Kernel;
 use testbed::nfs::{Export, NfsServer};
 use testbed::{Arch, BootLog, HttpServer, Nic, Qemu, RootSpec};
-use xtask::initrd::{self, InitrdOptions, Trust};
+use xtask::image::initrd::{self, InitrdOptions};
+use xtask::image::trust::Trust;
 
 struct Arm64 {
     /// The initrd's trust anchor.
@@ -89,7 +90,7 @@ fn boot(fx: &Arm64, name: &str, append: &str, qemu_args: &[&str]) -> BootLog {
 }
 
 /// What every arm64 boot must show: the root's init ran, on an arm64 kernel, under the
-/// name seed 000 gives this MAC.
+/// name the default `worker-{sha1:6}` gives this MAC.
 fn assert_reached_as_worker(log: &BootLog) {
     log.assert_contains("ROOT-INIT-REACHED");
     assert_eq!(

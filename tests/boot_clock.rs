@@ -15,7 +15,8 @@ use common::{BOOTIF, Fixture, MAC, STATIC_IP, block, fixture};
 use fetch_common::{Ca, server_tls};
 use testbed::ntp::{NtpServer, require_chrony};
 use testbed::{BootLog, HttpServer, Qemu, RootSpec};
-use xtask::initrd::{self, Compression, InitrdOptions, Trust};
+use xtask::image::initrd::{self, Compression, InitrdOptions};
+use xtask::image::trust::Trust;
 
 const DAY: u64 = 86_400;
 

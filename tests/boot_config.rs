@@ -17,7 +17,8 @@ use std::sync::OnceLock;
 use common::{Fixture, STATIC_IP, assert_fatal, fixture, record};
 use testbed::archive::Tar;
 use testbed::{BootLog, HttpServer, Qemu, RootSpec};
-use xtask::initrd::{self, Compression, InitrdOptions, Trust};
+use xtask::image::initrd::{self, Compression, InitrdOptions};
+use xtask::image::trust::Trust;
 
 const MAC1: &str = "52:54:00:12:34:56";
 const MAC2: &str = "52:54:00:ab:cd:ef";

@@ -17,7 +17,8 @@ use diskless::identity::{self, Mac};
 use testbed::debian::{self, DebianRoot, Report};
 use testbed::{BootLog, DnsmasqConfig, Export, HttpServer, NetNs, NfsServer, Qemu};
 
-/// The name seed 000's scheme gives MAC; seed 003's scheme.
+/// The name the default `worker-{sha1:6}` gives MAC; then the NFS-root cluster's
+/// `worker-node-{mac}`.
 const NAME: &str = "worker-64e59a";
 const SEED_003_NAME: &str = "worker-node-525400123456";
 /// A boot of Debian under TCG takes about a minute; a loaded machine, more.
@@ -240,10 +241,10 @@ fn containerd_runs_a_container_on_a_diskless_tmpfs() {
     );
 }
 
-/// Seed 002 and 003 together: dnsmasq hands out the node's address by MAC and logs every
-/// DHCP message; nfs-ganesha serves the read-only root and the per-node share. dnsmasq and
-/// QEMU (on a tap) run in a network namespace of the test's own; ganesha on the host's
-/// 127.0.0.1, relayed into the namespace.
+/// A cluster gateway and an NFS-root server together: dnsmasq hands out the node's address by
+/// MAC and logs every DHCP message; nfs-ganesha serves the read-only root and the per-node
+/// share. dnsmasq and QEMU (on a tap) run in a network namespace of the test's own; ganesha on
+/// the host's 127.0.0.1, relayed into the namespace.
 struct Cluster {
     workers: PathBuf,
     // Dropped in this order: relays, dnsmasq and the server before their namespace.
@@ -312,8 +313,8 @@ impl Cluster {
         })
     }
 
-    /// Seed 003's line on this network: a read-only NFSv3 root, the node's directory and
-    /// /home over NFSv4.1, /etc/ssh (and here /var/log) persisted.
+    /// The NFS-root cluster's line on this network: a read-only NFSv3 root, the node's
+    /// directory and /home over NFSv4.1, /etc/ssh (and here /var/log) persisted.
     fn seed_003(&self, extra: &str) -> String {
         format!(
             "root=/dev/nfs nfsroot={GATEWAY}:/clients,ro,vers=3,port={NFS_PORT},mountport={MOUNT_PORT},mountproto=tcp,proto=tcp \

@@ -3,7 +3,7 @@
 //!
 //! - QEMU's user network (slirp) as the DHCP server, the image fetched by host name.
 //! - Two NICs, BOOTIF naming the second: only that one is configured.
-//! - Seed 002's cluster: dnsmasq on a tap in a network namespace, fixed addresses by MAC,
+//! - A small cluster's gateway: dnsmasq on a tap in a network namespace, fixed addresses by MAC,
 //!   names in `cluster.home` that resolve afterwards, `diskless.hostname=dhcp`.
 //! - A locked-down dnsmasq that does not know the node: a FATAL line after
 //!   `rd.net.timeout.dhcp`, then the emergency action.
@@ -23,15 +23,15 @@ use common::{MAC, block, fixture};
 use netboot::{NET_HOOK, ipv4_addresses, net_conf, net_conf_files};
 use testbed::{BootLog, DnsmasqConfig, HttpServer, NetNs, Nic, RootSpec, require_dnsmasq};
 
-/// Seed 002's cluster domain.
+/// The cluster's domain, which its gateway's dnsmasq serves.
 const DOMAIN: &str = "cluster.home";
-/// The server side of the tap, as seed 002's gateway on its cluster subnet.
+/// The server side of the tap, as the gateway on the cluster's subnet.
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 77, 1);
 const TAP: &str = "tap0";
 /// The image server's port inside the namespace (see `Cluster::new`).
 const IMAGE_PORT: u16 = 8080;
 const IMAGE_URL: &str = "http://images.cluster.home:8080/root.squashfs";
-/// The name seed 000's scheme gives MAC (REFERENCE.md).
+/// The name the default `worker-{sha1:6}` gives MAC.
 const DERIVED_NAME: &str = "worker-64e59a";
 
 fn image_files(fx: &common::Fixture, name: &str, spec: &RootSpec) -> BTreeMap<String, Vec<u8>> {
@@ -166,7 +166,7 @@ fn ip_dhcp_on_the_user_network_fetches_the_image_by_host_name() {
 fn bootif_names_the_second_nic_and_only_it_is_configured() {
     let Some(fx) = fixture() else { return };
     const SECOND_MAC: &str = "52:54:00:ab:cd:02";
-    // `printf '52:54:00:ab:cd:02\n' | sha1sum | head -c 6`, seed 000's scheme.
+    // `printf '52:54:00:ab:cd:02\n' | sha1sum | head -c 6`, the default `worker-{sha1:6}`.
     const SECOND_NAME: &str = "worker-41ceea";
     let files = image_files(fx, "dhcp-bootif", &RootSpec::default().hook(NET_HOOK));
     // On the host's 127.0.0.1: 10.0.2.2 on the first network, 10.0.3.2 on the second.
@@ -231,7 +231,7 @@ fn bootif_names_the_second_nic_and_only_it_is_configured() {
     );
 }
 
-/// Seed 002's cluster on a tap in a namespace: dnsmasq hands out fixed addresses by MAC, DNS
+/// A small cluster's gateway on a tap in a namespace: dnsmasq hands out fixed addresses by MAC, DNS
 /// for `cluster.home`, and the image server's name. QEMU runs inside the namespace on the tap;
 /// the test's HTTP server stays on the host's 127.0.0.1, relayed from 192.168.77.1.
 struct Cluster {
@@ -314,7 +314,7 @@ fn dnsmasq_fixed_address_and_the_derived_name_resolves_in_cluster_home() {
         "dhcp-fixed",
         image_files(fx, "dhcp-fixed", &spec),
         DnsmasqConfig::new()
-            // Only known MACs get an address, as on seed 002's gateway.
+            // Only known MACs get an address, as on a locked-down cluster gateway.
             .dhcp_range("192.168.77.0,static,255.255.255.0,1h")
             .dhcp_host(MAC, Ipv4Addr::new(192, 168, 77, 50), None)
             .dhcp_option("option:root-path,/srv/roots/worker"),
@@ -411,7 +411,7 @@ fn dnsmasq_fixed_address_and_the_derived_name_resolves_in_cluster_home() {
 }
 
 /// `diskless.hostname=dhcp` with a name in dnsmasq's `dhcp-host`: the node takes that name
-/// (seed 002's "k8s-node3"), everywhere the real system looks, and resolves under it.
+/// (a name like "k8s-node3"), everywhere the real system looks, and resolves under it.
 #[test]
 fn hostname_dhcp_takes_the_name_dnsmasq_gives() {
     let Some(fx) = fixture() else { return };
@@ -477,10 +477,10 @@ fn hostname_dhcp_takes_the_name_dnsmasq_gives() {
     );
 }
 
-/// A locked-down dnsmasq (seed 002: "will only hand out DHCP addresses to known MAC
-/// addresses") that does not know this node: it hears the DISCOVERs and never answers. The
-/// boot ends in a FATAL line naming the interface after `rd.net.timeout.dhcp=5`, then the
-/// emergency power-off; the image is never fetched.
+/// A locked-down dnsmasq (it hands out addresses to known MACs only) that does not know this
+/// node: it hears the DISCOVERs and never answers. The boot ends in a FATAL line naming the
+/// interface after `rd.net.timeout.dhcp=5`, then the emergency power-off; the image is never
+/// fetched.
 #[test]
 fn unknown_node_gets_no_answer_and_fails_plainly_after_the_dhcp_timeout() {
     let Some(fx) = fixture() else { return };
@@ -585,7 +585,7 @@ fn root_dhcp_boots_the_image_the_root_path_names() {
 
 /// `cargo xtask fleet`'s output drives a real dnsmasq and the node's kernel arguments: the
 /// inventory lists the node's MAC with an address and no name, so dnsmasq hands out the
-/// name the node derives itself (seed 002's known-MACs list, generated), and the node boots
+/// name the node derives itself (a gateway's list of known MACs, generated), and the node boots
 /// with the APPEND line of its generated `pxelinux.cfg/01-<mac>`.
 #[test]
 fn fleet_output_boots_a_node_through_dnsmasq_with_its_name_and_address() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use common::{BOOTIF, MAC, STATIC_IP, assert_fatal, fixture};
 use testbed::nfs::{Export, NfsServer};
 use testbed::{HttpServer, RootSpec};
-use xtask::initrd::{self, InitrdOptions};
+use xtask::image::initrd::{self, InitrdOptions};
 
 /// A squashfs test root served over HTTP, and the command line that boots it.
 fn serve(name: &str, tree_edit: impl FnOnce(&Path)) -> (HttpServer, String) {

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use common::{BOOTIF, Fixture, MAC, STATIC_IP, assert_fatal, block, fixture};
 use fetch_common::{Ca, Leaf, server_tls, sha256};
 use testbed::{BootLog, HttpServer, MachineIdFile, RootSpec};
-use xtask::initrd::{self, Compression, InitrdOptions, Trust};
+use xtask::image::initrd::{self, Compression, InitrdOptions};
+use xtask::image::trust::Trust;
 
 /// The standard module set plus `trust`'s files. Uncompressed: these are built per test.
 fn initrd_with(fx: &Fixture, name: &str, trust: &Trust) -> PathBuf {

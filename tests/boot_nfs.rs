@@ -1,6 +1,7 @@
-//! Seed 003's cluster as a configuration of our init: nodes boot the real kernel in QEMU from
-//! a read-only NFS root (nfs-ganesha on 127.0.0.1), each gets its own writable directory on a
-//! second export, created on first boot and named after its MAC, plus a shared /home.
+//! A cluster booting from NFS as a configuration of our init: nodes boot the real kernel in
+//! QEMU from a read-only NFS root (nfs-ganesha on 127.0.0.1), each gets its own writable
+//! directory on a second export, created on first boot and named after its MAC, plus a shared
+//! /home.
 
 mod common;
 
@@ -28,7 +29,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, TreeEntry> {
     testbed::tree_snapshot(dir).expect("reading the tree")
 }
 
-/// The two exports of seed 003: `/clients` (the read-only root) and `/workers` (per-node
+/// The cluster's two exports: `/clients` (the read-only root) and `/workers` (per-node
 /// directories and the shared `home/`).
 struct Cluster {
     clients: PathBuf,
@@ -68,7 +69,7 @@ fn cluster(name: &str) -> Option<Cluster> {
 }
 
 impl Cluster {
-    /// Seed 003's command line, adapted to the test network (the server's ports added).
+    /// The cluster's command line, adapted to the test network (the server's ports added).
     fn seed_003_cmdline(&self, bootif: &str, root_options: &str) -> String {
         let v4 = self.server.v4_options();
         format!(
@@ -158,7 +159,7 @@ fn seed_003_cluster_boots_nodes_from_one_read_only_export() {
     assert_eq!(first.value("ROOT-SSH-BEFORE").as_deref(), Some(""));
     assert_eq!(first.value("ROOT-SSH-WRITABLE").as_deref(), Some("yes"));
 
-    // On the server: the node's directory with hostname, hosts and cmdline, as seed 003 has.
+    // On the server: the node's directory with its hostname, hosts and cmdline.
     let node_dir = cluster.workers.join("525400123456");
     assert_eq!(
         std::fs::read_to_string(node_dir.join("hostname")).expect("hostname"),

@@ -14,7 +14,8 @@ use testbed::BootLog;
 use testbed::oci::{self as layers, Entry, Image};
 use testbed::registry::{self, Auth, Published, REPOSITORY, Registry};
 use testbed::token::TokenService;
-use xtask::initrd::{self, Compression, InitrdOptions, Trust};
+use xtask::image::initrd::{self, Compression, InitrdOptions};
+use xtask::image::trust::Trust;
 
 fn boot(fx: &Fixture, label: &str, initrd: Option<&PathBuf>, root: &str) -> BootLog {
     let append = format!("{BOOTIF} {STATIC_IP} root=oci:{root} rd.emergency=poweroff");
@@ -194,9 +195,9 @@ fn registries_that_demand_logins_serve_nodes_with_baked_credentials() {
     }
     .files()
     .expect("pin");
-    options
-        .files
-        .push(xtask::registry::registry_auth_file(auth_json.as_bytes()).expect("logins"));
+    options.files.push(
+        xtask::image::registry_auth::registry_auth_file(auth_json.as_bytes()).expect("logins"),
+    );
     initrd::build(&options).expect("building the initrd");
 
     let log = boot(fx, "oci-basic", Some(&with_logins), &root(&basic, ":v1"));

@@ -21,7 +21,7 @@ use diskless::identity::Mac;
 use diskless::net::dhcp::{self, ClientConfig, Lease, Route};
 
 const CLIENT_MAC: &str = "52:54:00:12:34:56";
-/// The name `worker-{sha1:6}` gives this MAC (REFERENCE.md, seed 000).
+/// The name the default `worker-{sha1:6}` gives this MAC (sha1 of the MAC as sysfs prints it).
 const SENT_NAME: &str = "worker-64e59a";
 
 fn ip(s: &str) -> Ipv4Addr {
@@ -348,7 +348,7 @@ fn lease_from_dnsmasq_with_boot_options() {
 
 /// Both links start down, as on a node whose NIC is still negotiating: the first DISCOVERs
 /// fail or are lost, and the fast retransmission must still get the lease soon after the
-/// link comes up (klibc waits up to 10 s here, BASELINES.md section 5). Also: option 121,
+/// link comes up (klibc's ipconfig waits 10 s here when its first send fails). Also: option 121,
 /// and dnsmasq registering the name we sent (no name configured for the host).
 #[test]
 fn lease_soon_after_a_late_link_and_name_registered() {

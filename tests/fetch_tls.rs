@@ -182,7 +182,7 @@ fn a_key_that_does_not_match_the_certificate_is_caught_before_any_boot() {
         err.to_string().starts_with("client certificate and key"),
         "{err}"
     );
-    let trust = xtask::initrd::Trust {
+    let trust = xtask::image::trust::Trust {
         ca_pem: Some(ca.pem.clone().into_bytes()),
         client: Some((a.cert_pem.into_bytes(), b.key_pem.into_bytes())),
         pin: None,

@@ -173,7 +173,7 @@ pub struct DebianRoot {
 
 /// Where built roots are kept.
 pub fn cache_dir() -> PathBuf {
-    crate::project_root().join("target").join("debian")
+    crate::dirs::project_root().join("target").join("debian")
 }
 
 /// The cached root for `kernel`, built first if needed (mmdebstrap, about two minutes).

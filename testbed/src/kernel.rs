@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use xshell::{Shell, cmd};
 
-use crate::Arch;
+use crate::arch::Arch;
 
 /// The meta package that always depends on the current cloud kernel (x86_64).
 pub const META_PACKAGE: &str = "linux-image-cloud-amd64";
@@ -47,7 +47,7 @@ pub struct Kernel {
 
 /// Where fetched kernels are kept.
 pub fn cache_dir() -> PathBuf {
-    crate::project_root().join("target").join("kernel")
+    crate::dirs::project_root().join("target").join("kernel")
 }
 
 /// Serialises callers within one process; across processes the rename decides.

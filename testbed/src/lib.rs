@@ -18,6 +18,8 @@
 //! - [`kernel`]: the Debian cloud kernel the tests and the demo boot, fetched with apt.
 //! - [`imports`]: a crate's module graph from its sources, for the tidy tests' import cycles
 //!   and layers.
+//! - [`dirs`]: where logs and scratch files go; [`skip`]: a missing prerequisite skips a test,
+//!   or fails it under `CI=true`.
 //!
 //! The tests boot the Debian cloud kernel from [`kernel::ensure`] ([`test_kernel`]).
 //! `CI=true`: a missing QEMU or kernel fails the tests instead of skipping them.
@@ -30,6 +32,7 @@
 pub mod arch;
 pub mod archive;
 pub mod debian;
+pub mod dirs;
 pub mod http;
 pub mod imports;
 pub mod kernel;
@@ -42,37 +45,20 @@ pub mod qemu;
 pub mod record;
 pub mod registry;
 pub mod rootfs;
+pub mod skip;
 pub mod token;
 
 pub use arch::Arch;
+pub use dirs::{fresh_dir, logs_dir, project_root, scratch_dir};
 pub use http::{Behavior, HttpServer, RequestLog};
 pub use netns::{Dnsmasq, DnsmasqConfig, NetNs, TcpRelay, require_dnsmasq, require_netns};
 pub use nfs::{Export, NfsServer, require_ganesha};
 pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu, require_qemu_for};
 pub use record::BootRecord;
 pub use rootfs::{MachineIdFile, RootSpec, RootTree, squashfs};
+pub use skip::{is_ci, skip_banner, skip_or_fail};
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-
-/// The workspace root (the directory holding the top-level Cargo.toml).
-pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// Where QEMU console logs go: `target/testbed-logs/`.
-pub fn logs_dir() -> PathBuf {
-    project_root().join("target").join("testbed-logs")
-}
-
-/// Scratch space for test fixtures (trees, images, cpio archives): `target/testbed-tmp/`.
-/// Kept under `target/` rather than /tmp so failed runs can be inspected next to their logs.
-pub fn scratch_dir() -> PathBuf {
-    project_root().join("target").join("testbed-tmp")
-}
+use std::path::PathBuf;
 
 /// The kernel the QEMU tests boot: the Debian cloud kernel from [`kernel::ensure`]
 /// (fetched into `target/kernel/` on first use; `cargo xtask kernel` does it up front).
@@ -97,54 +83,6 @@ pub fn test_vmlinuz() -> Option<PathBuf> {
 /// The test kernel's module tree, `.../lib/modules/<version>` (see [`test_kernel`]).
 pub fn test_modules_dir() -> Option<PathBuf> {
     test_kernel().map(|kernel| kernel.modules_dir)
-}
-
-/// Whether this is a CI run, where missing prerequisites are failures rather than skips.
-/// `.ci/run` exports `CI=true` itself, so this holds on any CI runner.
-pub fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// A test prerequisite (QEMU, the kernel, root, a tool) is missing: panics under `CI=true` (a
-/// CI run must not pass by skipping); otherwise prints `reason` in a banner and returns, and
-/// the calling test returns early and passes.
-///
-/// The banner goes straight to the process's stderr, not through `eprintln!`: libtest
-/// captures the print macros of passing tests and shows nothing of them, so a skip written
-/// with `eprintln!` is never seen (`tests/skip.rs` checks that this one is).
-pub fn skip_or_fail(reason: &str) {
-    let test = std::thread::current()
-        .name()
-        .filter(|name| *name != "main")
-        .map(|name| format!("{name}: "))
-        .unwrap_or_default();
-    if is_ci() {
-        panic!("CI=true and a test prerequisite is missing: {test}{reason}");
-    }
-    let banner = skip_banner(&test, reason);
-    // Nothing sensible to do when stderr itself is gone.
-    let _ = std::io::stderr().lock().write_all(banner.as_bytes());
-}
-
-/// The text [`skip_or_fail`] prints; `test` is `"name: "` or empty.
-pub fn skip_banner(test: &str, reason: &str) -> String {
-    format!(
-        "\n\
-         ********************************************************************\n\
-         *** SKIPPING {test}{reason}\n\
-         *** (the test passes without running; under CI=true it would fail)\n\
-         ********************************************************************\n"
-    )
-}
-
-/// A fresh, empty directory `name` under [`scratch_dir`] for one test.
-pub fn fresh_dir(name: &str) -> std::io::Result<PathBuf> {
-    let dir = scratch_dir().join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// One entry of a [`tree_snapshot`].

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::Qemu;
+use crate::qemu::Qemu;
 
 /// Every namespace this module creates is named `diskless-<pid>-...`: the pid tells a later
 /// run whether its owner is gone (see [`remove_stale`]).
@@ -71,7 +71,7 @@ impl NetNs {
             .take(24)
             .collect();
         let name = format!("{NAME_PREFIX}{}-{n}-{tag}", std::process::id());
-        let dir = super::scratch_dir().join("netns").join(&name);
+        let dir = crate::dirs::scratch_dir().join("netns").join(&name);
         std::fs::create_dir_all(&dir)?;
         run_ip(&["netns", "add", &name])?;
         // From here on Drop deletes it, whatever fails next.
@@ -173,7 +173,7 @@ impl NetNs {
              # Written by testbed::netns: QEMU inside network namespace {name}.\n\
              exec ip netns exec {name} {qemu} \"$@\"\n",
             name = self.name,
-            qemu = super::qemu::QEMU_BINARY,
+            qemu = crate::qemu::QEMU_BINARY,
         );
         self.write_wrapper("qemu.sh", &script)
             .map(|path| qemu.binary(path))
@@ -200,7 +200,7 @@ impl NetNs {
              'mount --bind \"$0\" /etc/resolv.conf && exec {qemu} \"$@\"' '{resolv}' \"$@\"\n",
             name = self.name,
             resolv = resolv.display(),
-            qemu = super::qemu::QEMU_BINARY,
+            qemu = crate::qemu::QEMU_BINARY,
         );
         self.write_wrapper("qemu-dns.sh", &script)
             .map(|path| qemu.binary(path))
@@ -226,7 +226,7 @@ impl NetNs {
 
     /// Listens on `listen` inside the namespace and relays each connection to `target` as
     /// reached from the calling thread's namespace (normally the host's, where the test's
-    /// [`super::HttpServer`] listens on 127.0.0.1). A guest on a tap gets at the test server
+    /// [`crate::http::HttpServer`] listens on 127.0.0.1). A guest on a tap gets at the test server
     /// this way while the server keeps its request log.
     pub fn relay_tcp(&self, listen: SocketAddr, target: SocketAddr) -> io::Result<TcpRelay> {
         let listener = self.enter(|| TcpListener::bind(listen))??;
@@ -289,11 +289,11 @@ fn remove_stale() {
 /// `CI=true`, otherwise prints a loud skip message and returns `false`.
 pub fn require_netns() -> bool {
     if !is_root() {
-        super::skip_or_fail("needs root (network namespaces, tap devices)");
+        crate::skip::skip_or_fail("needs root (network namespaces, tap devices)");
         return false;
     }
     if !tool_exists("ip") {
-        super::skip_or_fail("needs `ip` (Debian: apt-get install iproute2)");
+        crate::skip::skip_or_fail("needs `ip` (Debian: apt-get install iproute2)");
         return false;
     }
     true
@@ -305,7 +305,7 @@ pub fn require_dnsmasq() -> bool {
         return false;
     }
     if !tool_exists("dnsmasq") {
-        super::skip_or_fail("needs `dnsmasq` (Debian: apt-get install dnsmasq-base)");
+        crate::skip::skip_or_fail("needs `dnsmasq` (Debian: apt-get install dnsmasq-base)");
         return false;
     }
     true
@@ -356,7 +356,7 @@ impl DnsmasqConfig {
 
     /// Turns DHCP on: `--dhcp-range=<range>`, e.g. `192.168.77.10,192.168.77.99,12h`, or
     /// `192.168.77.0,static` to answer only hosts given by [`DnsmasqConfig::dhcp_host`] (as
-    /// seed 002's gateway does).
+    /// a locked-down cluster gateway does).
     pub fn dhcp_range(mut self, range: &str) -> DnsmasqConfig {
         self.dhcp_range = Some(range.to_owned());
         self
@@ -467,7 +467,7 @@ pub struct Dnsmasq {
 
 impl Dnsmasq {
     fn start(ns: &NetNs, config: &DnsmasqConfig) -> io::Result<Dnsmasq> {
-        let logs = super::logs_dir();
+        let logs = crate::dirs::logs_dir();
         std::fs::create_dir_all(&logs)?;
         let log = logs.join(format!("{}-dnsmasq.log", ns.name()));
         // A log of an earlier run with the same name would satisfy the start check below.

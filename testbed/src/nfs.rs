@@ -2,7 +2,8 @@
 //! over NFSv3 and NFSv4 (TCP only) on 127.0.0.1, one private instance per [`NfsServer`].
 //!
 //! The guest reaches it as `10.0.2.2:<port>` and mounts through mount(2) with the ports spelled
-//! out (REFERENCE.md, "NFS mounts through mount(2)"):
+//! out, as a client without the mount.nfs helper must (the kernel then wants `addr=`, and
+//! `clientaddr=` for NFSv4; NFSv3 without a portmapper needs `port=` and `mountport=`):
 //! `vers=3,port=N,mountport=M,mountproto=tcp,proto=tcp,nolock,addr=10.0.2.2` or
 //! `vers=4.1,port=N,addr=10.0.2.2,clientaddr=10.0.2.15` ([`NfsServer::v3_options`] and
 //! [`NfsServer::v4_options`] give the server-specific part). With `Mount_Path_Pseudo = true`
@@ -73,7 +74,7 @@ const LEASE_LIFETIME_S: u32 = 20;
 /// How many log lines an error message shows.
 const TAIL_LINES: usize = 40;
 
-/// The prefix of instance directories under [`super::scratch_dir`]; see [`reap_stale`].
+/// The prefix of instance directories under [`crate::dirs::scratch_dir`]; see [`reap_stale`].
 const INSTANCE_PREFIX: &str = "ganesha-";
 /// Instance directories made by this process, for unique names.
 static INSTANCES: AtomicU32 = AtomicU32::new(0);
@@ -90,7 +91,7 @@ pub struct Export {
 }
 
 impl Export {
-    /// A read-only export, like seed 003's `/clients` root.
+    /// A read-only export, like an NFS-root cluster's `/clients` root.
     pub fn read_only(path: impl Into<PathBuf>, pseudo: &str) -> Export {
         Export {
             path: path.into(),
@@ -99,7 +100,7 @@ impl Export {
         }
     }
 
-    /// A writable export, like seed 003's `/workers`.
+    /// A writable export, like an NFS-root cluster's `/workers` (a directory per node).
     pub fn read_write(path: impl Into<PathBuf>, pseudo: &str) -> Export {
         Export {
             path: path.into(),
@@ -252,7 +253,7 @@ pub struct NfsServer {
 }
 
 impl NfsServer {
-    /// Writes a config for `exports` into a fresh directory under [`super::scratch_dir`],
+    /// Writes a config for `exports` into a fresh directory under [`crate::dirs::scratch_dir`],
     /// starts ganesha on free loopback ports and waits until it serves (its log says so and
     /// both ports accept connections). Export paths must be existing directories.
     pub fn start(exports: &[Export]) -> Result<NfsServer> {
@@ -272,7 +273,7 @@ impl NfsServer {
             })
             .collect::<Result<Vec<_>>>()?;
 
-        let scratch = super::scratch_dir();
+        let scratch = crate::dirs::scratch_dir();
         reap_stale(&scratch);
         let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
         let dir = scratch.join(format!("{INSTANCE_PREFIX}{}-{n}", std::process::id()));
@@ -374,7 +375,7 @@ impl NfsServer {
     /// Answers portmap GETPORT queries for this server's programs over TCP and UDP on `addr`
     /// (127.0.0.1:111 for a guest on QEMU's user network, which sees it as 10.0.2.2:111), for
     /// clients that cannot be given the ports. Port 111 is the host's own rpcbind's: call this
-    /// inside [`crate::NetNs::enter`], so that it binds in a namespace of the caller's.
+    /// inside [`crate::netns::NetNs::enter`], so that it binds in a namespace of the caller's.
     pub fn serve_portmap(&mut self, addr: SocketAddrV4) -> Result<()> {
         self.portmap.listen_inet(addr)
     }
@@ -619,7 +620,7 @@ pub fn require_ganesha() -> bool {
     match ganesha_missing() {
         None => true,
         Some(reason) => {
-            super::skip_or_fail(&reason);
+            crate::skip::skip_or_fail(&reason);
             false
         }
     }

@@ -25,7 +25,8 @@ impl NtpServer {
             .and_then(|s| s.local_addr())
             .context("probing for a free UDP port")?
             .port();
-        let dir = crate::fresh_dir(&format!("chrony-{port}")).context("chrony's directory")?;
+        let dir =
+            crate::dirs::fresh_dir(&format!("chrony-{port}")).context("chrony's directory")?;
         let conf = dir.join("chrony.conf");
         std::fs::write(
             &conf,
@@ -81,7 +82,7 @@ pub fn require_chrony() -> bool {
     if std::path::Path::new(CHRONYD).is_file() {
         return true;
     }
-    crate::skip_or_fail(&format!(
+    crate::skip::skip_or_fail(&format!(
         "{CHRONYD} is missing; Debian: apt-get install chrony"
     ));
     false

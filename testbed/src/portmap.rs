@@ -3,15 +3,16 @@
 //!
 //! - ganesha registers NFS and MOUNT (SET at startup, UNSET at shutdown; rpcbind versions 3 and
 //!   4, portmap version 2) on a Unix socket, `run/rpcbind.sock` of its own mount namespace
-//!   ([`Portmapper::listen_unix`]; [`crate::nfs`] says why). ganesha 4.3 refuses to start with
-//!   NFSv3 enabled unless that works.
+//!   ([`Portmapper::listen_unix`]): the NFS server runs ganesha with a private /run, so that
+//!   it registers here rather than with the machine's one rpcbind. ganesha 4.3 refuses to
+//!   start with NFSv3 enabled unless that works.
 //! - A guest asks for ports with portmap version 2 GETPORT over TCP or UDP on port 111
 //!   ([`Portmapper::listen_inet`]): initramfs-tools' klibc `nfsmount` does, and rejects
-//!   `mountport=` (BASELINES.md section 5). It gets the ports ganesha registered.
+//!   `mountport=` (`nfsmount: bad option 'mountport'`). It gets the ports ganesha registered.
 //!
 //! Every other procedure is PROC_UNAVAIL, other programs PROG_UNAVAIL. Not a real rpcbind:
 //! that is one per machine, on port 111 of every interface, sharing /run/rpcbind.sock and its
-//! lock with the host's, and Debian's crashes with `-h 127.0.0.1` (BASELINES.md section 5).
+//! lock with the host's, and Debian 12's crashes with `-h 127.0.0.1` (a double free).
 //!
 //! [`answer`] is the whole protocol, pure; the listeners only move records and datagrams.
 
@@ -361,7 +362,7 @@ impl Portmapper {
 
     /// Serves TCP and UDP on `addr` (usually 127.0.0.1:[`PORT`]). Sockets belong to the
     /// network namespace of the thread that binds them: call this inside
-    /// [`crate::NetNs::enter`] to serve a namespace's guests.
+    /// [`crate::netns::NetNs::enter`] to serve a namespace's guests.
     pub fn listen_inet(&mut self, addr: SocketAddrV4) -> Result<()> {
         let udp = UdpSocket::bind(addr).with_context(|| format!("binding UDP {addr}"))?;
         udp.set_read_timeout(Some(POLL))

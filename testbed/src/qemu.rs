@@ -1,7 +1,7 @@
 //! Booting a node in QEMU and capturing its serial console.
 //!
-//! The command matches the baselines' (`BASELINES.md` section 1) so boot times compare:
-//! `-m 1024 -nographic -no-reboot -kernel … -initrd … -append …` and one
+//! The command matches the one initramfs-tools' and dracut's boots were measured with, so boot
+//! times compare: `-m 1024 -nographic -no-reboot -kernel … -initrd … -append …` and one
 //! `-netdev user` + `-device virtio-net-pci` pair per NIC. Additions:
 //!
 //! - `-monitor none`: with `-nographic` alone QEMU multiplexes its monitor with the serial port
@@ -16,7 +16,7 @@
 //! The guest powers off to end a boot (`poweroff -f` makes QEMU exit); `-no-reboot` turns a
 //! reboot, including `panic=-1`'s, into an exit too. Anything else ends at the timeout.
 
-use crate::Arch;
+use crate::arch::Arch;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -385,7 +385,7 @@ impl Qemu {
     /// `target/testbed-logs/<name>.log` whatever the outcome.
     pub fn run(&self) -> Result<BootLog, QemuError> {
         let args = self.command_args()?;
-        let log_path = super::logs_dir().join(format!("{}.log", self.log_name()));
+        let log_path = crate::dirs::logs_dir().join(format!("{}.log", self.log_name()));
         let mut log_file = LogFile::create(&log_path, &self.binary, &args)?;
 
         let mut command = Command::new(&self.binary);
@@ -525,13 +525,13 @@ impl Qemu {
     }
 }
 
-/// NICs on tap devices, for guests on a network of the test's own ([`super::netns`]).
+/// NICs on tap devices, for guests on a network of the test's own (a network namespace).
 impl Qemu {
     /// Adds a virtio-net-pci NIC with this MAC on the existing tap device `ifname`
     /// (`-netdev tap,ifname=…,script=no,downscript=no`: QEMU neither creates nor configures
-    /// it). QEMU must run in the network namespace that holds the device
-    /// ([`super::netns::NetNs::qemu`]). These NICs follow the [`Qemu::nic`] ones on the PCI
-    /// bus, so the guest names them after those.
+    /// it). QEMU must run in the network namespace that holds the device (`NetNs::qemu` runs
+    /// it there). These NICs follow the [`Qemu::nic`] ones on the PCI bus, so the guest names
+    /// them after those.
     pub fn tap_nic(self, mac: &str, ifname: &str) -> Qemu {
         let id = format!("tap-{ifname}");
         self.arg("-netdev")
@@ -717,11 +717,11 @@ pub fn require_qemu_for(arch: Arch) -> bool {
     match status {
         Ok(s) if s.success() => true,
         Ok(s) => {
-            super::skip_or_fail(&format!("`{binary} --version` failed ({s})"));
+            crate::skip::skip_or_fail(&format!("`{binary} --version` failed ({s})"));
             false
         }
         Err(e) => {
-            super::skip_or_fail(&format!(
+            crate::skip::skip_or_fail(&format!(
                 "{binary} cannot run ({e}); Debian: apt-get install {package}"
             ));
             false

@@ -9,7 +9,7 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::BootLog;
+use crate::qemu::BootLog;
 
 /// What the init did, as it recorded it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

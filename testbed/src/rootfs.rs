@@ -28,7 +28,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::Arch;
+use crate::arch::Arch;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -272,7 +272,7 @@ pub fn busybox_for(arch: Arch) -> Result<PathBuf> {
     if arch == Arch::X86_64 {
         return Ok(PathBuf::from("/bin/busybox"));
     }
-    let dir = crate::project_root()
+    let dir = crate::dirs::project_root()
         .join("target")
         .join(format!("busybox-{}", arch.debian()));
     let binary = dir.join("bin/busybox");

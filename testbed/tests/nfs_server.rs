@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use testbed::{Export, NfsServer, Qemu};
-use xtask::cpio::Archive;
-use xtask::kmod;
+use xtask::image::cpio::Archive;
+use xtask::image::kmod;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -40,8 +40,8 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, testbed::TreeEntry> {
     testbed::tree_snapshot(dir).expect("reading the tree")
 }
 
-/// Seed 003's layout: a read-only `/clients` (the shared root) and a writable `/workers` with
-/// a directory per node (named by the MAC) and a shared `home`.
+/// An NFS-root cluster's layout: a read-only `/clients` (the shared root) and a writable
+/// `/workers` with a directory per node (named by the MAC) and a shared `home`.
 struct Cluster {
     clients: PathBuf,
     workers: PathBuf,

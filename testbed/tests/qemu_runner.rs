@@ -309,10 +309,10 @@ fn qemu_guest_fetches_from_the_http_server_at_10_0_2_2() {
     .expect("server starts");
     // The NIC's drivers and their dependencies in load order, as the image builder resolves
     // them from this kernel's own modules (they differ between Debian kernel builds).
-    let tree = xtask::kmod::scan(&modules).expect("the kernel's module tree scans");
-    let requests: Vec<xtask::kmod::Request> = ["virtio_pci", "virtio_net"]
+    let tree = xtask::image::kmod::scan(&modules).expect("the kernel's module tree scans");
+    let requests: Vec<xtask::image::kmod::Request> = ["virtio_pci", "virtio_net"]
         .iter()
-        .map(|name| xtask::kmod::Request {
+        .map(|name| xtask::image::kmod::Request {
             name: (*name).to_owned(),
             required: true,
         })
@@ -327,7 +327,7 @@ fn qemu_guest_fetches_from_the_http_server_at_10_0_2_2() {
         .iter()
         .map(|name| {
             let source = tree.source(name).expect("a resolved module has a file");
-            let bytes = xtask::kmod::read_module(source).expect("reading the module");
+            let bytes = xtask::image::kmod::read_module(source).expect("reading the module");
             let file = module_dir.join(format!("{name}.ko"));
             std::fs::write(&file, bytes).expect("writing the module");
             (file, format!("{name}.ko"))

@@ -20,9 +20,9 @@ use std::time::Duration;
 use diskless::kmod::index::ModuleIndex;
 use testbed::kernel::Kernel;
 use testbed::{BootLog, BootRecord, Nic, Qemu, RootSpec};
-use xtask::initrd::{self, InitrdOptions};
+use xtask::image::initrd::{self, InitrdOptions};
 
-/// The MAC every seed example uses; seed 000's scheme names it `worker-64e59a`.
+/// The MAC of every test node; the default `worker-{sha1:6}` names it `worker-64e59a`.
 pub const MAC: &str = "52:54:00:12:34:56";
 pub const BOOTIF: &str = "BOOTIF=01-52-54-00-12-34-56";
 /// The static line pxelinux appends with `SYSAPPEND 1` on QEMU's user network.
@@ -126,7 +126,7 @@ pub fn block(log: &BootLog, prefix: &str) -> Vec<String> {
 fn packed_modules(image: &Path, kver: &str) -> ModuleIndex {
     let bytes = std::fs::read(image).expect("reading the initrd");
     let cpio = initrd::main_archive(&bytes).expect("the initrd's main archive");
-    let (entries, _) = xtask::cpio::parse(&cpio).expect("the main archive parses");
+    let (entries, _) = xtask::image::cpio::parse(&cpio).expect("the main archive parses");
     let path = format!("lib/modules/{kver}/modules.dep");
     let dep = entries
         .iter()

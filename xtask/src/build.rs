@@ -20,7 +20,7 @@ pub fn init_binary() -> Result<PathBuf> {
 /// Uses its own target directory so that it can run while an outer cargo (for example
 /// `cargo test`) holds the lock on `target/`.
 pub fn init_binary_for(arch: Arch) -> Result<PathBuf> {
-    let root = crate::project_root();
+    let root = testbed::project_root();
     let target_dir = root.join("target").join("init");
     let target = arch.rust_target();
     let sh = Shell::new()?;

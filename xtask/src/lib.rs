@@ -1,5 +1,11 @@
-//! The image builder of diskless (`cpio`, `kmod`, `microcode`, `initrd`) and the build of the
-//! init itself (`build`), usable from `cargo xtask` and from the integration tests in `tests/`.
+//! The library behind `cargo xtask`, used by the task CLI (`tasks/`, in the binary) and by the
+//! integration tests in `tests/`:
+//!
+//! - [`image`]: the image builder, what admins' builds run on (`cargo xtask initrd`);
+//! - [`build`]: the init itself, compiled from this checkout for the image;
+//! - [`fleet`]: the boot server's files (dnsmasq, pxelinux, iPXE) for an inventory of nodes;
+//! - [`registry`]: publishing a squashfs root to an OCI registry (`cargo xtask push`).
+//!
 //! The QEMU test bed and the test kernel are the `testbed` crate.
 
 #![allow(
@@ -8,14 +14,9 @@
 )]
 
 pub mod build;
-pub mod cpio;
 pub mod fleet;
-pub mod initrd;
-pub mod kmod;
-pub mod microcode;
+pub mod image;
 pub mod registry;
-pub mod signing;
-pub mod trust;
 
 pub use testbed::project_root;
 

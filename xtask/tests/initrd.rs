@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use testbed::kernel::Kernel;
 use testbed::skip_or_fail;
 use xshell::{Shell, cmd};
-use xtask::initrd::{self, Compression, ExtraFile, InitrdOptions};
+use xtask::image::extra::ExtraFile;
+use xtask::image::initrd::{self, Compression, InitrdOptions};
 
 /// Whether `tool` is on PATH; skips (or fails in CI) when not.
 fn have(tool: &str) -> bool {
@@ -86,15 +87,15 @@ fn options(dir: &Path, name: &str, kernel: &Kernel) -> InitrdOptions {
 }
 
 /// The main archive's entries.
-fn main_entries(image: &Path) -> Vec<xtask::cpio::ParsedEntry> {
+fn main_entries(image: &Path) -> Vec<xtask::image::cpio::ParsedEntry> {
     let bytes = std::fs::read(image).expect("reading the image");
     let cpio = initrd::main_archive(&bytes).expect("the image has a main archive");
-    xtask::cpio::parse(&cpio)
+    xtask::image::cpio::parse(&cpio)
         .expect("the main archive parses")
         .0
 }
 
-fn modules_dep(entries: &[xtask::cpio::ParsedEntry], kver: &str) -> String {
+fn modules_dep(entries: &[xtask::image::cpio::ParsedEntry], kver: &str) -> String {
     let name = format!("lib/modules/{kver}/modules.dep");
     let e = entries
         .iter()
@@ -141,7 +142,7 @@ fn unmkinitramfs_finds_microcode_in_early_and_the_system_in_main() {
 
     // The kernel's early loader uses the blob in place: it must sit 16-byte aligned.
     let bytes = std::fs::read(image).expect("reading the image");
-    let (early_entries, _) = xtask::cpio::parse(&bytes).expect("early archive parses");
+    let (early_entries, _) = xtask::image::cpio::parse(&bytes).expect("early archive parses");
     let blob = early_entries
         .iter()
         .find(|e| e.name.ends_with("GenuineIntel.bin"))
@@ -215,7 +216,7 @@ fn same_inputs_give_byte_identical_images() {
         assert!(images[0] == images[1], "two {compression} builds differ");
         let needle = dir.to_string_lossy();
         // The compressed archive starts at the next 512-byte block after the early one.
-        let (_, early_end) = xtask::cpio::parse(&images[0]).expect("early archive parses");
+        let (_, early_end) = xtask::image::cpio::parse(&images[0]).expect("early archive parses");
         let compressed = &images[0][early_end.next_multiple_of(512)..];
         let main = match compression {
             Compression::Gzip => {
@@ -230,7 +231,7 @@ fn same_inputs_give_byte_identical_images() {
             !main.windows(needle.len()).any(|w| w == needle.as_bytes()),
             "a host path leaked into the image"
         );
-        let (entries, _) = xtask::cpio::parse(&main).expect("parses");
+        let (entries, _) = xtask::image::cpio::parse(&main).expect("parses");
         assert!(
             entries
                 .iter()
@@ -531,16 +532,16 @@ fn the_init_is_a_static_executable() {
 #[test]
 fn a_config_key_is_checked_and_baked() {
     let key = include_bytes!("../../src/image/fixtures/test.pub").to_vec();
-    let trust = xtask::initrd::Trust {
+    let trust = xtask::image::trust::Trust {
         config_key: Some(key.clone()),
-        ..xtask::initrd::Trust::default()
+        ..xtask::image::trust::Trust::default()
     };
     let files = trust.files().expect("a good key");
     assert_eq!(files[0].dest, diskless::image::trust::CONFIG_KEY);
     assert_eq!(files[0].contents, key);
-    let bad = xtask::initrd::Trust {
+    let bad = xtask::image::trust::Trust {
         config_key: Some(b"untrusted comment: x\nnot base64\n".to_vec()),
-        ..xtask::initrd::Trust::default()
+        ..xtask::image::trust::Trust::default()
     };
     let err = bad.files().expect_err("not a key");
     assert!(

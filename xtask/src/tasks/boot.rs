@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use testbed::{HttpServer, Nic, Qemu, RootSpec, rootfs::CHECKER_TAG};
-use xtask::initrd::{self, InitrdOptions};
+use xtask::image::initrd::{self, InitrdOptions};
 
 const HELP: &str = "\
 cargo xtask boot: build an initrd and boot a diskless node with it in QEMU

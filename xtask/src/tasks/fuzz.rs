@@ -198,8 +198,8 @@ fn artifact_path(output: &str) -> Option<&str> {
     })
 }
 
-/// Command lines from the unit tests: pxelinux's with SYSAPPEND, seed 003's, and ones that
-/// use every `diskless.*` key.
+/// Command lines from the unit tests: pxelinux's with SYSAPPEND, a Debian NFS-root cluster's
+/// as its pxelinux config has it, and ones that use every `diskless.*` key.
 const COMMAND_LINES: [(&str, &str); 5] = [
     (
         "pxelinux",
@@ -207,7 +207,7 @@ const COMMAND_LINES: [(&str, &str); 5] = [
          ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0 BOOTIF=01-52-54-00-12-34-56\n",
     ),
     (
-        "seed-003",
+        "nfs-cluster",
         "BOOT_IMAGE=vmlinuz-6.1.0-21-amd64 root=/dev/nfs nfsroot=192.168.0.254:/clients,ro \
          ip=dhcp nfsrootdebug initrd=initrd-cluster-24_10_12_23_11_02_CEST \
          ip=192.168.0.4:192.168.0.254:192.168.0.254:255.255.255.0 \
@@ -377,7 +377,7 @@ fn dnsmasq_replies() -> Result<Vec<(String, Vec<u8>)>> {
 /// virtio_net, virtio_pci and overlay (their real shape in Debian's cloud kernel), then
 /// requests, NUL-separated as the `module_index` target splits its input.
 fn module_index_seed() -> Vec<u8> {
-    use xtask::kmod::{Index, ModuleMeta};
+    use xtask::image::kmod::{Index, ModuleMeta};
     let meta = |name: &str, depends: &[&str], aliases: &[&str]| ModuleMeta {
         name: name.to_owned(),
         path: format!("kernel/drivers/{name}.ko"),

@@ -1,9 +1,10 @@
-//! `cargo xtask initrd`: build an initramfs image (see `xtask::initrd`).
+//! `cargo xtask initrd`: build an initramfs image (see `xtask::image::initrd`).
 
 use anyhow::{Context, Result, bail};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use xtask::initrd::{Compression, InitrdOptions, Trust};
+use xtask::image::initrd::{Compression, InitrdOptions};
+use xtask::image::trust::Trust;
 
 const HELP: &str = "\
 cargo xtask initrd [OPTIONS]
@@ -129,15 +130,15 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     opts.shell = shell;
     opts.files = trust.files()?;
     if let Some(path) = &registry_auth {
-        let file = xtask::registry::registry_auth_file(&read(path, "registry logins")?)
+        let file = xtask::image::registry_auth::registry_auth_file(&read(path, "registry logins")?)
             .with_context(|| format!("--registry-auth {}", path.display()))?;
         opts.files.push(file);
     }
-    opts.mtime = xtask::initrd::source_date_epoch()?;
+    opts.mtime = xtask::image::initrd::source_date_epoch()?;
     opts.clock_floor = clock_floor;
     opts.arch = arch;
 
-    let summary = xtask::initrd::build(&opts)?;
+    let summary = xtask::image::initrd::build(&opts)?;
     for warning in summary.warnings() {
         eprintln!("warning: {warning}");
     }
@@ -192,7 +193,7 @@ fn trust_options(
     let pin = match (pin_image, pin_hex) {
         (Some(_), Some(_)) => bail!("--image and --image-sha256 both pin the image: give one"),
         (Some(image), None) => {
-            let sha = xtask::initrd::sha256_of_file(&image)?;
+            let sha = xtask::image::trust::sha256_of_file(&image)?;
             let name = image.file_name().map(|n| n.to_string_lossy().into_owned());
             Some((sha, name))
         }

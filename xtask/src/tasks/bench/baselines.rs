@@ -1,6 +1,7 @@
 //! The baselines: Debian's initramfs-tools (NFS root, klibc) and dracut (livenet, squashfs
 //! over HTTP), built on this machine and booted on the same kernel, root and QEMU as ours,
-//! with the configurations BASELINES.md sections 1 and 2 used.
+//! each in its stock network-boot configuration: mkinitramfs with BOOT=nfs, dracut
+//! `--no-hostonly` with livenet.
 
 use std::path::{Path, PathBuf};
 
@@ -9,9 +10,11 @@ use testbed::kernel::Kernel;
 use testbed::{HttpServer, NetNs, Nic, Qemu};
 use xshell::{Shell, cmd};
 
-use super::measure::{Variant, boot_n};
-use super::sizes::SizeRow;
-use super::{Args, BOOT_TIMEOUT, MAC, only, ours, smp_note, with_cpus};
+use super::args::{Args, only};
+use super::guest::{BOOT_TIMEOUT, MAC, smp_note, with_cpus};
+use super::measure::boot_n;
+use super::ours;
+use super::results::{SizeRow, Variant};
 
 /// initramfs-tools and dracut (the baselines), curl and /usr/bin/time (the fetch comparison)
 /// come from scripts/install-deps.sh, which prereqs::ensure only runs for the test bed's own
@@ -43,12 +46,12 @@ pub(super) fn ensure_tools() -> Result<()> {
     Ok(())
 }
 
-/// BASELINES.md section 2's command line for initramfs-tools' NFS root, from the `/clients`
-/// export of the bed in [`super::nfs`]; `rd.emergency` means nothing to it.
+/// initramfs-tools' command line for its NFS root: the `/clients` export of the NFS bed over
+/// NFSv3 and TCP, the address by DHCP (klibc ipconfig); `rd.emergency` means nothing to it.
 pub(super) const ITOOLS_CMDLINE: &str = "root=/dev/nfs nfsroot=10.0.2.2:/clients,tcp,v3 ip=dhcp";
 
 /// initramfs-tools with MODULES=netboot and MODULES=most, BOOT=nfs, booting the NFS root that
-/// [`super::nfs`] serves in `ns`; klibc finds the ports through the portmapper there.
+/// the NFS bed serves in `ns`; klibc finds the ports through the portmapper there.
 pub(super) fn initramfs_tools(
     args: &Args,
     kernel: &Kernel,
@@ -91,7 +94,7 @@ pub(super) fn initramfs_tools(
     Ok(rows)
 }
 
-/// initramfs-tools' image with MODULES=`modules` (BASELINES.md section 2's configuration),
+/// initramfs-tools' image with MODULES=`modules` (the configuration of [`mkinitramfs`]),
 /// built unless this run built it already.
 pub(super) fn itools_image(
     args: &Args,
@@ -113,7 +116,7 @@ pub(super) fn itools_image(
 }
 
 /// dracut's livenet (with systemd, the image dracut builds by default here) fetching the
-/// checker squashfs over HTTP, as BASELINES.md section 2 built and booted it.
+/// checker squashfs over HTTP: the image of [`dracut_image`], booted with [`dracut_cmdline`].
 pub(super) fn dracut(args: &Args, kernel: &Kernel, out: &Path) -> Result<(Variant, SizeRow)> {
     let (image, size) = dracut_image(args, kernel, out)?;
     let root = ours::squashfs_image(out, 0)?;
@@ -179,8 +182,9 @@ fn size_row(what: String, image: &Path) -> Result<SizeRow> {
     })
 }
 
-/// mkinitramfs reads modules from /lib/modules/<kver> and the kernel's config from /boot, as
-/// BASELINES.md section 1 set them up; the kernel package itself is never installed.
+/// mkinitramfs reads modules from `/lib/modules/<kver>` and the kernel's config from /boot: the
+/// test kernel's modules are copied there (and depmod run), its config and System.map to
+/// /boot; the kernel package itself is never installed.
 fn install_kernel_for_mkinitramfs(kernel: &Kernel) -> Result<()> {
     let sh = Shell::new()?;
     let version = &kernel.version;
@@ -209,7 +213,8 @@ fn install_kernel_for_mkinitramfs(kernel: &Kernel) -> Result<()> {
     Ok(())
 }
 
-/// BASELINES.md section 2's configuration, with MODULES=`modules`.
+/// initramfs-tools' stock configuration for an NFS root (BOOT=nfs, busybox, zstd), with
+/// MODULES=`modules` and no extra modules, hooks or scripts.
 fn mkinitramfs(kernel: &Kernel, out: &Path, modules: &str, image: &Path) -> Result<SizeRow> {
     let conf = out.join(format!("itools-conf-{modules}"));
     let _ = std::fs::remove_dir_all(&conf);

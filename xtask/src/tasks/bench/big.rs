@@ -20,16 +20,18 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 use testbed::kernel::Kernel;
 use testbed::{NetNs, Qemu};
-use xtask::initrd;
+use xtask::image::trust;
 
-use super::big_rescue::{self, CURL_PREFIX, CurlRun};
-use super::measure::{Variant, boot_n};
+use super::args::{Args, only};
+use super::baselines;
+use super::big_rescue::{self, CURL_PREFIX};
+use super::guest::{BOOTIF, MAC};
+use super::measure::boot_n;
 use super::ours::{self, Ours};
-use super::report::Report;
-use super::{Args, BOOTIF, MAC, MIB, baselines, only};
+use super::results::{BigSize, CurlRun, Variant};
+use super::stats::MIB;
 
 /// The tap device, the server's side of it, and the guest's address on it.
 const TAP: &str = "bigtap0";
@@ -41,22 +43,6 @@ const GUEST_IP: &str = "ip=10.99.0.2::10.99.0.1:255.255.255.0";
 const BIG_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long busybox httpd gets to start listening.
 const HTTPD_START: Duration = Duration::from_secs(10);
-
-/// One image size's rows, as BENCHMARKS.json's `big` holds them. The ours and dracut boots
-/// are in `variants` under the labels named here.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct BigSize {
-    /// The padding (MiB) added to the checker root.
-    pub pad_mib: u64,
-    pub image_bytes: u64,
-    /// `-m` of every boot of this size.
-    pub memory_mb: u32,
-    /// `-smp` of every boot of this size.
-    pub cpus: u32,
-    pub ours: String,
-    pub dracut: Option<String>,
-    pub curl: Vec<CurlRun>,
-}
 
 /// The sizes to run, with the guest's CPUs: 256 MiB and 1 GiB on one, and 1 GiB again on
 /// two, where our hash runs beside the transfer (curl's `sha256sum` can only follow it).
@@ -84,13 +70,13 @@ fn memory_mb(pad_mib: u64) -> u32 {
     if pad_mib <= 256 { 2048 } else { 4096 }
 }
 
+/// Boots every size: its row, and the ours and dracut variants the row names.
 pub(super) fn run(
     args: &Args,
     kernel: &Kernel,
     ours: &Ours,
     out: &Path,
-    report: &mut Report,
-) -> Result<()> {
+) -> Result<(Vec<BigSize>, Vec<Variant>)> {
     let args = Args {
         boots: args.long_boots,
         ..args.clone()
@@ -110,6 +96,7 @@ pub(super) fn run(
     ns.add_tap(TAP, SERVER_CIDR)?;
     let _httpd = Httpd::start(&ns, out)?;
 
+    let (mut big, mut variants) = (Vec::new(), Vec::new());
     for (pad, cpus) in runs(&args) {
         let image = images
             .iter()
@@ -124,7 +111,7 @@ pub(super) fn run(
             .to_owned();
         let url = format!("http://{SERVER}/{name}");
         let bytes = std::fs::metadata(image)?.len();
-        let sha = diskless::hex::encode(&initrd::sha256_of_file(image)?);
+        let sha = diskless::hex::encode(&trust::sha256_of_file(image)?);
         let memory = memory_mb(pad);
         let make = |initrd: &Path, cmdline: &str, log_name: &str| {
             let qemu = Qemu::new(&kernel.vmlinuz, initrd)
@@ -208,7 +195,7 @@ pub(super) fn run(
             None
         };
 
-        report.big.push(BigSize {
+        big.push(BigSize {
             pad_mib: pad,
             image_bytes: bytes,
             memory_mb: memory,
@@ -217,10 +204,10 @@ pub(super) fn run(
             dracut: dracut_variant.as_ref().map(|v| v.label.clone()),
             curl,
         });
-        report.variants.push(ours_variant);
-        report.variants.extend(dracut_variant);
+        variants.push(ours_variant);
+        variants.extend(dracut_variant);
     }
-    Ok(())
+    Ok((big, variants))
 }
 
 /// busybox httpd in the namespace, on the tap's address; killed on drop. It sends files with
@@ -262,11 +249,6 @@ impl Drop for Httpd {
     }
 }
 
-/// Image bytes over seconds, in MB/s (10^6 bytes, as link rates are given).
-pub(super) fn mb_per_s(bytes: u64, seconds: f64) -> Option<f64> {
-    (seconds > 0.0).then(|| bytes as f64 / 1e6 / seconds)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,7 +259,5 @@ mod tests {
         assert_eq!(memory_mb(1024), 4096);
         assert_eq!(run_label(1024, 1), "1024m");
         assert_eq!(run_label(1024, 2), "1024m-smp2");
-        assert_eq!(mb_per_s(100_000_000, 2.0), Some(50.0));
-        assert_eq!(mb_per_s(1, 0.0), None);
     }
 }

@@ -9,11 +9,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 use testbed::kernel::Kernel;
 use xshell::{Shell, cmd};
-use xtask::cpio::Archive;
-use xtask::kmod::{self, Request};
+use xtask::image::cpio::Archive;
+use xtask::image::kmod::{self, Request};
+
+use super::results::CurlRun;
 
 /// The console line the rescue /init prints when it is done.
 pub(super) const CURL_PREFIX: &str = "BIG-CURL: ";
@@ -52,24 +53,6 @@ rss=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' /run/curl.time)
 echo "BIG-CURL: rc=$rc t0=$t0 t1=$t1 t2=$t2 bytes=$bytes sha256=$sum curl_maxrss_kib=$rss"
 poweroff -f
 "#;
-
-/// One rescue boot's figures, as BENCHMARKS.json's `big[].curl` holds them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub(super) struct CurlRun {
-    /// curl exited 0 and the file hashed to the image's sha256.
-    pub ok: bool,
-    pub curl_s: Option<f64>,
-    pub sha256sum_s: Option<f64>,
-    pub curl_maxrss_kib: Option<u64>,
-    pub log: PathBuf,
-}
-
-impl CurlRun {
-    /// curl and sha256sum together: what ours does in its fetch and verify steps.
-    pub fn total_s(&self) -> Option<f64> {
-        Some(self.curl_s? + self.sha256sum_s?)
-    }
-}
 
 /// Reads the [`CURL_PREFIX`] line (without the prefix); `ok` only when curl succeeded and
 /// fetched `bytes` bytes hashing to `sha256`.

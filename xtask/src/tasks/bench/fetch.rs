@@ -10,29 +10,16 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use testbed::HttpServer;
 use xshell::{Shell, cmd};
-use xtask::initrd;
+use xtask::image::trust;
 
-use super::{Args, MIB, key_value, write_random};
+use super::args::Args;
+use super::key_value::key_value;
+use super::random::write_random;
+use super::results::FetchResult;
+use super::stats::MIB;
 
 /// The first argument that makes `cargo xtask bench` the fetch child.
 pub(super) const CHILD_FLAG: &str = "--fetch-child";
-
-/// The rounds' figures, as BENCHMARKS.json's `fetch` holds them.
-#[derive(Debug, Clone, Default, Serialize)]
-pub(super) struct FetchResult {
-    pub bytes: u64,
-    pub ours_s: Vec<f64>,
-    #[serde(rename = "ours_maxrss_kib")]
-    pub ours_rss_kib: Vec<u64>,
-    /// curl and sha256sum together.
-    #[serde(rename = "curl_sha256sum_s")]
-    pub curl_s: Vec<f64>,
-    /// sha256sum alone.
-    #[serde(rename = "sha256sum_s")]
-    pub sha_s: Vec<f64>,
-    #[serde(rename = "curl_maxrss_kib")]
-    pub curl_rss_kib: Vec<u64>,
-}
 
 /// What the fetch child reports, in `DEST.result`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,7 +43,7 @@ pub(super) fn measure(args: &Args, out: &Path) -> Result<FetchResult> {
     let name = format!("blob-{}m.bin", bytes / MIB);
     let blob = dir.join(&name);
     write_random(&blob, bytes)?;
-    let sha = diskless::hex::encode(&initrd::sha256_of_file(&blob)?);
+    let sha = diskless::hex::encode(&trust::sha256_of_file(&blob)?);
     let server = HttpServer::serve_dir(&dir).context("starting the HTTP server")?;
     let url = server.host_url_for(&name);
     let dest = out.join("fetched.bin");

@@ -7,16 +7,18 @@ use anyhow::{Context, Result};
 use testbed::kernel::Kernel;
 use testbed::{HttpServer, NetNs, NfsServer, Nic, Qemu, RootSpec};
 use xshell::{Shell, cmd};
-use xtask::initrd::{self, Compression, InitrdOptions};
+use xtask::image::initrd::{self, Compression, InitrdOptions};
+use xtask::image::trust;
 
-use super::measure::{Variant, boot_n};
-use super::sizes::SizeRow;
-use super::{
-    Args, BOOT_TIMEOUT, BOOTIF, MAC, MIB, STATIC_IP, only, smp_note, with_cpus, write_random,
-};
+use super::args::{Args, only};
+use super::guest::{BOOT_TIMEOUT, BOOTIF, MAC, STATIC_IP, smp_note, with_cpus};
+use super::measure::boot_n;
+use super::random::write_random;
+use super::results::{SizeRow, Variant};
+use super::stats::MIB;
 
-/// How our node configures its network: pxelinux's static `ip=` (`SYSAPPEND 1`, as seed 003
-/// boots), or DHCP from QEMU's user network, as the baselines do.
+/// How our node configures its network: pxelinux's static `ip=` (`SYSAPPEND 1`, as an NFS-root
+/// cluster booted by pxelinux gets it), or DHCP from QEMU's user network, as the baselines do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Net {
     Static,
@@ -130,7 +132,7 @@ pub(super) fn squashfs(
 ) -> Result<Variant> {
     let pad = if big { 256 * MIB } else { 0 };
     let image = squashfs_image(out, pad)?;
-    let sha = diskless::hex::encode(&initrd::sha256_of_file(&image)?);
+    let sha = diskless::hex::encode(&trust::sha256_of_file(&image)?);
     let name = image
         .file_name()
         .and_then(|n| n.to_str())
@@ -185,8 +187,8 @@ pub(super) fn squashfs(
     Ok(variant)
 }
 
-/// Our init on seed 003's NFS root with a per-node directory, from `server` in `ns`
-/// ([`super::nfs`] sets both up).
+/// Our init on a read-only NFS root with a per-node directory, from `server` in `ns`
+/// (the NFS bed sets both up).
 pub(super) fn nfs(
     args: &Args,
     kernel: &Kernel,
@@ -203,7 +205,8 @@ pub(super) fn nfs(
         Net::Static => STATIC_IP,
         Net::Dhcp => "",
     };
-    // Seed 003's command line, as tests/boot_nfs.rs adapts it to the test network.
+    // An NFS-root cluster's line (read-only root, the node's own directory, /home, host keys
+    // kept), as tests/boot_nfs.rs adapts it to the test network.
     let cmdline = format!(
         "root=/dev/nfs nfsroot=10.0.2.2:/clients,ro,{v3} ip=dhcp {BOOTIF} {appended} \
          diskless.hostname=worker-node-{{mac}} diskless.node=10.0.2.2:/workers,{v4} \
@@ -218,7 +221,7 @@ pub(super) fn nfs(
     let mut variant = Variant::new(
         &format!("{}{}", with_cpus("diskless-nfs", cpus), net.suffix()),
         format!(
-            "ours, NFSv3 root + NFSv4.1 per-node dir (seed 003){}{}",
+            "ours, NFSv3 root + NFSv4.1 per-node dir{}{}",
             smp_note(cpus),
             net.note()
         ),

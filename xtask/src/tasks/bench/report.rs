@@ -11,12 +11,13 @@ use xshell::{Shell, cmd};
 
 use testbed::record::Step;
 
-use super::big::BigSize;
-use super::fetch::FetchResult;
-use super::measure::{CHECKER, Variant};
-use super::sizes::{CrateSize, SizeRow};
+use super::args::{Args, only};
+use super::key_value::key_value;
+use super::report_big;
+use super::report_debian;
+use super::results::{BigSize, CHECKER, CrateSize, FetchResult, SizeRow, Variant};
+use super::stats::{MIB, fmt_opt, max, median, min};
 use super::targets::{self, Previous, Target};
-use super::{Args, MIB, key_value, only};
 
 /// Everything one run measured; BENCHMARKS.json is its serialization.
 #[derive(Debug, Serialize)]
@@ -121,7 +122,7 @@ impl Report {
             .is_some_and(|l| l >= 0.5)
     }
 
-    pub(super) fn variant(&self, label: &str) -> Option<&Variant> {
+    fn variant(&self, label: &str) -> Option<&Variant> {
         self.variants.iter().find(|v| v.label == label)
     }
 
@@ -288,9 +289,9 @@ impl Report {
 
         if let Some(previous) = &self.previous {
             let _ = writeln!(s);
-            targets::markdown_before_after(&mut s, previous, self);
+            targets::markdown_before_after(&mut s, previous, &self.variants);
         }
-        s.push_str(&super::debian::section(&self.variants));
+        s.push_str(&report_debian::section(&self.variants));
 
         let _ = writeln!(s, "\n## Sizes (bytes)\n");
         let reference = self
@@ -380,7 +381,7 @@ impl Report {
             }
         }
 
-        super::report_big::section(self, &mut s);
+        report_big::section(&self.big, &self.variants, &mut s);
 
         let _ = writeln!(s, "\n## How to read this\n");
         let _ = writeln!(
@@ -392,10 +393,10 @@ impl Report {
              MODULES=netboot's median from this same run, the last by dracut livenet's (the \
              baseline that fetches the same squashfs over HTTP).\n\
              - Every VM here, the baselines' too, has `-device virtio-rng-pci` (the test bed's \
-             default; BASELINES.md ran without it), so all variants see the same hardware.\n\
-             - initramfs-tools is bimodal on this QEMU (BASELINES.md section 5): klibc ipconfig's \
-             first DHCP packet is lost and the retry comes after 2 s or after 10 s. A median over \
-             few boots can land in either mode; look at the range.\n\
+             default), so all variants see the same hardware.\n\
+             - initramfs-tools is bimodal on this QEMU: klibc ipconfig sends its first DHCP \
+             packet before the virtio link is up, it is lost, and the retry comes after 2 s or \
+             after 10 s. A median over few boots can land in either mode; look at the range.\n\
              - Our step table comes from `/run/diskless/boot.json` (`steps`); the stage also holds \
              time between steps (logging, switch_root, exec of the root's init).\n\
              - The squashfs rows' `fetch` step is the HTTP transfer into RAM; the 256 MiB image \
@@ -415,10 +416,11 @@ impl Report {
              - Ours on NFS does more than initramfs-tools there: besides the read-only NFSv3 root \
              it mounts the node's own NFSv4.1 directory (creating it on the first boot), \
              /home, and bind-mounts /etc/ssh (the `storage` step).\n\
-             - dracut: only its livenet image with systemd is booted (BASELINES.md's headline \
-             dracut row); the no-systemd and nfs4 variants of BASELINES.md are not part of this \
-             task, to keep a run under 20 minutes (a dracut boot takes 20-35 s here). dracut-core \
-             installs beside initramfs-tools; only the `dracut` meta package conflicts with it.\n\
+             - dracut: only its livenet image with systemd is booted (what dracut builds by \
+             default with systemd installed); its variants without systemd or with an NFSv4 \
+             root are left out, to keep a run under 20 minutes (a dracut boot takes 20-35 s \
+             here). dracut-core installs beside initramfs-tools; only the `dracut` meta package \
+             conflicts with it.\n\
              - Per-boot console logs: `target/testbed-logs/bench-<variant>-<n>.log`; raw numbers \
              in BENCHMARKS.json."
         );
@@ -460,30 +462,7 @@ impl Report {
     }
 }
 
-pub(super) fn median(values: &[f64]) -> Option<f64> {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-    }
-}
-
-pub(super) fn min(values: &[f64]) -> Option<f64> {
-    values.iter().copied().min_by(f64::total_cmp)
-}
-
-pub(super) fn max(values: &[f64]) -> Option<f64> {
-    values.iter().copied().max_by(f64::total_cmp)
-}
-
-pub(super) fn fmt_opt(v: Option<f64>) -> String {
-    v.map_or("-".to_owned(), |x| format!("{x:.2}"))
-}
-
-/// 12155802 → "12,155,802", as BASELINES.md writes sizes.
+/// 12155802 → "12,155,802": sizes compared by eye.
 fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
@@ -497,20 +476,17 @@ fn group(n: u64) -> String {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
+    use crate::tasks::bench::results::Boot;
 
     #[test]
-    fn medians_and_groups() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&[]), None);
+    fn sizes_are_grouped_by_thousands() {
         assert_eq!(group(12_155_802), "12,155,802");
         assert_eq!(group(802), "802");
     }
 
-    pub(in super::super) fn sample() -> Report {
-        use super::super::measure::Boot;
+    fn sample() -> Report {
         let boot = |stage: f64, fetch: f64| Boot {
             ok: true,
             run_init: Some(2.0),

@@ -1,11 +1,10 @@
-//! BENCHMARKS.md's "Big images over a tap device" section, from [`Report::big`] and the ours
-//! and dracut variants it names.
+//! BENCHMARKS.md's "Big images over a tap device" section and targets, from the big-image
+//! rows ([`BigSize`]) and the ours and dracut variants they name.
 
 use std::fmt::Write as _;
 
-use super::big::{BigSize, mb_per_s};
-use super::measure::Variant;
-use super::report::{Report, median};
+use super::results::{BigSize, Variant};
+use super::stats::{mb_per_s, median};
 use super::targets::{Goal, Target};
 
 /// The init's RAM budget besides the image (issue 15): 16 MB.
@@ -61,9 +60,14 @@ struct Row {
     rss_kib: Option<f64>,
 }
 
-fn rows(report: &Report, size: &BigSize) -> Vec<Row> {
+/// The variant labelled `label`.
+fn variant<'a>(variants: &'a [Variant], label: &str) -> Option<&'a Variant> {
+    variants.iter().find(|v| v.label == label)
+}
+
+fn rows(variants: &[Variant], size: &BigSize) -> Vec<Row> {
     let mut rows = Vec::new();
-    if let Some(v) = report.variant(&size.ours) {
+    if let Some(v) = variant(variants, &size.ours) {
         let rss: Vec<f64> = v
             .boots
             .iter()
@@ -98,7 +102,7 @@ fn rows(report: &Report, size: &BigSize) -> Vec<Row> {
         stage: None,
         rss_kib: median(&rss),
     });
-    if let Some(v) = size.dracut.as_deref().and_then(|l| report.variant(l)) {
+    if let Some(v) = size.dracut.as_deref().and_then(|l| variant(variants, l)) {
         let stage = median(&v.stages());
         rows.push(Row {
             fetcher: format!("dracut livenet (`{}`), whole stage", v.label),
@@ -113,12 +117,10 @@ fn rows(report: &Report, size: &BigSize) -> Vec<Row> {
 }
 
 /// The big-image target per size: ours' fetch + verify throughput over curl + sha256sum's.
-pub(super) fn targets(report: &Report) -> Vec<Target> {
-    report
-        .big
-        .iter()
+pub(super) fn targets(big: &[BigSize], variants: &[Variant]) -> Vec<Target> {
+    big.iter()
         .map(|size| {
-            let rows = rows(report, size);
+            let rows = rows(variants, size);
             let seconds = |prefix: &str| {
                 rows.iter()
                     .find(|r| r.fetcher.starts_with(prefix))
@@ -146,8 +148,8 @@ pub(super) fn targets(report: &Report) -> Vec<Target> {
 }
 
 /// Appends the section to `s` (nothing when the part did not run).
-pub(super) fn section(report: &Report, s: &mut String) {
-    if report.big.is_empty() {
+pub(super) fn section(big: &[BigSize], variants: &[Variant], s: &mut String) {
+    if big.is_empty() {
         return;
     }
     let _ = writeln!(s, "\n## Big images over a tap device\n");
@@ -169,8 +171,8 @@ pub(super) fn section(report: &Report, s: &mut String) {
     );
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
     let mut verdicts = Vec::new();
-    for size in &report.big {
-        let rows = rows(report, size);
+    for size in big {
+        let rows = rows(variants, size);
         let rate = |r: &Row| r.seconds.and_then(|t| mb_per_s(size.image_bytes, t));
         let curl = rows
             .iter()
@@ -217,9 +219,8 @@ mod tests {
 
     use testbed::record::Step;
 
-    use super::super::big_rescue::CurlRun;
-    use super::super::measure::Boot;
     use super::*;
+    use crate::tasks::bench::results::{Boot, CurlRun};
 
     #[test]
     fn the_table_divides_by_curl() {
@@ -256,9 +257,8 @@ mod tests {
             curl_maxrss_kib: Some(9000),
             log: PathBuf::new(),
         };
-        let mut report = super::super::report::tests::sample();
-        report.variants = vec![ours, dracut];
-        report.big = vec![BigSize {
+        let variants = vec![ours, dracut];
+        let big = vec![BigSize {
             pad_mib: 256,
             image_bytes: 400_000_000,
             memory_mb: 2048,
@@ -268,7 +268,7 @@ mod tests {
             curl: vec![curl, CurlRun::default()],
         }];
         let mut s = String::new();
-        section(&report, &mut s);
+        section(&big, &variants, &mut s);
         // Ours: 400 MB in 2 s = 200 MB/s; curl: 4 s = 100 MB/s; dracut: 40 s = 10 MB/s.
         assert!(
             s.contains("| 1/2 | 2.00 | 200.0 | 2.00× | 3.00 | 4.0 MiB (26 % of 16 MB) |"),
@@ -283,7 +283,7 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("throughput: 256 MiB: 2.00×."), "{s}");
-        let target = targets(&report);
+        let target = targets(&big, &variants);
         assert_eq!(target.len(), 1);
         assert_eq!(target[0].ratio, Some(2.0));
         assert_eq!(target[0].met(), Some(true));

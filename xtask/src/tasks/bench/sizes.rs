@@ -2,30 +2,10 @@
 //! files), and what each crate adds to /init, from cargo-bloat's JSON.
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use xshell::{Shell, cmd};
 
-/// One image's sizes in bytes (0: not known), as BENCHMARKS.json's `sizes` holds them.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct SizeRow {
-    #[serde(rename = "image")]
-    pub what: String,
-    /// The image file, compressed.
-    #[serde(rename = "compressed")]
-    pub image: u64,
-    pub cpio: u64,
-    pub init: u64,
-    pub modules: u64,
-    pub module_count: usize,
-}
-
-/// One crate's share of /init's .text, as BENCHMARKS.json's `bloat` holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(super) struct CrateSize {
-    #[serde(rename = "crate")]
-    pub name: String,
-    pub text_bytes: u64,
-}
+use super::results::CrateSize;
 
 /// The row that carries the whole .text section, after the crates.
 pub(super) const TEXT_TOTAL: &str = ".text total";

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::measure::Variant;
-use super::report::{Report, median};
+use super::results::Variant;
+use super::stats::median;
 
 /// Which way a ratio must go.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -90,7 +90,7 @@ pub(super) fn stage_targets(variants: &[Variant]) -> Vec<Target> {
     ] {
         for (ours, what, limit) in [
             ("diskless-squashfs", "squashfs over HTTP stage", 0.08),
-            ("diskless-nfs", "seed 003 NFS stage", 0.20),
+            ("diskless-nfs", "NFS root + per-node dir stage", 0.20),
         ] {
             let ours = format!("{ours}{suffix}");
             let against = against.to_owned();
@@ -125,7 +125,7 @@ pub(super) fn markdown_targets(s: &mut String, targets: &[Target]) {
         s,
         "The verdict is the issue's: ours' median over the baseline's median. initramfs-tools' \
          stage is bimodal on this bed (klibc ipconfig sends its first DHCP packet before the \
-         virtio link is up; when it is lost the resend comes about 10 s later, BASELINES.md), \
+         virtio link is up; when it is lost the resend comes about 10 s later), \
          so its median is either mode; the last column divides by its fastest boot instead.\n"
     );
     let _ = writeln!(
@@ -199,12 +199,12 @@ fn step_median<'a>(
 }
 
 /// Before and after, step by step, for the variants both runs have.
-pub(super) fn markdown_before_after(s: &mut String, previous: &Previous, report: &Report) {
+pub(super) fn markdown_before_after(s: &mut String, previous: &Previous, variants: &[Variant]) {
     let pairs: Vec<(&PreviousVariant, &Variant)> = ["diskless-squashfs", "diskless-nfs"]
         .iter()
         .filter_map(|label| {
             let before = previous.variants.iter().find(|v| v.label == *label)?;
-            let after = report.variants.iter().find(|v| v.label == *label)?;
+            let after = variants.iter().find(|v| v.label == *label)?;
             Some((before, after))
         })
         .collect();
@@ -279,7 +279,7 @@ pub(super) fn markdown_before_after(s: &mut String, previous: &Previous, report:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::bench::measure::Boot;
+    use crate::tasks::bench::results::Boot;
 
     fn variant(label: &str, stages: &[f64]) -> Variant {
         let mut v = Variant::new(label, String::new(), String::new());

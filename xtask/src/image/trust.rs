@@ -5,15 +5,7 @@
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
-/// A file to put into the image as is (CA bundles, pinned configuration).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtraFile {
-    /// Path in the image (`etc/diskless.conf`; a leading `/` is ignored).
-    pub dest: String,
-    pub contents: Vec<u8>,
-    /// Permission bits (0o644).
-    pub mode: u32,
-}
+use super::extra::ExtraFile;
 
 /// What the node will trust and require when it fetches its root image, baked into the
 /// image as files `diskless::image::trust` reads at boot.
@@ -30,9 +22,10 @@ pub struct Trust {
 }
 
 impl Trust {
-    /// The files for [`InitrdOptions::files`], after checking that the node can use them:
-    /// every CA certificate parses, and the client key belongs to the certificate. The key
-    /// file is 0600; it lives in the initramfs only (switch_root deletes it with the rest).
+    /// The files for [`InitrdOptions::files`](super::initrd::InitrdOptions::files), after
+    /// checking that the node can use them: every CA certificate parses, and the client key
+    /// belongs to the certificate. The key file is 0600; it lives in the initramfs only
+    /// (switch_root deletes it with the rest).
     pub fn files(&self) -> Result<Vec<ExtraFile>> {
         use diskless::image::trust::{CA_BUNDLE, CLIENT_CERT, CLIENT_KEY, IMAGE_PIN, pin_file};
         let mut files = Vec::new();
@@ -67,7 +60,7 @@ impl Trust {
             }
             (None, None) => {}
         }
-        crate::signing::add_key(&mut files, self.config_key.as_deref())?;
+        super::signing::add_key(&mut files, self.config_key.as_deref())?;
         if let Some((sha256, name)) = &self.pin {
             files.push(ExtraFile {
                 dest: IMAGE_PIN.to_owned(),
@@ -97,4 +90,44 @@ pub fn sha256_of_file(path: &Path) -> Result<[u8; 32]> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_becomes_a_file_the_init_reads() {
+        let sha = [0xab; 32];
+        let trust = Trust {
+            pin: Some((sha, Some("root.squashfs".to_owned()))),
+            ..Trust::default()
+        };
+        let files = trust.files().expect("files");
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].dest, diskless::image::trust::IMAGE_PIN);
+        let text = String::from_utf8(files[0].contents.clone()).expect("text");
+        assert_eq!(diskless::image::trust::parse_pin(&text), Ok(sha));
+        assert!(text.ends_with("  root.squashfs\n"), "{text}");
+        assert_eq!(Trust::default().files().expect("nothing"), Vec::new());
+    }
+
+    #[test]
+    fn bad_tls_material_fails_the_build_not_the_boot() {
+        let no_ca = Trust {
+            client: Some((b"cert".to_vec(), b"key".to_vec())),
+            ..Trust::default()
+        };
+        let err = no_ca.files().expect_err("a client certificate needs --ca");
+        assert!(err.to_string().contains("needs --ca"), "{err}");
+        let garbage = Trust {
+            ca_pem: Some(b"not a certificate".to_vec()),
+            ..Trust::default()
+        };
+        let err = garbage.files().expect_err("no certificate");
+        assert!(
+            format!("{err:#}").contains("CA bundle: no certificate"),
+            "{err:#}"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 
-use crate::initrd::ExtraFile;
+use super::extra::ExtraFile;
 
 /// The key's file in the image, after checking that the init can parse it.
 pub fn key_file(key: &[u8]) -> Result<ExtraFile> {

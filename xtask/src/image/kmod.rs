@@ -16,7 +16,7 @@
 //!
 //! [`Index`] and its methods are pure; [`scan`] and [`pack`] do the IO.
 
-use crate::cpio::Archive;
+use super::cpio::Archive;
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;

@@ -5,7 +5,7 @@
 //! The loader uses the blob where it lies in memory, so the data is aligned to 16 bytes in
 //! the archive, as Debian's initramfs-tools (through iucode_tool) and dracut do.
 
-use crate::cpio::{Archive, CpioError};
+use super::cpio::{Archive, CpioError};
 use anyhow::{Context, Result, bail};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -144,8 +144,8 @@ impl Microcode {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::super::cpio;
     use super::*;
-    use crate::cpio;
 
     /// A well-formed Intel update: 48-byte header (version 1, loader revision 1, sizes set)
     /// and a payload, with the checksum making the dword sum zero as the spec requires.

@@ -6,10 +6,10 @@
 //! (`SOURCE_DATE_EPOCH` or 0), compressors run single-threaded with fixed settings, and no
 //! host path goes into the image.
 
-use crate::cpio::{self, Archive};
-use crate::kmod;
-use crate::microcode::Microcode;
-pub use crate::trust::{ExtraFile, Trust, sha256_of_file};
+use super::cpio::{self, Archive};
+use super::extra::ExtraFile;
+use super::kmod;
+use super::microcode::Microcode;
 use anyhow::{Context, Result, bail};
 use std::fmt;
 use std::io::Write as _;
@@ -371,7 +371,7 @@ pub fn add_shell(archive: &mut Archive, busybox: Vec<u8>) -> Result<Vec<String>>
 
 /// The directory of files baked into every image.
 pub fn baked_dir() -> PathBuf {
-    crate::project_root().join("initramfs")
+    testbed::project_root().join("initramfs")
 }
 
 /// Builds the image described by `opts` and writes it to `opts.output`.
@@ -725,41 +725,6 @@ mod tests {
             Some(&cpio::Node::Symlink {
                 target: "/init".into()
             })
-        );
-    }
-
-    #[test]
-    fn a_pin_becomes_a_file_the_init_reads() {
-        let sha = [0xab; 32];
-        let trust = Trust {
-            pin: Some((sha, Some("root.squashfs".to_owned()))),
-            ..Trust::default()
-        };
-        let files = trust.files().expect("files");
-        assert_eq!(files.len(), 1);
-        assert_eq!(files[0].dest, diskless::image::trust::IMAGE_PIN);
-        let text = String::from_utf8(files[0].contents.clone()).expect("text");
-        assert_eq!(diskless::image::trust::parse_pin(&text), Ok(sha));
-        assert!(text.ends_with("  root.squashfs\n"), "{text}");
-        assert_eq!(Trust::default().files().expect("nothing"), Vec::new());
-    }
-
-    #[test]
-    fn bad_tls_material_fails_the_build_not_the_boot() {
-        let no_ca = Trust {
-            client: Some((b"cert".to_vec(), b"key".to_vec())),
-            ..Trust::default()
-        };
-        let err = no_ca.files().expect_err("a client certificate needs --ca");
-        assert!(err.to_string().contains("needs --ca"), "{err}");
-        let garbage = Trust {
-            ca_pem: Some(b"not a certificate".to_vec()),
-            ..Trust::default()
-        };
-        let err = garbage.files().expect_err("no certificate");
-        assert!(
-            format!("{err:#}").contains("CA bundle: no certificate"),
-            "{err:#}"
         );
     }
 
