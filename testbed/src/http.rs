@@ -25,8 +25,6 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 /// The address the guest reaches the host's 127.0.0.1 at under QEMU user networking.
 pub const GUEST_HOST_ADDR: &str = "10.0.2.2";
 
-/// The largest request head accepted; the guest sends a few short headers.
-const MAX_HEAD: usize = 16 * 1024;
 /// A client that stops talking is given up on after this long, so threads do not pile up.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 const CHUNK: usize = 64 * 1024;

@@ -1,6 +1,9 @@
 //! Request heads and Range headers, as the test server reads them.
 
-use super::*;
+use std::io::Read;
+
+/// The largest request head accepted; the guest sends a few short headers.
+const MAX_HEAD: usize = 16 * 1024;
 
 /// The parts of a request the server uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
