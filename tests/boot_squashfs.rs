@@ -94,6 +94,18 @@ fn node_boots_a_squashfs_root_over_http_as_worker_64e59a() {
         );
     }
 
+    // Any user of the node may read the record, never the image: its own modes (its
+    // /etc/shadow, its keys) mean nothing to whoever reads the file whole.
+    let readable = block(&log, "ROOT-NOBODY-READS: ");
+    assert!(
+        readable.iter().any(|f| f == "/run/diskless/boot.json"),
+        "the check itself must work: {readable:?}"
+    );
+    assert!(
+        !readable.iter().any(|f| f.ends_with(".squashfs")),
+        "an unprivileged user reads the image: {readable:?}"
+    );
+
     // The record under /run/diskless says what was done.
     let record = record(&log);
     assert_eq!(

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::clock::{self, Settled};
+use crate::clock::{self, Settled, TimeServer};
 use crate::cmdline::{self, config::BootConfig, config_archives::Values, ntp::NtpServer};
 use crate::emergency;
 use crate::error::BootError;
@@ -94,7 +94,7 @@ struct Network {
 struct Fetching {
     clock: Settled,
     sessions: SessionSlot,
-    ntp_servers: Vec<NtpServer>,
+    ntp_servers: Vec<TimeServer>,
 }
 
 impl Boot {
@@ -158,7 +158,12 @@ impl Boot {
         })?;
         self.record.archives = applied.iter().map(ArchiveRecord::from).collect();
         let written = self.step(Step::IdentityFiles, || {
-            clock::handover::hand_over(new_root, &fetching.ntp_servers);
+            let servers: Vec<NtpServer> = fetching
+                .ntp_servers
+                .iter()
+                .map(|t| t.server.clone())
+                .collect();
+            clock::handover::hand_over(new_root, &servers);
             let files = layout.identity_files;
             Ok(identity_files::write(
                 new_root, files, &name, &nic.mac, &net,
@@ -475,7 +480,7 @@ fn bring_up_network(plans: &Plans, nic: &Nic, name: String) -> Result<Network, B
 
 /// The clock raised to its floor and, where servers are named, set by SNTP.
 fn settle_clock(config: &BootConfig, net: &Configured) -> Fetching {
-    let ntp_servers = clock::servers(&config.ntp, &net.ntp);
+    let ntp_servers = clock::servers(&config.ntp, &net.ntp_named, &net.ntp_offered);
     Fetching {
         clock: clock::settle(Path::new("/"), &ntp_servers),
         sessions: SessionSlot::default(),

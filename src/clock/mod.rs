@@ -26,20 +26,62 @@ pub const SNTP_BUDGET: Duration = Duration::from_millis(2000);
 /// How long one request waits for its reply.
 const SNTP_WAIT: Duration = Duration::from_millis(700);
 
+/// An NTP server to ask, and whether the admin named it (`diskless.ntp=`, `ip=`'s ntp
+/// field) or the network only offered it (DHCP option 42, which whoever answers DHCP names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeServer {
+    pub server: NtpServer,
+    pub named_by_admin: bool,
+}
+
 /// The servers to ask, in order: the command line's (`diskless.ntp=`, the admin's own
-/// words), then the network's (`ip=`'s ntp field or DHCP option 42); each once.
-pub fn servers(given: &[NtpServer], network: &[Ipv4Addr]) -> Vec<NtpServer> {
-    let mut all: Vec<NtpServer> = Vec::new();
-    for server in given
+/// words), then `ip=`'s ntp field, then DHCP option 42's; each once, named by the admin when
+/// the admin named it anywhere.
+pub fn servers(given: &[NtpServer], named: &[Ipv4Addr], offered: &[Ipv4Addr]) -> Vec<TimeServer> {
+    let by_admin = given
         .iter()
         .cloned()
-        .chain(network.iter().map(|&a| NtpServer::from_ip(a)))
-    {
-        if !all.contains(&server) {
-            all.push(server);
+        .chain(named.iter().map(|&a| NtpServer::from_ip(a)))
+        .map(|server| (server, true));
+    let by_network = offered.iter().map(|&a| (NtpServer::from_ip(a), false));
+    let mut all: Vec<TimeServer> = Vec::new();
+    for (server, named_by_admin) in by_admin.chain(by_network) {
+        if !all.iter().any(|t| t.server == server) {
+            all.push(TimeServer {
+                server,
+                named_by_admin,
+            });
         }
     }
     all
+}
+
+/// How far a server the admin did not name may set back a clock that already read after
+/// the floor: RTCs drift by seconds, not minutes. More would let whoever answers DHCP roll
+/// the clock back to re-admit certificates that have expired since the build.
+pub const MAX_STEP_BACK: Duration = Duration::from_secs(300);
+
+/// An SNTP answer that would set a plausible clock (`now`, read after the floor) back by
+/// more than [`MAX_STEP_BACK`] is refused unless the admin named the server.
+pub fn check_step_back(
+    answer: Duration,
+    now: Duration,
+    plausible: bool,
+    named_by_admin: bool,
+) -> Result<(), String> {
+    let back = now.saturating_sub(answer);
+    if !plausible || named_by_admin || back <= MAX_STEP_BACK {
+        return Ok(());
+    }
+    Err(format!(
+        "says {}, {} s before the node's clock ({}): a server only DHCP offered (option 42) \
+         may not set a clock that reads after this initramfs's build back by more than {} s; \
+         name it with diskless.ntp= to let it",
+        utc(answer.as_secs()),
+        back.as_secs(),
+        utc(now.as_secs()),
+        MAX_STEP_BACK.as_secs()
+    ))
 }
 
 /// Where the node's clock came from, for the log and for certificate date errors.
@@ -121,7 +163,7 @@ pub fn check_sntp(time: Duration, floor: u64) -> Result<(), String> {
 /// The step: raise the clock to the floor, then ask `servers` by SNTP within
 /// [`SNTP_BUDGET`]. Never fails the boot: a clock that could not be set is logged, and the
 /// TLS errors say what the clock was.
-pub fn settle(root: &Path, servers: &[NtpServer]) -> Settled {
+pub fn settle(root: &Path, servers: &[TimeServer]) -> Settled {
     let file = std::fs::read_to_string(root.join(FLOOR_FILE)).ok();
     let init_mtime = std::fs::metadata(root.join("init"))
         .and_then(|m| m.modified())
@@ -130,7 +172,10 @@ pub fn settle(root: &Path, servers: &[NtpServer]) -> Settled {
     let floor = floor(file.as_deref(), init_mtime);
     let now = SystemTime::now();
     let mut source = Source::Rtc;
-    if secs(now) < floor {
+    // A clock already past the floor is taken as plausible: only the admin's servers may set
+    // it far back.
+    let plausible = secs(now) >= floor;
+    if !plausible {
         source = match sys::set_clock(Duration::from_secs(floor)) {
             Ok(()) => {
                 log::info!(
@@ -149,7 +194,7 @@ pub fn settle(root: &Path, servers: &[NtpServer]) -> Settled {
     if servers.is_empty() {
         return Settled { floor, source };
     }
-    match ask(servers, floor) {
+    match ask(servers, floor, plausible) {
         Some((server, reply)) => match sys::set_clock(reply.unix) {
             Ok(()) => {
                 log::info!(
@@ -170,7 +215,7 @@ pub fn settle(root: &Path, servers: &[NtpServer]) -> Settled {
                 SNTP_BUDGET.as_secs_f32(),
                 servers
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|t| t.server.to_string())
                     .collect::<Vec<_>>()
                     .join(", "),
                 utc(secs(SystemTime::now()))
@@ -184,33 +229,48 @@ pub fn settle(root: &Path, servers: &[NtpServer]) -> Settled {
 }
 
 /// Asks each server in turn, round after round, until one gives a usable time or the
-/// budget is spent.
-fn ask(servers: &[NtpServer], floor: u64) -> Option<(SocketAddr, sntp::Reply)> {
+/// budget is spent. `plausible`: the clock read after the floor before anyone was asked.
+fn ask(servers: &[TimeServer], floor: u64, plausible: bool) -> Option<(SocketAddr, sntp::Reply)> {
     let started = Instant::now();
-    let addresses: Vec<SocketAddr> = servers
+    let mut addresses: Vec<(SocketAddr, bool)> = servers
         .iter()
-        .filter_map(|server| match resolve(server) {
-            Ok(addr) => Some(addr),
+        .filter_map(|t| match resolve(&t.server) {
+            Ok(addr) => Some((addr, t.named_by_admin)),
             Err(err) => {
-                log::warn!("NTP server {server}: {err}");
+                log::warn!("NTP server {}: {err}", t.server);
                 None
             }
         })
         .collect();
     while !addresses.is_empty() {
-        for &addr in &addresses {
+        let mut refused = Vec::new();
+        for &(addr, named_by_admin) in &addresses {
             let left = SNTP_BUDGET.checked_sub(started.elapsed())?;
             if left.is_zero() {
                 return None;
             }
-            match query(addr, left.min(SNTP_WAIT)) {
-                Ok(reply) => match check_sntp(reply.unix, floor) {
-                    Ok(()) => return Some((addr, reply)),
-                    Err(why) => log::warn!("NTP server {addr} {why}"),
-                },
-                Err(err) => log::debug!("NTP server {addr}: {err}"),
+            let reply = match query(addr, left.min(SNTP_WAIT)) {
+                Ok(reply) => reply,
+                Err(err) => {
+                    log::debug!("NTP server {addr}: {err}");
+                    continue;
+                }
+            };
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let usable = check_sntp(reply.unix, floor)
+                .and_then(|()| check_step_back(reply.unix, now, plausible, named_by_admin));
+            match usable {
+                Ok(()) => return Some((addr, reply)),
+                Err(why) => {
+                    log::warn!("NTP server {addr} {why}");
+                    // It would say the same again.
+                    refused.push(addr);
+                }
             }
         }
+        addresses.retain(|(addr, _)| !refused.contains(addr));
     }
     None
 }
@@ -299,13 +359,51 @@ mod tests {
             NtpServer::parse("10.0.0.9:1123").unwrap(),
             NtpServer::parse("10.0.0.1").unwrap(),
         ];
-        let network = ["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
-        let names: Vec<String> = servers(&given, &network)
+        let named = ["10.0.0.3".parse().unwrap()];
+        let offered = ["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        let got: Vec<(String, bool)> = servers(&given, &named, &offered)
             .iter()
-            .map(ToString::to_string)
+            .map(|t| (t.server.to_string(), t.named_by_admin))
             .collect();
-        assert_eq!(names, ["10.0.0.9:1123", "10.0.0.1", "10.0.0.2"]);
-        assert!(servers(&[], &[]).is_empty());
+        let want = [
+            ("10.0.0.9:1123", true),
+            ("10.0.0.1", true),
+            ("10.0.0.3", true),
+            ("10.0.0.2", false),
+        ];
+        assert_eq!(got, want.map(|(s, n)| (s.to_owned(), n)));
+        assert!(servers(&[], &[], &[]).is_empty());
+    }
+
+    /// DHCP's server may not roll a correct clock back; the admin's may, and any server may
+    /// raise a clock or correct one that read before the floor.
+    #[test]
+    fn only_the_admins_servers_set_a_plausible_clock_far_back() {
+        let now = Duration::from_secs(1_800_000_000);
+        let back = |secs: u64| now - Duration::from_secs(secs);
+        let cases = [
+            // answer, plausible, named by the admin, accepted
+            (back(86_400 * 365), true, false, false),
+            (back(301), true, false, false),
+            (back(300), true, false, true),
+            (back(2), true, false, true),
+            (now + Duration::from_secs(3600), true, false, true),
+            (back(86_400 * 365), true, true, true),
+            (back(86_400 * 365), false, false, true),
+        ];
+        for (answer, plausible, named, accepted) in cases {
+            let got = check_step_back(answer, now, plausible, named);
+            assert_eq!(
+                got.is_ok(),
+                accepted,
+                "{answer:?} {plausible} {named}: {got:?}"
+            );
+        }
+        let why = check_step_back(back(86_400), now, true, false).expect_err("refused");
+        assert!(
+            why.contains("86400 s before") && why.contains("diskless.ntp="),
+            "{why}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -261,13 +262,21 @@ fn fetch_loop(
     if sources.is_empty() {
         return Err(give_up(&sources, 0, false));
     }
-    // Read as well as written: the hashing thread reads the image back.
+    // Read as well as written: the hashing thread reads the image back. For root alone: the
+    // image's own file modes (its /etc/shadow, its host keys) mean nothing to whoever can
+    // read the image whole, and /run/diskless stays on the node after boot.
     let file = File::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600)
         .open(job.dest)
+        .and_then(|file| {
+            // A file left from an earlier try keeps its mode through `open`.
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            Ok(file)
+        })
         .map_err(|e| {
             local(
                 sources.current().1,

@@ -84,7 +84,7 @@ pub fn hand_over(net: &Configured, name: &str) {
         root_path: net.root_path.as_deref().unwrap_or_default(),
         lease_secs: net.lease_secs,
         search: net.search.clone(),
-        ntp: net.ntp.iter().map(ToString::to_string).collect(),
+        ntp: net.ntp().map(|a| a.to_string()).collect(),
     };
     let contents = netconf::render(&conf);
     let _ = std::fs::create_dir_all(STATE_DIR);

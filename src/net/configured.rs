@@ -40,8 +40,10 @@ pub struct Configured {
     pub root_path: Option<String>,
     pub dhcp_server: Option<Ipv4Addr>,
     pub lease_secs: Option<u32>,
-    /// NTP servers: `ip=`'s ntp field, then DHCP option 42.
-    pub ntp: Vec<Ipv4Addr>,
+    /// The NTP server the admin named in `ip=`'s ntp field.
+    pub ntp_named: Vec<Ipv4Addr>,
+    /// NTP servers DHCP offered (option 42): whoever answers DHCP names them.
+    pub ntp_offered: Vec<Ipv4Addr>,
 }
 
 impl Configured {
@@ -68,7 +70,8 @@ impl Configured {
             root_path: None,
             dhcp_server: None,
             lease_secs: None,
-            ntp: ip.ntp.into_iter().collect(),
+            ntp_named: ip.ntp.into_iter().collect(),
+            ntp_offered: Vec::new(),
         }
     }
 
@@ -117,12 +120,14 @@ impl Configured {
             root_path: lease.root_path.clone(),
             dhcp_server: Some(lease.server_id),
             lease_secs: lease.lease_secs,
-            ntp: ip
-                .and_then(|ip| ip.ntp)
-                .into_iter()
-                .chain(lease.ntp.iter().copied())
-                .collect(),
+            ntp_named: ip.and_then(|ip| ip.ntp).into_iter().collect(),
+            ntp_offered: lease.ntp.clone(),
         }
+    }
+
+    /// Every NTP server the network step learnt of: `ip=`'s ntp field, then DHCP option 42.
+    pub fn ntp(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.ntp_named.iter().chain(&self.ntp_offered).copied()
     }
 
     pub fn netmask(&self) -> Ipv4Addr {
@@ -144,7 +149,8 @@ mod tests {
         let ip = static_ip("10.0.2.15:::255.255.255.0::eth0:off:10.0.2.3::10.0.0.123");
         let plan = StaticPlan::from_ip(&ip).expect("plan");
         let net = Configured::from_static("eth0", &ip, &plan, &[]);
-        assert_eq!(net.ntp, [v4("10.0.0.123")]);
+        assert_eq!(net.ntp_named, [v4("10.0.0.123")]);
+        assert!(net.ntp_offered.is_empty());
 
         let lease = dhcp::Lease {
             address: v4("10.0.2.15"),
@@ -168,11 +174,14 @@ mod tests {
             t2: None,
         };
         let net = Configured::from_lease("eth0", &lease, None, &[]);
-        assert_eq!(net.ntp, [v4("10.0.2.2"), v4("10.0.2.4")]);
+        assert!(net.ntp_named.is_empty());
+        assert_eq!(net.ntp_offered, [v4("10.0.2.2"), v4("10.0.2.4")]);
         // A positional ip=...:dhcp with an ntp field: the admin's server first.
         let ip = static_ip(":::::eth0:dhcp:::10.0.0.123");
         let net = Configured::from_lease("eth0", &lease, Some(&ip), &[]);
-        assert_eq!(net.ntp, [v4("10.0.0.123"), v4("10.0.2.2"), v4("10.0.2.4")]);
+        let all: Vec<Ipv4Addr> = net.ntp().collect();
+        assert_eq!(all, [v4("10.0.0.123"), v4("10.0.2.2"), v4("10.0.2.4")]);
+        assert_eq!(net.ntp_named, [v4("10.0.0.123")]);
     }
 
     #[test]

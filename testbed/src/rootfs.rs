@@ -408,6 +408,13 @@ echo ROOT-RESOLV-END
 echo ROOT-RECORD-BEGIN
 sed 's/^/ROOT-RECORD: /' /run/diskless/boot.json 2>/dev/null
 echo ROOT-RECORD-END
+# What any user of the node can read of what the initramfs left (uid and gid 65534: nobody).
+echo ROOT-NOBODY-READS-BEGIN
+find /run/diskless -type f 2>/dev/null | while read -r f; do
+    setpriv --reuid=65534 --regid=65534 --clear-groups head -c 1 "$f" >/dev/null 2>&1 &&
+        echo "ROOT-NOBODY-READS: $f"
+done
+echo ROOT-NOBODY-READS-END
 echo ROOT-MOUNTS-BEGIN
 sed 's/^/ROOT-MOUNT: /' /proc/mounts
 echo ROOT-MOUNTS-END

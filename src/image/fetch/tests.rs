@@ -243,6 +243,20 @@ fn a_cut_transfer_resumes_and_the_hash_covers_both_parts() {
     assert!(events.contains(&"resumed u 40000".to_owned()), "{events:?}");
 }
 
+/// The image holds files whose modes inside it say who may read them (/etc/shadow, host
+/// keys); the file itself must not let any user of the node read it whole.
+#[test]
+fn fetched_files_are_for_root_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let data = image();
+    let script = Script::new(vec![("u", vec![full(&data)])]);
+    let file = dest("mode");
+    let (result, _) = run(&script, &["u"], &file, None, None, quick(5_000));
+    result.expect("fetched");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the fetched file is {mode:o}");
+}
+
 #[test]
 fn a_200_to_a_range_request_starts_over() {
     let data = image();
