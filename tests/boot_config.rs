@@ -252,7 +252,7 @@ fn sign(secret: &Path, dir: &Path, name: &str, data: &[u8]) -> Vec<u8> {
         .arg(secret)
         .arg("-m")
         .arg(&file)
-        .args(["-t", &format!("archive {name}")])
+        .args(["-t", &format!("file:{name} expires:2099-12-31")])
         .output()
         .expect("running minisign -S");
     assert!(
@@ -296,10 +296,13 @@ fn with_a_baked_key_only_signed_archives_apply() {
     let files = BTreeMap::from([
         ("root.squashfs".to_owned(), root(fx)),
         ("cluster.tar.gz".to_owned(), good.clone()),
-        ("cluster.tar.gz.minisig".to_owned(), good_sig),
+        ("cluster.tar.gz.minisig".to_owned(), good_sig.clone()),
         ("node.tar".to_owned(), tampered),
         ("node.tar.minisig".to_owned(), tampered_sig),
         ("unsigned.tar.gz".to_owned(), node(MAC1).gzip()),
+        // The cluster's archive and its good signature, served as another node's.
+        ("other-node.tar.gz".to_owned(), good.clone()),
+        ("other-node.tar.gz.minisig".to_owned(), good_sig.clone()),
     ]);
     let server = HttpServer::serve_files(files).expect("http server");
     let url = |name: &str| server.url_for(name);
@@ -319,7 +322,8 @@ fn with_a_baked_key_only_signed_archives_apply() {
     let rec = record(&log);
     let signer = rec.archives[0].signer.clone().unwrap_or_default();
     assert!(
-        signer.starts_with("minisign public key ") && signer.ends_with("(archive cluster.tar.gz)"),
+        signer.starts_with("minisign public key ")
+            && signer.ends_with("(file:cluster.tar.gz expires:2099-12-31)"),
         "{signer}"
     );
     assert!(!log.contains("INSECURE: http://10.0.2.2"));
@@ -343,6 +347,28 @@ fn with_a_baked_key_only_signed_archives_apply() {
             "FATAL config-archives: diskless.config={}: {}.minisig: the signature does not match the archive",
             url("node.tar"),
             url("node.tar")
+        )],
+    );
+    assert_eq!(applied(&log), Vec::<String>::new());
+
+    // A good signature, over another file than the URL names.
+    let log = fx.boot_with(
+        "config-moved",
+        &initrd_path,
+        &cmdline(
+            &server,
+            MAC1,
+            &format!("diskless.config={}", url("other-node.tar.gz")),
+        ),
+        &[MAC1],
+    );
+    assert_fatal(
+        &log,
+        "moved",
+        &[&format!(
+            "FATAL config-archives: diskless.config={}: {}.minisig: the signature is for \"cluster.tar.gz\"",
+            url("other-node.tar.gz"),
+            url("other-node.tar.gz")
         )],
     );
     assert_eq!(applied(&log), Vec::<String>::new());

@@ -18,7 +18,7 @@ use crate::hex;
 use crate::image::SessionSlot;
 use crate::image::failure::Failure;
 use crate::image::fetch::FetchError;
-use crate::image::signature::{self, Signer};
+use crate::image::signature::{self, Binding, Signer};
 use crate::image::trust;
 use crate::rundir::STATE_DIR;
 
@@ -176,7 +176,17 @@ pub fn apply(
                     .and_then(|t| String::from_utf8(t).ok())
                     .ok_or_else(|| fail(ArchiveCause::Refused(format!("{sig_url} is not text"))))?;
                 Some(
-                    signature::verify(key, comment, &text, &data).map_err(|reason| {
+                    signature::verify(
+                        key,
+                        comment,
+                        &text,
+                        &data,
+                        Binding {
+                            file: signature::file_name(&url),
+                            now: settled_now(),
+                        },
+                    )
+                    .map_err(|reason| {
                         fail(ArchiveCause::Signature {
                             url: sig_url.clone(),
                             reason,
@@ -244,6 +254,13 @@ fn refusal(archive: &Verified, err: archive::ArchiveError) -> RootError {
         url: archive.url.clone(),
         cause: Box::new(ArchiveCause::Extract(err)),
     }
+}
+
+/// The node's clock, settled by the clock step, in seconds since the epoch.
+fn settled_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The file's bytes; the file is removed either way (archives may hold secrets, and /run
