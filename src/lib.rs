@@ -1,14 +1,21 @@
 //! diskless: the whole initramfs of a stateless, network-booted node.
 //!
-//! [`boot`] is PID 1's list of steps. Each concern has its folder: [`cmdline`] (the kernel's
-//! tokenizer, typed configuration, `ip=`, NFS specs), [`kmod`] (the module index and loading),
-//! [`net`] (links, DHCP, applying and handing over the configuration), [`image`] (sources,
-//! HTTP(S) transport, TLS and trust, hashing, squashfs checks), [`root`] (assembling the new
-//! root, node storage, identity files, paths inside it, switch_root). [`plan`] holds the
-//! boot's decisions as pure data. [`clock`] sets the time before TLS (floor and SNTP). Beside them: [`identity`] (MAC-derived names), [`retry`],
-//! [`hex`] and [`ipv4`] (small shared helpers), [`error`], [`record`], [`kmsg`],
-//! [`emergency`], and [`sys`], the one module that makes syscalls; it imports nothing of the
-//! rest.
+//! The modules stand in layers; a module uses its own layer or lower ones, never a higher
+//! one, and no two modules of one folder use each other (the tidy tests check both; the
+//! rule and the map are in docs/architecture.md):
+//!
+//! 0. leaves: [`sys`] (the one module that makes syscalls; it imports nothing of the rest),
+//!    [`hex`], [`ipv4`], [`sha256`], [`kmsg`], [`rundir`] (the initramfs's files under /run),
+//!    [`worker`] (threads whose panics go to whoever waits), [`retry`], [`identity`]
+//!    (MAC-derived names);
+//! 1. [`cmdline`]: the kernel's tokenizer and the typed configuration (pure);
+//! 2. [`plan`]: the boot's decisions as data, the root's layout among them (pure);
+//! 3. mechanisms, each with its own error type: [`clock`], [`kmod`], [`net`], [`archive`]
+//!    (the tar extractor), [`image`] (fetching, pulling and checking root images);
+//! 4. [`root`]: assembling the new root from the plan's layout, then switch_root;
+//! 5. [`error`] (each module's error converted once), [`record`] (boot.json),
+//!    [`emergency`] (the failure path);
+//! 6. [`boot`]: PID 1's list of steps.
 
 pub mod archive;
 pub mod boot;

@@ -1,4 +1,4 @@
-//! The writer for a real root: every entry goes through [`sys::Beneath`], so it lands under
+//! The writer for a real root: every entry goes through [`crate::sys::Beneath`], so it lands under
 //! the root and never through a symbolic link.
 
 use std::ffi::OsStr;

@@ -1,4 +1,4 @@
-//! PID 1's boot, as the list of its steps ([`Boot::run`]). Each step is timed into the boot
+//! PID 1's boot, as the list of its steps (`Boot::run`). Each step is timed into the boot
 //! record and logged to /dev/kmsg; the work of each lives in its own module, and the helpers
 //! here only connect them. Any error ends in [`emergency::fatal`], logged once there, with
 //! the step that was running.
