@@ -401,6 +401,10 @@ pub fn prepare(tree: &Path, files: &[(&str, u32, Vec<u8>)]) -> Result<()> {
     Ok(())
 }
 
+/// Kernel lines at level error that say the emulator was slow, not that the node is wrong:
+/// the kernel's IO-APIC timer check fails when QEMU's TCG falls behind on a loaded host.
+const HOST_TIMING_NOISE: &[&str] = &["MP-BIOS bug: 8254 timer not connected to IO-APIC"];
+
 /// What the check printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
@@ -477,7 +481,10 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(" "),
             mounts: values("CHECK-MOUNT: "),
-            journal_errors: values("CHECK-JOURNAL: "),
+            journal_errors: values("CHECK-JOURNAL: ")
+                .into_iter()
+                .filter(|line| !HOST_TIMING_NOISE.iter().any(|noise| line.contains(noise)))
+                .collect(),
             net_trouble: values("CHECK-NET-TROUBLE: "),
             journal_files: values("CHECK-JOURNAL-FILE: "),
             networkctl: values("CHECK-NETWORKCTL: ")

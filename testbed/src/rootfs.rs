@@ -188,8 +188,11 @@ impl RootSpec {
         write(dest, "etc/os-release", 0o644, OS_RELEASE)?;
         write(dest, "etc/hostname", 0o644, &format!("{hostname}\n"))?;
         write(dest, "etc/hosts", 0o644, &hosts_file(hostname))?;
-        write(dest, "etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\n")?;
-        write(dest, "etc/group", 0o644, "root:x:0:\n")?;
+        // nobody: the checker reads what an unprivileged user of the node can.
+        let passwd =
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n";
+        write(dest, "etc/passwd", 0o644, passwd)?;
+        write(dest, "etc/group", 0o644, "root:x:0:\nnogroup:x:65534:\n")?;
         match &self.machine_id {
             MachineIdFile::Empty => write(dest, "etc/machine-id", 0o444, "")?,
             MachineIdFile::Uninitialized => {
@@ -411,7 +414,7 @@ echo ROOT-RECORD-END
 # What any user of the node can read of what the initramfs left (uid and gid 65534: nobody).
 echo ROOT-NOBODY-READS-BEGIN
 find /run/diskless -type f 2>/dev/null | while read -r f; do
-    setpriv --reuid=65534 --regid=65534 --clear-groups head -c 1 "$f" >/dev/null 2>&1 &&
+    su -s /bin/sh nobody -c 'head -c 1 "$1"' - "$f" >/dev/null 2>&1 &&
         echo "ROOT-NOBODY-READS: $f"
 done
 echo ROOT-NOBODY-READS-END
