@@ -23,6 +23,7 @@ use crate::hex;
 use crate::image::error::{Cause, ImageError};
 use crate::image::failure::Failure;
 use crate::image::fetch::{self, Job};
+use crate::image::http::Transport;
 use crate::image::trust::{Expected, HashSource};
 use crate::image::{Downloaded, Session, SessionSlot, fetch_error, log_event, log_fetched};
 use client::{Endpoint, Registries};
@@ -199,7 +200,7 @@ pub fn pull_with(
     let registries = Registries::new(&session.transport, endpoints.clone(), credentials);
     let puller = Puller {
         session,
-        registries: &registries,
+        transport: &registries,
         endpoints: &endpoints,
         dest,
         wrap: &wrap,
@@ -288,7 +289,8 @@ fn load_credentials() -> Result<auth::Credentials, Cause> {
 struct Puller<'a> {
     session: &'a Session,
     dest: &'a Path,
-    registries: &'a Registries<'a>,
+    /// The registries ([`Registries`]); a script in the unit tests.
+    transport: &'a dyn Transport,
     endpoints: &'a [Endpoint],
     /// Names the image in an error.
     wrap: &'a dyn Fn(Cause) -> ImageError,
@@ -318,25 +320,25 @@ impl Puller<'_> {
             expected: expected.map(|e| e.sha256),
             ram_budget: Some(manifest::MAX_DOCUMENT),
         };
-        let fetched = fetch::fetch_to_file(self.registries, &job, &self.session.policy, log_event)
+        let fetched = fetch::fetch_to_file(self.transport, &job, &self.session.policy, log_event)
             .map_err(|err| {
-                let missing = !err.failures.is_empty()
-                    && err.failures.iter().all(|(_, f)| *f == Failure::Status(404));
-                if missing {
-                    // A typo in the digest or tag, or pushed to another repository.
-                    self.refuse(format!(
-                        "no manifest {reference} in {} (HTTP 404): check the digest or tag \
-                         in root=, and where it was pushed",
-                        self.endpoints
-                            .iter()
-                            .map(|e| format!("{}/{}", e.registry.base_url(), e.repository))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                } else {
-                    fetch_error(err, expected, self.wrap)
-                }
-            })?;
+            let missing = !err.failures.is_empty()
+                && err.failures.iter().all(|(_, f)| *f == Failure::Status(404));
+            if missing {
+                // A typo in the digest or tag, or pushed to another repository.
+                self.refuse(format!(
+                    "no manifest {reference} in {} (HTTP 404): check the digest or tag \
+                     in root=, and where it was pushed",
+                    self.endpoints
+                        .iter()
+                        .map(|e| format!("{}/{}", e.registry.base_url(), e.repository))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            } else {
+                fetch_error(err, expected, self.wrap)
+            }
+        })?;
         let bytes = std::fs::read(&dest).map_err(|source| ImageError::ReadImage {
             path: dest.clone(),
             source,
@@ -446,7 +448,7 @@ impl Puller<'_> {
             layer.size,
             dest.display()
         );
-        let fetched = fetch::fetch_to_file(self.registries, &job, &self.session.policy, log_event)
+        let fetched = fetch::fetch_to_file(self.transport, &job, &self.session.policy, log_event)
             .map_err(|err| fetch_error(err, expected, self.wrap))?;
         if fetched.bytes != layer.size {
             let _ = std::fs::remove_file(dest);
