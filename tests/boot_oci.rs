@@ -178,8 +178,8 @@ fn registries_that_demand_logins_serve_nodes_with_baked_credentials() {
     // One initramfs with both logins, and the manifest pinned: a tag on the command line
     // then fetches the pinned digest.
     let auth_json = serde_json::json!({"auths": {
-        format!("10.0.2.2:{}", basic.port): {"auth": "bm9kZTpzM2NyZXQ="},
-        format!("10.0.2.2:{}", bearer.port): {"auth": "cHVsbGVyOnQwa2Vu"},
+        format!("http://10.0.2.2:{}", basic.port): {"auth": "bm9kZTpzM2NyZXQ="},
+        format!("http://10.0.2.2:{}", bearer.port): {"auth": "cHVsbGVyOnQwa2Vu"},
     }})
     .to_string();
     let init = xtask::build::init_binary().expect("building the musl init");

@@ -62,6 +62,7 @@ fn twenty_nodes_against_a_flaky_server_all_get_the_image_and_back_off_apart() {
                     dest: &dest,
                     expected: Some(want),
                     ram_budget: None,
+                    limit: None,
                 };
                 let mut delays = Vec::new();
                 let result = fetch::fetch_to_file(&transport, &job, &policy, |event| {

@@ -59,8 +59,10 @@ fn pull(
     oci::pull_with(&session(), credentials, image, mirrors, None, dest).map_err(|e| e.to_string())
 }
 
+/// A login for a test registry: plain HTTP, so its key names `http://`.
 fn credentials(registry: &Registry, user: &str, password: &str) -> Credentials {
-    let text = registry::auth_json(&registry.host_addr(), user, password);
+    let key = format!("http://{}", registry.host_addr());
+    let text = registry::auth_json(&key, user, password);
     Credentials::parse(text.as_bytes()).expect("auth.json")
 }
 
@@ -249,6 +251,128 @@ fn pulls_through_every_kind_of_registry() {
         "{err}"
     );
     assert!(!dest.exists(), "the corrupt blob is deleted");
+}
+
+/// A login baked for `https://<host>` (an unprefixed key, as `podman login` writes it) never
+/// goes over plain HTTP: not to a registry or mirror the command line names as `http://`
+/// (whoever answers DHCP can), not to its Bearer token realm; nor from an https registry to a
+/// plain-http token realm. Only a key naming `http://<host>` allows it. Fake registries that
+/// answer 401 to everything and log what they were sent; no docker-registry needed.
+#[test]
+fn a_login_for_https_never_goes_over_plain_http() {
+    let dir = testbed::fresh_dir("fetch_oci_plain_login").expect("scratch");
+    let dest = dir.join("root.squashfs");
+    let digest = format!("@sha256:{}", "ab".repeat(32));
+    let fake = |challenge: &str| {
+        let server = testbed::HttpServer::serve_files(Default::default()).expect("fake registry");
+        server.demand_login(challenge);
+        server
+    };
+    let at = |server: &testbed::HttpServer| {
+        parse_ref(&format!(
+            "http://127.0.0.1:{}/{REPOSITORY}{digest}",
+            server.port()
+        ))
+        .expect("reference")
+    };
+    let login = |key: &str| {
+        Credentials::parse(registry::auth_json(key, "node", "s3cret").as_bytes()).expect("auth")
+    };
+    let authorizations = |server: &testbed::HttpServer| -> Vec<String> {
+        server
+            .requests()
+            .into_iter()
+            .filter_map(|r| r.authorization)
+            .collect()
+    };
+
+    // Basic, root= on plain http, the login baked for https.
+    let basic = fake(r#"Basic realm="registry""#);
+    let host = format!("127.0.0.1:{}", basic.port());
+    let err = pull(&at(&basic), &[], &login(&host), &dest).expect_err("refused");
+    assert_eq!(authorizations(&basic), Vec::<String>::new(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "http://{host} asks for a login (401) and the initramfs has one only for \
+             https://{host}: not sending it over plain HTTP"
+        )),
+        "{err}"
+    );
+    let explicit = login(&format!("https://{host}"));
+    pull(&at(&basic), &[], &explicit, &dest).expect_err("refused");
+    assert_eq!(authorizations(&basic), Vec::<String>::new());
+
+    // The same registry as a mirror: passed over for root='s registry, the login kept.
+    let origin = testbed::HttpServer::serve_files(Default::default()).expect("origin");
+    let mirror = format!("oci:http://{host}");
+    let err = pull(&at(&origin), &[mirror], &login(&host), &dest).expect_err("neither has it");
+    assert!(
+        err.contains(&format!("http://{host} asks for a login")),
+        "{err}"
+    );
+    assert_eq!(authorizations(&basic), Vec::<String>::new());
+
+    // Naming http:// in the auth file allows it.
+    let allowed = login(&format!("http://{host}"));
+    let err = pull(&at(&basic), &[], &allowed, &dest).expect_err("still 401");
+    assert!(err.contains("refused the credentials"), "{err}");
+    let sent = authorizations(&basic);
+    assert!(
+        !sent.is_empty() && sent.iter().all(|a| a.starts_with("Basic ")),
+        "{sent:?}"
+    );
+
+    // Bearer, on plain http: the token service gets no login either.
+    let tokens = TokenService::start("fake").expect("token service");
+    let bearer = fake(&format!(
+        r#"Bearer realm="{}",service="fake""#,
+        tokens.host_realm()
+    ));
+    let host = format!("127.0.0.1:{}", bearer.port());
+    let err = pull(&at(&bearer), &[], &login(&host), &dest).expect_err("refused");
+    let asked = tokens.requests();
+    assert!(asked.iter().all(|r| r.authorization.is_none()), "{asked:?}");
+    assert!(
+        err.contains(&format!("http://{host} asks for a login (401)")),
+        "{err}"
+    );
+    assert!(
+        authorizations(&bearer)
+            .iter()
+            .all(|a| !a.starts_with("Basic ")),
+        "{:?}",
+        authorizations(&bearer)
+    );
+
+    // An https registry whose token realm is plain http: its login stays home.
+    let ca = fetch_common::Ca::new("registry CA");
+    let tls = fetch_common::server_tls(&ca.server(&["127.0.0.1"]), None);
+    let secure = testbed::HttpServer::serve_files_tls(Default::default(), &tls).expect("https");
+    secure.demand_login(&format!(
+        r#"Bearer realm="{}",service="fake""#,
+        tokens.host_realm()
+    ));
+    let host = format!("127.0.0.1:{}", secure.port());
+    let image = parse_ref(&format!("{host}/{REPOSITORY}{digest}")).expect("https reference");
+    let with_ca = Session {
+        transport: HttpTransport::new(
+            Some(diskless::image::tls::client_config(ca.pem.as_bytes(), None).expect("TLS")),
+            HttpLimits::default(),
+            Clock::system(Default::default()),
+        ),
+        ..session()
+    };
+    let before = tokens.requests().len();
+    let err = oci::pull_with(&with_ca, &login(&host), &image, &[], None, &dest)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "https://{host} sends its credentials' token request to plain http"
+        )),
+        "{err}"
+    );
+    assert_eq!(tokens.requests().len(), before, "no token request at all");
 }
 
 /// One client of the storm: when it finished, how many requests its blob took, its bytes'

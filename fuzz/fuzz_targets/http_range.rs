@@ -337,6 +337,7 @@ fuzz_target!(|input: Input| {
         dest,
         expected,
         ram_budget: input.budget.map(u64::from),
+        limit: None,
     };
     let policy = RetryPolicy {
         first_delay: Duration::ZERO,

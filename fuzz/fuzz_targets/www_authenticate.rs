@@ -4,6 +4,7 @@
 //! a header carries nothing a header cannot (no CR, LF or space).
 #![no_main]
 
+use diskless::cmdline::oci::{Registry, Scheme};
 use diskless::image::oci::auth::{Credentials, parse_challenges, parse_token, token_url};
 use libfuzzer_sys::fuzz_target;
 
@@ -26,6 +27,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(!token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic()));
     }
     if let Ok(credentials) = Credentials::parse(data) {
-        let _ = credentials.for_host("10.0.2.2:5000");
+        for scheme in [Scheme::Https, Scheme::Http] {
+            let registry = Registry {
+                scheme,
+                host: "10.0.2.2:5000".to_owned(),
+            };
+            let _ = credentials.login(&registry);
+        }
     }
 });

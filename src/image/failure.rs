@@ -32,6 +32,13 @@ pub enum Failure {
     Redirect(String),
     /// More than the RAM budget (the free space of /run's tmpfs).
     TooLarge { bytes: u64, budget: u64 },
+    /// More than the source may send for this file (`limit` bytes, as `by` says: an OCI
+    /// descriptor's size): that source's fault, not the node's, even where RAM would hold it.
+    Oversize {
+        bytes: u64,
+        limit: u64,
+        by: &'static str,
+    },
     /// All of it arrived, and it is not the image that was pinned.
     HashMismatch {
         actual: [u8; 32],
@@ -60,6 +67,10 @@ impl fmt::Display for Failure {
                 "the image is {} ({bytes} bytes), more than the {} free in RAM for it",
                 mib(*bytes),
                 mib(*budget)
+            ),
+            Failure::Oversize { bytes, limit, by } => write!(
+                f,
+                "serves at least {bytes} bytes, more than the {limit} {by}"
             ),
             Failure::HashMismatch { actual, expected } => {
                 write!(
@@ -103,6 +114,7 @@ impl Failure {
             | Failure::Tls(_)
             | Failure::Redirect(_)
             | Failure::TooLarge { .. }
+            | Failure::Oversize { .. }
             | Failure::HashMismatch { .. }
             | Failure::Setup(_) => Verdict::DropSource,
             Failure::Local(_) => Verdict::Stop,

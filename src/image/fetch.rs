@@ -81,6 +81,28 @@ pub struct Job<'a> {
     pub expected: Option<[u8; 32]>,
     /// The most bytes the image may take ([`crate::sys::free_bytes`] of the destination's file system).
     pub ram_budget: Option<u64>,
+    /// The most bytes a source may send, when the file's size is known beforehand (an OCI
+    /// descriptor's): a source sending more is dropped for the next, before it fills RAM.
+    pub limit: Option<Limit>,
+}
+
+/// The most bytes a source may send for a file, and who says so (for the log: "its
+/// descriptor names").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub bytes: u64,
+    pub by: &'static str,
+}
+
+impl Limit {
+    /// `bytes` received or announced are too many.
+    fn exceeded(self, bytes: u64) -> Option<Failure> {
+        (bytes > self.bytes).then_some(Failure::Oversize {
+            bytes,
+            limit: self.bytes,
+            by: self.by,
+        })
+    }
 }
 
 /// What happened, for the log (and for tests to count).
@@ -514,6 +536,9 @@ impl Attempt<'_, '_> {
             }
             (status, _) => return Err(Failure::Status(status)),
         };
+        if let Some(failure) = total.and_then(|t| self.job.limit?.exceeded(t)) {
+            return Err(failure);
+        }
         if let (Some(total), Some(budget)) = (total, self.job.ram_budget) {
             if total > budget {
                 return Err(Failure::TooLarge {
@@ -570,7 +595,10 @@ impl Attempt<'_, '_> {
                     total.unwrap_or_default()
                 )));
             }
-            // Without a Content-Length the budget is checked as the bytes come.
+            // Without a Content-Length the limits are checked as the bytes come.
+            if let Some(failure) = self.job.limit.and_then(|l| l.exceeded(after)) {
+                return Err(failure);
+            }
             if let Some(budget) = self.job.ram_budget.filter(|b| after > *b) {
                 return Err(Failure::TooLarge {
                     bytes: after,

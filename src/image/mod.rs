@@ -102,6 +102,7 @@ impl Session {
             dest,
             expected: None,
             ram_budget: Some(max_bytes),
+            limit: None,
         };
         fetch::fetch_to_file(&self.transport, &job, &self.policy, log_event)
     }
@@ -176,6 +177,7 @@ pub fn download(
         dest,
         expected: expected.map(|e| e.sha256),
         ram_budget: session.ram_budget,
+        limit: None,
     };
     let fetched = fetch::fetch_to_file(&session.transport, &job, &session.policy, log_event)
         .map_err(|err| fetch_error(err, expected, &wrap))?;

@@ -3,8 +3,10 @@
 //! It listens on 127.0.0.1 with a random port; QEMU's user networking makes that
 //! `10.0.2.2:<port>` inside the guest ([`HttpServer::url_for`]). One thread per connection,
 //! one request per connection (`Connection: close`), GET and HEAD, single byte ranges,
-//! redirects from a table ([`HttpServer::add_redirect`]). With [`ServerTls`] it speaks HTTPS
-//! and can require client certificates from a given CA.
+//! redirects from a table ([`HttpServer::add_redirect`]), and a login demand
+//! ([`HttpServer::demand_login`]: 401 to everything, as a registry whose login the client
+//! lacks). With [`ServerTls`] it speaks HTTPS and can require client certificates from a
+//! given CA.
 //! Every request is logged ([`HttpServer::requests`]) so tests can check what the guest asked
 //! for, and a [`Behavior`] can make the server misbehave the way real networks and servers do.
 
@@ -78,6 +80,8 @@ pub struct RequestLog {
     pub tls_error: Option<String>,
     /// The client presented a certificate that the server accepted.
     pub client_cert: bool,
+    /// The `Authorization` header as sent: what a client would give away to this server.
+    pub authorization: Option<String>,
 }
 
 /// A behaviour and how many times it has taken effect.
@@ -99,6 +103,8 @@ struct Shared {
     tls: Option<Arc<ServerConfig>>,
     files: Mutex<BTreeMap<String, Arc<[u8]>>>,
     redirects: Mutex<BTreeMap<String, String>>,
+    /// `WWW-Authenticate` of the 401 every request gets, when set.
+    challenge: Mutex<Option<String>>,
     global: Mutex<Rule>,
     per_path: Mutex<HashMap<String, Rule>>,
     log: Mutex<Vec<RequestLog>>,
@@ -207,6 +213,7 @@ impl HttpServer {
             tls,
             files: Mutex::new(files),
             redirects: Mutex::new(BTreeMap::new()),
+            challenge: Mutex::new(None),
             global: Mutex::new(Rule::new(Behavior::Normal)),
             per_path: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
@@ -261,6 +268,13 @@ impl HttpServer {
             format!("/{}", name.trim_start_matches('/')),
             location.to_owned(),
         );
+    }
+
+    /// Answers every request from now on with `401 Unauthorized` and this
+    /// `WWW-Authenticate` (`Basic realm="x"`, `Bearer realm="...",service="..."`), whatever
+    /// `Authorization` it carries: the log shows what a client sent.
+    pub fn demand_login(&self, challenge: &str) {
+        *lock(&self.shared.challenge) = Some(challenge.to_owned());
     }
 
     /// The host-side address, for clients in tests.
@@ -485,6 +499,7 @@ fn handle(stream: TcpStream, shared: &Shared) {
         path: request.target.clone(),
         range: request.range.clone(),
         client_cert,
+        authorization: request.authorization.clone(),
         ..RequestLog::empty()
     };
     let path = request
@@ -519,6 +534,21 @@ fn handle(stream: TcpStream, shared: &Shared) {
             return;
         }
         _ => {}
+    }
+
+    if let Some(challenge) = lock(&shared.challenge).clone() {
+        // Logged before the answer: a client done with its 401 finds what it sent here.
+        entry.status = Some(401);
+        log(shared, entry);
+        let _ = write_head(
+            &mut stream,
+            401,
+            &[
+                ("WWW-Authenticate", challenge),
+                ("Content-Length", "0".to_owned()),
+            ],
+        );
+        return;
     }
 
     if let Some(location) = lock(&shared.redirects).get(&path).cloned() {
@@ -650,6 +680,7 @@ impl RequestLog {
             misbehaved: None,
             tls_error: None,
             client_cert: false,
+            authorization: None,
         }
     }
 }
@@ -760,6 +791,7 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         206 => "Partial Content",
         302 => "Found",
+        401 => "Unauthorized",
         404 => "Not Found",
         416 => "Range Not Satisfiable",
         429 => "Too Many Requests",

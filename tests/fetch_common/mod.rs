@@ -155,6 +155,7 @@ pub fn fetch(
         dest,
         expected,
         ram_budget: None,
+        limit: None,
     };
     let mut lines = Vec::new();
     let result = fetch::fetch_to_file(&transport, &job, &settings.policy, |event: Event<'_>| {

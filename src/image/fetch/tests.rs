@@ -36,6 +36,14 @@ fn verdicts() {
             },
             Verdict::DropSource,
         ),
+        (
+            Failure::Oversize {
+                bytes: 2,
+                limit: 1,
+                by: "its descriptor names",
+            },
+            Verdict::DropSource,
+        ),
         (Failure::Local("ENOSPC".into()), Verdict::Stop),
     ];
     for (failure, want) in cases {
@@ -193,12 +201,26 @@ fn run(
     budget: Option<u64>,
     policy: RetryPolicy,
 ) -> (Result<Fetched, FetchError>, Vec<String>) {
+    run_limited(script, urls, file, expected, budget, None, policy)
+}
+
+/// [`run`] with a limit on what a source may send.
+fn run_limited(
+    script: &Script,
+    urls: &[&str],
+    file: &Path,
+    expected: Option<[u8; 32]>,
+    budget: Option<u64>,
+    limit: Option<Limit>,
+    policy: RetryPolicy,
+) -> (Result<Fetched, FetchError>, Vec<String>) {
     let urls: Vec<String> = urls.iter().map(|u| (*u).to_owned()).collect();
     let job = Job {
         sources: &urls,
         dest: file,
         expected,
         ram_budget: budget,
+        limit,
     };
     let mut events = Vec::new();
     let result = fetch_to_file(script, &job, &policy, |e| {
@@ -371,6 +393,79 @@ fn too_large_for_ram_fails_before_writing() {
         result.expect_err("too large").failures[0].1,
         Failure::TooLarge { .. }
     ));
+}
+
+#[test]
+fn a_source_sending_more_than_the_limit_is_dropped_for_the_next() {
+    let data = image();
+    let limit = Some(Limit {
+        bytes: data.len() as u64,
+        by: "its descriptor names",
+    });
+    let flood = vec![0xa5; 4 << 20];
+    let file = dest("oversize");
+    // Announced, refused before its first byte; streamed, refused at the limit. Either way
+    // the source is at fault, dropped, and the next one serves: RAM is not what ran out.
+    for length in [Some(flood.len() as u64), None] {
+        let script = Script::new(vec![
+            (
+                "a",
+                vec![Answer::Send {
+                    status: 200,
+                    length,
+                    range: None,
+                    body: flood.clone(),
+                    cut: false,
+                }],
+            ),
+            ("b", vec![full(&data)]),
+        ]);
+        let (result, events) = run_limited(
+            &script,
+            &["a", "b"],
+            &file,
+            Some(sha(&data)),
+            Some(64 << 20),
+            limit,
+            quick(5_000),
+        );
+        assert_eq!(result.expect("b serves").url, "b", "{events:?}");
+        assert_eq!(std::fs::read(&file).unwrap(), data);
+        let seen = if length.is_some() { 4 << 20 } else { 262_144 };
+        assert_eq!(
+            events,
+            [format!(
+                "failed a: serves at least {seen} bytes, more than the 100000 its descriptor \
+                 names; dropped true; next b; waited false"
+            )]
+        );
+        // Alone, it fails naming the limit, and leaves nothing behind.
+        let script = Script::new(vec![(
+            "a",
+            vec![Answer::Send {
+                status: 200,
+                length,
+                range: None,
+                body: flood.clone(),
+                cut: false,
+            }],
+        )]);
+        let (result, _) = run_limited(
+            &script,
+            &["a"],
+            &file,
+            Some(sha(&data)),
+            Some(64 << 20),
+            limit,
+            quick(5_000),
+        );
+        let err = result.expect_err("too much");
+        assert!(
+            matches!(err.failures[0].1, Failure::Oversize { .. }),
+            "{err}"
+        );
+        assert!(!file.exists());
+    }
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! as registries send them: `Bearer realm="...",service="...",scope="..."` or `Basic
 //! realm="..."`), the token request a Bearer challenge calls for and its answer, and the
 //! credentials `cargo xtask initrd --registry-auth` bakes in (Docker's and podman's
-//! `auth.json`: `{"auths": {"<host>": {"auth": "<base64 of user:password>"}}}`).
+//! `auth.json`: `{"auths": {"<host>": {"auth": "<base64 of user:password>"}}}`), keyed by
+//! scheme and host: a key without a scheme, as `podman login` writes it, is for https only.
 //!
 //! The credentials, like the TLS client key, live only in the initramfs and in PID 1's
 //! memory: nothing here writes them anywhere.
@@ -11,6 +12,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
+
+use crate::cmdline::oci::{Registry, Scheme};
 
 /// Where `--registry-auth` puts the credentials in the image (mode 0600).
 pub const AUTH_FILE: &str = "etc/diskless/registry-auth.json";
@@ -187,16 +190,27 @@ pub fn parse_token(body: &[u8]) -> Result<String, String> {
 }
 
 /// The baked credentials: `auth` (base64 of `user:password`, ready for `Basic`) per
-/// registry host. `Debug` never shows them.
+/// registry origin (`https://host[:port]` or `http://host[:port]`). `Debug` never shows them.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
-    by_host: BTreeMap<String, String>,
+    by_origin: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.by_host.keys()).finish()
+        f.debug_set().entries(self.by_origin.keys()).finish()
     }
+}
+
+/// What the baked credentials hold for one registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login<'a> {
+    /// The `auth` for this registry's scheme and host.
+    Given(&'a str),
+    /// None for this plain-http registry, but one for https on the same host: it is not
+    /// sent in clear (the command line naming `http://` is no consent: DHCP can forge it).
+    HttpsOnly,
+    None,
 }
 
 #[derive(Deserialize)]
@@ -210,19 +224,22 @@ struct AuthEntry {
     auth: Option<String>,
 }
 
-/// `https://index.docker.io/v1/` -> `index.docker.io`; `Registry.Lab:5000` -> `registry.lab:5000`.
-fn host_key(key: &str) -> String {
+/// `https://index.docker.io/v1/` -> `https://docker.io`; `Registry.Lab:5000` ->
+/// `https://registry.lab:5000` (no scheme is https: a login is only sent in clear where the
+/// file says `http://`); `http://10.0.0.5:5000` stays.
+fn origin_key(key: &str) -> String {
     let lower = key.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"))
-        .unwrap_or(&lower);
+    let (scheme, rest) = match lower.strip_prefix("http://") {
+        Some(rest) => ("http", rest),
+        None => ("https", lower.strip_prefix("https://").unwrap_or(&lower)),
+    };
     let host = rest.split('/').next().unwrap_or(rest);
-    match host {
+    let host = match host {
         // Docker Hub's three names.
-        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_owned(),
-        other => other.to_owned(),
-    }
+        "index.docker.io" | "registry-1.docker.io" => "docker.io",
+        other => other,
+    };
+    format!("{scheme}://{host}")
 }
 
 impl Credentials {
@@ -231,7 +248,7 @@ impl Credentials {
     pub fn parse(text: &[u8]) -> Result<Credentials, String> {
         let file: AuthFile =
             serde_json::from_slice(text).map_err(|e| format!("not an auth.json: {e}"))?;
-        let mut by_host = BTreeMap::new();
+        let mut by_origin = BTreeMap::new();
         for (key, entry) in file.auths {
             let auth = entry
                 .auth
@@ -241,18 +258,29 @@ impl Credentials {
             if !auth.bytes().all(base64) {
                 return Err(format!("the \"auth\" of {key:?} is not base64"));
             }
-            by_host.insert(host_key(&key), auth);
+            by_origin.insert(origin_key(&key), auth);
         }
-        Ok(Credentials { by_host })
+        Ok(Credentials { by_origin })
     }
 
-    /// The `auth` for a registry `host[:port]`.
-    pub fn for_host(&self, host: &str) -> Option<&str> {
-        self.by_host.get(&host_key(host)).map(String::as_str)
+    /// The login for `registry`: its scheme and host must match the key's.
+    pub fn login(&self, registry: &Registry) -> Login<'_> {
+        let get = |r: &Registry| self.by_origin.get(&origin_key(&r.base_url()));
+        if let Some(auth) = get(registry) {
+            return Login::Given(auth);
+        }
+        let https = Registry {
+            scheme: Scheme::Https,
+            host: registry.host.clone(),
+        };
+        if registry.scheme == Scheme::Http && get(&https).is_some() {
+            return Login::HttpsOnly;
+        }
+        Login::None
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_host.is_empty()
+        self.by_origin.is_empty()
     }
 }
 

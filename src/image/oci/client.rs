@@ -2,6 +2,7 @@
 //! blob URLs of every registry (the mirrors and `root=`'s), adding `Accept` to manifest
 //! requests and answering a 401 once per registry: `Basic` with the baked credentials, or
 //! `Bearer` with a token from the challenge's realm (anonymous, or with the credentials).
+//! A login goes over plain HTTP only where the credentials name `http://` for that host.
 //! Retries, mirrors, resume and the RAM budget stay the fetch loop's.
 
 use std::cell::RefCell;
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
 
-use super::auth::{self, Challenge, Credentials};
+use super::auth::{self, Challenge, Credentials, Login};
 use super::manifest;
 use crate::cmdline::oci::{Registry, Scheme};
 use crate::image::failure::Failure;
@@ -98,13 +99,26 @@ impl<'a> Registries<'a> {
         challenges: &[String],
         timeout: Duration,
     ) -> Result<String, Failure> {
-        let host = endpoint.registry.host.as_str();
+        let host = endpoint.registry.base_url();
         let parsed: Vec<Challenge> = challenges
             .iter()
             .filter_map(|c| auth::parse_challenges(c).ok())
             .flatten()
             .collect();
-        let credentials = self.credentials.for_host(host);
+        let credentials = match self.credentials.login(&endpoint.registry) {
+            Login::Given(auth) => Some(auth),
+            Login::None => None,
+            // Whoever answers DHCP can name an http:// registry or mirror. Refused outright,
+            // not tried anonymously: the error then says what the admin can change.
+            Login::HttpsOnly => {
+                return Err(Failure::Setup(format!(
+                    "{host} asks for a login (401) and the initramfs has one only for \
+                     https://{}: not sending it over plain HTTP; name {host} in the auth \
+                     file (cargo xtask initrd --registry-auth) to allow it",
+                    endpoint.registry.host
+                )));
+            }
+        };
         let none = |how: &str| {
             Failure::Setup(format!(
                 "{host} requires {how} and this initramfs has no credentials for it \
@@ -121,6 +135,12 @@ impl<'a> Registries<'a> {
                 return Err(Failure::Setup(format!(
                     "{host} sends its credentials' token request to plain http ({url}): refused"
                 )));
+            }
+            if credentials.is_some() && !url.to_ascii_lowercase().starts_with("https://") {
+                log::warn!(
+                    "INSECURE: {host} has its login sent to {url} over plain HTTP, as the auth \
+                     file allows: anyone on the path can read it; use https"
+                );
             }
             let basic = credentials.map(|c| format!("Basic {c}"));
             let mut headers: Vec<(&str, &str)> = Vec::new();
@@ -167,8 +187,8 @@ impl<'a> Registries<'a> {
             log::info!("{host}: Basic authentication with the baked credentials");
             if endpoint.registry.scheme == Scheme::Http {
                 log::warn!(
-                    "INSECURE: {host} takes its login over plain HTTP: anyone on the path can \
-                     read it; use https"
+                    "INSECURE: {host} takes its login over plain HTTP, as the auth file \
+                     allows: anyone on the path can read it; use https"
                 );
             }
             return Ok(format!("Basic {credentials}"));
@@ -208,18 +228,20 @@ impl Transport for Registries<'_> {
         self.authorization.borrow_mut().insert(index, value);
         let (response, _) = self.send(url, Some(index), resume, timeout)?;
         if response.status == 401 {
-            let host = &endpoint.registry.host;
-            return Err(Failure::Setup(match self.credentials.for_host(host) {
-                Some(_) => format!(
-                    "{host} refused the credentials in /{} for {}",
-                    auth::AUTH_FILE,
-                    endpoint.repository
-                ),
-                None => format!(
-                    "{host} refused an anonymous pull of {}",
-                    endpoint.repository
-                ),
-            }));
+            let host = endpoint.registry.base_url();
+            return Err(Failure::Setup(
+                match self.credentials.login(&endpoint.registry) {
+                    Login::Given(_) => format!(
+                        "{host} refused the credentials in /{} for {}",
+                        auth::AUTH_FILE,
+                        endpoint.repository
+                    ),
+                    Login::HttpsOnly | Login::None => format!(
+                        "{host} refused an anonymous pull of {}",
+                        endpoint.repository
+                    ),
+                },
+            ));
         }
         Ok(response)
     }

@@ -22,7 +22,8 @@ use crate::cmdline::oci::{self, ImageRef, Reference, Scheme};
 use crate::hex;
 use crate::image::error::{Cause, ImageError};
 use crate::image::failure::Failure;
-use crate::image::fetch::{self, Job};
+use crate::image::fetch::{self, Job, Limit};
+use crate::image::http::Transport;
 use crate::image::trust::{Expected, HashSource};
 use crate::image::{Downloaded, Session, SessionSlot, fetch_error, log_event, log_fetched};
 use client::{Endpoint, Registries};
@@ -199,7 +200,7 @@ pub fn pull_with(
     let registries = Registries::new(&session.transport, endpoints.clone(), credentials);
     let puller = Puller {
         session,
-        registries: &registries,
+        transport: &registries,
         endpoints: &endpoints,
         dest,
         wrap: &wrap,
@@ -226,7 +227,7 @@ pub fn pull_with(
             String::new()
         }
     );
-    let (document, mut digest) = puller.document(&reference, expected)?;
+    let (document, mut digest) = puller.document(&reference, expected, DOCUMENT)?;
     let manifest = match document {
         Document::Manifest(m) => m,
         Document::Index(list) => {
@@ -241,7 +242,14 @@ pub fn pull_with(
                 sha256: chosen.sha256,
                 source: HashSource::Manifest,
             });
-            let (document, child) = puller.document(&chosen.digest(), by)?;
+            let limit = match chosen.size {
+                size if size <= DOCUMENT.bytes => Limit {
+                    bytes: size,
+                    by: "its descriptor in the index names",
+                },
+                _ => DOCUMENT,
+            };
+            let (document, child) = puller.document(&chosen.digest(), by, limit)?;
             digest = child;
             match document {
                 Document::Manifest(m) => m,
@@ -263,6 +271,12 @@ pub fn pull_with(
         manifest: digest,
     })
 }
+
+/// A manifest or index with no descriptor naming its size.
+const DOCUMENT: Limit = Limit {
+    bytes: manifest::MAX_DOCUMENT,
+    by: "a manifest may have",
+};
 
 /// Where layer `index` of an ordinary image waits beside the pull's `dest`.
 fn layer_path(dest: &Path, index: usize) -> PathBuf {
@@ -288,7 +302,8 @@ fn load_credentials() -> Result<auth::Credentials, Cause> {
 struct Puller<'a> {
     session: &'a Session,
     dest: &'a Path,
-    registries: &'a Registries<'a>,
+    /// The registries ([`Registries`]); a script in the unit tests.
+    transport: &'a dyn Transport,
     endpoints: &'a [Endpoint],
     /// Names the image in an error.
     wrap: &'a dyn Fn(Cause) -> ImageError,
@@ -299,11 +314,12 @@ impl Puller<'_> {
         (self.wrap)(Cause::Refused(reason))
     }
 
-    /// A manifest or index, held to `expected`; its digest as it arrived.
+    /// A manifest or index, held to `expected` and `limit`; its digest as it arrived.
     fn document(
         &self,
         reference: &str,
         expected: Option<Expected>,
+        limit: Limit,
     ) -> Result<(Document, [u8; 32]), ImageError> {
         let urls: Vec<String> = self
             .endpoints
@@ -316,27 +332,28 @@ impl Puller<'_> {
             sources: &urls,
             dest: &dest,
             expected: expected.map(|e| e.sha256),
-            ram_budget: Some(manifest::MAX_DOCUMENT),
+            ram_budget: self.session.ram_budget,
+            limit: Some(limit),
         };
-        let fetched = fetch::fetch_to_file(self.registries, &job, &self.session.policy, log_event)
+        let fetched = fetch::fetch_to_file(self.transport, &job, &self.session.policy, log_event)
             .map_err(|err| {
-                let missing = !err.failures.is_empty()
-                    && err.failures.iter().all(|(_, f)| *f == Failure::Status(404));
-                if missing {
-                    // A typo in the digest or tag, or pushed to another repository.
-                    self.refuse(format!(
-                        "no manifest {reference} in {} (HTTP 404): check the digest or tag \
-                         in root=, and where it was pushed",
-                        self.endpoints
-                            .iter()
-                            .map(|e| format!("{}/{}", e.registry.base_url(), e.repository))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                } else {
-                    fetch_error(err, expected, self.wrap)
-                }
-            })?;
+            let missing = !err.failures.is_empty()
+                && err.failures.iter().all(|(_, f)| *f == Failure::Status(404));
+            if missing {
+                // A typo in the digest or tag, or pushed to another repository.
+                self.refuse(format!(
+                    "no manifest {reference} in {} (HTTP 404): check the digest or tag \
+                     in root=, and where it was pushed",
+                    self.endpoints
+                        .iter()
+                        .map(|e| format!("{}/{}", e.registry.base_url(), e.repository))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            } else {
+                fetch_error(err, expected, self.wrap)
+            }
+        })?;
         let bytes = std::fs::read(&dest).map_err(|source| ImageError::ReadImage {
             path: dest.clone(),
             source,
@@ -415,8 +432,9 @@ impl Puller<'_> {
         Ok(pulled)
     }
 
-    /// A blob into `dest`, held to its descriptor's digest; larger than the RAM left fails
-    /// before the first byte.
+    /// A blob into `dest`, held to its descriptor's digest and size; larger than the RAM left
+    /// fails before the first byte. A source sending more than the size is dropped for the
+    /// next: bounded by the RAM left instead, a bad mirror could fill /run and stop the pull.
     fn blob(&self, what: &str, layer: &Descriptor, dest: &Path) -> Result<Downloaded, ImageError> {
         if let Some(budget) = self.session.ram_budget.filter(|b| layer.size > *b) {
             return Err(self.refuse(format!(
@@ -439,6 +457,10 @@ impl Puller<'_> {
             dest,
             expected: Some(layer.sha256),
             ram_budget: self.session.ram_budget,
+            limit: Some(Limit {
+                bytes: layer.size,
+                by: "its descriptor names",
+            }),
         };
         log::info!(
             "fetching {what} {} ({} bytes) into {}",
@@ -446,7 +468,7 @@ impl Puller<'_> {
             layer.size,
             dest.display()
         );
-        let fetched = fetch::fetch_to_file(self.registries, &job, &self.session.policy, log_event)
+        let fetched = fetch::fetch_to_file(self.transport, &job, &self.session.policy, log_event)
             .map_err(|err| fetch_error(err, expected, self.wrap))?;
         if fetched.bytes != layer.size {
             let _ = std::fs::remove_file(dest);

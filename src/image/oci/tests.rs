@@ -1,5 +1,8 @@
 use super::*;
 use crate::cmdline::oci::parse_ref;
+use std::cell::Cell;
+use std::io::Read;
+use std::rc::Rc;
 
 const D: &str = "b8b6b771bec4a7b7a5c8e6e8f0bac68180bb145405517011da044c2d5fec5441";
 
@@ -130,4 +133,133 @@ fn layers_wait_beside_the_image_in_ram() {
         layer_path(dest, 12),
         Path::new("/run/diskless/layer12.blob")
     );
+}
+
+/// Counts the bytes a body gave, for the test to see how much a source got into RAM.
+struct Counting {
+    inner: Box<dyn Read>,
+    read: Rc<Cell<u64>>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// One registry's answer to a blob request: these bytes, with or without a Content-Length.
+struct Served {
+    url: String,
+    bytes: Vec<u8>,
+    announce: bool,
+    requests: Cell<u32>,
+    read: Rc<Cell<u64>>,
+}
+
+struct Fake(Vec<Served>);
+
+impl Transport for Fake {
+    fn get(
+        &self,
+        url: &str,
+        _resume: Option<crate::image::http::Resume<'_>>,
+        _timeout: std::time::Duration,
+    ) -> Result<crate::image::http::Response, Failure> {
+        let served = self
+            .0
+            .iter()
+            .find(|s| s.url == url)
+            .expect("a scripted URL");
+        served.requests.set(served.requests.get() + 1);
+        Ok(crate::image::http::Response {
+            status: 200,
+            content_length: served.announce.then_some(served.bytes.len() as u64),
+            content_range: None,
+            validator: None,
+            body: Box::new(Counting {
+                inner: Box::new(std::io::Cursor::new(served.bytes.clone())),
+                read: Rc::clone(&served.read),
+            }),
+        })
+    }
+}
+
+#[test]
+fn a_mirror_sending_more_than_the_descriptor_is_dropped_for_the_next() {
+    use crate::image::http::{HttpLimits, HttpTransport};
+    use crate::image::tls::Clock;
+    use crate::retry::RetryPolicy;
+    let blob: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let descriptor = Descriptor {
+        media_type: "application/vnd.diskless.squashfs".to_owned(),
+        sha256: crate::sha256::digest(&blob),
+        size: blob.len() as u64,
+        platform: None,
+    };
+    let image = parse_ref(&format!("http://origin.lab/node/root@sha256:{D}")).unwrap();
+    let list = endpoints(&image, &["oci:http://mirror.lab".to_owned()]);
+    let digest = descriptor.digest();
+    // Far less than the RAM left, far more than the blob: what fills /run at boot.
+    let flood = vec![0xa5; 8 << 20];
+    let dir = std::env::temp_dir().join(format!("diskless-oci-oversize-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let session = Session {
+        trust: crate::image::trust::Trust::default(),
+        transport: HttpTransport::new(
+            None,
+            HttpLimits::default(),
+            Clock::system(Default::default()),
+        ),
+        policy: RetryPolicy {
+            first_delay: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(4),
+            ..RetryPolicy::with_deadline(std::time::Duration::from_secs(5))
+        },
+        ram_budget: Some(64 << 20),
+    };
+    let wrap = |cause: Cause| ImageError::Pull {
+        image: image.describe(),
+        cause,
+    };
+    for announce in [false, true] {
+        let serve = |url: String, bytes: &[u8]| Served {
+            url,
+            bytes: bytes.to_vec(),
+            announce,
+            requests: Cell::new(0),
+            read: Rc::new(Cell::new(0)),
+        };
+        let fake = Fake(vec![
+            serve(list[0].blob_url(&digest), &flood),
+            serve(list[1].blob_url(&digest), &blob),
+        ]);
+        let dest = dir.join("root.squashfs");
+        let puller = Puller {
+            session: &session,
+            dest: &dest,
+            transport: &fake,
+            endpoints: &list,
+            wrap: &wrap,
+        };
+        let pulled = puller
+            .blob("layer", &descriptor, &dest)
+            .unwrap_or_else(|e| panic!("announce {announce}: {e}"));
+        assert_eq!(pulled.fetched.url, list[1].blob_url(&digest), "{announce}");
+        assert_eq!(std::fs::read(&dest).unwrap(), blob);
+        let (mirror, origin) = (&fake.0[0], &fake.0[1]);
+        assert_eq!(
+            (mirror.requests.get(), origin.requests.get()),
+            (1, 1),
+            "the mirror is dropped after its first answer (announce {announce})"
+        );
+        // At most one read past the descriptor's size, not everything the RAM could hold.
+        assert!(
+            mirror.read.get() <= descriptor.size + (256 << 10),
+            "the mirror got {} bytes into RAM for a blob of {} (announce {announce})",
+            mirror.read.get(),
+            descriptor.size
+        );
+    }
 }

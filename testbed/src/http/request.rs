@@ -11,6 +11,7 @@ pub(super) struct Request {
     pub(super) method: String,
     pub(super) target: String,
     pub(super) range: Option<String>,
+    pub(super) authorization: Option<String>,
 }
 
 /// Reads the request head (up to the blank line). `None` for a client that closed, timed out,
@@ -39,16 +40,21 @@ pub(super) fn parse_request(head: &str) -> Option<Request> {
     if !request_line.next()?.starts_with("HTTP/1.") || !target.starts_with('/') {
         return None;
     }
-    let range = lines.find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("range")
-            .then(|| value.trim().to_owned())
-    });
+    let headers: Vec<(&str, &str)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim(), value.trim()))
+        .collect();
+    let header = |wanted: &str| {
+        headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| (*value).to_owned())
+    };
     Some(Request {
         method,
         target,
-        range,
+        range: header("range"),
+        authorization: header("authorization"),
     })
 }
 

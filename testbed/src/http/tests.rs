@@ -48,15 +48,18 @@ fn ranges_follow_rfc_9110() {
 }
 
 #[test]
-fn request_heads_parse_method_target_and_range() {
-    let req = parse_request("GET /root.squashfs HTTP/1.1\r\nHost: x\r\nrange: bytes=5-\r\n\r\n")
-        .expect("valid request");
+fn request_heads_parse_method_target_range_and_authorization() {
+    let req = parse_request(
+        "GET /root.squashfs HTTP/1.1\r\nHost: x\r\nrange: bytes=5-\r\nAuthorization: Basic eDp5\r\n\r\n",
+    )
+    .expect("valid request");
     assert_eq!(
         req,
         Request {
             method: "GET".into(),
             target: "/root.squashfs".into(),
             range: Some("bytes=5-".into()),
+            authorization: Some("Basic eDp5".into()),
         }
     );
     assert_eq!(parse_request("GET root HTTP/1.1\r\n\r\n"), None);

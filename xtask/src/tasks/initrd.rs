@@ -46,7 +46,9 @@ What the node trusts when it fetches its root image (see the README, Fetching im
                         (cargo xtask push prints it)
   --registry-auth FILE  registry logins for root=oci: (Docker's or podman's auth.json:
                         {\"auths\": {\"<host>\": {\"auth\": \"<base64 user:password>\"}}}; mode 0600
-                        in the image, gone after switch_root), for Basic and token logins
+                        in the image, gone after switch_root), for Basic and token logins.
+                        A key <host[:port]> or https://<host[:port]> is for https only; a
+                        plain-http registry gets a login only where the key says http://
 ";
 
 pub fn run(args: Vec<OsString>) -> Result<()> {

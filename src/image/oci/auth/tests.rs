@@ -108,17 +108,54 @@ fn tokens() {
 }
 
 #[test]
-fn credentials_by_host() {
+fn credentials_by_scheme_and_host() {
     let file = br#"{"auths":{
         "10.0.2.2:5000":{"auth":"dXNlcjpwYXNz"},
         "https://index.docker.io/v1/":{"auth":"aHViOmh1Yg=="},
-        "Registry.Lab":{"auth":"cjpy","email":"x"}}}"#;
+        "Registry.Lab":{"auth":"cjpy","email":"x"},
+        "https://secure.lab":{"auth":"czpz"},
+        "http://plain.lab:5000":{"auth":"cDpw"},
+        "HTTP://Both.Lab":{"auth":"aHR0cA=="},
+        "both.lab":{"auth":"aHR0cHM="}}}"#;
     let c = Credentials::parse(file).unwrap();
-    assert_eq!(c.for_host("10.0.2.2:5000"), Some("dXNlcjpwYXNz"));
-    assert_eq!(c.for_host("docker.io"), Some("aHViOmh1Yg=="));
-    assert_eq!(c.for_host("registry.lab"), Some("cjpy"));
-    assert_eq!(c.for_host("10.0.2.2:5001"), None);
-    assert!(!format!("{c:?}").contains("dXNl"), "Debug shows no secret");
+    let registry = |scheme, host: &str| Registry {
+        scheme,
+        host: host.to_owned(),
+    };
+    let (https, http) = (Scheme::Https, Scheme::Http);
+    // (scheme, host as the reference gives it, what is sent)
+    let cases = [
+        // No scheme in the key, as podman login writes it: https only.
+        (https, "10.0.2.2:5000", Login::Given("dXNlcjpwYXNz")),
+        (http, "10.0.2.2:5000", Login::HttpsOnly),
+        (https, "registry.lab", Login::Given("cjpy")),
+        (http, "registry.lab", Login::HttpsOnly),
+        (https, "docker.io", Login::Given("aHViOmh1Yg==")),
+        (http, "docker.io", Login::HttpsOnly),
+        // https:// named: the same.
+        (https, "secure.lab", Login::Given("czpz")),
+        (http, "secure.lab", Login::HttpsOnly),
+        // http:// named: plain HTTP allowed, for that host and port only.
+        (http, "plain.lab:5000", Login::Given("cDpw")),
+        (https, "plain.lab:5000", Login::None),
+        (http, "plain.lab", Login::None),
+        (http, "plain.lab:5001", Login::None),
+        // Each scheme its own login.
+        (http, "both.lab", Login::Given("aHR0cA==")),
+        (https, "both.lab", Login::Given("aHR0cHM=")),
+        // Another port is another registry.
+        (https, "10.0.2.2:5001", Login::None),
+        (http, "10.0.2.2:5001", Login::None),
+    ];
+    for (scheme, host, want) in cases {
+        assert_eq!(c.login(&registry(scheme, host)), want, "{scheme:?} {host}");
+    }
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("dXNl"), "Debug shows no secret");
+    assert!(
+        debug.contains("\"https://10.0.2.2:5000\"") && debug.contains("\"http://plain.lab:5000\""),
+        "{debug}"
+    );
     for (bad, want) in [
         (
             &br#"{"auths":{"h":{"identitytoken":"x"}}}"#[..],

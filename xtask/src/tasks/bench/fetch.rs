@@ -130,6 +130,7 @@ pub(super) fn child(args: &[OsString]) -> Result<()> {
         dest: &dest,
         expected: Some(expected),
         ram_budget: None,
+        limit: None,
     };
     let fetched =
         fetch_to_file(&transport, &job, &policy, |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
