@@ -59,12 +59,7 @@ pub fn mount_volatile(root: &Path, paths: &[String], size: Option<&str>) -> Resu
         for dir in [&upper, &work] {
             std::fs::create_dir_all(dir).map_err(mount_err("creating".to_owned(), dir))?;
         }
-        let options = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            target.display(),
-            upper.display(),
-            work.display()
-        );
+        let options = overlay_options(&target, &upper, &work);
         sys::mount(
             "diskless-volatile",
             &target,
@@ -79,6 +74,16 @@ pub fn mount_volatile(root: &Path, paths: &[String], size: Option<&str>) -> Resu
         log::info!("{path}: writable in RAM over the image's content");
     }
     Ok(())
+}
+
+/// The overlay option string for one lower, upper and work directory.
+pub fn overlay_options(lower: &Path, upper: &Path, work: &Path) -> String {
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    )
 }
 
 /// Mounts each `diskless.tmpfs=` at its path in `root`, creating the directory if missing.
@@ -116,6 +121,14 @@ fn tmpfs_options(mount: &TmpfsMount) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlay_options_name_all_three_layers() {
+        assert_eq!(
+            overlay_options(Path::new("/l"), Path::new("/u"), Path::new("/w")),
+            "lowerdir=/l,upperdir=/u,workdir=/w"
+        );
+    }
 
     #[test]
     fn tmpfs_options_carry_mode_and_size() {
