@@ -11,6 +11,8 @@ mod memory;
 mod netdev;
 mod packet;
 mod resolve;
+#[cfg(test)]
+pub mod testing;
 
 use std::fs::{File, OpenOptions};
 use std::io;
