@@ -74,14 +74,14 @@ pub fn attach(
         // to /var/local/hostname keep working and the server shows which node is which.
         let image_hosts = paths::resolve_in_root(root, "/etc/hosts")
             .and_then(|p| std::fs::read_to_string(p).ok());
-        for (file, contents) in [
-            ("hostname", etcfiles::hostname_file(name)),
-            ("hosts", etcfiles::hosts_file(image_hosts.as_deref(), name)),
-            ("cmdline", cmdline_text.to_owned()),
-        ] {
-            let path = staging.join(file);
-            std::fs::write(&path, contents).map_err(storage_err("writing", &path))?;
-        }
+        write_node_files(
+            staging,
+            &[
+                ("hostname", etcfiles::hostname_file(name)),
+                ("hosts", etcfiles::hosts_file(image_hosts.as_deref(), name)),
+                ("cmdline", cmdline_text.to_owned()),
+            ],
+        )?;
         // A parent before what it contains, so the inner bind stays visible.
         let mut persisted = persisted;
         persisted.sort_by_key(|(_, target)| target.components().count());
@@ -97,6 +97,15 @@ pub fn attach(
     for mount in &config.mounts {
         let target = paths::mount_target(root, "diskless.mount", &mount.mountpoint)?;
         mount_shared(nfs, &mount.share, &target)?;
+    }
+    Ok(())
+}
+
+/// Writes `files` (name, contents) into the node's directory.
+fn write_node_files(node_dir: &Path, files: &[(&str, String)]) -> Result<(), RootError> {
+    for (file, contents) in files {
+        let path = node_dir.join(file);
+        std::fs::write(&path, contents).map_err(storage_err("writing", &path))?;
     }
     Ok(())
 }
