@@ -101,11 +101,13 @@ pub fn attach(
     Ok(())
 }
 
-/// Writes `files` (name, contents) into the node's directory.
+/// Writes `files` (name, contents) into the node's directory, mode 0644. Whoever writes the
+/// share can plant a symbolic link there: an existing link is replaced, never followed.
 fn write_node_files(node_dir: &Path, files: &[(&str, String)]) -> Result<(), RootError> {
+    let dir = sys::Beneath::open(node_dir).map_err(storage_err("opening", node_dir))?;
     for (file, contents) in files {
-        let path = node_dir.join(file);
-        std::fs::write(&path, contents).map_err(storage_err("writing", &path))?;
+        dir.write_file(file.as_ref(), contents.as_bytes(), 0o644)
+            .map_err(storage_err("writing", &node_dir.join(file)))?;
     }
     Ok(())
 }
@@ -346,6 +348,52 @@ mod tests {
             std::fs::read_link(dst.join("link")).expect("link"),
             Path::new("ssh_host_ed25519_key")
         );
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    /// Whoever writes the node share can plant links in the node's directory: the node's
+    /// files replace them and never write through them.
+    #[test]
+    fn node_files_replace_links_and_never_write_through_them() {
+        let base = std::env::temp_dir().join(format!("diskless-nodefiles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (node, outside) = (base.join("node"), base.join("outside"));
+        std::fs::create_dir_all(&node).expect("mkdir");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::fs::write(outside.join("file"), b"outside\n").expect("write");
+        std::os::unix::fs::symlink(outside.join("file"), node.join("hostname")).expect("symlink");
+        // A dangling link would create its target.
+        std::os::unix::fs::symlink(outside.join("new"), node.join("hosts")).expect("symlink");
+        write_node_files(
+            &node,
+            &[
+                ("hostname", "worker-1\n".to_owned()),
+                ("hosts", "127.0.0.1 localhost\n".to_owned()),
+                ("cmdline", "root=/dev/nfs\n".to_owned()),
+            ],
+        )
+        .expect("writing the node's files");
+        assert_eq!(
+            std::fs::read(outside.join("file")).expect("read"),
+            b"outside\n",
+            "written through the link"
+        );
+        assert!(
+            !outside.join("new").exists(),
+            "created through a dangling link"
+        );
+        for (name, contents) in [
+            ("hostname", "worker-1\n"),
+            ("hosts", "127.0.0.1 localhost\n"),
+        ] {
+            let meta = std::fs::symlink_metadata(node.join(name)).expect("stat");
+            assert!(meta.is_file(), "{name} is still a link");
+            assert_eq!(meta.mode() & 0o777, 0o644, "{name}");
+            assert_eq!(
+                std::fs::read_to_string(node.join(name)).expect("read"),
+                contents
+            );
+        }
         let _ = std::fs::remove_dir_all(&base);
     }
 

@@ -87,6 +87,18 @@ impl Beneath {
         Ok(File::from(fd))
     }
 
+    /// A regular file `name` directly in the root holding `contents`, with permission bits
+    /// `mode` (the owner stays the creator's: a share may squash root). A file or symbolic
+    /// link of that name is replaced, never written through.
+    pub fn write_file(&self, name: &OsStr, contents: &[u8], mode: u32) -> io::Result<()> {
+        use std::io::Write as _;
+        let dir = self.dir(Path::new(""))?;
+        let mut file = self.create_file(&dir, name)?;
+        file.write_all(contents)?;
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode & 0o7777))?;
+        Ok(())
+    }
+
     /// Directory `name` in `dir` with `mode` (less the umask); an existing directory is
     /// kept, anything else refused.
     pub fn make_dir(&self, dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
