@@ -39,15 +39,10 @@ pub fn attach(
 ) -> Result<(), RootError> {
     if let Some(node) = &config.node {
         let node_mount = paths::mount_target(root, "diskless.node.mount", &config.node_mount)?;
-        let persisted = config
-            .persist
-            .iter()
-            .map(|path| {
-                let target = paths::mount_target(root, "diskless.persist", path)?;
-                check_persist_outside_node(path, &target, &config.node_mount, &node_mount)?;
-                Ok((path.as_str(), target))
-            })
-            .collect::<Result<Vec<_>, RootError>>()?;
+        for path in &config.persist {
+            let target = paths::mount_target(root, "diskless.persist", path)?;
+            check_persist_outside_node(path, &target, &config.node_mount, &node_mount)?;
+        }
         let dir = config
             .node_dir
             .render(mac, None)
@@ -82,23 +77,43 @@ pub fn attach(
                 ("cmdline", cmdline_text.to_owned()),
             ],
         )?;
-        // A parent before what it contains, so the inner bind stays visible.
-        let mut persisted = persisted;
-        persisted.sort_by_key(|(_, target)| target.components().count());
-        for (path, target) in &persisted {
-            persist(staging, path, target)?;
-        }
-        paths::ensure_mount_point(&node_mount, true)?;
-        sys::move_mount(staging, &node_mount).map_err(storage_err(
-            format!("moving the node directory from {NODE_STAGING} to"),
-            &node_mount,
-        ))?;
+        bind_from_node(root, staging, &config.persist, &config.node_mount)?;
     }
     for mount in &config.mounts {
         let target = paths::mount_target(root, "diskless.mount", &mount.mountpoint)?;
         mount_shared(nfs, &mount.share, &target)?;
     }
     Ok(())
+}
+
+/// Binds the persisted paths from the node's directory (mounted at `node_dir`) into `root`,
+/// then moves the node's directory to `node_mount` in it.
+fn bind_from_node(
+    root: &Path,
+    node_dir: &Path,
+    persisted_paths: &[String],
+    node_mount: &str,
+) -> Result<(), RootError> {
+    let node_target = paths::mount_target(root, "diskless.node.mount", node_mount)?;
+    let mut persisted = persisted_paths
+        .iter()
+        .map(|path| {
+            Ok((
+                path.as_str(),
+                paths::mount_target(root, "diskless.persist", path)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, RootError>>()?;
+    // A parent before what it contains, so the inner bind stays visible.
+    persisted.sort_by_key(|(_, target)| target.components().count());
+    for (path, target) in &persisted {
+        persist(node_dir, path, target)?;
+    }
+    paths::ensure_mount_point(&node_target, true)?;
+    sys::move_mount(node_dir, &node_target).map_err(storage_err(
+        format!("moving the node directory from {} to", node_dir.display()),
+        &node_target,
+    ))
 }
 
 /// Writes `files` (name, contents) into the node's directory, mode 0644. Whoever writes the
