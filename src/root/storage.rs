@@ -88,31 +88,34 @@ pub fn attach(
 
 /// Binds the persisted paths from the node's directory (mounted at `node_dir`) into `root`,
 /// then moves the node's directory to `node_mount` in it.
+///
+/// Each target is resolved only when its turn comes, after the binds before it: a parent's
+/// bind brings the share's own links (`<node dir>/persist/var/lib -> /elsewhere` is what
+/// /var/lib is once /var is bound), and those are followed inside the root, as the image's
+/// are. Each mount then goes on the mount point held open, never on a path resolved again.
 fn bind_from_node(
     root: &Path,
     node_dir: &Path,
     persisted_paths: &[String],
     node_mount: &str,
 ) -> Result<(), RootError> {
-    let node_target = paths::mount_target(root, "diskless.node.mount", node_mount)?;
     let mut persisted = persisted_paths
         .iter()
         .map(|path| {
-            Ok((
-                path.as_str(),
-                paths::mount_target(root, "diskless.persist", path)?,
-            ))
+            let target = paths::mount_target(root, "diskless.persist", path)?;
+            Ok((path.as_str(), target.components().count()))
         })
         .collect::<Result<Vec<_>, RootError>>()?;
     // A parent before what it contains, so the inner bind stays visible.
-    persisted.sort_by_key(|(_, target)| target.components().count());
-    for (path, target) in &persisted {
-        persist(node_dir, path, target)?;
+    persisted.sort_by_key(|(_, depth)| *depth);
+    for (path, _) in persisted {
+        persist(root, node_dir, path)?;
     }
-    paths::ensure_mount_point(&node_target, true)?;
-    sys::move_mount(node_dir, &node_target).map_err(storage_err(
+    let target = paths::mount_target(root, "diskless.node.mount", node_mount)?;
+    let held = paths::hold_mount_point(root, &target, true)?;
+    sys::move_mount_held(node_dir, &held).map_err(storage_err(
         format!("moving the node directory from {} to", node_dir.display()),
-        &node_target,
+        &target,
     ))
 }
 
@@ -213,11 +216,13 @@ fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(
     ctx.mount(share, ctx.share_default, mount_at, read_only)
 }
 
-/// Bind-mounts `<node dir>/persist/<path>` onto `target` (`path` resolved in the new
-/// root). The first boot seeds the node's copy with the image's content; later boots keep
-/// what the node wrote. The source is resolved inside the node's directory: a symlink on the
-/// share cannot make the bind expose anything outside it.
-fn persist(node_dir: &Path, path: &str, target: &Path) -> Result<(), RootError> {
+/// Bind-mounts `<node dir>/persist/<path>` onto `path` resolved in the new root now. The
+/// first boot seeds the node's copy with the image's content; later boots keep what the
+/// node wrote. The source is resolved inside the node's directory: a symlink on the share
+/// cannot make the bind expose anything outside it.
+fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), RootError> {
+    let target = paths::mount_target(root, "diskless.persist", path)?;
+    let target = target.as_path();
     let stored = paths::resolve(
         node_dir,
         &format!("/persist/{}", path.trim_start_matches('/')),
@@ -228,9 +233,6 @@ fn persist(node_dir: &Path, path: &str, target: &Path) -> Result<(), RootError> 
         reason: format!("in the node directory: {err}"),
     })?
     .path;
-    let is_dir = std::fs::metadata(target)
-        .map(|m| m.is_dir())
-        .unwrap_or(true);
     if std::fs::symlink_metadata(&stored).is_err() {
         if let Some(parent) = stored.parent() {
             std::fs::create_dir_all(parent).map_err(storage_err("creating", parent))?;
@@ -260,11 +262,19 @@ fn persist(node_dir: &Path, path: &str, target: &Path) -> Result<(), RootError> 
             stored.display()
         );
     }
-    paths::ensure_mount_point(target, is_dir)?;
-    sys::bind_mount(&stored, target, false).map_err(storage_err(
-        format!("bind-mounting {} on", stored.display()),
-        target,
-    ))
+    let bind_err = storage_err(format!("bind-mounting {} on", stored.display()), target);
+    let source = stored
+        .strip_prefix(node_dir)
+        .map_err(|_| io::Error::other("is not in the node's directory"))
+        .and_then(|rel| sys::Beneath::open_across_mounts(node_dir)?.open_path(rel));
+    let source = match source {
+        Ok(source) => source,
+        Err(err) => return Err(bind_err(err)),
+    };
+    // The mount point takes the type of what is bound on it.
+    let is_dir = std::fs::symlink_metadata(&stored).map_or(true, |m| m.is_dir());
+    let held = paths::hold_mount_point(root, target, is_dir)?;
+    sys::bind_mount_held(&source, &held).map_err(bind_err)
 }
 
 /// The mount points in `/proc/self/mountinfo` text (its fifth field, with the kernel's octal
@@ -410,6 +420,78 @@ mod tests {
             );
         }
         let _ = std::fs::remove_dir_all(&base);
+    }
+
+    /// Whoever writes the node share can put links in `<node dir>/persist`: with
+    /// `diskless.persist=/var,/var/lib/x` a link at `persist/var/lib` is what /var/lib is
+    /// once /var is bound, so /var/lib/x is resolved only then, inside the root; so is the
+    /// node's mount point (`persist/var/local`). Nothing is mounted or created outside it.
+    #[test]
+    fn binds_follow_links_from_the_share_only_inside_the_root() {
+        use crate::sys::testing::{MountScratch, may_mount, mounts_below};
+        if !may_mount() {
+            return;
+        }
+        let scratch = MountScratch::new("persist-links");
+        let base = scratch.path();
+        let (root, share, staging) = (base.join("root"), base.join("share"), base.join("node"));
+        let (outside, outside_node) = (base.join("outside"), base.join("outside-node"));
+        scratch.tmpfs(&root, "mode=0755");
+        for dir in ["var/lib/x", "var/local", "etc"] {
+            std::fs::create_dir_all(root.join(dir)).expect("the image's directories");
+        }
+        std::fs::write(root.join("etc/machine-id"), b"image\n").expect("write");
+        std::fs::create_dir_all(share.join("persist/var")).expect("an earlier boot's /var");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::fs::create_dir_all(&outside_node).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, share.join("persist/var/lib")).expect("symlink");
+        std::os::unix::fs::symlink(&outside_node, share.join("persist/var/local"))
+            .expect("symlink");
+        std::fs::write(share.join("hostname"), b"node\n").expect("write");
+        // The node's directory is a mount, as the NFS mount at /run/diskless/node is.
+        std::fs::create_dir_all(&staging).expect("mkdir");
+        sys::bind_mount(&share, &staging, false).expect("bind");
+
+        bind_from_node(
+            &root,
+            &staging,
+            &[
+                "/var".to_owned(),
+                "/var/lib/x".to_owned(),
+                "/etc/machine-id".to_owned(),
+            ],
+            "/var/local",
+        )
+        .expect("binding");
+
+        for point in mounts_below(base) {
+            assert!(
+                point.starts_with(&root),
+                "{} is mounted outside the new root",
+                point.display()
+            );
+        }
+        for dir in [&outside, &outside_node] {
+            assert_eq!(
+                std::fs::read_dir(dir).expect("read").count(),
+                0,
+                "{} created outside the new root",
+                dir.display()
+            );
+        }
+        // As the real system will see them: /var/lib -> <outside>, inside the root.
+        let inside = |p: &Path| root.join(p.strip_prefix("/").expect("absolute"));
+        assert!(mounts_below(&root).contains(&inside(&outside).join("x")));
+        assert_eq!(
+            std::fs::read(inside(&outside_node).join("hostname")).expect("the node's mount"),
+            b"node\n"
+        );
+        // A persisted file, first boot: seeded from the image, bound over it.
+        assert_eq!(
+            std::fs::read(share.join("persist/etc/machine-id")).expect("seeded"),
+            b"image\n"
+        );
+        assert!(mounts_below(&root).contains(&root.join("etc/machine-id")));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!
 //! Nor does anything cross a mount (`RESOLVE_NO_XDEV`, and the mount of every name changed
 //! checked against the root's): configuration archives are applied after the node's
-//! storage is attached, and a share mounted at /home is not the new root's to write.
+//! storage is attached, and a share mounted at /home is not the new root's to write. Mount
+//! points are the exception ([`Beneath::open_across_mounts`]): one may be below another
+//! mount (`/var/lib/x` below a bound `/var`).
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -28,12 +30,13 @@ pub struct Attributes {
     pub mtime: i64,
 }
 
-/// A directory writes are confined to, on its own mount.
+/// A directory writes are confined to.
 #[derive(Debug)]
 pub struct Beneath {
     root: OwnedFd,
-    /// The root's mount: every name changed must be on it.
-    mount: Mount,
+    /// The root's mount, which every name changed must be on (`None`: any mount below it).
+    mount: Option<Mount>,
+    resolve: ResolveFlags,
 }
 
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
@@ -68,19 +71,30 @@ impl Beneath {
         io::Error::from_raw_os_error(rustix::io::Errno::XDEV.raw_os_error())
     }
 
+    /// `root`, with every write kept on its mount.
     pub fn open(root: &Path) -> io::Result<Beneath> {
-        let root = rustix::fs::open(
-            root,
-            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
+        let root = open_dir(root)?;
         let mount = Mount::of(&rustix::fs::statx(
             &root,
             "",
             AtFlags::EMPTY_PATH,
             STATX_MASK,
         )?);
-        Ok(Beneath { root, mount })
+        Ok(Beneath {
+            root,
+            mount: Some(mount),
+            resolve: RESOLVE,
+        })
+    }
+
+    /// `root`, where paths may go onto mounts below it (still never through a link): for
+    /// mount points, some of which are below other mounts.
+    pub fn open_across_mounts(root: &Path) -> io::Result<Beneath> {
+        Ok(Beneath {
+            root: open_dir(root)?,
+            mount: None,
+            resolve: RESOLVE.difference(ResolveFlags::NO_XDEV),
+        })
     }
 
     /// `name` in `dir` (not following a link), refused with EXDEV when it is on another
@@ -92,12 +106,15 @@ impl Beneath {
     }
 
     fn on_root_mount(&self, st: &Statx) -> io::Result<()> {
+        let Some(mount) = self.mount else {
+            return Ok(());
+        };
         let here = Mount::of(st);
-        let other = match (here.id, self.mount.id) {
+        let other = match (here.id, mount.id) {
             (Some(here), Some(root)) => here != root,
             _ => {
                 FileType::from_raw_mode(u32::from(st.stx_mode)) == FileType::Directory
-                    && here.dev != self.mount.dev
+                    && here.dev != mount.dev
             }
         };
         if other {
@@ -121,7 +138,7 @@ impl Beneath {
             rel,
             OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
             Mode::empty(),
-            RESOLVE,
+            self.resolve,
         )?)
     }
 
@@ -137,7 +154,7 @@ impl Beneath {
                 &walked,
                 OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
-                RESOLVE,
+                self.resolve,
             ) {
                 Ok(fd) => fd,
                 Err(rustix::io::Errno::XDEV) => return Ok(Some(walked)),
@@ -152,6 +169,56 @@ impl Beneath {
             }
         }
         Ok(None)
+    }
+
+    /// `rel` itself, held (`O_PATH`) for mounting on, or binding from: no symbolic link on
+    /// the way nor at the end (ELOOP).
+    pub fn open_path(&self, rel: &Path) -> io::Result<OwnedFd> {
+        let fd = rustix::fs::openat2(
+            &self.root,
+            rel,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+            self.resolve,
+        )?;
+        let st = rustix::fs::statx(&fd, "", AtFlags::EMPTY_PATH, STATX_MASK)?;
+        if FileType::from_raw_mode(u32::from(st.stx_mode)) == FileType::Symlink {
+            return Err(rustix::io::Errno::LOOP.into());
+        }
+        self.on_root_mount(&st)?;
+        Ok(fd)
+    }
+
+    /// A mount point at `rel`, held open ([`Beneath::open_path`]): a directory (`dir`) or
+    /// an empty file, created with what leads to it (mode 0755, 0644 for the file) where
+    /// missing, never through a symbolic link. The mount then goes on what this holds, not
+    /// on a path the kernel would resolve again.
+    pub fn mount_point(&self, rel: &Path, dir: bool) -> io::Result<OwnedFd> {
+        let parts: Vec<&OsStr> = rel.iter().collect();
+        let Some((last, parents)) = parts.split_last() else {
+            return self.open_path(rel);
+        };
+        let mut walked = std::path::PathBuf::new();
+        let mut at = self.dir(&walked)?;
+        for part in parents {
+            exists_ok(rustix::fs::mkdirat(&at, *part, Mode::from_raw_mode(0o755)))?;
+            walked.push(part);
+            at = self.dir(&walked)?;
+        }
+        let made = if dir {
+            rustix::fs::mkdirat(&at, *last, Mode::from_raw_mode(0o755))
+        } else {
+            rustix::fs::openat(
+                &at,
+                *last,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            )
+            .map(drop)
+        };
+        exists_ok(made)?;
+        walked.push(last);
+        self.open_path(&walked)
     }
 
     /// The directory at `rel` as the new root itself would resolve it: symbolic links
@@ -271,6 +338,22 @@ impl Beneath {
         )?;
         rustix::fs::utimensat(dir, name, &times(attrs.mtime), AtFlags::SYMLINK_NOFOLLOW)?;
         Ok(())
+    }
+}
+
+fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        path,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// What exists already is what was to be created (its type is checked when it is opened).
+fn exists_ok(made: rustix::io::Result<()>) -> io::Result<()> {
+    match made {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
