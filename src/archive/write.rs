@@ -69,8 +69,8 @@ fn explain(parent: &Path, err: io::Error) -> io::Error {
         )),
         Some(code) if code == rustix::io::Errno::XDEV.raw_os_error() => io::Error::other(format!(
             "{} is another mount in the new root (a share, a persisted path, the node's \
-             directory): archives write only into the root's own file system, never onto \
-             another mount",
+             directory, a diskless.tmpfs= mount): archives write only into the root's own \
+             file system, never onto another mount",
             parent.display()
         )),
         _ => err,
