@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::policy::{
     Action, Header, Kind, Layer, Limits, Meta, Op, Plain, Policy, Refusal, normalize,
 };
-use super::write::Confined;
+use super::write::{Confined, Probe};
 use super::{ArchiveError, Format, detect, extract};
 
 fn header(path: &[u8], kind: Kind, link: Option<&'static [u8]>, size: u64) -> Header<'static> {
@@ -207,6 +207,18 @@ impl Drop for Scratch {
 
 /// A tar entry with any path bytes (tar::Builder refuses `..`, which these tests need).
 fn raw_entry(out: &mut Vec<u8>, path: &[u8], kind: tar::EntryType, link: &[u8], body: &[u8]) {
+    raw_entry_mode(out, path, kind, link, body, 0o640);
+}
+
+/// [`raw_entry`] with permission bits `mode`.
+fn raw_entry_mode(
+    out: &mut Vec<u8>,
+    path: &[u8],
+    kind: tar::EntryType,
+    link: &[u8],
+    body: &[u8],
+    mode: u32,
+) {
     let mut h = tar::Header::new_ustar();
     {
         let old = h.as_old_mut();
@@ -222,7 +234,7 @@ fn raw_entry(out: &mut Vec<u8>, path: &[u8], kind: tar::EntryType, link: &[u8], 
     }
     h.set_entry_type(kind);
     h.set_size(body.len() as u64);
-    h.set_mode(0o640);
+    h.set_mode(mode);
     h.set_uid(u64::from(rustix::process::getuid().as_raw()));
     h.set_gid(u64::from(rustix::process::getgid().as_raw()));
     h.set_mtime(1_600_000_000);
@@ -359,6 +371,168 @@ fn escapes_are_refused_by_entry_and_nothing_lands_outside() {
         "{err:?}"
     );
     assert!(!outer.0.join("x").exists());
+}
+
+/// Storage is attached before archives are applied: a share at /home, a persisted path, the
+/// node's directory are mounts inside the new root. An archive never writes onto them, nor
+/// changes a mount point's own mode or owner.
+#[test]
+fn archives_never_cross_a_mount() {
+    use crate::sys::testing::{MountScratch, may_mount};
+    use std::os::unix::fs::PermissionsExt;
+    if !may_mount() {
+        return;
+    }
+    let scratch = MountScratch::new("archive-xdev");
+    let root = scratch.path().join("root");
+    // The new root is a mount of its own, as the overlay is.
+    scratch.tmpfs(&root, "mode=0755");
+    let home = root.join("home");
+    scratch.tmpfs(&home, "mode=1777");
+    std::fs::write(home.join("keep"), b"share\n").expect("a file on the share");
+    // A persisted file, bound over the image's.
+    std::fs::create_dir_all(root.join("etc")).expect("mkdir");
+    std::fs::write(root.join("etc/machine-id"), b"").expect("a mount point");
+    let persisted = scratch.path().join("machine-id");
+    std::fs::write(&persisted, b"node\n").expect("the node's copy");
+    crate::sys::bind_mount(&persisted, &root.join("etc/machine-id"), false).expect("bind");
+
+    let one = |path: &[u8], kind, mode| {
+        let mut t = Vec::new();
+        let body: &[u8] = if kind == tar::EntryType::Regular {
+            b"archive\n"
+        } else {
+            b""
+        };
+        raw_entry_mode(&mut t, path, kind, b"", body, mode);
+        finish(t)
+    };
+    let cases = [
+        (
+            one(b"home/x", tar::EntryType::Regular, 0o644),
+            "entry \"home/x\": home ",
+        ),
+        (
+            one(b"home/keep", tar::EntryType::Regular, 0o644),
+            "entry \"home/keep\": home ",
+        ),
+        (
+            one(b"home/", tar::EntryType::Directory, 0o700),
+            "entry \"home/\": home ",
+        ),
+        (
+            one(b"home/sub/", tar::EntryType::Directory, 0o700),
+            "entry \"home/sub/\": home ",
+        ),
+        (
+            one(b"etc/machine-id", tar::EntryType::Regular, 0o444),
+            "entry \"etc/machine-id\": etc/machine-id ",
+        ),
+    ];
+    let probe = |archive: &[u8]| {
+        let limits = Limits::default();
+        let mut sink = Probe::open(&root).expect("opening the scratch root");
+        extract(archive, limits, &mut Plain::new(limits), &mut sink)
+    };
+    for (archive, want) in cases {
+        // The dry run refuses it as the writer does, so no archive is applied at all.
+        for (sink, err) in [
+            ("probe", probe(&archive)),
+            ("writer", apply(&root, &archive)),
+        ] {
+            let err = err.err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.starts_with(want) && e.contains("another mount")),
+                "{sink}: {want}: {err:?}"
+            );
+        }
+    }
+    assert!(!home.join("x").exists(), "written onto the share");
+    assert!(!home.join("sub").exists(), "written onto the share");
+    assert_eq!(std::fs::read(home.join("keep")).expect("read"), b"share\n");
+    let mode = std::fs::metadata(&home).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o7777, 0o1777, "the share's mode changed");
+    assert_eq!(std::fs::read(&persisted).expect("read"), b"node\n");
+    // The root's own file system takes the same archive's other entries.
+    let mut t = Vec::new();
+    raw_entry_mode(&mut t, b"etc/", tar::EntryType::Directory, b"", b"", 0o755);
+    raw_entry(&mut t, b"etc/motd", tar::EntryType::Regular, b"", b"hi\n");
+    let t = finish(t);
+    probe(&t).expect("the dry run beside the mounts");
+    assert!(!root.join("etc/motd").exists(), "the dry run wrote");
+    apply(&root, &t).expect("applying beside the mounts");
+    assert_eq!(std::fs::read(root.join("etc/motd")).expect("read"), b"hi\n");
+}
+
+/// The usual root: an overlay of a read-only lower and a tmpfs upper, on different file
+/// systems (overlayfs then gives non-directories their layer's device, not its own): the
+/// mount checks let archives in, over the image's directories too.
+#[test]
+fn archives_apply_onto_an_overlay_root() {
+    use crate::sys::testing::{MountScratch, may_mount};
+    use std::os::unix::fs::PermissionsExt;
+    if !may_mount() {
+        return;
+    }
+    let scratch = MountScratch::new("archive-overlay");
+    let base = scratch.path();
+    let (lower, rw, root) = (base.join("lower"), base.join("rw"), base.join("root"));
+    scratch.tmpfs(&lower, "mode=0755");
+    std::fs::create_dir_all(lower.join("etc/ssh")).expect("mkdir");
+    std::fs::write(lower.join("etc/motd"), b"image\n").expect("write");
+    scratch.tmpfs(&rw, "mode=0755");
+    for dir in ["upper", "work"] {
+        std::fs::create_dir(rw.join(dir)).expect("mkdir");
+    }
+    std::fs::create_dir(&root).expect("mkdir");
+    let options =
+        crate::root::volatile::overlay_options(&lower, &rw.join("upper"), &rw.join("work"));
+    crate::sys::mount("overlay", &root, "overlay", Default::default(), &options)
+        .expect("mounting the overlay");
+    let mut t = Vec::new();
+    raw_entry_mode(&mut t, b"etc/", tar::EntryType::Directory, b"", b"", 0o750);
+    raw_entry_mode(
+        &mut t,
+        b"etc/ssh/",
+        tar::EntryType::Directory,
+        b"",
+        b"",
+        0o700,
+    );
+    raw_entry(&mut t, b"etc/motd", tar::EntryType::Regular, b"", b"node\n");
+    raw_entry(&mut t, b"etc/ssh/key", tar::EntryType::Regular, b"", b"k\n");
+    raw_entry(
+        &mut t,
+        b"etc/motd.2",
+        tar::EntryType::Link,
+        b"etc/motd",
+        b"",
+    );
+    raw_entry(&mut t, b"srv/new/", tar::EntryType::Directory, b"", b"");
+    apply(&root, &finish(t)).expect("applying onto the overlay");
+    assert_eq!(
+        std::fs::read(root.join("etc/motd")).expect("read"),
+        b"node\n"
+    );
+    assert_eq!(
+        std::fs::read(root.join("etc/motd.2")).expect("read"),
+        b"node\n"
+    );
+    let mode = |p: &str| {
+        std::fs::metadata(root.join(p))
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("etc"), 0o750);
+    assert_eq!(mode("etc/ssh"), 0o700);
+    assert_eq!(mode("etc/ssh/key"), 0o640);
+    assert_eq!(
+        std::fs::read(lower.join("etc/motd")).expect("read"),
+        b"image\n"
+    );
 }
 
 #[test]

@@ -46,7 +46,20 @@ fn attributes(meta: &Meta) -> Attributes {
     }
 }
 
-/// ELOOP from openat2 means a symbolic link on the way; EXDEV a way out: say so in words.
+/// [`explain`]ed, or else with the path before it.
+fn naming(path: &Path, err: io::Error) -> io::Error {
+    let code = err.raw_os_error();
+    let explained = [rustix::io::Errno::LOOP, rustix::io::Errno::XDEV]
+        .iter()
+        .any(|e| code == Some(e.raw_os_error()));
+    if explained {
+        return explain(path, err);
+    }
+    io::Error::other(format!("{}: {err}", path.display()))
+}
+
+/// ELOOP from openat2 means a symbolic link on the way; EXDEV a mount crossed (the writer
+/// never resolves `..` or a link, the other ways out it refuses so): say so in words.
 fn explain(parent: &Path, err: io::Error) -> io::Error {
     match err.raw_os_error() {
         Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => io::Error::other(format!(
@@ -54,9 +67,12 @@ fn explain(parent: &Path, err: io::Error) -> io::Error {
              symbolic links (name the real directory)",
             parent.display()
         )),
-        Some(code) if code == rustix::io::Errno::XDEV.raw_os_error() => {
-            io::Error::other(format!("{} leads outside the new root", parent.display()))
-        }
+        Some(code) if code == rustix::io::Errno::XDEV.raw_os_error() => io::Error::other(format!(
+            "{} is another mount in the new root (a share, a persisted path, the node's \
+             directory, a diskless.tmpfs= mount): archives write only into the root's own \
+             file system, never onto another mount",
+            parent.display()
+        )),
         _ => err,
     }
 }
@@ -70,10 +86,10 @@ impl Confined {
         for part in parents {
             let name = OsStr::from_bytes(part);
             // Parents the archive does not list get the usual 0755, as tar gives them.
+            walked.push(name);
             self.root
                 .make_dir(&dir, name, 0o755)
-                .map_err(|e| io::Error::other(format!("{}: {e}", walked.join(name).display())))?;
-            walked.push(name);
+                .map_err(|e| naming(&walked, e))?;
             dir = self.root.dir(&walked).map_err(|e| explain(&walked, e))?;
         }
         Ok(dir)
@@ -98,8 +114,54 @@ impl Confined {
                 }
                 continue;
             }
-            Beneath::remove_tree(&fd, &name)?;
+            self.root
+                .remove_tree(&fd, &name)
+                .map_err(|e| explain(&child, e))?;
         }
+        Ok(())
+    }
+}
+
+/// The dry run before anything is written: reads every file's contents (a truncated archive
+/// fails here) and refuses an entry that would land on another mount of the root, as
+/// [`Confined`] would; writes nothing.
+#[derive(Debug)]
+pub struct Probe {
+    root: Beneath,
+}
+
+impl Probe {
+    pub fn open(root: &Path) -> io::Result<Probe> {
+        Ok(Probe {
+            root: Beneath::open(root)?,
+        })
+    }
+}
+
+impl Sink for Probe {
+    fn create(
+        &mut self,
+        path: &RelPath,
+        op: &Op,
+        _meta: &Meta,
+        contents: &mut dyn Read,
+    ) -> io::Result<()> {
+        if let Some(mount) = self.root.mount_on_the_way(&to_path(path.parts()))? {
+            return Err(explain(&mount, Beneath::crossing()));
+        }
+        if let Op::File { size } = op {
+            let copied = io::copy(&mut contents.take(*size), &mut io::sink())?;
+            if copied != *size {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the archive ends {copied} bytes into a {size}-byte file"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
@@ -115,10 +177,13 @@ impl Sink for Confined {
         let dir = self.parent(path)?;
         let (_, last) = path.split_last();
         let name = OsStr::from_bytes(last);
-        self.written.insert(to_path(path.parts()));
+        let full = to_path(path.parts());
+        // A bound file or a mount point at the name itself.
+        let on_mount = |e| explain(&full, e);
+        self.written.insert(full.clone());
         match op {
             Op::File { size } => {
-                let mut file = self.root.create_file(&dir, name)?;
+                let mut file = self.root.create_file(&dir, name).map_err(on_mount)?;
                 let copied = io::copy(&mut contents.take(*size), &mut file)?;
                 if copied != *size {
                     return Err(io::Error::new(
@@ -126,25 +191,26 @@ impl Sink for Confined {
                         format!("the archive ends {copied} bytes into a {size}-byte file"),
                     ));
                 }
-                Beneath::set_attributes(&file, attributes(meta))?;
+                self.root.set_attributes(&file, attributes(meta))?;
             }
             Op::Dir => {
                 // 0700 until `finish` sets the archive's mode.
-                self.root.make_dir(&dir, name, 0o700)?;
-                let full = to_path(path.parts());
-                self.root.dir(&full).map_err(|e| explain(&full, e))?;
+                self.root.make_dir(&dir, name, 0o700).map_err(on_mount)?;
+                self.root.dir(&full).map_err(on_mount)?;
                 self.dirs.push((full, *meta));
             }
             Op::Symlink { target } => {
                 self.root
-                    .make_symlink(&dir, name, OsStr::from_bytes(target))?;
+                    .make_symlink(&dir, name, OsStr::from_bytes(target))
+                    .map_err(on_mount)?;
                 Beneath::set_link_attributes(&dir, name, attributes(meta))?;
             }
             Op::HardLink { target } => {
                 let (from_parents, from_last) = target.split_last();
                 let from_dir = self.root.dir(&to_path(from_parents))?;
                 self.root
-                    .make_hard_link(&from_dir, OsStr::from_bytes(from_last), &dir, name)?;
+                    .make_hard_link(&from_dir, OsStr::from_bytes(from_last), &dir, name)
+                    .map_err(on_mount)?;
             }
         }
         Ok(())
@@ -172,7 +238,9 @@ impl Sink for Confined {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(explain(&parent, e)),
         };
-        Beneath::remove_tree(&dir, OsStr::from_bytes(last))
+        self.root
+            .remove_tree(&dir, OsStr::from_bytes(last))
+            .map_err(|e| explain(&to_path(path.parts()), e))
     }
 
     fn clear(&mut self, dir: Option<&RelPath>) -> io::Result<()> {
@@ -186,8 +254,9 @@ impl Sink for Confined {
             .sort_by_key(|(dir, _)| std::cmp::Reverse(dir.components().count()));
         for (dir, meta) in &self.dirs {
             let fd = self.root.dir(dir).map_err(|e| explain(dir, e))?;
-            Beneath::set_attributes(&fd, attributes(meta))
-                .map_err(|e| io::Error::other(format!("{}: {e}", dir.display())))?;
+            self.root
+                .set_attributes(&fd, attributes(meta))
+                .map_err(|e| naming(dir, e))?;
         }
         Ok(())
     }

@@ -82,11 +82,6 @@ fn overlay_size_option(configured: Option<&str>) -> String {
     format!("size={}", configured.unwrap_or("50%"))
 }
 
-/// The overlay option string.
-fn overlay_options(lower: &str, upper: &str, work: &str) -> String {
-    format!("lowerdir={lower},upperdir={upper},workdir={work}")
-}
-
 fn mkdir(path: &str) -> Result<(), RootError> {
     std::fs::create_dir_all(path).map_err(|source| RootError::Mount {
         what: "creating".to_owned(),
@@ -154,7 +149,7 @@ fn mount_overlay(size: Option<&str>) -> Result<(), RootError> {
     let work = format!("{RW}/work");
     mkdir(&upper)?;
     mkdir(&work)?;
-    let options = overlay_options(LOWER, &upper, &work);
+    let options = volatile::overlay_options(Path::new(LOWER), Path::new(&upper), Path::new(&work));
     sys::mount(
         "overlay",
         Path::new(NEW_ROOT),
@@ -178,13 +173,5 @@ mod tests {
     fn overlay_size_defaults_to_half_of_ram() {
         assert_eq!(overlay_size_option(None), "size=50%");
         assert_eq!(overlay_size_option(Some("2G")), "size=2G");
-    }
-
-    #[test]
-    fn overlay_options_name_all_three_layers() {
-        assert_eq!(
-            overlay_options("/l", "/u", "/w"),
-            "lowerdir=/l,upperdir=/u,workdir=/w"
-        );
     }
 }

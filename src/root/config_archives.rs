@@ -4,13 +4,12 @@
 //! written, beneath the new root and never through a symbolic link. Every archive is
 //! fetched and verified before the first is applied: a bad one anywhere means none is.
 
-use std::io::Read as _;
 use std::path::Path;
 
 use super::error::{ArchiveCause, RootError};
-use crate::archive::policy::{Limits, Meta, Op, Plain, RelPath};
-use crate::archive::write::Confined;
-use crate::archive::{self, Sink};
+use crate::archive;
+use crate::archive::policy::{Limits, Plain};
+use crate::archive::write::{Confined, Probe};
 use crate::clock::Settled;
 use crate::cmdline::config::BootConfig;
 use crate::cmdline::config_archives::Values;
@@ -214,19 +213,22 @@ pub fn apply(
         });
     }
 
-    // Every entry of every archive is checked against the policy before anything is written.
+    // Every entry of every archive is checked against the policy, and against the mounts in
+    // the root, before anything is written.
     let limits = Limits::default();
+    let open_root = |source| RootError::Storage {
+        what: "opening the new root".to_owned(),
+        path: new_root.to_path_buf(),
+        source,
+    };
+    let mut probe = Probe::open(new_root).map_err(open_root)?;
     for archive in &verified {
-        archive::extract(&archive.data, limits, &mut Plain::new(limits), &mut DryRun)
+        archive::extract(&archive.data, limits, &mut Plain::new(limits), &mut probe)
             .map_err(|e| refusal(archive, e))?;
     }
     let mut applied = Vec::new();
     for archive in verified {
-        let mut sink = Confined::open(new_root).map_err(|source| RootError::Storage {
-            what: "opening the new root".to_owned(),
-            path: new_root.to_path_buf(),
-            source,
-        })?;
+        let mut sink = Confined::open(new_root).map_err(open_root)?;
         let summary = archive::extract(&archive.data, limits, &mut Plain::new(limits), &mut sink)
             .map_err(|e| refusal(&archive, e))?;
         let format = summary.format.map_or("tar", archive::Format::name);
@@ -278,35 +280,6 @@ fn not_found(err: &FetchError) -> bool {
             .failures
             .iter()
             .all(|(_, f)| matches!(f, Failure::Status(404 | 410)))
-}
-
-/// Reads every file's contents and writes nothing: the policy's verdict on the whole
-/// archive (and a truncated one) before anything lands.
-struct DryRun;
-
-impl Sink for DryRun {
-    fn create(
-        &mut self,
-        _path: &RelPath,
-        op: &Op,
-        _meta: &Meta,
-        contents: &mut dyn std::io::Read,
-    ) -> std::io::Result<()> {
-        if let Op::File { size } = op {
-            let copied = std::io::copy(&mut (&mut *contents).take(*size), &mut std::io::sink())?;
-            if copied != *size {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("the archive ends {copied} bytes into a {size}-byte file"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The DMI product_uuid, as the firmware gives it (`None` without DMI or a UUID).

@@ -10,9 +10,11 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use super::error::RootError;
+use crate::sys;
 
 /// Symlinks followed before giving up, as the kernel's `MAXSYMLINKS`.
 const MAX_LINKS: u32 = 40;
@@ -152,6 +154,24 @@ pub fn mount_target(root: &Path, key: &'static str, path: &str) -> Result<PathBu
     Ok(resolved.path)
 }
 
+/// The mount point `target` (a path [`mount_target`] resolved in `root`) held open for
+/// the mount, created where missing (on a read-only root it must be there) beneath the
+/// root without following a link: one that appeared since it was resolved is refused, never
+/// followed out of the root.
+pub fn hold_mount_point(root: &Path, target: &Path, dir: bool) -> Result<OwnedFd, RootError> {
+    let err = |source| RootError::Storage {
+        what: "creating the mount point".to_owned(),
+        path: target.to_path_buf(),
+        source,
+    };
+    let rel = target
+        .strip_prefix(root)
+        .map_err(|_| err(std::io::Error::other("is not in the new root")))?;
+    sys::Beneath::open_across_mounts(root)
+        .and_then(|beneath| beneath.mount_point(rel, dir))
+        .map_err(err)
+}
+
 /// Makes sure a mount point exists; on a read-only root it must already be there.
 pub fn ensure_mount_point(path: &Path, dir: bool) -> Result<(), RootError> {
     if path.exists() {
@@ -259,6 +279,40 @@ mod tests {
             assert_eq!(got, expected, "{path} (for write: {for_write})");
         }
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A mount point is created and held beneath the root without following a link: one
+    /// on the way (planted after the path was resolved) is refused, and nothing is created
+    /// where it points.
+    #[test]
+    fn mount_points_are_held_without_following_links() {
+        use std::os::unix::fs::MetadataExt;
+        let root = fresh_root("hold");
+        let outside = root.with_extension("outside");
+        let _ = std::fs::remove_dir_all(&outside);
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        symlink(&outside, root.join("srv/link")).expect("symlink");
+
+        let held = hold_mount_point(&root, &root.join("srv/nodes/a/b"), true).expect("created");
+        drop(held);
+        assert!(root.join("srv/nodes/a/b").is_dir());
+        hold_mount_point(&root, &root.join("etc/machine-id"), false).expect("a file");
+        let meta = std::fs::symlink_metadata(root.join("etc/machine-id")).expect("stat");
+        assert!(meta.is_file() && meta.mode() & 0o777 == 0o644);
+        for target in ["srv/link/x", "srv/link"] {
+            let err = hold_mount_point(&root, &root.join(target), true).err();
+            assert!(
+                err.as_ref()
+                    .is_some_and(|e| e.to_string().starts_with(&format!(
+                        "creating the mount point {}",
+                        root.join(target).display()
+                    ))),
+                "{target}: {err:?}"
+            );
+        }
+        assert_eq!(std::fs::read_dir(&outside).expect("read").count(), 0);
+        let _ = std::fs::remove_dir_all(&root);
+        let _ = std::fs::remove_dir_all(&outside);
     }
 
     /// The kernel would follow these out of the new root when the init mounts or writes from

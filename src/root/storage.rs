@@ -39,15 +39,10 @@ pub fn attach(
 ) -> Result<(), RootError> {
     if let Some(node) = &config.node {
         let node_mount = paths::mount_target(root, "diskless.node.mount", &config.node_mount)?;
-        let persisted = config
-            .persist
-            .iter()
-            .map(|path| {
-                let target = paths::mount_target(root, "diskless.persist", path)?;
-                check_persist_outside_node(path, &target, &config.node_mount, &node_mount)?;
-                Ok((path.as_str(), target))
-            })
-            .collect::<Result<Vec<_>, RootError>>()?;
+        for path in &config.persist {
+            let target = paths::mount_target(root, "diskless.persist", path)?;
+            check_persist_outside_node(path, &target, &config.node_mount, &node_mount)?;
+        }
         let dir = config
             .node_dir
             .render(mac, None)
@@ -74,29 +69,63 @@ pub fn attach(
         // to /var/local/hostname keep working and the server shows which node is which.
         let image_hosts = paths::resolve_in_root(root, "/etc/hosts")
             .and_then(|p| std::fs::read_to_string(p).ok());
-        for (file, contents) in [
-            ("hostname", etcfiles::hostname_file(name)),
-            ("hosts", etcfiles::hosts_file(image_hosts.as_deref(), name)),
-            ("cmdline", cmdline_text.to_owned()),
-        ] {
-            let path = staging.join(file);
-            std::fs::write(&path, contents).map_err(storage_err("writing", &path))?;
-        }
-        // A parent before what it contains, so the inner bind stays visible.
-        let mut persisted = persisted;
-        persisted.sort_by_key(|(_, target)| target.components().count());
-        for (path, target) in &persisted {
-            persist(staging, path, target)?;
-        }
-        paths::ensure_mount_point(&node_mount, true)?;
-        sys::move_mount(staging, &node_mount).map_err(storage_err(
-            format!("moving the node directory from {NODE_STAGING} to"),
-            &node_mount,
-        ))?;
+        write_node_files(
+            staging,
+            &[
+                ("hostname", etcfiles::hostname_file(name)),
+                ("hosts", etcfiles::hosts_file(image_hosts.as_deref(), name)),
+                ("cmdline", cmdline_text.to_owned()),
+            ],
+        )?;
+        bind_from_node(root, staging, &config.persist, &config.node_mount)?;
     }
     for mount in &config.mounts {
         let target = paths::mount_target(root, "diskless.mount", &mount.mountpoint)?;
         mount_shared(nfs, &mount.share, &target)?;
+    }
+    Ok(())
+}
+
+/// Binds the persisted paths from the node's directory (mounted at `node_dir`) into `root`,
+/// then moves the node's directory to `node_mount` in it.
+///
+/// Each target is resolved only when its turn comes, after the binds before it: a parent's
+/// bind brings the share's own links (`<node dir>/persist/var/lib -> /elsewhere` is what
+/// /var/lib is once /var is bound), and those are followed inside the root, as the image's
+/// are. Each mount then goes on the mount point held open, never on a path resolved again.
+fn bind_from_node(
+    root: &Path,
+    node_dir: &Path,
+    persisted_paths: &[String],
+    node_mount: &str,
+) -> Result<(), RootError> {
+    let mut persisted = persisted_paths
+        .iter()
+        .map(|path| {
+            let target = paths::mount_target(root, "diskless.persist", path)?;
+            Ok((path.as_str(), target.components().count()))
+        })
+        .collect::<Result<Vec<_>, RootError>>()?;
+    // A parent before what it contains, so the inner bind stays visible.
+    persisted.sort_by_key(|(_, depth)| *depth);
+    for (path, _) in persisted {
+        persist(root, node_dir, path)?;
+    }
+    let target = paths::mount_target(root, "diskless.node.mount", node_mount)?;
+    let held = paths::hold_mount_point(root, &target, true)?;
+    sys::move_mount_held(node_dir, &held).map_err(storage_err(
+        format!("moving the node directory from {} to", node_dir.display()),
+        &target,
+    ))
+}
+
+/// Writes `files` (name, contents) into the node's directory, mode 0644. Whoever writes the
+/// share can plant a symbolic link there: an existing link is replaced, never followed.
+fn write_node_files(node_dir: &Path, files: &[(&str, String)]) -> Result<(), RootError> {
+    let dir = sys::Beneath::open(node_dir).map_err(storage_err("opening", node_dir))?;
+    for (file, contents) in files {
+        dir.write_file(file.as_ref(), contents.as_bytes(), 0o644)
+            .map_err(storage_err("writing", &node_dir.join(file)))?;
     }
     Ok(())
 }
@@ -187,11 +216,13 @@ fn mount_shared(ctx: &NfsContext, share: &NfsShare, mount_at: &Path) -> Result<(
     ctx.mount(share, ctx.share_default, mount_at, read_only)
 }
 
-/// Bind-mounts `<node dir>/persist/<path>` onto `target` (`path` resolved in the new
-/// root). The first boot seeds the node's copy with the image's content; later boots keep
-/// what the node wrote. The source is resolved inside the node's directory: a symlink on the
-/// share cannot make the bind expose anything outside it.
-fn persist(node_dir: &Path, path: &str, target: &Path) -> Result<(), RootError> {
+/// Bind-mounts `<node dir>/persist/<path>` onto `path` resolved in the new root now. The
+/// first boot seeds the node's copy with the image's content; later boots keep what the
+/// node wrote. The source is resolved inside the node's directory: a symlink on the share
+/// cannot make the bind expose anything outside it.
+fn persist(root: &Path, node_dir: &Path, path: &str) -> Result<(), RootError> {
+    let target = paths::mount_target(root, "diskless.persist", path)?;
+    let target = target.as_path();
     let stored = paths::resolve(
         node_dir,
         &format!("/persist/{}", path.trim_start_matches('/')),
@@ -202,9 +233,6 @@ fn persist(node_dir: &Path, path: &str, target: &Path) -> Result<(), RootError> 
         reason: format!("in the node directory: {err}"),
     })?
     .path;
-    let is_dir = std::fs::metadata(target)
-        .map(|m| m.is_dir())
-        .unwrap_or(true);
     if std::fs::symlink_metadata(&stored).is_err() {
         if let Some(parent) = stored.parent() {
             std::fs::create_dir_all(parent).map_err(storage_err("creating", parent))?;
@@ -234,11 +262,19 @@ fn persist(node_dir: &Path, path: &str, target: &Path) -> Result<(), RootError> 
             stored.display()
         );
     }
-    paths::ensure_mount_point(target, is_dir)?;
-    sys::bind_mount(&stored, target, false).map_err(storage_err(
-        format!("bind-mounting {} on", stored.display()),
-        target,
-    ))
+    let bind_err = storage_err(format!("bind-mounting {} on", stored.display()), target);
+    let source = stored
+        .strip_prefix(node_dir)
+        .map_err(|_| io::Error::other("is not in the node's directory"))
+        .and_then(|rel| sys::Beneath::open_across_mounts(node_dir)?.open_path(rel));
+    let source = match source {
+        Ok(source) => source,
+        Err(err) => return Err(bind_err(err)),
+    };
+    // The mount point takes the type of what is bound on it.
+    let is_dir = std::fs::symlink_metadata(&stored).map_or(true, |m| m.is_dir());
+    let held = paths::hold_mount_point(root, target, is_dir)?;
+    sys::bind_mount_held(&source, &held).map_err(bind_err)
 }
 
 /// The mount points in `/proc/self/mountinfo` text (its fifth field, with the kernel's octal
@@ -338,6 +374,124 @@ mod tests {
             Path::new("ssh_host_ed25519_key")
         );
         let _ = std::fs::remove_dir_all(&base);
+    }
+
+    /// Whoever writes the node share can plant links in the node's directory: the node's
+    /// files replace them and never write through them.
+    #[test]
+    fn node_files_replace_links_and_never_write_through_them() {
+        let base = std::env::temp_dir().join(format!("diskless-nodefiles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (node, outside) = (base.join("node"), base.join("outside"));
+        std::fs::create_dir_all(&node).expect("mkdir");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::fs::write(outside.join("file"), b"outside\n").expect("write");
+        std::os::unix::fs::symlink(outside.join("file"), node.join("hostname")).expect("symlink");
+        // A dangling link would create its target.
+        std::os::unix::fs::symlink(outside.join("new"), node.join("hosts")).expect("symlink");
+        write_node_files(
+            &node,
+            &[
+                ("hostname", "worker-1\n".to_owned()),
+                ("hosts", "127.0.0.1 localhost\n".to_owned()),
+                ("cmdline", "root=/dev/nfs\n".to_owned()),
+            ],
+        )
+        .expect("writing the node's files");
+        assert_eq!(
+            std::fs::read(outside.join("file")).expect("read"),
+            b"outside\n",
+            "written through the link"
+        );
+        assert!(
+            !outside.join("new").exists(),
+            "created through a dangling link"
+        );
+        for (name, contents) in [
+            ("hostname", "worker-1\n"),
+            ("hosts", "127.0.0.1 localhost\n"),
+        ] {
+            let meta = std::fs::symlink_metadata(node.join(name)).expect("stat");
+            assert!(meta.is_file(), "{name} is still a link");
+            assert_eq!(meta.mode() & 0o777, 0o644, "{name}");
+            assert_eq!(
+                std::fs::read_to_string(node.join(name)).expect("read"),
+                contents
+            );
+        }
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    /// Whoever writes the node share can put links in `<node dir>/persist`: with
+    /// `diskless.persist=/var,/var/lib/x` a link at `persist/var/lib` is what /var/lib is
+    /// once /var is bound, so /var/lib/x is resolved only then, inside the root; so is the
+    /// node's mount point (`persist/var/local`). Nothing is mounted or created outside it.
+    #[test]
+    fn binds_follow_links_from_the_share_only_inside_the_root() {
+        use crate::sys::testing::{MountScratch, may_mount, mounts_below};
+        if !may_mount() {
+            return;
+        }
+        let scratch = MountScratch::new("persist-links");
+        let base = scratch.path();
+        let (root, share, staging) = (base.join("root"), base.join("share"), base.join("node"));
+        let (outside, outside_node) = (base.join("outside"), base.join("outside-node"));
+        scratch.tmpfs(&root, "mode=0755");
+        for dir in ["var/lib/x", "var/local", "etc"] {
+            std::fs::create_dir_all(root.join(dir)).expect("the image's directories");
+        }
+        std::fs::write(root.join("etc/machine-id"), b"image\n").expect("write");
+        std::fs::create_dir_all(share.join("persist/var")).expect("an earlier boot's /var");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::fs::create_dir_all(&outside_node).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, share.join("persist/var/lib")).expect("symlink");
+        std::os::unix::fs::symlink(&outside_node, share.join("persist/var/local"))
+            .expect("symlink");
+        std::fs::write(share.join("hostname"), b"node\n").expect("write");
+        // The node's directory is a mount, as the NFS mount at /run/diskless/node is.
+        std::fs::create_dir_all(&staging).expect("mkdir");
+        sys::bind_mount(&share, &staging, false).expect("bind");
+
+        bind_from_node(
+            &root,
+            &staging,
+            &[
+                "/var".to_owned(),
+                "/var/lib/x".to_owned(),
+                "/etc/machine-id".to_owned(),
+            ],
+            "/var/local",
+        )
+        .expect("binding");
+
+        for point in mounts_below(base) {
+            assert!(
+                point.starts_with(&root),
+                "{} is mounted outside the new root",
+                point.display()
+            );
+        }
+        for dir in [&outside, &outside_node] {
+            assert_eq!(
+                std::fs::read_dir(dir).expect("read").count(),
+                0,
+                "{} created outside the new root",
+                dir.display()
+            );
+        }
+        // As the real system will see them: /var/lib -> <outside>, inside the root.
+        let inside = |p: &Path| root.join(p.strip_prefix("/").expect("absolute"));
+        assert!(mounts_below(&root).contains(&inside(&outside).join("x")));
+        assert_eq!(
+            std::fs::read(inside(&outside_node).join("hostname")).expect("the node's mount"),
+            b"node\n"
+        );
+        // A persisted file, first boot: seeded from the image, bound over it.
+        assert_eq!(
+            std::fs::read(share.join("persist/etc/machine-id")).expect("seeded"),
+            b"image\n"
+        );
+        assert!(mounts_below(&root).contains(&root.join("etc/machine-id")));
     }
 
     #[test]

@@ -59,12 +59,7 @@ pub fn mount_volatile(root: &Path, paths: &[String], size: Option<&str>) -> Resu
         for dir in [&upper, &work] {
             std::fs::create_dir_all(dir).map_err(mount_err("creating".to_owned(), dir))?;
         }
-        let options = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            target.display(),
-            upper.display(),
-            work.display()
-        );
+        let options = overlay_options(&target, &upper, &work);
         sys::mount(
             "diskless-volatile",
             &target,
@@ -79,6 +74,29 @@ pub fn mount_volatile(root: &Path, paths: &[String], size: Option<&str>) -> Resu
         log::info!("{path}: writable in RAM over the image's content");
     }
     Ok(())
+}
+
+/// The overlay option string for one lower, upper and work directory. A path is the admin's
+/// (`diskless.volatile=`) resolved in the image: its `,` would start another option and its
+/// `:` another lower layer, so both are escaped, as overlayfs reads them (and `\\` itself).
+pub fn overlay_options(lower: &Path, upper: &Path, work: &Path) -> String {
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        escape(lower),
+        escape(upper),
+        escape(work)
+    )
+}
+
+fn escape(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        if matches!(c, ',' | ':' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Mounts each `diskless.tmpfs=` at its path in `root`, creating the directory if missing.
@@ -116,6 +134,70 @@ fn tmpfs_options(mount: &TmpfsMount) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A path's `,` would end the option and start another (`/etc,upperdir=/x`), its `:`
+    /// would add a lower layer: overlayfs takes both, and `\\`, escaped with a backslash.
+    #[test]
+    fn overlay_options_escape_what_overlayfs_splits_on() {
+        let cases = [
+            ("/l", "lowerdir=/l,upperdir=/u,workdir=/w"),
+            (
+                "/sysroot/etc,upperdir=/x",
+                "lowerdir=/sysroot/etc\\,upperdir=/x,upperdir=/u,workdir=/w",
+            ),
+            (
+                "/sysroot/a:b",
+                "lowerdir=/sysroot/a\\:b,upperdir=/u,workdir=/w",
+            ),
+            (
+                "/sysroot/a\\b",
+                "lowerdir=/sysroot/a\\\\b,upperdir=/u,workdir=/w",
+            ),
+            ("/x\\,y:", "lowerdir=/x\\\\\\,y\\:,upperdir=/u,workdir=/w"),
+        ];
+        for (lower, want) in cases {
+            assert_eq!(
+                overlay_options(Path::new(lower), Path::new("/u"), Path::new("/w")),
+                want,
+                "{lower}"
+            );
+        }
+        assert_eq!(
+            overlay_options(Path::new("/l"), Path::new("/r,u"), Path::new("/r:w")),
+            "lowerdir=/l,upperdir=/r\\,u,workdir=/r\\:w"
+        );
+    }
+
+    /// The kernel reads the escaped options back as the one directory named.
+    #[test]
+    fn an_overlay_mounts_over_a_directory_named_with_commas_and_colons() {
+        use crate::sys::testing::{MountScratch, may_mount};
+        if !may_mount() {
+            return;
+        }
+        let scratch = MountScratch::new("overlay-escape");
+        let base = scratch.path();
+        scratch.tmpfs(base, "mode=0755");
+        let lower = base.join("etc,upperdir=x:y\\z");
+        let (upper, work, target) = (base.join("u"), base.join("w"), base.join("t"));
+        for dir in [&lower, &upper, &work, &target] {
+            std::fs::create_dir_all(dir).expect("mkdir");
+        }
+        std::fs::write(lower.join("hostname"), b"image\n").expect("write");
+        let options = overlay_options(&lower, &upper, &work);
+        sys::mount(
+            "test",
+            &target,
+            "overlay",
+            MountOptions::default(),
+            &options,
+        )
+        .unwrap_or_else(|e| panic!("overlay {options}: {e}"));
+        assert_eq!(
+            std::fs::read(target.join("hostname")).expect("read"),
+            b"image\n"
+        );
+    }
 
     #[test]
     fn tmpfs_options_carry_mode_and_size() {

@@ -11,9 +11,12 @@ mod memory;
 mod netdev;
 mod packet;
 mod resolve;
+#[cfg(test)]
+pub mod testing;
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use sys_mount::{Mount, MountFlags};
@@ -72,6 +75,41 @@ pub fn bind_mount(source: &Path, target: &Path, read_only: bool) -> io::Result<(
             "",
         )?;
     }
+    Ok(())
+}
+
+/// `mount --bind` from what `source` holds onto what `target` holds (descriptors from
+/// [`Beneath::open_path`] and [`Beneath::mount_point`]): nothing is resolved again, so a
+/// link planted since cannot move the mount (open_tree and move_mount, Linux 5.2).
+pub fn bind_mount_held(source: impl AsFd, target: impl AsFd) -> io::Result<()> {
+    use rustix::mount::{MoveMountFlags, OpenTreeFlags};
+    let tree = rustix::mount::open_tree(
+        source,
+        "",
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_EMPTY_PATH,
+    )?;
+    rustix::mount::move_mount(
+        &tree,
+        "",
+        target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )?;
+    Ok(())
+}
+
+/// `mount --move` of the mount at `source` onto what `target` holds (a descriptor from
+/// [`Beneath::mount_point`]): the mount and everything mounted below it change place.
+pub fn move_mount_held(source: &Path, target: impl AsFd) -> io::Result<()> {
+    rustix::mount::move_mount(
+        rustix::fs::CWD,
+        source,
+        target,
+        "",
+        rustix::mount::MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )?;
     Ok(())
 }
 
