@@ -137,6 +137,7 @@ fn counts_and_sizes_are_bounded() {
     let limits = Limits {
         max_entries: 3,
         max_bytes: 10,
+        ..Limits::default()
     };
     let mut policy = Plain::new(limits);
     assert!(policy.admit(&header(b"a", Kind::File, None, 6)).is_ok());
@@ -179,7 +180,7 @@ proptest! {
         if let Ok(Some(rel)) = normalize(&path) {
             for part in rel.parts() {
                 prop_assert!(!part.is_empty());
-                prop_assert!(part.as_slice() != b"." && part.as_slice() != b"..");
+                prop_assert!(part != b"." && part != b"..");
                 prop_assert!(!part.contains(&b'/') && !part.contains(&0));
             }
         }
@@ -394,6 +395,7 @@ fn truncated_and_bomb_archives_fail() {
     let limits = Limits {
         max_entries: 1,
         max_bytes: 1000,
+        ..Limits::default()
     };
     let mut t = Vec::new();
     raw_entry(
@@ -524,9 +526,11 @@ fn layer_limits_follow_the_ram() {
     let small = Limits::for_layers(64 << 20);
     assert_eq!(small.max_entries, Limits::default().max_entries);
     assert_eq!(small.max_bytes, 64 << 20);
+    assert_eq!(small.max_path_bytes, Limits::default().max_path_bytes);
     let big = Limits::for_layers(4 << 30);
     assert_eq!(big.max_entries, 1 << 20);
     assert_eq!(big.max_bytes, 4 << 30);
+    assert_eq!(big.max_path_bytes, 128 << 20);
 }
 
 /// Reads what it is given and writes nothing.
@@ -582,4 +586,120 @@ fn a_whiteout_under_a_lower_link_resolves_inside_the_root() {
     assert!(root.join("lib").is_symlink() && root.join("lib64").is_symlink());
     // `..` past the top is the root's own top: the host's file stays.
     assert!(scratch.0.join("outside").exists());
+}
+
+// Hostile archives: extension records and paths that would make PID 1 allocate without bound.
+
+/// One 512-byte header of an extension record (GNU long name `L`, long link `K`, PAX `x`)
+/// announcing `size` bytes of record.
+fn extension_header(kind: u8, name: &[u8], size: u64) -> Vec<u8> {
+    let mut h = if kind == b'x' {
+        tar::Header::new_ustar()
+    } else {
+        tar::Header::new_gnu()
+    };
+    h.as_old_mut()
+        .name
+        .get_mut(..name.len())
+        .expect("a short name")
+        .copy_from_slice(name);
+    h.set_entry_type(tar::EntryType::new(kind));
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+/// An extension entry whole: header, record, padding.
+fn extension(out: &mut Vec<u8>, kind: u8, record: &[u8]) {
+    out.extend(extension_header(
+        kind,
+        b"././@LongLink",
+        record.len() as u64,
+    ));
+    out.extend_from_slice(record);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+/// A PAX record `<len> <key>=<value>\n`, its length counting itself.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let body = key.len() + value.len() + 3;
+    let mut len = body + 1;
+    while (body + len.to_string().len()) != len {
+        len = body + len.to_string().len();
+    }
+    let mut record = format!("{len} {key}=").into_bytes();
+    record.extend_from_slice(value);
+    record.push(b'\n');
+    record
+}
+
+/// Extracts with the default limits into a sink that writes nothing.
+fn check_only(archive: &[u8]) -> Result<super::Summary, ArchiveError> {
+    let limits = Limits::default();
+    extract(archive, limits, &mut Plain::new(limits), &mut Nothing)
+}
+
+fn refusal_of(archive: &[u8]) -> String {
+    match check_only(archive) {
+        Ok(summary) => format!("accepted ({} entries)", summary.entries),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn paths_over_the_bounds_are_refused_by_entry() {
+    // A PAX path within the record's bound but over a path's.
+    let long = vec![b'p'; 5000];
+    let mut t = Vec::new();
+    extension(&mut t, b'x', &pax_record("path", &long));
+    raw_entry(&mut t, b"short", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"pppp") && err.contains("a path of 5000 bytes"),
+        "{err}"
+    );
+    // 300 levels deep, in 600 bytes.
+    let deep = b"d/"
+        .repeat(299)
+        .into_iter()
+        .chain(*b"f")
+        .collect::<Vec<u8>>();
+    let mut t = Vec::new();
+    let mut name = deep.clone();
+    name.push(0);
+    extension(&mut t, b'L', &name);
+    raw_entry(&mut t, b"short", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"d/d/d/") && err.contains("a path 300 levels deep"),
+        "{err}"
+    );
+    // A symbolic link's target: PATH_MAX too.
+    let mut t = Vec::new();
+    extension(&mut t, b'x', &pax_record("linkpath", &vec![b't'; 4097]));
+    raw_entry(&mut t, b"etc/l", tar::EntryType::Symlink, b"", b"");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"etc/l\"") && err.contains("a link target of 4097 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_paths_of_one_archive_are_bounded_in_all() {
+    // 2,100 paths of 4,000 bytes: each within bounds, 8.0 MiB in all.
+    let mut t = Vec::new();
+    for n in 0..2100 {
+        let mut name = format!("{n:04}/").into_bytes();
+        name.resize(4000, b'q');
+        name.push(0);
+        extension(&mut t, b'L', &name);
+        raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"");
+    }
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"20") && err.contains("bytes of paths in all"),
+        "{err}"
+    );
 }
