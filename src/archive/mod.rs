@@ -7,6 +7,7 @@
 //! Configuration overlays use [`policy::Plain`]; OCI image layers [`policy::Layer`], which
 //! adds whiteouts over the same rules, walker and writer.
 
+mod extended;
 pub mod policy;
 pub mod write;
 
@@ -17,6 +18,7 @@ use std::io::{self, Read};
 
 use crate::sha256::Sha256;
 
+use extended::{Extended, Record};
 use policy::{Action, Header, Kind, Limits, Meta, Op, Policy, Refusal, RelPath};
 
 /// How the archive's bytes are wrapped, detected from their first bytes (never from a name).
@@ -169,18 +171,39 @@ pub fn extract_from(
         ..Summary::default()
     };
     let read_err = |entries: u32| move |source: io::Error| ArchiveError::Read { entries, source };
-    for entry in archive.entries().map_err(read_err(0))? {
+    // Raw entries: long names and PAX headers come as entries of their own, so their size
+    // is seen before anything of them is read.
+    let mut extended = Extended::default();
+    for entry in archive.entries().map_err(read_err(0))?.raw(true) {
         let mut entry = entry.map_err(read_err(summary.entries))?;
-        let path = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&path).into_owned();
-        let link = entry.link_name_bytes().map(|l| l.into_owned());
         let head = entry.header();
+        let recognized = head.as_ustar().is_some() || head.as_gnu().is_some();
+        if let Some(record) = Record::of(head.entry_type()).filter(|_| recognized) {
+            let data = read_record(&mut entry, record, summary.entries)?;
+            let shown = policy::shown(&entry.header().path_bytes());
+            extended
+                .add(record, data)
+                .map_err(|refusal| refused(&shown, refusal))?;
+            continue;
+        }
+        let ext = std::mem::take(&mut extended);
+        let path = ext.path(&head.path_bytes()).to_vec();
+        let shown = policy::shown(&path);
+        let header_link = head.link_name_bytes();
+        let link = ext.link(header_link.as_deref()).map(<[u8]>::to_vec);
+        let size = entry.size();
+        ext.check_size(size).map_err(|r| refused(&shown, r))?;
+        let id = |pax: Option<u64>, header: io::Result<u64>, what: &'static str| {
+            let id = match pax {
+                Some(id) => id,
+                None => header.map_err(read_err(summary.entries))?,
+            };
+            u32::try_from(id).map_err(|_| refused(&shown, Refusal::Special(what)))
+        };
         let meta = Meta {
             mode: head.mode().map_err(read_err(summary.entries))?,
-            uid: u32::try_from(head.uid().map_err(read_err(summary.entries))?)
-                .map_err(|_| refused(&shown, Refusal::Special("owner id over 32 bits")))?,
-            gid: u32::try_from(head.gid().map_err(read_err(summary.entries))?)
-                .map_err(|_| refused(&shown, Refusal::Special("group id over 32 bits")))?,
+            uid: id(ext.uid(), head.uid(), "owner id over 32 bits")?,
+            gid: id(ext.gid(), head.gid(), "group id over 32 bits")?,
             mtime: i64::try_from(head.mtime().map_err(read_err(summary.entries))?)
                 .unwrap_or(i64::MAX),
         };
@@ -189,7 +212,7 @@ pub fn extract_from(
             path: &path,
             kind,
             link: link.as_deref(),
-            size: entry.size(),
+            size,
             meta,
         };
         summary.entries = summary.entries.saturating_add(1);
@@ -220,6 +243,14 @@ pub fn extract_from(
             }
         }
     }
+    if !extended.is_empty() {
+        return Err(ArchiveError::Read {
+            entries: summary.entries,
+            source: io::Error::other(
+                "the archive ends after a long name or PAX header, with no entry for it",
+            ),
+        });
+    }
     sink.finish().map_err(|source| ArchiveError::Write {
         entry: "(directory modes and times)".to_owned(),
         source,
@@ -230,6 +261,37 @@ pub fn extract_from(
     io::copy(&mut rest, &mut io::sink()).map_err(read_err(summary.entries))?;
     summary.tar_sha256 = rest.hasher.finish();
     Ok(summary)
+}
+
+/// A long name's or PAX header's bytes, refused on its header's size if over its bound;
+/// then only the first bytes of a long name are read, to name the entry.
+fn read_record<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    record: Record,
+    entries: u32,
+) -> Result<Vec<u8>, ArchiveError> {
+    let (what, max) = record.bound();
+    let size = entry.size();
+    let read_err = |source: io::Error| ArchiveError::Read { entries, source };
+    if size > max {
+        let shown = if record == Record::LongName {
+            let mut head = Vec::new();
+            entry.take(64).read_to_end(&mut head).map_err(read_err)?;
+            format!("{}…", String::from_utf8_lossy(&head))
+        } else {
+            policy::shown(&entry.header().path_bytes())
+        };
+        return Err(refused(&shown, Refusal::Oversized { what, size, max }));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    entry.read_to_end(&mut data).map_err(read_err)?;
+    if data.len() as u64 != size {
+        return Err(read_err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the archive ends inside {what}"),
+        )));
+    }
+    Ok(data)
 }
 
 fn refused(entry: &str, refusal: Refusal) -> ArchiveError {

@@ -20,7 +20,12 @@ pub const MAX_PATH: usize = 4096;
 /// The deepest path, in components. The writer opens a directory per level; nothing real is
 /// this deep.
 pub const MAX_DEPTH: usize = 256;
-
+/// The largest GNU long name or long link record: a path and its NUL. The walker refuses a
+/// bigger one on its header's size, before reading it.
+pub const MAX_LONG_NAME: u64 = MAX_PATH as u64 + 1;
+/// The largest PAX extended header: a path, a link target and extended attributes fit
+/// many times over.
+pub const MAX_PAX_HEADER: u64 = 64 * 1024;
 /// An entry's type, as the tar header gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -187,6 +192,16 @@ pub enum Refusal {
     LinkTooLong(usize),
     #[error("more than {0} bytes of paths in all")]
     TooManyPathBytes(u64),
+    /// A GNU long name or PAX extended header larger than the walker reads (it is refused
+    /// on its header's size, before any of it is read).
+    #[error("{what} of {size} bytes, over the bound of {max}")]
+    Oversized {
+        what: &'static str,
+        size: u64,
+        max: u64,
+    },
+    #[error("{0}")]
+    BadExtension(&'static str),
 }
 
 /// The bounds of one archive.

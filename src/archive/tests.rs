@@ -648,6 +648,65 @@ fn refusal_of(archive: &[u8]) -> String {
 }
 
 #[test]
+fn a_long_name_over_the_bound_is_refused_before_it_is_read() {
+    // Claiming 100 MiB, holding a few KiB: refused on the claim, not on a short read.
+    let mut t = extension_header(b'L', b"././@LongLink", 100 << 20);
+    t.extend(vec![b'a'; 8192]);
+    let err = refusal_of(&t);
+    assert!(
+        err.starts_with("entry \"aaaa") && err.contains("a GNU long name of 104857600 bytes"),
+        "{err}"
+    );
+    // Holding it: a name just over a path's bound, whole and honest otherwise.
+    let mut t = Vec::new();
+    let mut name = vec![b'b'; 4097];
+    name.push(0);
+    extension(&mut t, b'L', &name);
+    raw_entry(&mut t, b"short", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"bbbb") && err.contains("a GNU long name of 4098 bytes"),
+        "{err}"
+    );
+    // A long link name: the same bound.
+    let mut t = Vec::new();
+    let mut target = vec![b'c'; 5000];
+    target.push(0);
+    extension(&mut t, b'K', &target);
+    raw_entry(&mut t, b"link", tar::EntryType::Symlink, b"", b"");
+    let err = refusal_of(&finish(t));
+    assert!(err.contains("a GNU long link name of 5001 bytes"), "{err}");
+}
+
+#[test]
+fn a_pax_header_over_the_bound_is_refused_before_it_is_read() {
+    // 1 GiB claimed, nothing behind it.
+    let mut t = extension_header(b'x', b"PaxHeaders/etc/big", 1 << 30);
+    t.extend(vec![0; 1024]);
+    let err = refusal_of(&t);
+    assert!(
+        err.starts_with("entry \"PaxHeaders/etc/big\"")
+            && err.contains("a PAX extended header of 1073741824 bytes"),
+        "{err}"
+    );
+    // 100 KiB of records, whole.
+    let mut t = Vec::new();
+    let record = pax_record("comment", &vec![b'z'; 100 << 10]);
+    let mut header = extension_header(b'x', b"PaxHeaders/etc/motd", record.len() as u64);
+    header.truncate(512);
+    t.extend(header);
+    t.extend_from_slice(&record);
+    t.resize(t.len().div_ceil(512) * 512, 0);
+    raw_entry(&mut t, b"etc/motd", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"PaxHeaders/etc/motd\"")
+            && err.contains(&format!("a PAX extended header of {} bytes", record.len())),
+        "{err}"
+    );
+}
+
+#[test]
 fn paths_over_the_bounds_are_refused_by_entry() {
     // A PAX path within the record's bound but over a path's.
     let long = vec![b'p'; 5000];
@@ -702,4 +761,67 @@ fn the_paths_of_one_archive_are_bounded_in_all() {
         err.starts_with("entry \"20") && err.contains("bytes of paths in all"),
         "{err}"
     );
+}
+
+#[test]
+fn honest_long_names_and_pax_headers_still_apply() {
+    use std::os::unix::fs::MetadataExt;
+    let scratch = Scratch::new("long-names");
+    // GNU long names and long links, as tar::Builder (and GNU tar) write them.
+    let long_dir = format!("etc/{}", "n".repeat(150));
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o644);
+    h.set_uid(u64::from(rustix::process::getuid().as_raw()));
+    h.set_gid(u64::from(rustix::process::getgid().as_raw()));
+    builder
+        .append_data(&mut h, format!("{long_dir}/motd"), &b"hello\n"[..])
+        .expect("a long name");
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    h.set_uid(u64::from(rustix::process::getuid().as_raw()));
+    h.set_gid(u64::from(rustix::process::getgid().as_raw()));
+    builder
+        .append_link(&mut h, "etc/l", format!("/{long_dir}/motd"))
+        .expect("a long link");
+    let mut t = builder.into_inner().expect("a tar");
+    t.truncate(t.len() - 1024);
+    // A PAX header as GNU tar --format=posix writes it: path, mtime, an xattr whose binary
+    // value holds a newline (records are counted, not split at newlines), and the owner.
+    let mut pax = pax_record("path", b"etc/pax-named");
+    pax.extend(pax_record("mtime", b"1600000000.5"));
+    pax.extend(pax_record("SCHILY.xattr.user.x", b"a\nb"));
+    pax.extend(pax_record(
+        "uid",
+        rustix::process::getuid().as_raw().to_string().as_bytes(),
+    ));
+    extension(&mut t, b'x', &pax);
+    raw_entry(
+        &mut t,
+        b"short-name",
+        tar::EntryType::Regular,
+        b"",
+        b"pax\n",
+    );
+    let summary = apply(&scratch.0, &finish(t)).expect("applying");
+    assert_eq!(summary.entries, 3);
+    let motd = scratch.0.join(&long_dir).join("motd");
+    assert_eq!(
+        std::fs::read_to_string(&motd).ok().as_deref(),
+        Some("hello\n")
+    );
+    assert_eq!(
+        std::fs::read_link(scratch.0.join("etc/l")).ok(),
+        Some(Path::new("/").join(&long_dir).join("motd"))
+    );
+    let pax = scratch.0.join("etc/pax-named");
+    assert_eq!(std::fs::read_to_string(&pax).ok().as_deref(), Some("pax\n"));
+    assert_eq!(
+        std::fs::metadata(&pax).map(|m| m.uid()).ok(),
+        Some(rustix::process::getuid().as_raw())
+    );
+    assert!(!scratch.0.join("short-name").exists());
 }
