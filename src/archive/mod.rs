@@ -19,7 +19,7 @@ use std::io::{self, Read};
 use crate::sha256::Sha256;
 
 use extended::{Extended, Record};
-use policy::{Action, Header, Kind, Limits, Meta, Op, Policy, Refusal, RelPath};
+use policy::{Action, Header, Kind, Limits, MAX_ZSTD_WINDOW, Meta, Op, Policy, Refusal, RelPath};
 
 /// How the archive's bytes are wrapped, detected from their first bytes (never from a name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,15 @@ pub fn detect(head: &[u8]) -> Result<Format, ArchiveError> {
     if head.starts_with(&GZIP_MAGIC) {
         Ok(Format::Gzip)
     } else if head.starts_with(&ZSTD_MAGIC) {
-        Ok(Format::Zstd)
+        match zstd_window(head) {
+            Some(window) if window > MAX_ZSTD_WINDOW => Err(ArchiveError::Format(format!(
+                "a zstd window of {} MiB, over the {} MiB the init decodes with: compress with \
+                 zstd -19 or lower, without --ultra or --long",
+                window >> 20,
+                MAX_ZSTD_WINDOW >> 20
+            ))),
+            _ => Ok(Format::Zstd),
+        }
     } else if head.starts_with(&XZ_MAGIC) {
         unsupported("xz-compressed")
     } else if head.starts_with(&BZIP2_MAGIC) {
@@ -66,6 +74,39 @@ pub fn detect(head: &[u8]) -> Result<Format, ArchiveError> {
     } else {
         unsupported("not a tar archive (no ustar header, no gzip or zstd magic)")
     }
+}
+
+/// The window a zstd frame asks its decoder to keep (RFC 8878, 3.1.1.1), from its first
+/// bytes; `None` if they are too few (the decoder then says what is wrong).
+fn zstd_window(head: &[u8]) -> Option<u64> {
+    let descriptor = *head.get(4)?;
+    let single_segment = descriptor & 0x20 != 0;
+    if !single_segment {
+        let window = *head.get(5)?;
+        let log = 10 + u32::from(window >> 3);
+        let base = 1u64 << log;
+        return Some(base + (base / 8) * u64::from(window & 7));
+    }
+    // A single segment's window is its content size, after the dictionary id.
+    let dict_bytes = match descriptor & 3 {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        _ => 4,
+    };
+    let size_bytes = match descriptor >> 6 {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    let start = 5 + dict_bytes;
+    let field = head.get(start..start + size_bytes)?;
+    let size = field
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    Some(if size_bytes == 2 { size + 256 } else { size })
 }
 
 /// Where admitted entries go.

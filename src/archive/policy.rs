@@ -26,6 +26,10 @@ pub const MAX_LONG_NAME: u64 = MAX_PATH as u64 + 1;
 /// The largest PAX extended header: a path, a link target and extended attributes fit
 /// many times over.
 pub const MAX_PAX_HEADER: u64 = 64 * 1024;
+/// The largest zstd window the walker decodes with: the most zstd's own levels use (1 to
+/// 19) and what the format's specification asks every decoder to support.
+pub const MAX_ZSTD_WINDOW: u64 = 8 * 1024 * 1024;
+
 /// An entry's type, as the tar header gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

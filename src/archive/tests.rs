@@ -533,6 +533,40 @@ fn layer_limits_follow_the_ram() {
     assert_eq!(big.max_path_bytes, 128 << 20);
 }
 
+#[test]
+fn zstd_windows_over_8_mib_are_refused_by_their_header() {
+    let frame = |descriptor: u8, rest: &[u8]| {
+        let mut head = vec![0x28, 0xb5, 0x2f, 0xfd, descriptor];
+        head.extend_from_slice(rest);
+        head
+    };
+    // Window descriptors: exponent 13 is 8 MiB, 14 with mantissa 0 is 16 MiB.
+    assert_eq!(super::zstd_window(&frame(0, &[13 << 3])), Some(8 << 20));
+    assert_eq!(
+        super::zstd_window(&frame(0, &[(13 << 3) | 4])),
+        Some(12 << 20)
+    );
+    assert_eq!(detect(&frame(0, &[13 << 3])).ok(), Some(Format::Zstd));
+    let err = detect(&frame(0, &[14 << 3])).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.starts_with("a zstd window of 16 MiB, over the 8 MiB")),
+        "{err:?}"
+    );
+    // A single segment's window is its content size: 4 bytes of it after a 1-byte
+    // dictionary id here (200 MiB), 2 bytes counting from 256 there.
+    let single = frame(0x20 | 0x80 | 1, &[7, 0, 0, 0x80, 0x0c]);
+    assert_eq!(super::zstd_window(&single), Some(200 << 20));
+    assert!(detect(&single).is_err());
+    assert_eq!(
+        super::zstd_window(&frame(0x20 | 0x40, &[0xff, 0])),
+        Some(511)
+    );
+    assert_eq!(super::zstd_window(&frame(0x20, &[9])), Some(9));
+    // Too short to tell: the decoder says what is wrong.
+    assert_eq!(super::zstd_window(&frame(0x20 | 0xc0, &[1, 2])), None);
+}
+
 /// Reads what it is given and writes nothing.
 struct Nothing;
 
