@@ -61,15 +61,19 @@ impl Extended {
     pub fn add(&mut self, record: Record, mut data: Vec<u8>) -> Result<(), Refusal> {
         match record {
             Record::LongName | Record::LongLink => {
-                let slot = if record == Record::LongName {
-                    &mut self.long_name
+                let (slot, twice) = if record == Record::LongName {
+                    (
+                        &mut self.long_name,
+                        "a second GNU long name for the same entry",
+                    )
                 } else {
-                    &mut self.long_link
+                    (
+                        &mut self.long_link,
+                        "a second GNU long link name for the same entry",
+                    )
                 };
                 if slot.is_some() {
-                    return Err(Refusal::BadExtension(
-                        "a second GNU long name for the same entry",
-                    ));
+                    return Err(Refusal::BadExtension(twice));
                 }
                 if data.last() == Some(&0) {
                     data.pop();

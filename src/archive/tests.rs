@@ -780,6 +780,40 @@ fn paths_over_the_bounds_are_refused_by_entry() {
 }
 
 #[test]
+fn extension_records_describe_exactly_one_entry() {
+    // Two long names for one entry, as the tar crate refused them too.
+    let mut t = Vec::new();
+    extension(&mut t, b'L', b"etc/a\0");
+    extension(&mut t, b'L', b"etc/b\0");
+    raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.contains("is a second GNU long name for the same entry"),
+        "{err}"
+    );
+    // A long name with no entry after it.
+    let mut t = Vec::new();
+    extension(&mut t, b'L', b"etc/a\0");
+    let err = refusal_of(&finish(t));
+    assert!(err.contains("with no entry for it"), "{err}");
+    // A PAX size that is not the header's: the reader would step over the wrong bytes.
+    let mut t = Vec::new();
+    extension(&mut t, b'x', &pax_record("size", b"1000"));
+    raw_entry(&mut t, b"etc/motd", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"etc/motd\" is a PAX size other than its header's"),
+        "{err}"
+    );
+    // A PAX owner over 32 bits.
+    let mut t = Vec::new();
+    extension(&mut t, b'x', &pax_record("uid", b"4294967296"));
+    raw_entry(&mut t, b"etc/motd", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(err.contains("owner id over 32 bits"), "{err}");
+}
+
+#[test]
 fn the_paths_of_one_archive_are_bounded_in_all() {
     // 2,100 paths of 4,000 bytes: each within bounds, 8.0 MiB in all.
     let mut t = Vec::new();
