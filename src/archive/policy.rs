@@ -250,7 +250,29 @@ impl Limits {
             max_path_bytes: (ram / 32).max(default.max_path_bytes),
         }
     }
+
+    /// The most one extraction holds in memory, in bytes, beyond the archive's own bytes
+    /// (see the module `archive`): every path is remembered at most twice (the policy's
+    /// files, the writer's entries), each at most 5/4 of its length (the allocator's
+    /// rounding) and [`PER_PATH`] bytes of bookkeeping; and the fixed buffers.
+    pub fn memory_bound(&self) -> u64 {
+        let paths = self.max_path_bytes.saturating_mul(5) / 4;
+        let entries = u64::from(self.max_entries).saturating_mul(PER_PATH);
+        paths
+            .saturating_add(entries)
+            .saturating_mul(2)
+            .saturating_add(FIXED_BUFFERS)
+    }
 }
+
+/// What remembering one path costs beyond its bytes: its pointer and length, a slot in a
+/// hash table or a B-tree node, the writer's metadata for a directory, the allocator's
+/// header (measured in the tests' peak-memory check).
+pub const PER_PATH: u64 = 128;
+
+/// The walker's buffers whatever the archive: the largest zstd window it decodes, a PAX
+/// header and two long names, and 1 MiB for the decoders' tables and the readers.
+pub const FIXED_BUFFERS: u64 = MAX_ZSTD_WINDOW + MAX_PAX_HEADER + 2 * MAX_LONG_NAME + (1 << 20);
 
 /// Decides entry after entry; keeps the counts and the files created (for hard links).
 pub trait Policy {

@@ -534,6 +534,23 @@ fn layer_limits_follow_the_ram() {
 }
 
 #[test]
+fn one_extraction_fits_a_small_node() {
+    // Configuration archives: 2 × (10 MiB + 12.2 MiB) + 9.1 MiB.
+    let bound = Limits::default().memory_bound();
+    assert_eq!(bound, 56_082_434);
+    assert!(bound <= 64 << 20);
+    // A layer unpacked into a tmpfs of up to 256 MiB (a 512 MiB node's default half) is
+    // bounded the same; bigger roots get room in proportion, 1/6 of the tmpfs at most.
+    assert_eq!(Limits::for_layers(256 << 20).memory_bound(), bound);
+    for room in [1u64 << 30, 16 << 30] {
+        assert!(
+            Limits::for_layers(room).memory_bound() <= room / 6,
+            "{room}"
+        );
+    }
+}
+
+#[test]
 fn zstd_windows_over_8_mib_are_refused_by_their_header() {
     let frame = |descriptor: u8, rest: &[u8]| {
         let mut head = vec![0x28, 0xb5, 0x2f, 0xfd, descriptor];
@@ -892,4 +909,208 @@ fn honest_long_names_and_pax_headers_still_apply() {
         Some(rustix::process::getuid().as_raw())
     );
     assert!(!scratch.0.join("short-name").exists());
+}
+
+/// A gzip stream made of members, which `MultiGzDecoder` reads as one stream (as gzip
+/// does): a gigabyte of one byte costs one compression of 1 MiB.
+#[derive(Default)]
+struct Members(Vec<u8>);
+
+impl Members {
+    fn bytes(mut self, data: &[u8]) -> Members {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).expect("compressing");
+        self.0.extend(e.finish().expect("compressing"));
+        self
+    }
+
+    fn run(mut self, byte: u8, len: u64) -> Members {
+        const CHUNK: u64 = 1 << 20;
+        let member = Members::default().bytes(&vec![byte; CHUNK as usize]).0;
+        for _ in 0..len / CHUNK {
+            self.0.extend_from_slice(&member);
+        }
+        let rest = usize::try_from(len % CHUNK).expect("a small rest");
+        if rest > 0 {
+            self.bytes(&vec![byte; rest])
+        } else {
+            self
+        }
+    }
+
+    /// Zeros up to the next 512-byte block after `len` bytes of record.
+    fn pad(self, len: u64) -> Members {
+        let pad = usize::try_from((512 - len % 512) % 512).expect("under 512");
+        self.bytes(&vec![0; pad])
+    }
+}
+
+/// The hostile archives of the peak-memory test, gzip-compressed, and whether they are
+/// within the bounds (then they are applied as well as checked).
+fn hostile(case: &str) -> (Vec<u8>, bool) {
+    let tail = || {
+        let mut t = Vec::new();
+        raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"x");
+        finish(t)
+    };
+    // Deep entries: a long name `d/d/.../<n>` each, then the file's own header.
+    let deep = |entries: u32, depth: usize| {
+        let mut t = Vec::new();
+        for n in 0..entries {
+            let mut name = b"d/".repeat(depth - 1);
+            name.extend(format!("{n}\0").into_bytes());
+            extension(&mut t, b'L', &name);
+            raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"");
+        }
+        Members::default().bytes(&finish(t)).0
+    };
+    match case {
+        // 1 GiB of long name in under 1 MiB of gzip (the stream bound cuts it at ~400 MiB).
+        "long-name" => {
+            let len = (1u64 << 30) + 1;
+            let m = Members::default()
+                .bytes(&extension_header(b'L', b"././@LongLink", len))
+                .run(b'a', len - 1)
+                .bytes(&[0])
+                .pad(len)
+                .bytes(&tail());
+            (m.0, false)
+        }
+        // The same as one PAX record.
+        "pax" => {
+            let value = 1u64 << 30;
+            // `1073741841 path=` and a newline around the value.
+            let len = value + 17;
+            let prefix = format!("{len} path=").into_bytes();
+            assert_eq!(prefix.len() as u64 + value + 1, len);
+            let m = Members::default()
+                .bytes(&extension_header(b'x', b"PaxHeaders/x", len))
+                .bytes(&prefix)
+                .run(b'a', value)
+                .bytes(b"\n")
+                .pad(len)
+                .bytes(&tail());
+            (m.0, false)
+        }
+        "deep-4000" => (deep(4000, 2000), false),
+        "deep-10000" => (deep(10_000, 2000), false),
+        // At the bounds: 2,048 paths of 4,096 bytes, 256 levels deep (8 MiB of paths).
+        "bounds-deep" => {
+            let mut t = Vec::new();
+            for n in 0..2048 {
+                let mut name = b"ddddddddddddddd/".repeat(255);
+                name.extend(format!("f{n:015}\0").into_bytes());
+                extension(&mut t, b'L', &name);
+                raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"");
+            }
+            (Members::default().bytes(&finish(t)).0, true)
+        }
+        // At the bounds: 100,000 files of 83-byte paths (7.9 MiB of paths).
+        "bounds-many" => {
+            let mut t = Vec::new();
+            for n in 0..100_000 {
+                let name = format!("m/{n:081}");
+                raw_entry(&mut t, name.as_bytes(), tar::EntryType::Regular, b"", b"");
+            }
+            (Members::default().bytes(&finish(t)).0, true)
+        }
+        other => panic!("no hostile archive {other:?}"),
+    }
+}
+
+const HOSTILE_ENV: &str = "DISKLESS_HOSTILE_ARCHIVE";
+
+/// The kernel's peak RSS of this process in KiB (`VmHWM`).
+fn vm_hwm_kib() -> u64 {
+    crate::sys::peak_rss_kib().expect("VmHWM in /proc/self/status")
+}
+
+/// Run by [`hostile_archives_stay_within_the_memory_bound`] in a child process, one case
+/// each: checks the archive as `config-archives` does (every entry through the policy,
+/// nothing written), then applies it into a scratch directory if it is within bounds;
+/// prints the growth of the peak RSS over the extraction.
+#[test]
+#[ignore = "a child of hostile_archives_stay_within_the_memory_bound"]
+fn hostile_archive_child() {
+    let Ok(case) = std::env::var(HOSTILE_ENV) else {
+        return;
+    };
+    let (archive, within) = hostile(&case);
+    let scratch = Scratch::new(&format!("hostile-{case}"));
+    // Writing 5 resets VmHWM to the current RSS (Linux 4.0); without it, the child's peak so
+    // far is only the archive's building, which stays small.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = vm_hwm_kib();
+    let limits = Limits::default();
+    let mut outcome = extract(&archive, limits, &mut Plain::new(limits), &mut Nothing);
+    if within && outcome.is_ok() {
+        let mut sink = Confined::open(&scratch.0).expect("opening the scratch root");
+        outcome = extract(&archive, limits, &mut Plain::new(limits), &mut sink);
+    }
+    let peak = vm_hwm_kib().saturating_sub(before);
+    let outcome = match outcome {
+        Ok(summary) => format!("applied {} entries", summary.entries),
+        Err(e) => {
+            let text = e.to_string();
+            text.chars().take(160).collect()
+        }
+    };
+    println!(
+        "HOSTILE {case}: {} bytes of gzip, peak +{peak} KiB; {outcome}",
+        archive.len()
+    );
+}
+
+fn run_hostile_child(case: &str) -> (u64, String) {
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut child = std::process::Command::new(exe);
+    // On tmpfs, as the new root's overlay is: 100,000 files on a disk take a minute.
+    if Path::new("/dev/shm").is_dir() {
+        child.env("TMPDIR", "/dev/shm");
+    }
+    let out = child
+        .args([
+            "--exact",
+            "archive::tests::hostile_archive_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOSTILE_ENV, case)
+        .output()
+        .expect("running the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("HOSTILE ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| {
+            panic!(
+                "{case}: the child said nothing ({}): {stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let peak = line
+        .split_once("peak +")
+        .and_then(|(_, rest)| rest.split_once(" KiB"))
+        .and_then(|(kib, _)| kib.parse().ok())
+        .expect("the peak in the child's line");
+    (peak, line.to_owned())
+}
+
+#[test]
+fn hostile_archives_stay_within_the_memory_bound() {
+    let bound_kib = Limits::default().memory_bound() / 1024;
+    assert!(bound_kib <= 64 * 1024, "{bound_kib} KiB");
+    let cases = std::env::var("DISKLESS_HOSTILE_CASES")
+        .unwrap_or_else(|_| "long-name pax deep-4000 bounds-deep bounds-many".to_owned());
+    let mut over = Vec::new();
+    for case in cases.split_whitespace() {
+        let (peak, line) = run_hostile_child(case);
+        println!("{line}");
+        if peak > bound_kib {
+            over.push(line);
+        }
+    }
+    assert!(over.is_empty(), "over {bound_kib} KiB: {over:#?}");
 }
