@@ -4,8 +4,10 @@
 //! `{MAC}` URL; with a minisign key baked into the initramfs a good signature applies and a
 //! tampered archive or a missing signature stops the boot with nothing applied; an archive
 //! that reaches outside the root (`../etc/x`, a file through its own link) stops it too,
-//! naming the entry. Absolute paths, devices and the image's own links are refused by the
-//! same code, tested on a real directory in `src/archive/tests.rs`.
+//! naming the entry, and so does one with a long name over its bound. Absolute paths,
+//! devices and the image's own links are refused by the same code, tested on a real
+//! directory in `src/archive/tests.rs`, with the hostile archives that would take PID 1's
+//! memory.
 
 mod common;
 
@@ -215,6 +217,25 @@ fn an_archive_reaching_outside_the_root_stops_the_boot_naming_the_entry() {
             "FATAL config-archives: diskless.config={}: entry \"etc/evil/root/x\": etc/evil: is a \
              symbolic link in the new root: nothing is written through symbolic links",
             server.url_for("link.tar.gz")
+        )],
+    );
+
+    // A long name of 1 MiB: refused on its header's size, before PID 1 reads it.
+    let bomb = Tar::new()
+        .long_name(&vec![b'a'; 1 << 20])
+        .file("x", b"x\n", 0o644)
+        .gzip();
+    server.add_file("bomb.tar.gz", bomb);
+    let archives = format!("apkovl={}", server.url_for("bomb.tar.gz"));
+    let log = fx.boot("config-bomb", &cmdline(&server, MAC1, &archives), &[MAC1]);
+    assert_fatal(
+        &log,
+        "a long name over its bound",
+        &[&format!(
+            "FATAL config-archives: apkovl={}: entry \"{}…\" is a GNU long name of 1048577 \
+             bytes, over the bound of 4097: not applying it",
+            server.url_for("bomb.tar.gz"),
+            "a".repeat(64)
         )],
     );
 }

@@ -6,7 +6,25 @@
 //!
 //! Configuration overlays use [`policy::Plain`]; OCI image layers [`policy::Layer`], which
 //! adds whiteouts over the same rules, walker and writer.
+//!
+//! # Memory
+//!
+//! One extraction holds, beyond the archive's own bytes, at most
+//! [`Limits::memory_bound`]: `2 × (5/4 × max_path_bytes + 128 B × max_entries)` for the
+//! paths the policy and the writer remember, plus fixed buffers: a zstd window of at most
+//! 8 MiB, one PAX header of at most 64 KiB, two long names of at most 4097 bytes, and 1 MiB
+//! for the decoders and readers. Configuration archives (100,000 entries, 8 MiB of paths):
+//! 53.5 MiB. What bounds it:
+//!
+//! - a GNU long name (`L`, `K`) or PAX header (`x`) is refused on its header's size, before
+//!   it is read: the tar crate reads them whole, so the walker takes them itself
+//!   (`entries().raw(true)`, module `extended`);
+//! - a path is at most [`policy::MAX_PATH`] bytes and [`policy::MAX_DEPTH`] levels, and
+//!   every path is kept as one string, so its cost is its length, not its depth;
+//! - the paths of one archive are at most `max_path_bytes` in all;
+//! - a zstd frame's window is read from its header and refused over 8 MiB.
 
+mod extended;
 pub mod policy;
 pub mod write;
 
@@ -17,7 +35,8 @@ use std::io::{self, Read};
 
 use crate::sha256::Sha256;
 
-use policy::{Action, Header, Kind, Limits, Meta, Op, Policy, Refusal, RelPath};
+use extended::{Extended, Record};
+use policy::{Action, Header, Kind, Limits, MAX_ZSTD_WINDOW, Meta, Op, Policy, Refusal, RelPath};
 
 /// How the archive's bytes are wrapped, detected from their first bytes (never from a name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +73,15 @@ pub fn detect(head: &[u8]) -> Result<Format, ArchiveError> {
     if head.starts_with(&GZIP_MAGIC) {
         Ok(Format::Gzip)
     } else if head.starts_with(&ZSTD_MAGIC) {
-        Ok(Format::Zstd)
+        match zstd_window(head) {
+            Some(window) if window > MAX_ZSTD_WINDOW => Err(ArchiveError::Format(format!(
+                "a zstd window of {} MiB, over the {} MiB the init decodes with: compress with \
+                 zstd -19 or lower, without --ultra or --long",
+                window >> 20,
+                MAX_ZSTD_WINDOW >> 20
+            ))),
+            _ => Ok(Format::Zstd),
+        }
     } else if head.starts_with(&XZ_MAGIC) {
         unsupported("xz-compressed")
     } else if head.starts_with(&BZIP2_MAGIC) {
@@ -64,6 +91,39 @@ pub fn detect(head: &[u8]) -> Result<Format, ArchiveError> {
     } else {
         unsupported("not a tar archive (no ustar header, no gzip or zstd magic)")
     }
+}
+
+/// The window a zstd frame asks its decoder to keep (RFC 8878, 3.1.1.1), from its first
+/// bytes; `None` if they are too few (the decoder then says what is wrong).
+fn zstd_window(head: &[u8]) -> Option<u64> {
+    let descriptor = *head.get(4)?;
+    let single_segment = descriptor & 0x20 != 0;
+    if !single_segment {
+        let window = *head.get(5)?;
+        let log = 10 + u32::from(window >> 3);
+        let base = 1u64 << log;
+        return Some(base + (base / 8) * u64::from(window & 7));
+    }
+    // A single segment's window is its content size, after the dictionary id.
+    let dict_bytes = match descriptor & 3 {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        _ => 4,
+    };
+    let size_bytes = match descriptor >> 6 {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    let start = 5 + dict_bytes;
+    let field = head.get(start..start + size_bytes)?;
+    let size = field
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    Some(if size_bytes == 2 { size + 256 } else { size })
 }
 
 /// Where admitted entries go.
@@ -169,18 +229,39 @@ pub fn extract_from(
         ..Summary::default()
     };
     let read_err = |entries: u32| move |source: io::Error| ArchiveError::Read { entries, source };
-    for entry in archive.entries().map_err(read_err(0))? {
+    // Raw entries: long names and PAX headers come as entries of their own, so their size
+    // is seen before anything of them is read.
+    let mut extended = Extended::default();
+    for entry in archive.entries().map_err(read_err(0))?.raw(true) {
         let mut entry = entry.map_err(read_err(summary.entries))?;
-        let path = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&path).into_owned();
-        let link = entry.link_name_bytes().map(|l| l.into_owned());
         let head = entry.header();
+        let recognized = head.as_ustar().is_some() || head.as_gnu().is_some();
+        if let Some(record) = Record::of(head.entry_type()).filter(|_| recognized) {
+            let data = read_record(&mut entry, record, summary.entries)?;
+            let shown = policy::shown(&entry.header().path_bytes());
+            extended
+                .add(record, data)
+                .map_err(|refusal| refused(&shown, refusal))?;
+            continue;
+        }
+        let ext = std::mem::take(&mut extended);
+        let path = ext.path(&head.path_bytes()).to_vec();
+        let shown = policy::shown(&path);
+        let header_link = head.link_name_bytes();
+        let link = ext.link(header_link.as_deref()).map(<[u8]>::to_vec);
+        let size = entry.size();
+        ext.check_size(size).map_err(|r| refused(&shown, r))?;
+        let id = |pax: Option<u64>, header: io::Result<u64>, what: &'static str| {
+            let id = match pax {
+                Some(id) => id,
+                None => header.map_err(read_err(summary.entries))?,
+            };
+            u32::try_from(id).map_err(|_| refused(&shown, Refusal::Special(what)))
+        };
         let meta = Meta {
             mode: head.mode().map_err(read_err(summary.entries))?,
-            uid: u32::try_from(head.uid().map_err(read_err(summary.entries))?)
-                .map_err(|_| refused(&shown, Refusal::Special("owner id over 32 bits")))?,
-            gid: u32::try_from(head.gid().map_err(read_err(summary.entries))?)
-                .map_err(|_| refused(&shown, Refusal::Special("group id over 32 bits")))?,
+            uid: id(ext.uid(), head.uid(), "owner id over 32 bits")?,
+            gid: id(ext.gid(), head.gid(), "group id over 32 bits")?,
             mtime: i64::try_from(head.mtime().map_err(read_err(summary.entries))?)
                 .unwrap_or(i64::MAX),
         };
@@ -189,7 +270,7 @@ pub fn extract_from(
             path: &path,
             kind,
             link: link.as_deref(),
-            size: entry.size(),
+            size,
             meta,
         };
         summary.entries = summary.entries.saturating_add(1);
@@ -220,6 +301,14 @@ pub fn extract_from(
             }
         }
     }
+    if !extended.is_empty() {
+        return Err(ArchiveError::Read {
+            entries: summary.entries,
+            source: io::Error::other(
+                "the archive ends after a long name or PAX header, with no entry for it",
+            ),
+        });
+    }
     sink.finish().map_err(|source| ArchiveError::Write {
         entry: "(directory modes and times)".to_owned(),
         source,
@@ -230,6 +319,37 @@ pub fn extract_from(
     io::copy(&mut rest, &mut io::sink()).map_err(read_err(summary.entries))?;
     summary.tar_sha256 = rest.hasher.finish();
     Ok(summary)
+}
+
+/// A long name's or PAX header's bytes, refused on its header's size if over its bound;
+/// then only the first bytes of a long name are read, to name the entry.
+fn read_record<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    record: Record,
+    entries: u32,
+) -> Result<Vec<u8>, ArchiveError> {
+    let (what, max) = record.bound();
+    let size = entry.size();
+    let read_err = |source: io::Error| ArchiveError::Read { entries, source };
+    if size > max {
+        let shown = if record == Record::LongName {
+            let mut head = Vec::new();
+            entry.take(64).read_to_end(&mut head).map_err(read_err)?;
+            format!("{}…", String::from_utf8_lossy(&head))
+        } else {
+            policy::shown(&entry.header().path_bytes())
+        };
+        return Err(refused(&shown, Refusal::Oversized { what, size, max }));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    entry.read_to_end(&mut data).map_err(read_err)?;
+    if data.len() as u64 != size {
+        return Err(read_err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the archive ends inside {what}"),
+        )));
+    }
+    Ok(data)
 }
 
 fn refused(entry: &str, refusal: Refusal) -> ArchiveError {

@@ -4,14 +4,31 @@
 //!
 //! The rules: a path is relative and stays inside (no `..`, no absolute path, no NUL); only
 //! directories, regular files, symbolic links and hard links to earlier paths of the archive
-//! are created (no device nodes, no FIFOs); the number of entries and the bytes of file
-//! contents are bounded. Symbolic links may point anywhere (Alpine's `etc/localtime ->
-//! /usr/share/zoneinfo/UTC`): they are created, never followed, because the writer resolves
-//! every path without following any symbolic link.
+//! are created (no device nodes, no FIFOs); the number of entries, the bytes of file
+//! contents, each path's length and depth, and the bytes of all paths are bounded.
+//! Symbolic links may point anywhere (Alpine's `etc/localtime -> /usr/share/zoneinfo/UTC`):
+//! they are created, never followed, because the writer resolves every path without
+//! following any symbolic link.
 //!
 //! OCI layers (whiteouts) are a second policy over the same walker: see [`Action`].
 
+use std::collections::HashSet;
 use std::fmt;
+
+/// The longest path or link target an entry may give, in bytes: Linux's `PATH_MAX`.
+pub const MAX_PATH: usize = 4096;
+/// The deepest path, in components. The writer opens a directory per level; nothing real is
+/// this deep.
+pub const MAX_DEPTH: usize = 256;
+/// The largest GNU long name or long link record: a path and its NUL. The walker refuses a
+/// bigger one on its header's size, before reading it.
+pub const MAX_LONG_NAME: u64 = MAX_PATH as u64 + 1;
+/// The largest PAX extended header: a path, a link target and extended attributes fit
+/// many times over.
+pub const MAX_PAX_HEADER: u64 = 64 * 1024;
+/// The largest zstd window the walker decodes with: the most zstd's own levels use (1 to
+/// 19) and what the format's specification asks every decoder to support.
+pub const MAX_ZSTD_WINDOW: u64 = 8 * 1024 * 1024;
 
 /// An entry's type, as the tar header gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,32 +66,59 @@ pub struct Meta {
     pub mtime: i64,
 }
 
-/// A path inside the root: components without `.`, `..`, `/` or NUL, at least one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RelPath(Vec<Vec<u8>>);
+/// A path inside the root: components without `.`, `..`, `/` or NUL, at least one, kept as
+/// one string joined by `/` (`etc/hosts`): what remembering a path costs is its length, not
+/// its depth.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelPath(Box<[u8]>);
 
 impl RelPath {
-    pub fn parts(&self) -> &[Vec<u8>] {
+    /// `etc/hosts`, as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
-    /// The parent's components and the last name.
-    pub fn split_last(&self) -> (&[Vec<u8>], &[u8]) {
-        match self.0.split_last() {
-            Some((last, parent)) => (parent, last.as_slice()),
-            None => (&[], &[]),
+    /// The components, from the root down.
+    pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.split(|&b| b == b'/')
+    }
+
+    /// The parent (empty at the top) and the last name.
+    pub fn split_last(&self) -> (&[u8], &[u8]) {
+        match self.0.iter().rposition(|&b| b == b'/') {
+            Some(slash) => (
+                self.0.get(..slash).unwrap_or_default(),
+                self.0.get(slash + 1..).unwrap_or_default(),
+            ),
+            None => (&[], &self.0),
         }
     }
 
-    /// `etc/hosts`, as bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.0.join(&b'/')
+    /// `name` in `parent` (empty: the root); both already normalised.
+    fn join(parent: &[u8], name: &[u8]) -> RelPath {
+        let mut path = Vec::with_capacity(parent.len() + 1 + name.len());
+        if !parent.is_empty() {
+            path.extend_from_slice(parent);
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        RelPath(path.into_boxed_slice())
     }
 }
 
 impl fmt::Display for RelPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+/// A path or link target as an error shows it: lossy UTF-8, cut after 200 bytes (a
+/// refused path may be 64 KiB long).
+pub fn shown(bytes: &[u8]) -> String {
+    const SHOWN: usize = 200;
+    match bytes.get(..SHOWN) {
+        Some(head) if bytes.len() > SHOWN => format!("{}…", String::from_utf8_lossy(head)),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
@@ -144,6 +188,24 @@ pub enum Refusal {
     TooManyEntries(u32),
     #[error("more than {0} bytes of file contents in all")]
     TooLarge(u64),
+    #[error("a path of {0} bytes: paths are at most {MAX_PATH} bytes")]
+    PathTooLong(usize),
+    #[error("a path {0} levels deep: paths are at most {MAX_DEPTH} levels deep")]
+    TooDeep(usize),
+    #[error("a link target of {0} bytes: link targets are at most {MAX_PATH} bytes")]
+    LinkTooLong(usize),
+    #[error("more than {0} bytes of paths in all")]
+    TooManyPathBytes(u64),
+    /// A GNU long name or PAX extended header larger than the walker reads (it is refused
+    /// on its header's size, before any of it is read).
+    #[error("{what} of {size} bytes, over the bound of {max}")]
+    Oversized {
+        what: &'static str,
+        size: u64,
+        max: u64,
+    },
+    #[error("{0}")]
+    BadExtension(&'static str),
 }
 
 /// The bounds of one archive.
@@ -153,14 +215,18 @@ pub struct Limits {
     /// File contents in all (headers and padding are not counted; the walker bounds the
     /// decompressed stream separately).
     pub max_bytes: u64,
+    /// The entries' paths in all: what the policy and the writer remember grows with it.
+    pub max_path_bytes: u64,
 }
 
 impl Default for Limits {
-    /// Configuration overlays are small: an apkovl is a few hundred KiB.
+    /// Configuration overlays are small: an apkovl is a few hundred KiB. 8 MiB of paths is
+    /// 84 bytes for each of the 100,000 entries.
     fn default() -> Limits {
         Limits {
             max_entries: 100_000,
             max_bytes: 256 * 1024 * 1024,
+            max_path_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -171,15 +237,42 @@ impl Limits {
     /// inode and a dentry (about 1 KiB), and the policy a path, so one per 4 KiB of RAM
     /// bounds the entries with room for every real image (Debian's is ~30,000 files in
     /// ~400 MiB).
+    ///
+    /// Paths get 128 bytes for each of those entries, 1/32 of the RAM: a real image needs
+    /// far less (Debian's, 1.8 MB).
     pub fn for_layers(ram: u64) -> Limits {
+        let default = Limits::default();
         Limits {
             max_entries: u32::try_from(ram / 4096)
                 .unwrap_or(u32::MAX)
-                .max(Limits::default().max_entries),
+                .max(default.max_entries),
             max_bytes: ram,
+            max_path_bytes: (ram / 32).max(default.max_path_bytes),
         }
     }
+
+    /// The most one extraction holds in memory, in bytes, beyond the archive's own bytes
+    /// (see the module `archive`): every path is remembered at most twice (the policy's
+    /// files, the writer's entries), each at most 5/4 of its length (the allocator's
+    /// rounding) and [`PER_PATH`] bytes of bookkeeping; and the fixed buffers.
+    pub fn memory_bound(&self) -> u64 {
+        let paths = self.max_path_bytes.saturating_mul(5) / 4;
+        let entries = u64::from(self.max_entries).saturating_mul(PER_PATH);
+        paths
+            .saturating_add(entries)
+            .saturating_mul(2)
+            .saturating_add(FIXED_BUFFERS)
+    }
 }
+
+/// What remembering one path costs beyond its bytes: its pointer and length, a slot in a
+/// hash table or a B-tree node, the writer's metadata for a directory, the allocator's
+/// header (measured in the tests' peak-memory check).
+pub const PER_PATH: u64 = 128;
+
+/// The walker's buffers whatever the archive: the largest zstd window it decodes, a PAX
+/// header and two long names, and 1 MiB for the decoders' tables and the readers.
+pub const FIXED_BUFFERS: u64 = MAX_ZSTD_WINDOW + MAX_PAX_HEADER + 2 * MAX_LONG_NAME + (1 << 20);
 
 /// Decides entry after entry; keeps the counts and the files created (for hard links).
 pub trait Policy {
@@ -192,7 +285,9 @@ pub struct Plain {
     limits: Limits,
     entries: u32,
     bytes: u64,
-    files: std::collections::HashSet<RelPath>,
+    path_bytes: u64,
+    /// The files and hard links created so far (a hard link's target must be one).
+    files: HashSet<RelPath>,
 }
 
 impl Plain {
@@ -201,23 +296,39 @@ impl Plain {
             limits,
             entries: 0,
             bytes: 0,
-            files: std::collections::HashSet::new(),
+            path_bytes: 0,
+            files: HashSet::new(),
         }
+    }
+
+    fn count_entry(&mut self) -> Result<(), Refusal> {
+        self.entries = self.entries.saturating_add(1);
+        if self.entries > self.limits.max_entries {
+            return Err(Refusal::TooManyEntries(self.limits.max_entries));
+        }
+        Ok(())
+    }
+
+    /// Every entry's path counts, whether it is remembered or not (simpler to state).
+    fn count_path(&mut self, path: &RelPath) -> Result<(), Refusal> {
+        self.path_bytes = self.path_bytes.saturating_add(path.0.len() as u64);
+        if self.path_bytes > self.limits.max_path_bytes {
+            return Err(Refusal::TooManyPathBytes(self.limits.max_path_bytes));
+        }
+        Ok(())
     }
 }
 
 impl Policy for Plain {
     fn admit(&mut self, header: &Header<'_>) -> Result<Action, Refusal> {
-        self.entries = self.entries.saturating_add(1);
-        if self.entries > self.limits.max_entries {
-            return Err(Refusal::TooManyEntries(self.limits.max_entries));
-        }
+        self.count_entry()?;
         let Some(path) = normalize(header.path)? else {
             return match header.kind {
                 Kind::Dir => Ok(Action::Skip),
                 _ => Err(Refusal::Empty),
             };
         };
+        self.count_path(&path)?;
         let op = match header.kind {
             Kind::File => {
                 self.bytes = self.bytes.saturating_add(header.size);
@@ -230,6 +341,9 @@ impl Policy for Plain {
             Kind::Dir => Op::Dir,
             Kind::Symlink => match header.link {
                 Some(target) if !target.is_empty() => {
+                    if target.len() > MAX_PATH {
+                        return Err(Refusal::LinkTooLong(target.len()));
+                    }
                     if target.contains(&0) {
                         return Err(Refusal::Nul);
                     }
@@ -243,7 +357,7 @@ impl Policy for Plain {
             },
             Kind::HardLink => {
                 let raw = header.link.ok_or(Refusal::NoLinkTarget)?;
-                let shown = String::from_utf8_lossy(raw).into_owned();
+                let shown = shown(raw);
                 let target = normalize(raw)
                     .map_err(|why| Refusal::BadHardLink(shown.clone(), Box::new(why)))?
                     .ok_or(Refusal::NoLinkTarget)?;
@@ -300,23 +414,17 @@ impl Policy for Layer {
         let (parent, last) = path.split_last();
         if last == OPAQUE {
             // Counted like any entry.
-            self.plain.entries = self.plain.entries.saturating_add(1);
-            if self.plain.entries > self.plain.limits.max_entries {
-                return Err(Refusal::TooManyEntries(self.plain.limits.max_entries));
-            }
-            let dir = (!parent.is_empty()).then(|| RelPath(parent.to_vec()));
+            self.plain.count_entry()?;
+            self.plain.count_path(&path)?;
+            let dir = (!parent.is_empty()).then(|| RelPath(parent.into()));
             return Ok(Action::Opaque { dir });
         }
         match last.strip_prefix(WHITEOUT) {
             Some(b"" | b"." | b"..") => Err(Refusal::BadWhiteout),
             Some(name) => {
-                self.plain.entries = self.plain.entries.saturating_add(1);
-                if self.plain.entries > self.plain.limits.max_entries {
-                    return Err(Refusal::TooManyEntries(self.plain.limits.max_entries));
-                }
-                let mut parts = parent.to_vec();
-                parts.push(name.to_vec());
-                let removed = RelPath(parts);
+                self.plain.count_entry()?;
+                self.plain.count_path(&path)?;
+                let removed = RelPath::join(parent, name);
                 self.plain.files.remove(&removed);
                 Ok(Action::Remove { path: removed })
             }
@@ -327,10 +435,14 @@ impl Policy for Layer {
 
 /// A tar path as components inside the root: `./etc//hosts` is `etc/hosts`; `./` and `.`
 /// are the root itself (`None`). Absolute paths, `..` and NUL are refused, not stripped:
-/// an archive that tries them is not one to apply.
+/// an archive that tries them is not one to apply. So are paths over [`MAX_PATH`] bytes or
+/// [`MAX_DEPTH`] levels.
 pub fn normalize(path: &[u8]) -> Result<Option<RelPath>, Refusal> {
     if path.is_empty() {
         return Err(Refusal::Empty);
+    }
+    if path.len() > MAX_PATH {
+        return Err(Refusal::PathTooLong(path.len()));
     }
     if path.contains(&0) {
         return Err(Refusal::Nul);
@@ -338,13 +450,23 @@ pub fn normalize(path: &[u8]) -> Result<Option<RelPath>, Refusal> {
     if path.first() == Some(&b'/') {
         return Err(Refusal::Absolute);
     }
-    let mut parts = Vec::new();
+    let mut joined = Vec::with_capacity(path.len());
+    let mut depth = 0;
     for part in path.split(|&b| b == b'/') {
         match part {
             b"" | b"." => {}
             b".." => return Err(Refusal::DotDot),
-            name => parts.push(name.to_vec()),
+            name => {
+                depth += 1;
+                if !joined.is_empty() {
+                    joined.push(b'/');
+                }
+                joined.extend_from_slice(name);
+            }
         }
     }
-    Ok((!parts.is_empty()).then_some(RelPath(parts)))
+    if depth > MAX_DEPTH {
+        return Err(Refusal::TooDeep(depth));
+    }
+    Ok((depth > 0).then(|| RelPath(joined.into_boxed_slice())))
 }

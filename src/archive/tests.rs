@@ -137,6 +137,7 @@ fn counts_and_sizes_are_bounded() {
     let limits = Limits {
         max_entries: 3,
         max_bytes: 10,
+        ..Limits::default()
     };
     let mut policy = Plain::new(limits);
     assert!(policy.admit(&header(b"a", Kind::File, None, 6)).is_ok());
@@ -179,7 +180,7 @@ proptest! {
         if let Ok(Some(rel)) = normalize(&path) {
             for part in rel.parts() {
                 prop_assert!(!part.is_empty());
-                prop_assert!(part.as_slice() != b"." && part.as_slice() != b"..");
+                prop_assert!(part != b"." && part != b"..");
                 prop_assert!(!part.contains(&b'/') && !part.contains(&0));
             }
         }
@@ -568,6 +569,7 @@ fn truncated_and_bomb_archives_fail() {
     let limits = Limits {
         max_entries: 1,
         max_bytes: 1000,
+        ..Limits::default()
     };
     let mut t = Vec::new();
     raw_entry(
@@ -698,9 +700,62 @@ fn layer_limits_follow_the_ram() {
     let small = Limits::for_layers(64 << 20);
     assert_eq!(small.max_entries, Limits::default().max_entries);
     assert_eq!(small.max_bytes, 64 << 20);
+    assert_eq!(small.max_path_bytes, Limits::default().max_path_bytes);
     let big = Limits::for_layers(4 << 30);
     assert_eq!(big.max_entries, 1 << 20);
     assert_eq!(big.max_bytes, 4 << 30);
+    assert_eq!(big.max_path_bytes, 128 << 20);
+}
+
+#[test]
+fn one_extraction_fits_a_small_node() {
+    // Configuration archives: 2 × (10 MiB + 12.2 MiB) + 9.1 MiB.
+    let bound = Limits::default().memory_bound();
+    assert_eq!(bound, 56_082_434);
+    assert!(bound <= 64 << 20);
+    // A layer unpacked into a tmpfs of up to 256 MiB (a 512 MiB node's default half) is
+    // bounded the same; bigger roots get room in proportion, 1/6 of the tmpfs at most.
+    assert_eq!(Limits::for_layers(256 << 20).memory_bound(), bound);
+    for room in [1u64 << 30, 16 << 30] {
+        assert!(
+            Limits::for_layers(room).memory_bound() <= room / 6,
+            "{room}"
+        );
+    }
+}
+
+#[test]
+fn zstd_windows_over_8_mib_are_refused_by_their_header() {
+    let frame = |descriptor: u8, rest: &[u8]| {
+        let mut head = vec![0x28, 0xb5, 0x2f, 0xfd, descriptor];
+        head.extend_from_slice(rest);
+        head
+    };
+    // Window descriptors: exponent 13 is 8 MiB, 14 with mantissa 0 is 16 MiB.
+    assert_eq!(super::zstd_window(&frame(0, &[13 << 3])), Some(8 << 20));
+    assert_eq!(
+        super::zstd_window(&frame(0, &[(13 << 3) | 4])),
+        Some(12 << 20)
+    );
+    assert_eq!(detect(&frame(0, &[13 << 3])).ok(), Some(Format::Zstd));
+    let err = detect(&frame(0, &[14 << 3])).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.starts_with("a zstd window of 16 MiB, over the 8 MiB")),
+        "{err:?}"
+    );
+    // A single segment's window is its content size: 4 bytes of it after a 1-byte
+    // dictionary id here (200 MiB), 2 bytes counting from 256 there.
+    let single = frame(0x20 | 0x80 | 1, &[7, 0, 0, 0x80, 0x0c]);
+    assert_eq!(super::zstd_window(&single), Some(200 << 20));
+    assert!(detect(&single).is_err());
+    assert_eq!(
+        super::zstd_window(&frame(0x20 | 0x40, &[0xff, 0])),
+        Some(511)
+    );
+    assert_eq!(super::zstd_window(&frame(0x20, &[9])), Some(9));
+    // Too short to tell: the decoder says what is wrong.
+    assert_eq!(super::zstd_window(&frame(0x20 | 0xc0, &[1, 2])), None);
 }
 
 /// Reads what it is given and writes nothing.
@@ -756,4 +811,480 @@ fn a_whiteout_under_a_lower_link_resolves_inside_the_root() {
     assert!(root.join("lib").is_symlink() && root.join("lib64").is_symlink());
     // `..` past the top is the root's own top: the host's file stays.
     assert!(scratch.0.join("outside").exists());
+}
+
+// Hostile archives: extension records and paths that would make PID 1 allocate without bound.
+
+/// One 512-byte header of an extension record (GNU long name `L`, long link `K`, PAX `x`)
+/// announcing `size` bytes of record.
+fn extension_header(kind: u8, name: &[u8], size: u64) -> Vec<u8> {
+    let mut h = if kind == b'x' {
+        tar::Header::new_ustar()
+    } else {
+        tar::Header::new_gnu()
+    };
+    h.as_old_mut()
+        .name
+        .get_mut(..name.len())
+        .expect("a short name")
+        .copy_from_slice(name);
+    h.set_entry_type(tar::EntryType::new(kind));
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+/// An extension entry whole: header, record, padding.
+fn extension(out: &mut Vec<u8>, kind: u8, record: &[u8]) {
+    out.extend(extension_header(
+        kind,
+        b"././@LongLink",
+        record.len() as u64,
+    ));
+    out.extend_from_slice(record);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+/// A PAX record `<len> <key>=<value>\n`, its length counting itself.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let body = key.len() + value.len() + 3;
+    let mut len = body + 1;
+    while (body + len.to_string().len()) != len {
+        len = body + len.to_string().len();
+    }
+    let mut record = format!("{len} {key}=").into_bytes();
+    record.extend_from_slice(value);
+    record.push(b'\n');
+    record
+}
+
+/// Extracts with the default limits into a sink that writes nothing.
+fn check_only(archive: &[u8]) -> Result<super::Summary, ArchiveError> {
+    let limits = Limits::default();
+    extract(archive, limits, &mut Plain::new(limits), &mut Nothing)
+}
+
+fn refusal_of(archive: &[u8]) -> String {
+    match check_only(archive) {
+        Ok(summary) => format!("accepted ({} entries)", summary.entries),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_long_name_over_the_bound_is_refused_before_it_is_read() {
+    // Claiming 100 MiB, holding a few KiB: refused on the claim, not on a short read.
+    let mut t = extension_header(b'L', b"././@LongLink", 100 << 20);
+    t.extend(vec![b'a'; 8192]);
+    let err = refusal_of(&t);
+    assert!(
+        err.starts_with("entry \"aaaa") && err.contains("a GNU long name of 104857600 bytes"),
+        "{err}"
+    );
+    // Holding it: a name just over a path's bound, whole and honest otherwise.
+    let mut t = Vec::new();
+    let mut name = vec![b'b'; 4097];
+    name.push(0);
+    extension(&mut t, b'L', &name);
+    raw_entry(&mut t, b"short", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"bbbb") && err.contains("a GNU long name of 4098 bytes"),
+        "{err}"
+    );
+    // A long link name: the same bound.
+    let mut t = Vec::new();
+    let mut target = vec![b'c'; 5000];
+    target.push(0);
+    extension(&mut t, b'K', &target);
+    raw_entry(&mut t, b"link", tar::EntryType::Symlink, b"", b"");
+    let err = refusal_of(&finish(t));
+    assert!(err.contains("a GNU long link name of 5001 bytes"), "{err}");
+}
+
+#[test]
+fn a_pax_header_over_the_bound_is_refused_before_it_is_read() {
+    // 1 GiB claimed, nothing behind it.
+    let mut t = extension_header(b'x', b"PaxHeaders/etc/big", 1 << 30);
+    t.extend(vec![0; 1024]);
+    let err = refusal_of(&t);
+    assert!(
+        err.starts_with("entry \"PaxHeaders/etc/big\"")
+            && err.contains("a PAX extended header of 1073741824 bytes"),
+        "{err}"
+    );
+    // 100 KiB of records, whole.
+    let mut t = Vec::new();
+    let record = pax_record("comment", &vec![b'z'; 100 << 10]);
+    let mut header = extension_header(b'x', b"PaxHeaders/etc/motd", record.len() as u64);
+    header.truncate(512);
+    t.extend(header);
+    t.extend_from_slice(&record);
+    t.resize(t.len().div_ceil(512) * 512, 0);
+    raw_entry(&mut t, b"etc/motd", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"PaxHeaders/etc/motd\"")
+            && err.contains(&format!("a PAX extended header of {} bytes", record.len())),
+        "{err}"
+    );
+}
+
+#[test]
+fn paths_over_the_bounds_are_refused_by_entry() {
+    // A PAX path within the record's bound but over a path's.
+    let long = vec![b'p'; 5000];
+    let mut t = Vec::new();
+    extension(&mut t, b'x', &pax_record("path", &long));
+    raw_entry(&mut t, b"short", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"pppp") && err.contains("a path of 5000 bytes"),
+        "{err}"
+    );
+    // 300 levels deep, in 600 bytes.
+    let deep = b"d/"
+        .repeat(299)
+        .into_iter()
+        .chain(*b"f")
+        .collect::<Vec<u8>>();
+    let mut t = Vec::new();
+    let mut name = deep.clone();
+    name.push(0);
+    extension(&mut t, b'L', &name);
+    raw_entry(&mut t, b"short", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"d/d/d/") && err.contains("a path 300 levels deep"),
+        "{err}"
+    );
+    // A symbolic link's target: PATH_MAX too.
+    let mut t = Vec::new();
+    extension(&mut t, b'x', &pax_record("linkpath", &vec![b't'; 4097]));
+    raw_entry(&mut t, b"etc/l", tar::EntryType::Symlink, b"", b"");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"etc/l\"") && err.contains("a link target of 4097 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn extension_records_describe_exactly_one_entry() {
+    // Two long names for one entry, as the tar crate refused them too.
+    let mut t = Vec::new();
+    extension(&mut t, b'L', b"etc/a\0");
+    extension(&mut t, b'L', b"etc/b\0");
+    raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.contains("is a second GNU long name for the same entry"),
+        "{err}"
+    );
+    // A long name with no entry after it.
+    let mut t = Vec::new();
+    extension(&mut t, b'L', b"etc/a\0");
+    let err = refusal_of(&finish(t));
+    assert!(err.contains("with no entry for it"), "{err}");
+    // A PAX size that is not the header's: the reader would step over the wrong bytes.
+    let mut t = Vec::new();
+    extension(&mut t, b'x', &pax_record("size", b"1000"));
+    raw_entry(&mut t, b"etc/motd", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"etc/motd\" is a PAX size other than its header's"),
+        "{err}"
+    );
+    // A PAX owner over 32 bits.
+    let mut t = Vec::new();
+    extension(&mut t, b'x', &pax_record("uid", b"4294967296"));
+    raw_entry(&mut t, b"etc/motd", tar::EntryType::Regular, b"", b"x");
+    let err = refusal_of(&finish(t));
+    assert!(err.contains("owner id over 32 bits"), "{err}");
+}
+
+#[test]
+fn the_paths_of_one_archive_are_bounded_in_all() {
+    // 2,100 paths of 4,000 bytes: each within bounds, 8.0 MiB in all.
+    let mut t = Vec::new();
+    for n in 0..2100 {
+        let mut name = format!("{n:04}/").into_bytes();
+        name.resize(4000, b'q');
+        name.push(0);
+        extension(&mut t, b'L', &name);
+        raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"");
+    }
+    let err = refusal_of(&finish(t));
+    assert!(
+        err.starts_with("entry \"20") && err.contains("bytes of paths in all"),
+        "{err}"
+    );
+}
+
+#[test]
+fn honest_long_names_and_pax_headers_still_apply() {
+    use std::os::unix::fs::MetadataExt;
+    let scratch = Scratch::new("long-names");
+    // GNU long names and long links, as tar::Builder (and GNU tar) write them.
+    let long_dir = format!("etc/{}", "n".repeat(150));
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o644);
+    h.set_uid(u64::from(rustix::process::getuid().as_raw()));
+    h.set_gid(u64::from(rustix::process::getgid().as_raw()));
+    builder
+        .append_data(&mut h, format!("{long_dir}/motd"), &b"hello\n"[..])
+        .expect("a long name");
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    h.set_uid(u64::from(rustix::process::getuid().as_raw()));
+    h.set_gid(u64::from(rustix::process::getgid().as_raw()));
+    builder
+        .append_link(&mut h, "etc/l", format!("/{long_dir}/motd"))
+        .expect("a long link");
+    let mut t = builder.into_inner().expect("a tar");
+    t.truncate(t.len() - 1024);
+    // A PAX header as GNU tar --format=posix writes it: path, mtime, an xattr whose binary
+    // value holds a newline (records are counted, not split at newlines), and the owner.
+    let mut pax = pax_record("path", b"etc/pax-named");
+    pax.extend(pax_record("mtime", b"1600000000.5"));
+    pax.extend(pax_record("SCHILY.xattr.user.x", b"a\nb"));
+    pax.extend(pax_record(
+        "uid",
+        rustix::process::getuid().as_raw().to_string().as_bytes(),
+    ));
+    extension(&mut t, b'x', &pax);
+    raw_entry(
+        &mut t,
+        b"short-name",
+        tar::EntryType::Regular,
+        b"",
+        b"pax\n",
+    );
+    let summary = apply(&scratch.0, &finish(t)).expect("applying");
+    assert_eq!(summary.entries, 3);
+    let motd = scratch.0.join(&long_dir).join("motd");
+    assert_eq!(
+        std::fs::read_to_string(&motd).ok().as_deref(),
+        Some("hello\n")
+    );
+    assert_eq!(
+        std::fs::read_link(scratch.0.join("etc/l")).ok(),
+        Some(Path::new("/").join(&long_dir).join("motd"))
+    );
+    let pax = scratch.0.join("etc/pax-named");
+    assert_eq!(std::fs::read_to_string(&pax).ok().as_deref(), Some("pax\n"));
+    assert_eq!(
+        std::fs::metadata(&pax).map(|m| m.uid()).ok(),
+        Some(rustix::process::getuid().as_raw())
+    );
+    assert!(!scratch.0.join("short-name").exists());
+}
+
+/// A gzip stream made of members, which `MultiGzDecoder` reads as one stream (as gzip
+/// does): a gigabyte of one byte costs one compression of 1 MiB.
+#[derive(Default)]
+struct Members(Vec<u8>);
+
+impl Members {
+    fn bytes(mut self, data: &[u8]) -> Members {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).expect("compressing");
+        self.0.extend(e.finish().expect("compressing"));
+        self
+    }
+
+    fn run(mut self, byte: u8, len: u64) -> Members {
+        const CHUNK: u64 = 1 << 20;
+        let member = Members::default().bytes(&vec![byte; CHUNK as usize]).0;
+        for _ in 0..len / CHUNK {
+            self.0.extend_from_slice(&member);
+        }
+        let rest = usize::try_from(len % CHUNK).expect("a small rest");
+        if rest > 0 {
+            self.bytes(&vec![byte; rest])
+        } else {
+            self
+        }
+    }
+
+    /// Zeros up to the next 512-byte block after `len` bytes of record.
+    fn pad(self, len: u64) -> Members {
+        let pad = usize::try_from((512 - len % 512) % 512).expect("under 512");
+        self.bytes(&vec![0; pad])
+    }
+}
+
+/// The hostile archives of the peak-memory test, gzip-compressed, and whether they are
+/// within the bounds (then they are applied as well as checked).
+fn hostile(case: &str) -> (Vec<u8>, bool) {
+    let tail = || {
+        let mut t = Vec::new();
+        raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"x");
+        finish(t)
+    };
+    // Deep entries: a long name `d/d/.../<n>` each, then the file's own header.
+    let deep = |entries: u32, depth: usize| {
+        let mut t = Vec::new();
+        for n in 0..entries {
+            let mut name = b"d/".repeat(depth - 1);
+            name.extend(format!("{n}\0").into_bytes());
+            extension(&mut t, b'L', &name);
+            raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"");
+        }
+        Members::default().bytes(&finish(t)).0
+    };
+    match case {
+        // 1 GiB of long name in under 1 MiB of gzip (the stream bound cuts it at ~400 MiB).
+        "long-name" => {
+            let len = (1u64 << 30) + 1;
+            let m = Members::default()
+                .bytes(&extension_header(b'L', b"././@LongLink", len))
+                .run(b'a', len - 1)
+                .bytes(&[0])
+                .pad(len)
+                .bytes(&tail());
+            (m.0, false)
+        }
+        // The same as one PAX record.
+        "pax" => {
+            let value = 1u64 << 30;
+            // `1073741841 path=` and a newline around the value.
+            let len = value + 17;
+            let prefix = format!("{len} path=").into_bytes();
+            assert_eq!(prefix.len() as u64 + value + 1, len);
+            let m = Members::default()
+                .bytes(&extension_header(b'x', b"PaxHeaders/x", len))
+                .bytes(&prefix)
+                .run(b'a', value)
+                .bytes(b"\n")
+                .pad(len)
+                .bytes(&tail());
+            (m.0, false)
+        }
+        "deep-4000" => (deep(4000, 2000), false),
+        "deep-10000" => (deep(10_000, 2000), false),
+        // At the bounds: 2,048 paths of 4,096 bytes, 256 levels deep (8 MiB of paths).
+        "bounds-deep" => {
+            let mut t = Vec::new();
+            for n in 0..2048 {
+                let mut name = b"ddddddddddddddd/".repeat(255);
+                name.extend(format!("f{n:015}\0").into_bytes());
+                extension(&mut t, b'L', &name);
+                raw_entry(&mut t, b"x", tar::EntryType::Regular, b"", b"");
+            }
+            (Members::default().bytes(&finish(t)).0, true)
+        }
+        // At the bounds: 100,000 files of 83-byte paths (7.9 MiB of paths).
+        "bounds-many" => {
+            let mut t = Vec::new();
+            for n in 0..100_000 {
+                let name = format!("m/{n:081}");
+                raw_entry(&mut t, name.as_bytes(), tar::EntryType::Regular, b"", b"");
+            }
+            (Members::default().bytes(&finish(t)).0, true)
+        }
+        other => panic!("no hostile archive {other:?}"),
+    }
+}
+
+const HOSTILE_ENV: &str = "DISKLESS_HOSTILE_ARCHIVE";
+
+/// The kernel's peak RSS of this process in KiB (`VmHWM`).
+fn vm_hwm_kib() -> u64 {
+    crate::sys::peak_rss_kib().expect("VmHWM in /proc/self/status")
+}
+
+/// Run by [`hostile_archives_stay_within_the_memory_bound`] in a child process, one case
+/// each: checks the archive as `config-archives` does (every entry through the policy,
+/// nothing written), then applies it into a scratch directory if it is within bounds;
+/// prints the growth of the peak RSS over the extraction.
+#[test]
+#[ignore = "a child of hostile_archives_stay_within_the_memory_bound"]
+fn hostile_archive_child() {
+    let Ok(case) = std::env::var(HOSTILE_ENV) else {
+        return;
+    };
+    let (archive, within) = hostile(&case);
+    let scratch = Scratch::new(&format!("hostile-{case}"));
+    // Writing 5 resets VmHWM to the current RSS (Linux 4.0); without it, the child's peak so
+    // far is only the archive's building, which stays small.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = vm_hwm_kib();
+    let limits = Limits::default();
+    let mut outcome = extract(&archive, limits, &mut Plain::new(limits), &mut Nothing);
+    if within && outcome.is_ok() {
+        let mut sink = Confined::open(&scratch.0).expect("opening the scratch root");
+        outcome = extract(&archive, limits, &mut Plain::new(limits), &mut sink);
+    }
+    let peak = vm_hwm_kib().saturating_sub(before);
+    let outcome = match outcome {
+        Ok(summary) => format!("applied {} entries", summary.entries),
+        Err(e) => {
+            let text = e.to_string();
+            text.chars().take(160).collect()
+        }
+    };
+    println!(
+        "HOSTILE {case}: {} bytes of gzip, peak +{peak} KiB; {outcome}",
+        archive.len()
+    );
+}
+
+fn run_hostile_child(case: &str) -> (u64, String) {
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut child = std::process::Command::new(exe);
+    // On tmpfs, as the new root's overlay is: 100,000 files on a disk take a minute.
+    if Path::new("/dev/shm").is_dir() {
+        child.env("TMPDIR", "/dev/shm");
+    }
+    let out = child
+        .args([
+            "--exact",
+            "archive::tests::hostile_archive_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOSTILE_ENV, case)
+        .output()
+        .expect("running the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("HOSTILE ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| {
+            panic!(
+                "{case}: the child said nothing ({}): {stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let peak = line
+        .split_once("peak +")
+        .and_then(|(_, rest)| rest.split_once(" KiB"))
+        .and_then(|(kib, _)| kib.parse().ok())
+        .expect("the peak in the child's line");
+    (peak, line.to_owned())
+}
+
+#[test]
+fn hostile_archives_stay_within_the_memory_bound() {
+    let bound_kib = Limits::default().memory_bound() / 1024;
+    assert!(bound_kib <= 64 * 1024, "{bound_kib} KiB");
+    let cases = std::env::var("DISKLESS_HOSTILE_CASES")
+        .unwrap_or_else(|_| "long-name pax deep-4000 bounds-deep bounds-many".to_owned());
+    let mut over = Vec::new();
+    for case in cases.split_whitespace() {
+        let (peak, line) = run_hostile_child(case);
+        println!("{line}");
+        if peak > bound_kib {
+            over.push(line);
+        }
+    }
+    assert!(over.is_empty(), "over {bound_kib} KiB: {over:#?}");
 }

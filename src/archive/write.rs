@@ -1,10 +1,13 @@
 //! The writer for a real root: every entry goes through [`crate::sys::Beneath`], so it lands under
 //! the root and never through a symbolic link.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{self, Read};
+use std::ops::Bound;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::Sink;
 use super::policy::{Meta, Op, RelPath};
@@ -14,27 +17,22 @@ use crate::sys::{Attributes, Beneath};
 #[derive(Debug)]
 pub struct Confined {
     root: Beneath,
-    /// Directories created or entered, with the archive's metadata, set by `finish`.
-    dirs: Vec<(PathBuf, Meta)>,
-    /// Every path this archive wrote: an opaque whiteout keeps them.
-    written: std::collections::HashSet<PathBuf>,
+    /// Every path this archive wrote (an opaque whiteout keeps them), each once as one
+    /// string; a directory's with the archive's metadata, which `finish` sets.
+    written: BTreeMap<Box<[u8]>, Option<Meta>>,
 }
 
 impl Confined {
     pub fn open(root: &Path) -> io::Result<Confined> {
         Ok(Confined {
             root: Beneath::open(root)?,
-            dirs: Vec::new(),
-            written: std::collections::HashSet::new(),
+            written: BTreeMap::new(),
         })
     }
 }
 
-fn to_path(parts: &[Vec<u8>]) -> PathBuf {
-    parts
-        .iter()
-        .map(|p| OsStr::from_bytes(p))
-        .collect::<PathBuf>()
+fn path_of(bytes: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(bytes))
 }
 
 fn attributes(meta: &Meta) -> Attributes {
@@ -78,45 +76,69 @@ fn explain(parent: &Path, err: io::Error) -> io::Error {
 }
 
 impl Confined {
-    /// Opens (creating as needed) the parent directories of `path`, one level at a time.
-    fn parent(&self, path: &RelPath) -> io::Result<std::os::fd::OwnedFd> {
+    /// Opens (creating as needed) the parent directories of `path`, one level at a time,
+    /// each from the one above.
+    fn parent(&self, path: &RelPath) -> io::Result<OwnedFd> {
         let (parents, _) = path.split_last();
-        let mut walked = PathBuf::new();
-        let mut dir = self.root.dir(&walked)?;
-        for part in parents {
+        let mut dir = self.root.dir(Path::new(""))?;
+        if parents.is_empty() {
+            return Ok(dir);
+        }
+        let mut start = 0;
+        for part in parents.split(|&b| b == b'/') {
+            let end = start + part.len();
+            let walked = path_of(parents.get(..end).unwrap_or_default());
+            start = end + 1;
             let name = OsStr::from_bytes(part);
             // Parents the archive does not list get the usual 0755, as tar gives them.
-            walked.push(name);
             self.root
                 .make_dir(&dir, name, 0o755)
-                .map_err(|e| naming(&walked, e))?;
-            dir = self.root.dir(&walked).map_err(|e| explain(&walked, e))?;
+                .map_err(|e| naming(walked, e))?;
+            dir = self
+                .root
+                .subdir(&dir, name)
+                .map_err(|e| explain(walked, e))?;
         }
         Ok(dir)
     }
-}
 
-impl Confined {
+    /// Whether this archive wrote `path` or anything below it.
+    fn wrote_at_or_below(&self, path: &[u8]) -> bool {
+        if self.written.contains_key(path) {
+            return true;
+        }
+        let mut prefix = path.to_vec();
+        prefix.push(b'/');
+        self.written
+            .range::<[u8], _>((Bound::Included(prefix.as_slice()), Bound::Unbounded))
+            .next()
+            .is_some_and(|(below, _)| below.starts_with(&prefix))
+    }
+
     /// Removes what `rel` holds except this archive's own entries (and the directories on
     /// the way to them, whose other contents go).
-    fn clear_below(&self, rel: &Path) -> io::Result<()> {
-        let fd = match self.root.dir(rel) {
+    fn clear_below(&self, rel: &[u8]) -> io::Result<()> {
+        let fd = match self.root.dir(path_of(rel)) {
             Ok(fd) => fd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(explain(rel, e)),
+            Err(e) => return Err(explain(path_of(rel), e)),
         };
         for name in Beneath::list(&fd)? {
-            let child = rel.join(&name);
-            if self.written.iter().any(|w| w.starts_with(&child)) {
+            let mut child = rel.to_vec();
+            if !child.is_empty() {
+                child.push(b'/');
+            }
+            child.extend_from_slice(name.as_bytes());
+            if self.wrote_at_or_below(&child) {
                 // A directory this archive wrote or wrote into: only its lower content goes.
-                if self.root.dir(&child).is_ok() {
+                if self.root.dir(path_of(&child)).is_ok() {
                     self.clear_below(&child)?;
                 }
                 continue;
             }
             self.root
                 .remove_tree(&fd, &name)
-                .map_err(|e| explain(&child, e))?;
+                .map_err(|e| explain(path_of(&child), e))?;
         }
         Ok(())
     }
@@ -146,7 +168,7 @@ impl Sink for Probe {
         _meta: &Meta,
         contents: &mut dyn Read,
     ) -> io::Result<()> {
-        if let Some(mount) = self.root.mount_on_the_way(&to_path(path.parts()))? {
+        if let Some(mount) = self.root.mount_on_the_way(path_of(path.as_bytes()))? {
             return Err(explain(&mount, Beneath::crossing()));
         }
         if let Op::File { size } = op {
@@ -177,10 +199,11 @@ impl Sink for Confined {
         let dir = self.parent(path)?;
         let (_, last) = path.split_last();
         let name = OsStr::from_bytes(last);
-        let full = to_path(path.parts());
+        let full = path_of(path.as_bytes());
         // A bound file or a mount point at the name itself.
-        let on_mount = |e| explain(&full, e);
-        self.written.insert(full.clone());
+        let on_mount = |e| explain(full, e);
+        let dir_meta = matches!(op, Op::Dir).then_some(*meta);
+        self.written.insert(path.as_bytes().into(), dir_meta);
         match op {
             Op::File { size } => {
                 let mut file = self.root.create_file(&dir, name).map_err(on_mount)?;
@@ -196,8 +219,7 @@ impl Sink for Confined {
             Op::Dir => {
                 // 0700 until `finish` sets the archive's mode.
                 self.root.make_dir(&dir, name, 0o700).map_err(on_mount)?;
-                self.root.dir(&full).map_err(on_mount)?;
-                self.dirs.push((full, *meta));
+                self.root.subdir(&dir, name).map_err(on_mount)?;
             }
             Op::Symlink { target } => {
                 self.root
@@ -207,7 +229,7 @@ impl Sink for Confined {
             }
             Op::HardLink { target } => {
                 let (from_parents, from_last) = target.split_last();
-                let from_dir = self.root.dir(&to_path(from_parents))?;
+                let from_dir = self.root.dir(path_of(from_parents))?;
                 self.root
                     .make_hard_link(&from_dir, OsStr::from_bytes(from_last), &dir, name)
                     .map_err(on_mount)?;
@@ -218,41 +240,41 @@ impl Sink for Confined {
 
     fn remove(&mut self, path: &RelPath) -> io::Result<()> {
         let (parents, last) = path.split_last();
-        let parent = to_path(parents);
+        let parent = path_of(parents);
         // ELOOP for a link on the way, ENOTDIR for one as the last component.
         let through_link = |e: &io::Error| {
             [rustix::io::Errno::LOOP, rustix::io::Errno::NOTDIR]
                 .iter()
                 .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
         };
-        let dir = match self.root.dir(&parent) {
+        let dir = match self.root.dir(parent) {
             // A lower layer's link on the way (`lib -> usr/lib`, as usrmerge images have): the
             // whiteout names the file as the image reaches it, so resolve it so, inside the
             // root. Only removal goes through links; nothing is created through them.
-            Err(e) if through_link(&e) => self.root.dir_in_root(&parent),
+            Err(e) if through_link(&e) => self.root.dir_in_root(parent),
             other => other,
         };
         let dir = match dir {
             Ok(dir) => dir,
             // Nothing below a missing directory to remove.
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(explain(&parent, e)),
+            Err(e) => return Err(explain(parent, e)),
         };
         self.root
             .remove_tree(&dir, OsStr::from_bytes(last))
-            .map_err(|e| explain(&to_path(path.parts()), e))
+            .map_err(|e| explain(path_of(path.as_bytes()), e))
     }
 
     fn clear(&mut self, dir: Option<&RelPath>) -> io::Result<()> {
-        let rel = dir.map(|d| to_path(d.parts())).unwrap_or_default();
-        self.clear_below(&rel)
+        self.clear_below(dir.map(RelPath::as_bytes).unwrap_or_default())
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        // Deepest first, so setting a parent's time is the last change to it.
-        self.dirs
-            .sort_by_key(|(dir, _)| std::cmp::Reverse(dir.components().count()));
-        for (dir, meta) in &self.dirs {
+        // A path sorts after its parent's, so in reverse every directory comes after all
+        // below it: a mode that closes it is set once nothing below needs a way through.
+        for (dir, meta) in self.written.iter().rev() {
+            let Some(meta) = meta else { continue };
+            let dir = path_of(dir);
             let fd = self.root.dir(dir).map_err(|e| explain(dir, e))?;
             self.root
                 .set_attributes(&fd, attributes(meta))

@@ -221,6 +221,20 @@ impl Beneath {
         self.open_path(&walked)
     }
 
+    /// The directory `name` (one component) in `dir`, opened as [`Beneath::dir`] opens a
+    /// path: never through a symbolic link, never above `dir`, never onto another mount. A
+    /// walk down a deep path costs one lookup per level this way, not one per level above it
+    /// too.
+    pub fn subdir(&self, dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
+        Ok(rustix::fs::openat2(
+            dir,
+            name,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            self.resolve,
+        )?)
+    }
+
     /// The directory at `rel` as the new root itself would resolve it: symbolic links
     /// followed, but with the root as `/` (an absolute target, or `..` past the top, stays
     /// inside: openat2's `RESOLVE_IN_ROOT`), on the root's mount. For OCI whiteouts under a

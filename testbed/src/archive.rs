@@ -34,6 +34,20 @@ impl Tar {
         self.entry(path, tar::EntryType::Link, target, b"", 0o644)
     }
 
+    /// A GNU long name (type `L`) for the entry after it: `name` and a NUL, as GNU tar
+    /// writes a path over 100 bytes.
+    pub fn long_name(self, name: &[u8]) -> Tar {
+        let mut record = name.to_vec();
+        record.push(0);
+        self.entry(
+            "././@LongLink",
+            tar::EntryType::GNULongName,
+            "",
+            &record,
+            0o644,
+        )
+    }
+
     /// Any entry, the path written as given (up to 100 bytes).
     pub fn entry(
         mut self,
