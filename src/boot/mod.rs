@@ -117,7 +117,7 @@ impl Boot {
         let Network { net, name, layout } =
             self.step(Step::Network, || bring_up_network(&plans, &nic, name))?;
         self.record_network(&net, &name);
-        net::apply::hand_over(&net, &name);
+        net::apply::hand_over(&net, &name, layout.keep_network);
         // Before any TLS handshake: a board without an RTC starts in 1970.
         let mut fetching = self.step(Step::Clock, || Ok(settle_clock(&plans.config, &net)))?;
         self.record.clock = Some(fetching.clock.source.describe(fetching.clock.floor));

@@ -4,9 +4,11 @@ use std::net::Ipv4Addr;
 
 use super::Configured;
 use super::error::NetError;
+use super::handover;
+use super::link;
 use super::netconf::{self, NetConf};
 use crate::ipv4;
-use crate::rundir::STATE_DIR;
+use crate::rundir::{NETWORKD_RUNTIME, STATE_DIR, SYSTEMD_RUNTIME_UNITS};
 use crate::sys;
 
 /// Applies an address, routes and MTU to the interface (up, with carrier:
@@ -64,8 +66,10 @@ pub fn apply(net: &Configured) -> Result<(), NetError> {
 }
 
 /// `/run/net-<dev>.conf` for the real system (initramfs-tools' format) and a copy in
-/// /run/diskless. A failure costs the real system a convenience, not the boot.
-pub fn hand_over(net: &Configured, name: &str) {
+/// /run/diskless; with `keep` (the root depends on the network), what keeps the boot NIC
+/// configured when the root's network manager takes it over ([`handover`]). A failure is
+/// logged: the boot goes on, as the image's own files would have it.
+pub fn hand_over(net: &Configured, name: &str, keep: bool) {
     let mask = u32::from(net.netmask());
     let conf = NetConf {
         device: &net.iface,
@@ -95,5 +99,49 @@ pub fn hand_over(net: &Configured, name: &str) {
         if let Err(err) = std::fs::write(&path, &contents) {
             log::warn!("writing {path}: {err}");
         }
+    }
+    if keep {
+        keep_configured(net);
+    }
+}
+
+/// The runtime files of [`handover`], for systemd-networkd and ifupdown (an image has one or
+/// the other; the other's files are never read).
+fn keep_configured(net: &Configured) {
+    let mac = link::interfaces()
+        .into_iter()
+        .find(|nic| nic.name == net.iface)
+        .and_then(|nic| nic.mac);
+    let networkd = format!(
+        "{NETWORKD_RUNTIME}/{}",
+        handover::networkd_file_name(&net.iface)
+    );
+    let mut files = vec![(networkd.clone(), handover::networkd_file(net, mac.as_ref()))];
+    for unit in handover::IFUPDOWN_UNITS {
+        files.push((
+            format!(
+                "{SYSTEMD_RUNTIME_UNITS}/{unit}.d/{}",
+                handover::IFUPDOWN_DROP_IN
+            ),
+            handover::IFUPDOWN_KEEP.to_owned(),
+        ));
+    }
+    let mut written = true;
+    for (path, contents) in files {
+        let dir = std::path::Path::new(&path).parent();
+        let result = dir
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, contents));
+        if let Err(err) = result {
+            log::warn!("writing {path}: {err}");
+            written = false;
+        }
+    }
+    if written {
+        log::info!(
+            "{}: kept as configured for the root's network manager: {networkd} and \
+             ifupdown's drop-ins (diskless.handover=none leaves it to the image)",
+            net.iface
+        );
     }
 }
