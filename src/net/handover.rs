@@ -4,11 +4,12 @@
 //!
 //! - **systemd-networkd** keeps an interface's foreign addresses and routes by default only
 //!   when `/` itself is a network file system, which it judges by statfs: an NFS root under a
-//!   tmpfs overlay shows an overlay, so networkd drops the initramfs's address and asks DHCP
-//!   again as a new client (its default client identifier is a DUID, not the MAC the init
-//!   sent). A runtime `.network` file that sorts before the image's wins the match for the
-//!   boot NIC: it asks for the lease the init holds, as the same client, and keeps the
-//!   configuration through starts, stops and lease expiry (`KeepConfiguration=`).
+//!   tmpfs overlay shows an overlay, so networkd drops the initramfs's address before its own
+//!   DHCP client has a lease, and its code, paged in from that root, may then never run to
+//!   get one. A runtime `.network` file that sorts before the image's wins the match for the
+//!   boot NIC: it keeps the configuration through starts, stops and lease expiry
+//!   (`KeepConfiguration=`) and renews the init's lease as the same client (networkd's own
+//!   identifier is a DUID, not the MAC the init sent).
 //! - **ifupdown** takes its interfaces down when its units stop, at shutdown too: a runtime
 //!   drop-in empties their `ExecStop=`.
 
