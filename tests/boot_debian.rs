@@ -550,4 +550,11 @@ fn nfs_root_under_a_tmpfs_overlay_keeps_its_server_under_networkd() {
         acks >= 4,
         "{acks} ACKs in {STAY_SECS} s of 2-minute leases: networkd did not renew"
     );
+    let leases = cluster.dnsmasq.leases();
+    let lease = testbed::netns::lease_for(&leases, MAC);
+    assert_eq!(
+        lease.as_ref().and_then(|fields| fields.get(4)).copied(),
+        Some("01:52:54:00:12:34:56"),
+        "networkd's client identifier is not the init's: {leases}"
+    );
 }
