@@ -25,7 +25,7 @@ use crate::net::{self, Configured, dhcp, link};
 use crate::plan::{self, NetworkPlan, Root, RootLayout, RootPlan};
 use crate::record::{ArchiveRecord, BootRecord, StepTime};
 use crate::root::{assemble, config_archives, identity_files, layers, storage, switch};
-use crate::root::{nfs::NfsContext, volatile};
+use crate::root::{nfs::NfsContext, paths, volatile};
 use crate::rundir;
 use crate::sys::{self, MountOptions};
 pub use step::Step;
@@ -117,7 +117,7 @@ impl Boot {
         let Network { net, name, layout } =
             self.step(Step::Network, || bring_up_network(&plans, &nic, name))?;
         self.record_network(&net, &name);
-        net::apply::hand_over(&net, &name, layout.keep_network);
+        net::apply::hand_over(&net, &name);
         // Before any TLS handshake: a board without an RTC starts in 1970.
         let mut fetching = self.step(Step::Clock, || Ok(settle_clock(&plans.config, &net)))?;
         self.record.clock = Some(fetching.clock.source.describe(fetching.clock.floor));
@@ -140,6 +140,7 @@ impl Boot {
         self.record.modules_failed = modules.failed().to_vec();
 
         let new_root = Path::new(rundir::NEW_ROOT);
+        let init = plans.config.init.as_str();
         self.step(Step::Storage, || {
             storage::attach(
                 &nfs,
@@ -159,6 +160,11 @@ impl Boot {
         self.record.archives = applied.iter().map(ArchiveRecord::from).collect();
         let written = self.step(Step::IdentityFiles, || {
             clock::handover::hand_over(new_root, &fetching.ntp_servers);
+            if layout.keep_network {
+                let systemd = paths::resolve_in_root(new_root, init)
+                    .is_some_and(|path| path.file_name() == Some("systemd".as_ref()));
+                net::apply::keep_configured(&net, new_root, systemd);
+            }
             let files = layout.identity_files;
             Ok(identity_files::write(
                 new_root, files, &name, &nic.mac, &net,
@@ -169,7 +175,6 @@ impl Boot {
         self.record.steps = std::mem::take(&mut self.steps);
         self.record.peak_rss_kib = sys::peak_rss_kib();
         write_record(&self.record);
-        let init = plans.config.init.as_str();
         log::info!("switching root to {} and running {init}", rundir::NEW_ROOT);
         kmsg.restore();
         self.step(Step::SwitchRoot, || {

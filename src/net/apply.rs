@@ -1,6 +1,7 @@
 //! Applying the network configuration to the kernel, and handing it to the real system.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 use super::Configured;
 use super::error::NetError;
@@ -66,10 +67,8 @@ pub fn apply(net: &Configured) -> Result<(), NetError> {
 }
 
 /// `/run/net-<dev>.conf` for the real system (initramfs-tools' format) and a copy in
-/// /run/diskless; with `keep` (the root depends on the network), what keeps the boot NIC
-/// configured when the root's network manager takes it over ([`handover`]). A failure is
-/// logged: the boot goes on, as the image's own files would have it.
-pub fn hand_over(net: &Configured, name: &str, keep: bool) {
+/// /run/diskless. A failure costs the real system a convenience, not the boot.
+pub fn hand_over(net: &Configured, name: &str) {
     let mask = u32::from(net.netmask());
     let conf = NetConf {
         device: &net.iface,
@@ -100,48 +99,63 @@ pub fn hand_over(net: &Configured, name: &str, keep: bool) {
             log::warn!("writing {path}: {err}");
         }
     }
-    if keep {
-        keep_configured(net);
-    }
 }
 
-/// The runtime files of [`handover`], for systemd-networkd and ifupdown (an image has one or
-/// the other; the other's files are never read).
-fn keep_configured(net: &Configured) {
-    let mac = link::interfaces()
-        .into_iter()
-        .find(|nic| nic.name == net.iface)
-        .and_then(|nic| nic.mac);
-    let networkd = format!(
-        "{NETWORKD_RUNTIME}/{}",
-        handover::networkd_file_name(&net.iface)
-    );
-    let mut files = vec![(networkd.clone(), handover::networkd_file(net, mac.as_ref()))];
-    for unit in handover::IFUPDOWN_UNITS {
+/// For a root that depends on the network, mounted at `root`: the files of [`handover`] for
+/// the network managers it has. ifupdown's drop-ins only when systemd is its init
+/// (`systemd_init`): /run/systemd/system is how programs tell that systemd runs
+/// (sd_booted(3), Debian's init scripts), so it is never made for another init. A failure
+/// is logged: the boot goes on, as the image's own files would have it.
+pub fn keep_configured(net: &Configured, root: &Path, systemd_init: bool) {
+    let has = |paths: &[&str]| paths.iter().any(|p| root.join(p).exists());
+    let mut files = Vec::new();
+    if has(&handover::NETWORKD_BINARIES) {
+        let mac = link::interfaces()
+            .into_iter()
+            .find(|nic| nic.name == net.iface)
+            .and_then(|nic| nic.mac);
         files.push((
             format!(
-                "{SYSTEMD_RUNTIME_UNITS}/{unit}.d/{}",
-                handover::IFUPDOWN_DROP_IN
+                "{NETWORKD_RUNTIME}/{}",
+                handover::networkd_file_name(&net.iface)
             ),
-            handover::IFUPDOWN_KEEP.to_owned(),
+            handover::networkd_file(net, mac.as_ref()),
         ));
     }
-    let mut written = true;
-    for (path, contents) in files {
-        let dir = std::path::Path::new(&path).parent();
-        let result = dir
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, contents));
-        if let Err(err) = result {
-            log::warn!("writing {path}: {err}");
-            written = false;
+    if systemd_init && has(&handover::IFUPDOWN_BINARIES) {
+        for unit in handover::IFUPDOWN_UNITS {
+            files.push((
+                format!(
+                    "{SYSTEMD_RUNTIME_UNITS}/{unit}.d/{}",
+                    handover::IFUPDOWN_DROP_IN
+                ),
+                handover::IFUPDOWN_KEEP.to_owned(),
+            ));
         }
     }
-    if written {
+    let mut written = Vec::new();
+    for (path, contents) in files {
+        let result = Path::new(&path)
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, contents));
+        match result {
+            Ok(()) => written.push(path),
+            Err(err) => log::warn!("writing {path}: {err}"),
+        }
+    }
+    if written.is_empty() {
         log::info!(
-            "{}: kept as configured for the root's network manager: {networkd} and \
-             ifupdown's drop-ins (diskless.handover=none leaves it to the image)",
+            "{}: the root has neither systemd-networkd nor ifupdown under systemd: its own \
+             files keep the interface",
             net.iface
+        );
+    } else {
+        log::info!(
+            "{}: kept as configured for the root's network manager: {} \
+             (diskless.handover=none leaves it to the image)",
+            net.iface,
+            written.join(", ")
         );
     }
 }

@@ -1,6 +1,7 @@
 //! What keeps the boot NIC as the initramfs configured it once the root's own network manager
 //! starts, for a root that depends on the network: as pure text, which
-//! [`super::apply::hand_over`] writes under /run (it moves into the new root).
+//! [`super::apply::keep_configured`] writes under /run (it moves into the new root) for the
+//! managers the root has.
 //!
 //! - **systemd-networkd** keeps an interface's foreign addresses and routes by default only
 //!   when `/` itself is a network file system, which it judges by statfs: an NFS root under a
@@ -87,6 +88,15 @@ pub fn networkd_file(net: &Configured, mac: Option<&Mac>) -> String {
     }
     out
 }
+
+/// Where a root has systemd-networkd, relative to the root.
+pub const NETWORKD_BINARIES: [&str; 2] = [
+    "usr/lib/systemd/systemd-networkd",
+    "lib/systemd/systemd-networkd",
+];
+
+/// Where a root has ifupdown, relative to the root.
+pub const IFUPDOWN_BINARIES: [&str; 2] = ["usr/sbin/ifup", "sbin/ifup"];
 
 /// The units ifupdown stops its interfaces from: `ifup@<iface>` (`allow-hotplug`) and
 /// `networking` (`auto`).
