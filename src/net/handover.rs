@@ -25,9 +25,9 @@ pub fn networkd_file_name(iface: &str) -> String {
     format!("00-diskless-{iface}.network")
 }
 
-/// The runtime `.network` file for the boot NIC: matched by name (the init gave it the name
-/// the root's udev gives it, and an interface that is up is not renamed) and MAC (a VLAN or
-/// bridge on top shares the name's prefix, never both), configured as the init did.
+/// The runtime `.network` file for the boot NIC: matched by its name (the init gave it the
+/// name the root's udev gives it, and an interface that is up is not renamed) and its MAC,
+/// so no other interface that comes to carry the name is taken; configured as the init did.
 pub fn networkd_file(net: &Configured, mac: Option<&Mac>) -> String {
     let mut out = String::from(
         "# Written by diskless: the root depends on this interface. Its configuration is kept\n\
