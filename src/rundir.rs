@@ -12,3 +12,8 @@ pub const LOWER: &str = "/run/diskless/lower";
 pub const RECORD_PATH: &str = "/run/diskless/boot.json";
 /// Where the new root is assembled before switch_root.
 pub const NEW_ROOT: &str = "/sysroot";
+/// systemd-networkd's runtime configuration: read with the image's /etc/systemd/network and
+/// /usr/lib/systemd/network, and winning over their files of the same name.
+pub const NETWORKD_RUNTIME: &str = "/run/systemd/network";
+/// systemd's runtime units: drop-ins there merge with the image's units.
+pub const SYSTEMD_RUNTIME_UNITS: &str = "/run/systemd/system";

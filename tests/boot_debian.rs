@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::{BOOTIF, MAC, fixture};
 use diskless::identity::{self, Mac};
+use sha2::{Digest, Sha256};
 use testbed::debian::{self, DebianRoot, Report};
 use testbed::{BootLog, DnsmasqConfig, Export, HttpServer, NetNs, NfsServer, Qemu};
 
@@ -36,11 +37,21 @@ fn root() -> Option<(&'static common::Fixture, &'static DebianRoot)> {
 
 /// `qemu` with 2 GiB (the squashfs root lives in RAM) and the Debian boot's time bound.
 fn run(qemu: Qemu) -> (BootLog, Report) {
+    run_for(qemu, BOOT_TIMEOUT)
+}
+
+/// [`run`] with another time bound.
+fn run_for(qemu: Qemu, timeout: Duration) -> (BootLog, Report) {
     let log = qemu
         .memory_mb(2048)
-        .timeout(BOOT_TIMEOUT)
+        .timeout(timeout)
         .run()
         .expect("running QEMU");
+    report(log)
+}
+
+/// The check's report of a boot that ended in time.
+fn report(log: BootLog) -> (BootLog, Report) {
     assert!(
         !log.timed_out,
         "{}",
@@ -262,7 +273,8 @@ const NFS_PORT: u16 = 2049;
 const MOUNT_PORT: u16 = 20048;
 
 impl Cluster {
-    fn new(tag: &str, clients: &Path) -> Option<Cluster> {
+    /// The cluster, dnsmasq's leases lasting `lease` (`1h`, `2m`: its shortest).
+    fn new(tag: &str, clients: &Path, lease: &str) -> Option<Cluster> {
         let fx = fixture()?;
         if !testbed::require_dnsmasq() {
             return None;
@@ -276,7 +288,7 @@ impl Cluster {
             .dnsmasq(
                 &DnsmasqConfig::new()
                     .interface(TAP)
-                    .dhcp_range("192.168.77.0,static,255.255.255.0,1h")
+                    .dhcp_range(&format!("192.168.77.0,static,255.255.255.0,{lease}"))
                     .dhcp_host(MAC, NODE_ADDRESS.parse().expect("ip"), None),
             )
             .expect("starting dnsmasq");
@@ -326,11 +338,24 @@ impl Cluster {
     }
 
     fn boot(&self, fx: &common::Fixture, name: &str, line: &str) -> (BootLog, Report) {
+        run(self.qemu(fx, name, line))
+    }
+
+    fn qemu(&self, fx: &common::Fixture, name: &str, line: &str) -> Qemu {
         let qemu = Qemu::new(&fx.kernel.vmlinuz, &fx.initrd)
             .name(name)
             .append(line)
             .tap_nic(MAC, TAP);
-        run(self.ns.qemu(qemu).expect("QEMU in the namespace"))
+        self.ns.qemu(qemu).expect("QEMU in the namespace")
+    }
+
+    /// dnsmasq's ACKs of `address`.
+    fn acks(&self, address: &str) -> usize {
+        self.dnsmasq
+            .log()
+            .lines()
+            .filter(|l| l.contains("DHCPACK") && l.contains(address))
+            .count()
     }
 
     /// dnsmasq's log lines that say a client declined an address.
@@ -347,7 +372,7 @@ impl Cluster {
 #[test]
 fn read_only_nfs_root_seed_003_with_ifupdown_then_networkd() {
     let Some((fx, root)) = root() else { return };
-    let Some(cluster) = Cluster::new("deb-nfs", &root.tree) else {
+    let Some(cluster) = Cluster::new("deb-nfs", &root.tree, "1h") else {
         return;
     };
     let node_address = format!("{NODE_ADDRESS}/24");
@@ -408,12 +433,7 @@ fn read_only_nfs_root_seed_003_with_ifupdown_then_networkd() {
     // root's dhclient do that every ten seconds), and the root's clients did renew with the
     // server: more than the initramfs's one ACK.
     assert!(cluster.declines().is_empty(), "{:#?}", cluster.declines());
-    let acks = cluster
-        .dnsmasq
-        .log()
-        .lines()
-        .filter(|l| l.contains("DHCPACK") && l.contains(NODE_ADDRESS))
-        .count();
+    let acks = cluster.acks(NODE_ADDRESS);
     assert!(
         acks >= 4,
         "{acks} ACKs: the root's DHCP clients did not take the lease over"
@@ -421,7 +441,7 @@ fn read_only_nfs_root_seed_003_with_ifupdown_then_networkd() {
 }
 
 #[test]
-fn nfs_root_under_a_tmpfs_overlay_with_ifupdown_and_with_networkd() {
+fn nfs_root_under_a_tmpfs_overlay_with_ifupdown() {
     let Some((fx, root)) = root() else { return };
     let server = match NfsServer::start(&[Export::read_only(&root.tree, "/clients")]) {
         Ok(server) => server,
@@ -430,27 +450,112 @@ fn nfs_root_under_a_tmpfs_overlay_with_ifupdown_and_with_networkd() {
             return;
         }
     };
-    for (label, extra) in [("ifupdown", ""), ("networkd", debian::NETWORKD)] {
-        let line = format!(
-            "root=nfs4:10.0.2.2:/clients:port={} diskless.overlay=tmpfs ip=dhcp {BOOTIF} \
-             rd.emergency=poweroff {extra}",
-            server.nfs_port()
-        );
-        let qemu = Qemu::new(&fx.kernel.vmlinuz, &fx.initrd)
-            .name(&format!("debian-nfs-overlay-{label}"))
-            .append(&line)
-            .nic(MAC);
-        let (_, report) = run(qemu);
-        assert_clean(&report, label);
-        assert_identity(&report, NAME, label);
-        assert!(
-            report.root.starts_with("overlay overlay"),
-            "{label}: {}",
-            report.root
-        );
-        match label {
-            "ifupdown" => assert_dhclient_holds(&report, "ens3", "10.0.2.15/24", label),
-            _ => assert_networkd_configured(&report, "ens3", "10.0.2.15", label),
-        }
+    let line = format!(
+        "root=nfs4:10.0.2.2:/clients:port={} diskless.overlay=tmpfs ip=dhcp {BOOTIF} \
+         rd.emergency=poweroff",
+        server.nfs_port()
+    );
+    let qemu = Qemu::new(&fx.kernel.vmlinuz, &fx.initrd)
+        .name("debian-nfs-overlay-ifupdown")
+        .append(&line)
+        .nic(MAC);
+    let (_, report) = run(qemu);
+    assert_clean(&report, "ifupdown");
+    assert_identity(&report, NAME, "ifupdown");
+    assert!(
+        report.root.starts_with("overlay overlay"),
+        "{}",
+        report.root
+    );
+    assert_dhclient_holds(&report, "ens3", "10.0.2.15/24", "ifupdown");
+}
+
+/// How long the node stays up after the boot: several of dnsmasq's shortest leases (2
+/// minutes, renewed every minute), and past NFS's "not responding" (3 minutes of
+/// retransmissions over TCP).
+const STAY_SECS: u32 = 300;
+
+/// An NFSv4 root under a tmpfs overlay, with the image's ordinary networkd configuration
+/// (`DHCP=ipv4`, nothing kept). networkd keeps an interface's configuration by itself only
+/// on a root it sees as a network file system, and this one is an overlay: without the
+/// initramfs's runtime file it drops the address the root runs on and asks DHCP as another
+/// client. The node stays up [`STAY_SECS`] on 2-minute leases, then reads its root and
+/// writes its node directory over NFS.
+#[test]
+fn nfs_root_under_a_tmpfs_overlay_keeps_its_server_under_networkd() {
+    let Some((fx, root)) = root() else { return };
+    let Some(cluster) = Cluster::new("deb-ovl", &root.tree, "2m") else {
+        return;
+    };
+    let line = format!(
+        "root=nfs4:{GATEWAY}:/clients:port={NFS_PORT} diskless.overlay=tmpfs ip=dhcp {BOOTIF} \
+         diskless.node={GATEWAY}:/workers,port={NFS_PORT} rd.emergency=poweroff {} {}",
+        debian::stay(STAY_SECS),
+        debian::NETWORKD
+    );
+    // A lost server shows as this kernel line about three minutes on: no need to wait for
+    // the rest.
+    let lost = format!("nfs: server {GATEWAY} not responding");
+    let qemu = cluster
+        .qemu(fx, "debian-nfs-overlay-networkd", &line)
+        .stop_at(&lost);
+    let timeout = BOOT_TIMEOUT + Duration::from_secs(u64::from(STAY_SECS));
+    let log = qemu
+        .memory_mb(2048)
+        .timeout(timeout)
+        .run()
+        .expect("running QEMU");
+    // What DHCP saw, for a failure's reader: who asked for the node's address, and when.
+    for line in cluster.dnsmasq.log().lines().filter(|l| l.contains("DHCP")) {
+        eprintln!("dnsmasq: {line}");
     }
+    log.assert_not_contains(&lost);
+    let (_, report) = report(log);
+    let label = "NFS under an overlay, networkd";
+    assert_clean(&report, label);
+    assert_identity(&report, NAME, label);
+    assert!(
+        report.root.starts_with("overlay overlay"),
+        "{}",
+        report.root
+    );
+    assert_networkd_configured(&report, "ens3", NODE_ADDRESS, label);
+    assert!(
+        report
+            .networkd
+            .iter()
+            .any(|l| l.contains("Network File: /run/systemd/network/00-diskless-ens3.network")),
+        "{label}: networkd did not take the initramfs's file: {:#?}",
+        report.networkd
+    );
+    // Minutes later the root's server still answers: a file of the root read again (its
+    // cache dropped), and a file written to the node's directory.
+    assert_eq!(report.state_late, "running", "{label}");
+    let file = std::fs::read(root.tree.join(debian::LATE_READ)).expect("reading the root's file");
+    let want: String = Sha256::digest(&file)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(report.late_read, want, "{label}: the late read");
+    assert!(report.late_write, "{label}: the late write");
+    assert!(
+        cluster.workers.join("525400123456/late-write").is_file(),
+        "{label}: the late write is not on the server"
+    );
+    // networkd renewed the init's lease as the same client, and never gave it back.
+    let log = cluster.dnsmasq.log();
+    assert!(cluster.declines().is_empty(), "{:#?}", cluster.declines());
+    assert!(!log.contains("DHCPRELEASE"), "{log}");
+    let acks = cluster.acks(NODE_ADDRESS);
+    assert!(
+        acks >= 4,
+        "{acks} ACKs in {STAY_SECS} s of 2-minute leases: networkd did not renew"
+    );
+    let leases = cluster.dnsmasq.leases();
+    let lease = testbed::netns::lease_for(&leases, MAC);
+    assert_eq!(
+        lease.as_ref().and_then(|fields| fields.get(4)).copied(),
+        Some("01:52:54:00:12:34:56"),
+        "networkd's client identifier is not the init's: {leases}"
+    );
 }

@@ -25,7 +25,7 @@ use crate::net::{self, Configured, dhcp, link};
 use crate::plan::{self, NetworkPlan, Root, RootLayout, RootPlan};
 use crate::record::{ArchiveRecord, BootRecord, StepTime};
 use crate::root::{assemble, config_archives, identity_files, layers, storage, switch};
-use crate::root::{nfs::NfsContext, volatile};
+use crate::root::{nfs::NfsContext, paths, volatile};
 use crate::rundir;
 use crate::sys::{self, MountOptions};
 pub use step::Step;
@@ -140,6 +140,7 @@ impl Boot {
         self.record.modules_failed = modules.failed().to_vec();
 
         let new_root = Path::new(rundir::NEW_ROOT);
+        let init = plans.config.init.as_str();
         self.step(Step::Storage, || {
             storage::attach(
                 &nfs,
@@ -158,23 +159,13 @@ impl Boot {
         })?;
         self.record.archives = applied.iter().map(ArchiveRecord::from).collect();
         let written = self.step(Step::IdentityFiles, || {
-            let servers: Vec<NtpServer> = fetching
-                .ntp_servers
-                .iter()
-                .map(|t| t.server.clone())
-                .collect();
-            clock::handover::hand_over(new_root, &servers);
-            let files = layout.identity_files;
-            Ok(identity_files::write(
-                new_root, files, &name, &nic.mac, &net,
-            )?)
+            hand_over(&plans.config, &nic.mac, &name, &net, &layout, &fetching)
         })?;
         self.record.machine_id = Some(written.machine_id);
 
         self.record.steps = std::mem::take(&mut self.steps);
         self.record.peak_rss_kib = sys::peak_rss_kib();
         write_record(&self.record);
-        let init = plans.config.init.as_str();
         log::info!("switching root to {} and running {init}", rundir::NEW_ROOT);
         kmsg.restore();
         self.step(Step::SwitchRoot, || {
@@ -521,6 +512,38 @@ fn apply_config_archives(
         &mut fetching.sessions,
         &values,
         target,
+    )?)
+}
+
+/// What the real system takes over, written into the new root: the time servers, what
+/// keeps the boot NIC configured when the root depends on the network, and the identity
+/// files (host name, hosts, machine-id, resolv.conf).
+fn hand_over(
+    config: &BootConfig,
+    mac: &Mac,
+    name: &str,
+    net: &Configured,
+    layout: &RootLayout,
+    fetching: &Fetching,
+) -> Result<identity_files::Written, BootError> {
+    let new_root = Path::new(rundir::NEW_ROOT);
+    let servers: Vec<NtpServer> = fetching
+        .ntp_servers
+        .iter()
+        .map(|t| t.server.clone())
+        .collect();
+    clock::handover::hand_over(new_root, &servers);
+    if layout.keep_network {
+        let systemd = paths::resolve_in_root(new_root, &config.init)
+            .is_some_and(|path| path.file_name() == Some("systemd".as_ref()));
+        net::apply::keep_configured(net, new_root, systemd);
+    }
+    Ok(identity_files::write(
+        new_root,
+        layout.identity_files,
+        name,
+        mac,
+        net,
     )?)
 }
 

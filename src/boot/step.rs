@@ -30,7 +30,8 @@ pub enum Step {
     Storage,
     /// Configuration archives laid over the new root.
     ConfigArchives,
-    /// Host name, hosts, machine-id, resolv.conf and time servers written into the new root.
+    /// Host name, hosts, machine-id, resolv.conf and time servers written into the new root;
+    /// what keeps the boot NIC configured for a root on the network.
     IdentityFiles,
     SwitchRoot,
 }

@@ -156,6 +156,16 @@ pub enum OverlayMode {
     None,
 }
 
+/// `diskless.handover=`: whether the root's network manager is handed what keeps the boot
+/// NIC's configuration (the root on the network needs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoverMode {
+    /// Files in /run that make systemd-networkd and ifupdown keep the boot NIC as it is.
+    Keep,
+    /// Only `/run/net-<dev>.conf`: the root's own configuration decides.
+    None,
+}
+
 /// `diskless.mount=<server>:<export>,<mountpoint>[,<options>]`: a share mounted in the new
 /// root (an HPC cluster's shared /home).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,6 +258,9 @@ pub struct BootConfig {
     /// `diskless.config=[?]<url>` and `apkovl=<url>`, repeatable, in the order given:
     /// archives laid over the new root.
     pub archives: Vec<crate::cmdline::config_archives::ArchiveSpec>,
+    /// `diskless.handover=keep|none`; `None` until given (the plan keeps the boot NIC's
+    /// configuration when the root depends on the network).
+    pub handover: Option<HandoverMode>,
 }
 
 /// A value of one of our keys that we cannot accept.
@@ -263,7 +276,7 @@ pub struct ConfigError {
 pub const DEFAULT_NODE_DIR: &str = "{mac}";
 
 /// Our `diskless.*` keys; any other key in that namespace is an error.
-pub const DISKLESS_KEYS: [&str; 14] = [
+pub const DISKLESS_KEYS: [&str; 15] = [
     "diskless.hostname",
     "diskless.sha256",
     "diskless.mirror",
@@ -278,6 +291,7 @@ pub const DISKLESS_KEYS: [&str; 14] = [
     "diskless.tmpfs",
     "diskless.config",
     "diskless.ntp",
+    "diskless.handover",
 ];
 
 impl Default for BootConfig {
@@ -314,6 +328,7 @@ impl Default for BootConfig {
             volatile: None,
             tmpfs: Vec::new(),
             archives: Vec::new(),
+            handover: None,
         }
     }
 }
@@ -408,6 +423,13 @@ impl BootConfig {
                         "tmpfs" => OverlayMode::Tmpfs,
                         "none" => OverlayMode::None,
                         _ => return Err(err("expected tmpfs or none".to_owned())),
+                    });
+                }
+                "diskless.handover" => {
+                    config.handover = Some(match needs(value, &err)? {
+                        "keep" => HandoverMode::Keep,
+                        "none" => HandoverMode::None,
+                        _ => return Err(err("expected keep or none".to_owned())),
                     });
                 }
                 "diskless.node" => {

@@ -1,12 +1,15 @@
 //! Applying the network configuration to the kernel, and handing it to the real system.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 use super::Configured;
 use super::error::NetError;
+use super::handover;
+use super::link;
 use super::netconf::{self, NetConf};
 use crate::ipv4;
-use crate::rundir::STATE_DIR;
+use crate::rundir::{NETWORKD_RUNTIME, STATE_DIR, SYSTEMD_RUNTIME_UNITS};
 use crate::sys;
 
 /// Applies an address, routes and MTU to the interface (up, with carrier:
@@ -95,5 +98,64 @@ pub fn hand_over(net: &Configured, name: &str) {
         if let Err(err) = std::fs::write(&path, &contents) {
             log::warn!("writing {path}: {err}");
         }
+    }
+}
+
+/// For a root that depends on the network, mounted at `root`: the files of [`handover`] for
+/// the network managers it has. ifupdown's drop-ins only when systemd is its init
+/// (`systemd_init`): /run/systemd/system is how programs tell that systemd runs
+/// (sd_booted(3), Debian's init scripts), so it is never made for another init. A failure
+/// is logged: the boot goes on, as the image's own files would have it.
+pub fn keep_configured(net: &Configured, root: &Path, systemd_init: bool) {
+    let has = |paths: &[&str]| paths.iter().any(|p| root.join(p).exists());
+    let mut files = Vec::new();
+    if has(&handover::NETWORKD_BINARIES) {
+        let mac = link::interfaces()
+            .into_iter()
+            .find(|nic| nic.name == net.iface)
+            .and_then(|nic| nic.mac);
+        files.push((
+            format!(
+                "{NETWORKD_RUNTIME}/{}",
+                handover::networkd_file_name(&net.iface)
+            ),
+            handover::networkd_file(net, mac.as_ref()),
+        ));
+    }
+    if systemd_init && has(&handover::IFUPDOWN_BINARIES) {
+        for unit in handover::IFUPDOWN_UNITS {
+            files.push((
+                format!(
+                    "{SYSTEMD_RUNTIME_UNITS}/{unit}.d/{}",
+                    handover::IFUPDOWN_DROP_IN
+                ),
+                handover::IFUPDOWN_KEEP.to_owned(),
+            ));
+        }
+    }
+    let mut written = Vec::new();
+    for (path, contents) in files {
+        let result = Path::new(&path)
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, contents));
+        match result {
+            Ok(()) => written.push(path),
+            Err(err) => log::warn!("writing {path}: {err}"),
+        }
+    }
+    if written.is_empty() {
+        log::info!(
+            "{}: the root has neither systemd-networkd nor ifupdown under systemd: its own \
+             files keep the interface",
+            net.iface
+        );
+    } else {
+        log::info!(
+            "{}: kept as configured for the root's network manager: {} \
+             (diskless.handover=none leaves it to the image)",
+            net.iface,
+            written.join(", ")
+        );
     }
 }

@@ -2,7 +2,8 @@
 //! and settled once the network has answered: how the network is configured and on which
 //! NIC ([`network`]), and the whole layout of the new root ([`root`]): where it comes from,
 //! how it takes writes, where the identity files go, which modules it needs that nothing
-//! would ask for. Pure; the table tests are the specification.
+//! would ask for, whether the boot NIC's configuration is kept for it. Pure; the table tests
+//! are the specification.
 
 pub mod error;
 pub mod network;

@@ -8,7 +8,9 @@
 use std::net::Ipv4Addr;
 
 use super::error::PlanError;
-use crate::cmdline::config::{BootConfig, NfsSyntax, OverlayMode, RootSource, parse_root};
+use crate::cmdline::config::{
+    BootConfig, HandoverMode, NfsSyntax, OverlayMode, RootSource, parse_root,
+};
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::cmdline::oci::ImageRef;
 
@@ -130,6 +132,11 @@ pub struct RootLayout {
     /// when `None`.
     pub ram_size: Option<String>,
     pub identity_files: IdentityFiles,
+    /// Whether the root's network manager is handed what keeps the boot NIC as the initramfs
+    /// configured it: `diskless.handover=`, else whenever the root (or an overlay's lower
+    /// layer) or the node's storage is on the network. An image in RAM does not need it: the
+    /// root's manager may then reconfigure the NIC as its own files say.
+    pub keep_network: bool,
 }
 
 impl RootLayout {
@@ -164,6 +171,10 @@ pub struct RootPlan {
     origin: Origin,
     choices: WriteChoices,
     modules: ModulesAhead,
+    /// `diskless.handover=`.
+    handover: Option<HandoverMode>,
+    /// `diskless.node=` or `diskless.mount=`: the node's storage is on the network.
+    shares: bool,
 }
 
 impl RootPlan {
@@ -200,6 +211,8 @@ impl RootPlan {
             origin,
             choices,
             modules,
+            handover: config.handover,
+            shares: config.node.is_some() || !config.mounts.is_empty(),
         })
     }
 
@@ -246,6 +259,10 @@ impl RootPlan {
             Writes::Overlay | Writes::ReadWrite => true,
             Writes::ReadOnly { volatile } => volatile.iter().any(|p| p == "/etc"),
         };
+        let keep_network = match self.handover {
+            Some(mode) => mode == HandoverMode::Keep,
+            None => matches!(source, Root::Nfs { .. }) || self.shares,
+        };
         Ok(RootLayout {
             source,
             writes,
@@ -255,6 +272,7 @@ impl RootPlan {
             } else {
                 IdentityFiles::BoundOver
             },
+            keep_network,
         })
     }
 }
@@ -503,6 +521,43 @@ mod tests {
                 Root::Nfs { share, .. } => assert_eq!(share.path, path),
                 other => panic!("{other:?}"),
             }
+        }
+    }
+
+    /// Whether the boot NIC's configuration is kept for the root: whenever the root, its lower
+    /// layer or the node's storage is on the network, unless `diskless.handover=none`.
+    #[test]
+    fn the_boot_nics_configuration_is_kept_when_the_root_needs_the_network() {
+        let cases: &[(&str, bool)] = &[
+            ("root=live:http://h/r.sqfs", false),
+            ("root=oci:r.lab/a:v1", false),
+            ("root=/dev/nfs nfsroot=h:/clients,ro", true),
+            ("root=nfs:h:/clients rw", true),
+            ("root=nfs4:h:/clients diskless.overlay=tmpfs", true),
+            ("root=live:http://h/r.sqfs diskless.node=h:/workers", true),
+            (
+                "root=live:http://h/r.sqfs diskless.mount=h:/home,/home",
+                true,
+            ),
+            ("root=live:http://h/r.sqfs diskless.handover=keep", true),
+            (
+                "root=nfs4:h:/clients diskless.overlay=tmpfs diskless.handover=none",
+                false,
+            ),
+            (
+                "root=live:http://h/r.sqfs diskless.node=h:/workers diskless.handover=none",
+                false,
+            ),
+        ];
+        for (line, keep) in cases {
+            assert_eq!(layout(line).keep_network, *keep, "{line}");
+        }
+        // A root DHCP names is judged once settled: NFS or an image.
+        let address = Ipv4Addr::new(10, 0, 2, 15);
+        for (path, keep) in [("10.0.2.2:/clients", true), ("http://h/r.sqfs", false)] {
+            let plan = RootPlan::from_config(&config("root=dhcp")).expect("plan");
+            let got = plan.settle(Some(path), address, "node1").expect(path);
+            assert_eq!(got.keep_network, keep, "{path}");
         }
     }
 

@@ -46,6 +46,15 @@ pub const PACKAGES: &[&str] = &[
 /// Kernel command line words that switch the root from ifupdown to systemd-networkd.
 pub const NETWORKD: &str = "systemd.mask=networking.service systemd.mask=ifup@.service systemd.wants=systemd-networkd.service";
 
+/// Kernel command line word that keeps the node up `secs` after the boot before the check
+/// reports: then it reads [`LATE_READ`] from its root and writes `/var/local/late-write`.
+pub fn stay(secs: u32) -> String {
+    format!("testbed.stay={secs}")
+}
+
+/// The file of the root the check reads after [`stay`], its page cache dropped first.
+pub const LATE_READ: &str = "usr/share/common-licenses/GPL-3";
+
 /// Kernel command line word that makes the check run a container with containerd.
 pub const CHECK_CONTAINERD: &str = "testbed.containerd=1";
 
@@ -64,6 +73,16 @@ const CHECK_SCRIPT: &str = r#"#!/bin/sh
 echo CHECK-BEGIN
 state=$(timeout 300 systemctl is-system-running --wait)
 echo "CHECK-STATE=$state"
+# testbed.stay=<s>: the node stays up that long first (its leases renew, NFS's caches
+# expire), then reads its root and writes its node directory again, from the server.
+stay=$(sed -n 's/.*testbed\.stay=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$stay" ]; then
+    sleep "$stay"
+    echo 3 > /proc/sys/vm/drop_caches
+    timeout -s KILL 60 sha256sum /LATE_READ | sed 's/^/CHECK-LATE-READ: /'
+    timeout -s KILL 60 sh -c 'date +%s > /var/local/late-write' && echo CHECK-LATE-WRITE=ok
+    echo "CHECK-STATE-LATE=$(timeout 60 systemctl is-system-running)"
+fi
 systemctl --failed --no-legend --plain | sed 's/^/CHECK-FAILED: /'
 echo "CHECK-HOSTNAME=$(hostname)"
 echo "CHECK-ETC-HOSTNAME=$(cat /etc/hostname)"
@@ -79,7 +98,7 @@ journalctl -b --no-pager -q | grep -iE 'cannot rename|failed to rename|DHCPDECLI
 journalctl --header 2>/dev/null | grep -E '^File path' | sed 's/^/CHECK-JOURNAL-FILE: /'
 networkctl list --no-pager --no-legend 2>/dev/null | sed 's/^/CHECK-NETWORKCTL: /'
 for link in $(ls /sys/class/net); do
-    networkctl status --no-pager "$link" 2>/dev/null | grep -E 'DHCP4|Address:|State:' | sed "s/^/CHECK-NETWORKD-$link: /"
+    networkctl status --no-pager "$link" 2>/dev/null | grep -E 'DHCP4|Address:|State:|Network File:' | sed "s/^/CHECK-NETWORKD-$link: /"
 done
 for f in /var/lib/dhcp/dhclient*.leases; do [ -s "$f" ] && echo "CHECK-LEASE-FILE=$f"; done
 pgrep -a dhclient | sed 's/^/CHECK-DHCLIENT: /'
@@ -137,29 +156,15 @@ allow-hotplug eth0
 iface eth0 inet dhcp
 ";
 
-/// systemd-networkd, when [`NETWORKD`] starts it.
+/// systemd-networkd, when [`NETWORKD`] starts it: as an admin writes it for any machine,
+/// nothing in it for a network root. The initramfs hands networkd what keeps the boot NIC
+/// configured when the root needs it; ifupdown's units get their drop-ins the same way.
 const NETWORK_FILE: &str = "\
 [Match]
 Name=en* eth*
 
 [Network]
 DHCP=ipv4
-# The initramfs configured this address and an NFS root may hang off it: never drop it.
-KeepConfiguration=yes
-
-[DHCPv4]
-# The identity the initramfs's DHCP client used (type 1 + MAC): one node, one lease.
-ClientIdentifier=mac
-# Stopping (at shutdown) must not hand back an address an NFS root still runs on.
-SendRelease=no
-";
-
-/// ifupdown takes interfaces down when its units stop, at shutdown too: under a network root
-/// the node would lose its root before it is done. The boot NIC stays as it is.
-const IFUPDOWN_KEEP: &str = "\
-# The boot NIC may carry the root (NFS): never deconfigure it on the way down.
-[Service]
-ExecStop=
 ";
 
 /// A root, built and cached.
@@ -225,7 +230,10 @@ fn files(marker: &[u8]) -> Vec<(&'static str, u32, Vec<u8>)> {
         (
             "usr/local/sbin/diskless-check",
             0o755,
-            CHECK_SCRIPT.replace("IMAGE", CONTAINER_IMAGE).into_bytes(),
+            CHECK_SCRIPT
+                .replace("IMAGE", CONTAINER_IMAGE)
+                .replace("LATE_READ", LATE_READ)
+                .into_bytes(),
         ),
         (
             "etc/systemd/system/diskless-check.service",
@@ -242,16 +250,6 @@ fn files(marker: &[u8]) -> Vec<(&'static str, u32, Vec<u8>)> {
             "etc/systemd/network/20-boot.network",
             0o644,
             NETWORK_FILE.into(),
-        ),
-        (
-            "etc/systemd/system/ifup@.service.d/network-root.conf",
-            0o644,
-            IFUPDOWN_KEEP.into(),
-        ),
-        (
-            "etc/systemd/system/networking.service.d/network-root.conf",
-            0o644,
-            IFUPDOWN_KEEP.into(),
         ),
         (
             "usr/local/share/diskless/marker.tar",
@@ -330,8 +328,8 @@ fn build(deb: &Path, files: &[(&str, u32, Vec<u8>)], work: &Path) -> Result<()> 
 /// - no initrd in /boot (the node's initramfs is ours);
 /// - dhclient identifies itself as the initramfs did (type 1 + MAC), so the DHCP server sees
 ///   one client renewing, not a second one asking for the address in use;
-/// - ifupdown and systemd-networkd configuration for the boot NIC, which neither takes down
-///   at shutdown (the root may hang off it); the check unit enabled.
+/// - ifupdown and systemd-networkd configuration for the boot NIC, as for any machine; the
+///   check unit enabled.
 pub fn prepare(tree: &Path, files: &[(&str, u32, Vec<u8>)]) -> Result<()> {
     use std::os::unix::fs::{PermissionsExt, symlink};
     std::fs::write(tree.join("etc/machine-id"), "")?;
@@ -410,6 +408,12 @@ const HOST_TIMING_NOISE: &[&str] = &["MP-BIOS bug: 8254 timer not connected to I
 pub struct Report {
     /// `systemctl is-system-running`.
     pub state: String,
+    /// The same after [`stay`]'s time.
+    pub state_late: String,
+    /// sha256 of [`LATE_READ`] read after [`stay`]'s time (empty when it was not read).
+    pub late_read: String,
+    /// `/var/local/late-write` was written after [`stay`]'s time.
+    pub late_write: bool,
     pub failed_units: Vec<String>,
     pub hostname: String,
     pub etc_hostname: String,
@@ -468,6 +472,13 @@ impl Report {
         }
         Ok(Report {
             state: value("CHECK-STATE"),
+            state_late: value("CHECK-STATE-LATE"),
+            late_read: values("CHECK-LATE-READ: ")
+                .first()
+                .and_then(|l| l.split_whitespace().next())
+                .unwrap_or_default()
+                .to_owned(),
+            late_write: value("CHECK-LATE-WRITE") == "ok",
             failed_units: values("CHECK-FAILED: "),
             hostname: value("CHECK-HOSTNAME"),
             etc_hostname: value("CHECK-ETC-HOSTNAME"),

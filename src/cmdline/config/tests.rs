@@ -567,3 +567,30 @@ fn failure_policy_follows_dracut_keys_and_survives_bad_values() {
         assert_eq!(policy, expected, "{line}");
     }
 }
+
+#[test]
+fn network_handover() {
+    let cases: &[(&str, Result<Option<HandoverMode>, &str>)] = &[
+        ("", Ok(None)),
+        ("diskless.handover=keep", Ok(Some(HandoverMode::Keep))),
+        ("diskless.handover=none", Ok(Some(HandoverMode::None))),
+        (
+            "diskless.handover=none diskless.handover=keep",
+            Ok(Some(HandoverMode::Keep)),
+        ),
+        ("diskless.handover=yes", Err("expected keep or none")),
+        ("diskless.handover=Keep", Err("expected keep or none")),
+        ("diskless.handover", Err("needs a value")),
+        ("diskless.handover=", Err("needs a value")),
+    ];
+    for (line, want) in cases {
+        match (config(line), want) {
+            (Ok(c), Ok(want)) => assert_eq!(c.handover, *want, "{line}"),
+            (Err(err), Err(reason)) => {
+                assert_eq!(err.key, "diskless.handover", "{line}");
+                assert!(err.reason.contains(reason), "{line}: {err}");
+            }
+            (got, _) => panic!("{line}: {got:?}"),
+        }
+    }
+}
