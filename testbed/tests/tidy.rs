@@ -59,12 +59,32 @@ fn every_file_in_the_top_level_tests_directory_is_a_test_target() {
     );
 }
 
+/// `file:line: text` of every line of `files` that `matches`, paths from the project root.
+fn lines_where(files: &[PathBuf], matches: impl Fn(&str) -> bool) -> Vec<String> {
+    let root = testbed::project_root();
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("reading a source file");
+        let shown = file.strip_prefix(&root).unwrap_or(file);
+        for (number, line) in text.lines().enumerate() {
+            if matches(line) {
+                found.push(format!(
+                    "{}:{}: {}",
+                    shown.display(),
+                    number + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// `sys` is the init's one syscall seam: the core depends on it, never the reverse, so a
 /// change in how the boot is planned can never change what a syscall wrapper does.
 #[test]
 fn the_syscall_seam_imports_nothing_of_the_core() {
     let dir = testbed::project_root().join("src/sys");
-    let mut offending = Vec::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|entry| entry.expect("reading a directory entry").path())
@@ -72,23 +92,13 @@ fn the_syscall_seam_imports_nothing_of_the_core() {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no sources in {}", dir.display());
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("reading a source file");
-        for (number, line) in text.lines().enumerate() {
-            let outside_sys = line.match_indices("crate::").any(|(at, _)| {
-                line.get(at..)
-                    .is_some_and(|rest| !rest.starts_with("crate::sys"))
-            });
-            if outside_sys || line.contains("super::super") {
-                offending.push(format!(
-                    "{}:{}: {}",
-                    file.display(),
-                    number + 1,
-                    line.trim()
-                ));
-            }
-        }
-    }
+    let offending = lines_where(&files, |line| {
+        let outside_sys = line.match_indices("crate::").any(|(at, _)| {
+            line.get(at..)
+                .is_some_and(|rest| !rest.starts_with("crate::sys"))
+        });
+        outside_sys || line.contains("super::super")
+    });
     assert!(
         offending.is_empty(),
         "src/sys must not import the core:\n{}",
@@ -207,25 +217,13 @@ fn no_references_outside_the_repository() {
     for dir in ["src", "xtask", "testbed", "docs"] {
         walk(&root.join(dir), &mut files);
     }
-    let mut offending = Vec::new();
-    for file in files.iter().filter(|file| **file != this_file) {
-        let text = std::fs::read_to_string(file).expect("reading a source file");
-        for (number, line) in text.lines().enumerate() {
-            let lower = line.to_lowercase();
-            if OUTSIDE_REFERENCES
-                .iter()
-                .any(|pattern| lower.contains(pattern))
-            {
-                let file = file.strip_prefix(&root).unwrap_or(file);
-                offending.push(format!(
-                    "{}:{}: {}",
-                    file.display(),
-                    number + 1,
-                    line.trim()
-                ));
-            }
-        }
-    }
+    files.retain(|file| *file != this_file);
+    let offending = lines_where(&files, |line| {
+        let lower = line.to_lowercase();
+        OUTSIDE_REFERENCES
+            .iter()
+            .any(|pattern| lower.contains(pattern))
+    });
     assert!(
         offending.is_empty(),
         "references to things outside the repository:\n{}",
