@@ -4,7 +4,8 @@
 //!
 //! [`fetch`] is the retrying, resuming, hashing download over the [`http`] transport;
 //! [`sources`] and [`hashing`] are its parts; [`tls`] and [`trust`] what the initramfs
-//! vouches for; [`squashfs`] the superblock check.
+//! vouches for; [`squashfs`] the superblock check; [`verity`] the dm-verity superblock and
+//! table of a block device root.
 
 pub mod error;
 pub mod failure;
@@ -17,6 +18,7 @@ pub mod sources;
 pub mod squashfs;
 pub mod tls;
 pub mod trust;
+pub mod verity;
 
 use std::path::Path;
 use std::sync::Arc;
