@@ -12,6 +12,7 @@ pub mod failure;
 pub mod fetch;
 pub mod hashing;
 pub mod http;
+pub mod nbd;
 pub mod oci;
 pub mod signature;
 pub mod sources;
