@@ -7,6 +7,7 @@
 //! vouches for; [`squashfs`] the superblock check; [`verity`] the dm-verity superblock and
 //! table of a block device root.
 
+pub mod block;
 pub mod error;
 pub mod failure;
 pub mod fetch;

@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 
 use super::error::PlanError;
 use crate::cmdline::config::{BootConfig, NfsSyntax, OverlayMode, RootSource, parse_root};
+use crate::cmdline::nbd::NbdSpec;
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::cmdline::oci::ImageRef;
 
@@ -50,6 +51,9 @@ pub enum Root {
     Image { url: String },
     /// An image pulled from an OCI registry (`root=oci:`), its mirrors from `diskless.mirror=`.
     Oci { image: ImageRef },
+    /// A squashfs on an NBD export, read block by block as the root needs it, under
+    /// dm-verity when a root hash is pinned or given (`root=nbd:`).
+    Nbd { spec: NbdSpec },
     Nfs {
         share: NfsShare,
         default_version: NfsVersion,
@@ -68,7 +72,7 @@ impl Root {
                 default_version,
                 ..
             } => share.version(*default_version),
-            Root::Image { .. } | Root::Oci { .. } => NfsVersion::V3,
+            Root::Image { .. } | Root::Oci { .. } | Root::Nbd { .. } => NfsVersion::V3,
         }
     }
 }
@@ -182,6 +186,7 @@ impl RootPlan {
             Some(RootSource::Oci(image)) => Origin::Given(Root::Oci {
                 image: image.clone(),
             }),
+            Some(RootSource::Nbd(spec)) => Origin::Given(Root::Nbd { spec: spec.clone() }),
             Some(RootSource::Nfs { share: None, .. }) => Origin::FromDhcp { nfs: true },
             Some(RootSource::Dhcp) => Origin::FromDhcp { nfs: false },
             Some(RootSource::Other(other)) => {
@@ -287,7 +292,10 @@ impl Origin {
 fn writes(root: &Root, choices: &WriteChoices) -> Writes {
     let overlay = match choices.overlay {
         Some(mode) => mode == OverlayMode::Tmpfs,
-        None => matches!(root, Root::Image { .. } | Root::Oci { .. }),
+        None => matches!(
+            root,
+            Root::Image { .. } | Root::Oci { .. } | Root::Nbd { .. }
+        ),
     };
     if overlay {
         return Writes::Overlay;
@@ -316,6 +324,8 @@ fn modules_ahead(root: &Root, choices: &WriteChoices, config: &BootConfig) -> Mo
     let mut names: Vec<&str> = match root {
         Root::Image { .. } => vec!["loop", "fs-squashfs"],
         Root::Oci { .. } => vec!["loop", "fs-squashfs", "fs-overlay"],
+        // Nothing asks for device-mapper's modules before /dev/mapper/control is opened.
+        Root::Nbd { .. } => vec!["nbd", "dm_mod", "dm_verity", "fs-squashfs"],
         Root::Nfs {
             share,
             default_version,
@@ -369,6 +379,7 @@ fn root_from_dhcp(nfs: bool, root_path: Option<&str>) -> Result<Root, PlanError>
     match parse_root(path) {
         Ok(RootSource::LiveImage { url }) => Ok(Root::Image { url }),
         Ok(RootSource::Oci(image)) => Ok(Root::Oci { image }),
+        Ok(RootSource::Nbd(spec)) => Ok(Root::Nbd { spec }),
         Ok(RootSource::Nfs {
             share: Some(share),
             default_version,
@@ -435,6 +446,16 @@ mod tests {
             (
                 "root=oci:r.lab/a:v1",
                 Writes::Overlay,
+                IdentityFiles::Written,
+            ),
+            (
+                "root=nbd:10.0.2.2:root",
+                Writes::Overlay,
+                IdentityFiles::Written,
+            ),
+            (
+                "root=nbd:10.0.2.2:root diskless.overlay=none",
+                read_only(DEFAULT_VOLATILE),
                 IdentityFiles::Written,
             ),
             (
@@ -514,6 +535,7 @@ mod tests {
             "root=/dev/nfs",
             "root=nfs:",
             "root=oci:",
+            "root=nbd:",
             "root=dhcp",
         ];
         for line in ["", "root=/dev/sda1"] {
@@ -568,6 +590,13 @@ mod tests {
                 "root=/dev/nfs",
                 "/clients",
                 nfs(None, "/clients", NfsVersion::V3, NfsSyntax::Kernel),
+            ),
+            (
+                "root=dhcp",
+                "nbd:10.0.2.2:root",
+                Root::Nbd {
+                    spec: crate::cmdline::nbd::parse_dracut("10.0.2.2:root").expect("spec"),
+                },
             ),
             (
                 "root=dhcp",
@@ -634,6 +663,21 @@ mod tests {
             (
                 "root=oci:r.lab/a:v1",
                 (&["loop", "fs-squashfs", "fs-overlay"], &[]),
+            ),
+            (
+                "root=nbd:10.0.2.2:root",
+                (
+                    &["nbd", "dm_mod", "dm_verity", "fs-squashfs", "fs-overlay"],
+                    &[],
+                ),
+            ),
+            (
+                "nbdroot=10.0.2.2:2000 diskless.overlay=none diskless.volatile=none \
+                 diskless.node=h:/workers",
+                (
+                    &["nbd", "dm_mod", "dm_verity", "fs-squashfs"],
+                    &["fs-nfs", "nfsv3"],
+                ),
             ),
             // An HPC site's NFS layout: a v3 root with the volatile paths, a v4.1 node directory and /home:
             // the root mounts while nfsv4 still loads.
