@@ -249,13 +249,18 @@ fn error_name(kind: u32) -> String {
     }
 }
 
-/// An error reply's message, as text for a log line: printable, at most 200 characters.
+/// An error reply's message, as text for a log line: printable, at most 200 bytes.
 fn server_message(payload: &[u8]) -> String {
-    let text: String = String::from_utf8_lossy(payload)
+    let mut text = String::new();
+    for c in String::from_utf8_lossy(payload)
         .chars()
         .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    {
+        if text.len() + c.len_utf8() > 200 {
+            break;
+        }
+        text.push(c);
+    }
     if text.is_empty() {
         String::new()
     } else {
@@ -412,6 +417,8 @@ mod tests {
         );
         assert_eq!(server_message(b"a\x1b[31mb\n"), " (\"a[31mb\")");
         assert_eq!(server_message(&[b'x'; 300]).len(), 200 + 5);
+        // Not UTF-8: each bad byte is a 3-byte replacement character, still within 200 bytes.
+        assert_eq!(server_message(&[0xe7; 300]).len(), 198 + 5);
         assert_eq!(error_name(REP_ERR | 99), "error 99");
     }
 }
