@@ -2,8 +2,9 @@
 //! with its dm-verity hash tree appended by `cargo xtask verity`, and one byte of a large file
 //! in it flipped. With the root hash the node boots, the file's corrupted block fails its read
 //! (an I/O error and the kernel's verity line) and nothing else does; a wrong root hash stops
-//! the boot before anything mounts; without a hash the node boots with a loud warning and
-//! reads the flipped byte as it comes.
+//! the boot before anything mounts; a hash pinned in the initramfs wins over the command
+//! line's; without a hash the node boots with a loud warning and reads the flipped byte as it
+//! comes.
 
 #![allow(
     clippy::indexing_slicing,
@@ -17,6 +18,8 @@ use std::time::Duration;
 
 use common::{BOOTIF, MAC, STATIC_IP, assert_fatal, block, fixture, record};
 use testbed::{NbdServer, RootSpec, require_nbd_server};
+use xtask::image::initrd::{self, Compression, InitrdOptions};
+use xtask::image::trust::Trust;
 
 /// The large file whose middle block is corrupted, and what the checker does with it.
 const PADDING: usize = 2 << 20;
@@ -75,6 +78,24 @@ fn image(fx: &common::Fixture) -> Image {
         root_hash: diskless::hex::encode(&appended.root_hash),
         len: bytes.len() as u64,
     }
+}
+
+/// The standard initrd's modules with `root_hash` pinned, as `cargo xtask initrd
+/// --verity-roothash` bakes it.
+fn pinned_initrd(fx: &common::Fixture, root_hash: &str) -> std::path::PathBuf {
+    let init = xtask::build::init_binary().expect("building the musl init");
+    let out = fx.scratch.join("nbd-pinned.initrd");
+    let mut options = InitrdOptions::new(init, out.clone());
+    options.modules_dir = Some(fx.kernel.modules_dir.clone());
+    options.compress = Compression::None;
+    options.files = Trust {
+        verity_pin: Some(diskless::hex::parse_sha256(root_hash).expect("hex")),
+        ..Trust::default()
+    }
+    .files()
+    .expect("trust files");
+    initrd::build(&options).expect("building the initrd");
+    out
 }
 
 /// The node's own handshake against nbd-server, on the host: `NBD_OPT_GO` gives the export's
@@ -173,6 +194,32 @@ fn nbd_roots_under_dm_verity() {
             "FATAL verify:",
             &format!("does not match the dm-verity root hash {wrong} (diskless.verity)"),
         ],
+    );
+
+    // The root hash pinned in the initramfs (cargo xtask initrd --verity-roothash) wins over
+    // a wrong diskless.verity=, with a warning.
+    let pinned = pinned_initrd(fx, &image.root_hash);
+    let log = fx.boot_with(
+        "nbd-verity-pinned",
+        &pinned,
+        &line(&format!("root={uri} diskless.verity={wrong}")),
+        &[MAC],
+    );
+    log.assert_contains("ROOT-INIT-REACHED");
+    let dmesg = block(&log, "ROOT-DMESG: ").join("\n");
+    assert!(
+        dmesg.contains(&format!(
+            "diskless.verity={wrong} differs from the root hash pinned in the initramfs"
+        )),
+        "{dmesg}"
+    );
+    let root = record(&log).root.unwrap_or_default();
+    assert!(
+        root.contains(&format!(
+            "dm-verity root hash {} (pinned in the initramfs: /etc/diskless/verity.roothash)",
+            image.root_hash
+        )),
+        "{root}"
     );
 
     // No root hash (dracut's root=/dev/nbd0 nbdroot=): it boots, loudly unverified, and the
