@@ -9,6 +9,9 @@
 # - minisign (the configuration-archive tests sign with the real tool);
 # - docker-registry (the CNCF distribution registry), skopeo and apache2-utils (htpasswd):
 #   the root=oci: tests' registries, pushes and Basic logins;
+# - nbd-server (the NBD test server the root=nbd: tests run on 127.0.0.1, on a port of their
+#   own) and cryptsetup-bin (veritysetup: `cargo xtask verity`'s tests hold its hash tree to
+#   veritysetup's byte for byte);
 # - chrony (the NTP server the clock tests run on 127.0.0.1, testbed::ntp, on a port of
 #   their own; its package replaces systemd-timesyncd as the machine's time daemon);
 # - qemu-system-arm, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (arm64 nodes: the
@@ -33,6 +36,7 @@ PACKAGES=(
     minisign
     docker-registry skopeo apache2-utils
     chrony
+    nbd-server cryptsetup-bin
     qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 )
 
@@ -46,6 +50,11 @@ $SUDO apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
 # tests start their own on 127.0.0.1 and need none.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+fi
+# nbd-server's package enables a server on port 10809 where systemd runs; the tests start
+# their own on 127.0.0.1 and need none.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now nbd-server.service >/dev/null 2>&1 || true
 fi
 # nfs-ganesha (the test bed's NFS server, testbed::nfs) pulls in rpcbind and enables
 # system services: ganesha on port 2049 and rpcbind on 111, on every interface. The test bed

@@ -61,6 +61,11 @@ pub struct BootRecord {
     pub image_bytes: Option<u64>,
     /// `root=oci:`: the digest of the manifest the image came from (this platform's).
     pub image_manifest: Option<String>,
+    /// A block device root (`root=nbd:`): the dm-verity root hash every block is checked
+    /// against, and who gave it (`diskless.verity`, or pinned in the initramfs).
+    pub verity_roothash: Option<String>,
+    /// A block device root: whether dm-verity verifies its blocks; `None` for other roots.
+    pub verified: Option<bool>,
     pub modules_loaded: Vec<String>,
     /// Modules that failed to load, each with why; the boot went on without them.
     pub modules_failed: Vec<String>,
@@ -140,6 +145,15 @@ impl Object {
         }
     }
 
+    fn opt_bool(&mut self, key: &str, value: Option<bool>) {
+        let out = self.key(key);
+        out.push_str(match value {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "null",
+        });
+    }
+
     fn str(&mut self, key: &str, value: &str) {
         self.opt_str(key, Some(value));
     }
@@ -181,6 +195,8 @@ impl BootRecord {
         o.opt_str("image_sha256", self.image_sha256.as_deref());
         o.opt_u64("image_bytes", self.image_bytes);
         o.opt_str("image_manifest", self.image_manifest.as_deref());
+        o.opt_str("verity_roothash", self.verity_roothash.as_deref());
+        o.opt_bool("verified", self.verified);
         o.str_list("modules_loaded", &self.modules_loaded);
         o.str_list("modules_failed", &self.modules_failed);
         let out = o.key("archives");
@@ -298,6 +314,8 @@ mod tests {
   "image_sha256": null,
   "image_bytes": null,
   "image_manifest": null,
+  "verity_roothash": null,
+  "verified": null,
   "modules_loaded": [],
   "modules_failed": [],
   "archives": [],
@@ -325,6 +343,8 @@ mod tests {
             image_sha256: None,
             image_bytes: Some(123_456_789),
             image_manifest: Some("sha256:ab".into()),
+            verity_roothash: Some("cd".into()),
+            verified: Some(true),
             modules_loaded: vec!["virtio_net".into()],
             modules_failed: vec!["e1000e (Invalid argument)".into()],
             archives: vec![ArchiveRecord {
@@ -368,6 +388,8 @@ mod tests {
   "image_sha256": null,
   "image_bytes": 123456789,
   "image_manifest": "sha256:ab",
+  "verity_roothash": "cd",
+  "verified": true,
   "modules_loaded": [
     "virtio_net"
   ],

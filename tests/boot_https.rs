@@ -38,6 +38,7 @@ fn trust(ca: &Ca, client: Option<&Leaf>) -> Trust {
         }),
         pin: None,
         config_key: None,
+        verity_pin: None,
     }
 }
 

@@ -187,6 +187,7 @@ fn a_key_that_does_not_match_the_certificate_is_caught_before_any_boot() {
         client: Some((a.cert_pem.into_bytes(), b.key_pem.into_bytes())),
         pin: None,
         config_key: None,
+        verity_pin: None,
     };
     assert!(trust.files().is_err());
 }

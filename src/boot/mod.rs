@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::clock::{self, Settled, TimeServer};
+use crate::cmdline::nbd::NbdSpec;
 use crate::cmdline::{self, config::BootConfig, config_archives::Values, ntp::NtpServer};
 use crate::emergency;
 use crate::error::BootError;
@@ -24,6 +25,7 @@ use crate::kmsg::{KmsgGuard, KmsgLogger};
 use crate::net::{self, Configured, dhcp, link};
 use crate::plan::{self, NetworkPlan, Root, RootLayout, RootPlan};
 use crate::record::{ArchiveRecord, BootRecord, StepTime};
+use crate::retry::{self, RetryPolicy};
 use crate::root::{assemble, config_archives, identity_files, layers, storage, switch};
 use crate::root::{nfs::NfsContext, paths, volatile};
 use crate::rundir;
@@ -218,6 +220,11 @@ impl Boot {
                     PulledRoot::Layers(blobs) => self.unpack_layers(blobs, layout, &from),
                 }
             }
+            Root::Nbd { spec } => {
+                // The nbd driver and device-mapper must be there before the export attaches.
+                self.step(Step::RootModules, || Ok(ahead.wait_for_root(modules)?))?;
+                self.mount_nbd(spec, config, mac, layout)
+            }
             Root::Nfs {
                 share,
                 default_version,
@@ -236,6 +243,65 @@ impl Boot {
                 Ok(())
             }
         }
+    }
+
+    /// Attaches an NBD export, puts dm-verity over it when a root hash is pinned or given,
+    /// and mounts its squashfs as the new root.
+    fn mount_nbd(
+        &mut self,
+        spec: &NbdSpec,
+        config: &BootConfig,
+        mac: &Mac,
+        layout: &RootLayout,
+    ) -> Result<(), BootError> {
+        let export = spec.describe();
+        self.record.image_url = Some(export.clone());
+        let attached = self.step(Step::Attach, || {
+            let policy =
+                RetryPolicy::with_deadline(Duration::from_secs(u64::from(config.retry_secs)))
+                    .seeded(retry::jitter_seed(&mac.0, u64::from(spec.port)));
+            image::nbd::attach(spec, &policy).map_err(|cause| {
+                BootError::from(image::error::ImageError::Nbd {
+                    export: export.clone(),
+                    cause,
+                })
+            })
+        })?;
+        log::info!(
+            "NBD {export} ({}) attached read-only as {}: {} bytes",
+            attached.server,
+            attached.device.display(),
+            attached.export.size
+        );
+        self.record.image_bytes = Some(attached.export.size);
+        let block = self.step(Step::Verify, || {
+            Ok(image::block::prepare(
+                &attached.device,
+                attached.export.size,
+                &export,
+                config.verity_roothash,
+            )?)
+        })?;
+        self.record.verified = Some(block.verity.is_some());
+        self.record.verity_roothash = block.verity.as_ref().map(|(hash, _)| hash.clone());
+        let data = spec.mount_options.as_deref().unwrap_or_default();
+        self.step(Step::Mount, || {
+            Ok(assemble::mount_block(&block.device, data, layout)?)
+        })?;
+        self.record.root = Some(format!(
+            "squashfs {} from {export}{}{}",
+            block.device.display(),
+            match &block.verity {
+                Some((hash, by)) => format!(", dm-verity root hash {hash} ({})", by.describe()),
+                None => ", not verified".to_owned(),
+            },
+            if layout.overlay() {
+                " under a tmpfs overlay"
+            } else {
+                ", read-only"
+            }
+        ));
+        Ok(())
     }
 
     /// Verifies a fetched squashfs and mounts it as the new root; `from` names where it came

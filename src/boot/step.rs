@@ -20,6 +20,8 @@ pub enum Step {
     RootModules,
     /// The root image fetched or pulled.
     Fetch,
+    /// A block device root's export attached (NBD).
+    Attach,
     /// The fetched image checked before anything mounts it.
     Verify,
     /// The new root mounted.
@@ -48,6 +50,7 @@ impl Step {
             Step::Clock => "clock",
             Step::RootModules => "root-modules",
             Step::Fetch => "fetch",
+            Step::Attach => "attach",
             Step::Verify => "verify",
             Step::Mount => "mount",
             Step::ShareModules => "share-modules",

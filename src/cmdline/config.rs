@@ -11,6 +11,7 @@ use crate::cmdline::Param;
 use crate::cmdline::ifname;
 use crate::cmdline::ip::IpParam;
 use crate::cmdline::modules::normalize_name;
+use crate::cmdline::nbd::{self, NbdSpec};
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::cmdline::ntp::NtpServer;
 use crate::cmdline::oci::{self, ImageRef};
@@ -133,6 +134,11 @@ pub enum RootSource {
     /// `root=oci:<registry>/<repository>@sha256:<digest>` (or `:<tag>`): a root image
     /// pulled from an OCI registry.
     Oci(ImageRef),
+    /// An NBD export holding a squashfs (and, after it, its dm-verity hash tree):
+    /// `root=nbd:<server>:<port|export>[:<fstype>[:<mountopts>]]` (dracut),
+    /// `root=nbd://<server>[:<port>][/<export>]` (the NBD URI), or `root=/dev/nbd0` with
+    /// `nbdroot=` (dracut's again; `nbdroot=` alone also does).
+    Nbd(NbdSpec),
     /// `root=dhcp`: the DHCP root path (option 17) says: `nfs:`/`nfs4:`/`live:` or an
     /// http(s) URL as for `root=`, or `[<server>:]<path>` for NFS (next-server by default).
     Dhcp,
@@ -208,6 +214,8 @@ pub struct BootConfig {
     pub hostname: HostnameTemplate,
     /// `diskless.sha256=<64 hex>`: the image must hash to this.
     pub image_sha256: Option<[u8; 32]>,
+    /// `diskless.verity=<64 hex>`: the dm-verity root hash of a block device root.
+    pub verity_roothash: Option<[u8; 32]>,
     /// `diskless.mirror=<url>`, repeatable: more sources of the same image, tried in turn
     /// after `root=`'s URL.
     pub mirrors: Vec<String>,
@@ -276,9 +284,10 @@ pub struct ConfigError {
 pub const DEFAULT_NODE_DIR: &str = "{mac}";
 
 /// Our `diskless.*` keys; any other key in that namespace is an error.
-pub const DISKLESS_KEYS: [&str; 15] = [
+pub const DISKLESS_KEYS: [&str; 16] = [
     "diskless.hostname",
     "diskless.sha256",
+    "diskless.verity",
     "diskless.mirror",
     "diskless.overlay.size",
     "diskless.overlay",
@@ -307,6 +316,7 @@ impl Default for BootConfig {
             init: "/sbin/init".to_owned(),
             hostname: HostnameTemplate::default(),
             image_sha256: None,
+            verity_roothash: None,
             mirrors: Vec::new(),
             overlay_size: None,
             ntp: Vec::new(),
@@ -346,6 +356,7 @@ impl BootConfig {
             ..BootConfig::default()
         };
         let mut nfsroot: Option<(String, String)> = None;
+        let mut nbdroot: Option<(String, NbdSpec)> = None;
         for param in params {
             let key = param.key.as_str();
             if key == "--" && param.value.is_none() {
@@ -396,6 +407,14 @@ impl BootConfig {
                 "diskless.sha256" => {
                     config.image_sha256 =
                         Some(hex::parse_sha256(needs(value, &err)?).map_err(err)?);
+                }
+                "diskless.verity" => {
+                    config.verity_roothash =
+                        Some(hex::parse_sha256(needs(value, &err)?).map_err(err)?);
+                }
+                "nbdroot" => {
+                    let text = needs(value, &err)?;
+                    nbdroot = Some((text.to_owned(), nbd::parse_nbdroot(text).map_err(err)?));
                 }
                 "diskless.mirror" => {
                     config
@@ -512,6 +531,7 @@ impl BootConfig {
                 syntax: NfsSyntax::Kernel,
             });
         }
+        nbd_root(&mut config, nbdroot)?;
         check_oci(&config)?;
         if !config.persist.is_empty() && config.node.is_none() {
             return Err(ConfigError {
@@ -522,6 +542,50 @@ impl BootConfig {
         }
         Ok(config)
     }
+}
+
+/// dracut's `root=/dev/nbd0 nbdroot=<spec>` (or `nbdroot=` alone) as an NBD root; and
+/// `diskless.verity=` only where a block device root may come.
+fn nbd_root(
+    config: &mut BootConfig,
+    nbdroot: Option<(String, NbdSpec)>,
+) -> Result<(), ConfigError> {
+    let err = |key: &str, value: &str, reason: &str| ConfigError {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let nbd_device = config.root == Some(RootSource::Other("/dev/nbd0".to_owned()));
+    match nbdroot {
+        Some((_, spec)) if nbd_device || config.root.is_none() => {
+            config.root = Some(RootSource::Nbd(spec));
+        }
+        Some((text, _)) => {
+            return Err(err(
+                "nbdroot",
+                &text,
+                "another root= is given: nbdroot= goes with root=/dev/nbd0 (or no root=)",
+            ));
+        }
+        None if nbd_device => {
+            return Err(err(
+                "root",
+                "/dev/nbd0",
+                "needs nbdroot=<server>:<port|export> (or give root=nbd:<server>:<port|export>)",
+            ));
+        }
+        None => {}
+    }
+    if let (Some(hash), Some(root)) = (config.verity_roothash, &config.root) {
+        if !matches!(root, RootSource::Nbd(_) | RootSource::Dhcp) {
+            return Err(err(
+                "diskless.verity",
+                &hex::encode(&hash),
+                "dm-verity guards a block device root: give root=nbd:<server>:<port|export>",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Mirrors fit the root: registries for an OCI root, image URLs otherwise; and a digest in
@@ -673,6 +737,12 @@ pub(crate) fn parse_root(value: &str) -> Result<RootSource, String> {
     }
     if let Some(reference) = value.strip_prefix("oci:") {
         return oci::parse_ref(reference).map(RootSource::Oci);
+    }
+    if let Some(uri) = value.strip_prefix("nbd://") {
+        return nbd::parse_uri(uri).map(RootSource::Nbd);
+    }
+    if let Some(spec) = value.strip_prefix("nbd:") {
+        return nbd::parse_dracut(spec).map(RootSource::Nbd);
     }
     for (prefix, default_version) in [("nfs:", NfsVersion::V3), ("nfs4:", NfsVersion::V4)] {
         if let Some(rest) = value.strip_prefix(prefix) {

@@ -6,9 +6,11 @@ use std::io;
 use std::path::PathBuf;
 
 use super::fetch::FetchError;
+use super::nbd::NbdError;
 use super::squashfs::SquashfsError;
 use super::tls::TlsSetupError;
 use super::trust::TrustError;
+use super::verity::VerityError;
 
 /// Why the boot's fetch session could not be opened: the initramfs's trust files or the
 /// room for the image.
@@ -67,4 +69,30 @@ pub enum ImageError {
     ReadImage { path: PathBuf, source: io::Error },
     #[error("{url} is not a usable squashfs image: {source}")]
     NotSquashfs { url: String, source: SquashfsError },
+    #[error("attaching the NBD export {export}: {cause}")]
+    Nbd {
+        export: String,
+        #[source]
+        cause: NbdError,
+    },
+    #[error("reading the initramfs's trust files: {0}")]
+    Pin(#[source] TrustError),
+    #[error("{export}: {source}: not mounting it (a dm-verity root hash is required)")]
+    Verity { export: String, source: VerityError },
+    #[error(
+        "setting up dm-verity over {}: {source} (are dm_mod and dm_verity in the initramfs? \
+         cargo xtask initrd packs them by default)",
+        device.display()
+    )]
+    VerityDevice { device: PathBuf, source: io::Error },
+    #[error(
+        "{export} does not match the dm-verity root hash {root_hash} ({by}): its first block \
+         fails verification ({source}): not mounting it"
+    )]
+    VerityMismatch {
+        export: String,
+        root_hash: String,
+        by: &'static str,
+        source: io::Error,
+    },
 }

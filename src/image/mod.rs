@@ -4,19 +4,23 @@
 //!
 //! [`fetch`] is the retrying, resuming, hashing download over the [`http`] transport;
 //! [`sources`] and [`hashing`] are its parts; [`tls`] and [`trust`] what the initramfs
-//! vouches for; [`squashfs`] the superblock check.
+//! vouches for; [`squashfs`] the superblock check; [`verity`] the dm-verity superblock and
+//! table of a block device root.
 
+pub mod block;
 pub mod error;
 pub mod failure;
 pub mod fetch;
 pub mod hashing;
 pub mod http;
+pub mod nbd;
 pub mod oci;
 pub mod signature;
 pub mod sources;
 pub mod squashfs;
 pub mod tls;
 pub mod trust;
+pub mod verity;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -31,6 +31,10 @@ pub const IMAGE_PIN: &str = "etc/diskless/image.sha256";
 /// The minisign public key configuration archives must be signed with (`--config-key`).
 pub const CONFIG_KEY: &str = "etc/diskless/config.pub";
 
+/// The dm-verity root hash a block device root must have (`--verity-roothash`): 64 hex
+/// digits, as the image pin.
+pub const VERITY_PIN: &str = "etc/diskless/verity.roothash";
+
 /// The node's TLS client identity, as PEM text. `Debug` never shows the key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientIdentity {
@@ -53,6 +57,8 @@ pub struct Trust {
     pub ca_pem: Option<Vec<u8>>,
     pub client: Option<ClientIdentity>,
     pub pin: Option<[u8; 32]>,
+    /// The pinned dm-verity root hash ([`VERITY_PIN`]).
+    pub verity_pin: Option<[u8; 32]>,
 }
 
 /// A trust file that is there but unusable: the image was built wrong, and guessing would
@@ -98,23 +104,29 @@ impl Trust {
                 });
             }
         };
-        let pin = match read(IMAGE_PIN)? {
-            None => None,
-            Some(bytes) => {
-                let invalid = |reason: String| TrustError::Invalid {
-                    path: root.join(IMAGE_PIN),
-                    reason,
-                };
-                let text = String::from_utf8(bytes).map_err(|_| invalid("not text".to_owned()))?;
-                Some(parse_pin(&text).map_err(invalid)?)
-            }
-        };
         Ok(Trust {
             ca_pem: read(CA_BUNDLE)?,
             client,
-            pin,
+            pin: load_pin(root, IMAGE_PIN)?,
+            verity_pin: load_pin(root, VERITY_PIN)?,
         })
     }
+}
+
+/// A pin file under `root` (`rel`: [`IMAGE_PIN`] or [`VERITY_PIN`]); `None` when absent.
+pub fn load_pin(root: &Path, rel: &str) -> Result<Option<[u8; 32]>, TrustError> {
+    let path = root.join(rel);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(TrustError::Read { path, source }),
+    };
+    let invalid = |reason: String| TrustError::Invalid {
+        path: path.clone(),
+        reason,
+    };
+    let text = String::from_utf8(bytes).map_err(|_| invalid("not text".to_owned()))?;
+    Ok(Some(parse_pin(&text).map_err(invalid)?))
 }
 
 /// The pin file: its first word is the hash (so `sha256sum image > image.sha256` works);
@@ -204,6 +216,47 @@ pub fn expected_hash(
             }),
             None,
         ),
+        (None, None) => (None, None),
+    }
+}
+
+/// Who vouched for a dm-verity root hash; said in every message about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootHashSource {
+    /// [`VERITY_PIN`] in the initramfs.
+    Pin,
+    /// `diskless.verity=` on the command line.
+    Cmdline,
+}
+
+impl RootHashSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RootHashSource::Pin => "pinned in the initramfs: /etc/diskless/verity.roothash",
+            RootHashSource::Cmdline => "diskless.verity",
+        }
+    }
+}
+
+/// The dm-verity root hash to enforce, by the image pin's rule: the initramfs's pin if there
+/// is one, else `diskless.verity=`; the second value is a warning to log when they disagree.
+pub fn expected_root_hash(
+    pin: Option<[u8; 32]>,
+    cmdline: Option<[u8; 32]>,
+) -> (Option<([u8; 32], RootHashSource)>, Option<String>) {
+    match (pin, cmdline) {
+        (Some(pin), cmdline) => {
+            let warning = cmdline.filter(|c| *c != pin).map(|c| {
+                format!(
+                    "diskless.verity={} differs from the root hash pinned in the initramfs \
+                     ({}): the pin wins; the command line cannot change the root",
+                    hex::encode(&c),
+                    hex::encode(&pin)
+                )
+            });
+            (Some((pin, RootHashSource::Pin)), warning)
+        }
+        (None, Some(hash)) => (Some((hash, RootHashSource::Cmdline)), None),
         (None, None) => (None, None),
     }
 }
@@ -311,6 +364,23 @@ mod tests {
     }
 
     #[test]
+    fn the_verity_pin_beats_the_command_line_too() {
+        let (e, w) = expected_root_hash(Some(sha(1)), Some(sha(2)));
+        assert_eq!(e, Some((sha(1), RootHashSource::Pin)));
+        let w = w.expect("a warning when they differ");
+        assert!(
+            w.starts_with("diskless.verity=0202") && w.contains("the pin wins"),
+            "{w}"
+        );
+        assert_eq!(expected_root_hash(Some(sha(1)), Some(sha(1))).1, None);
+        assert_eq!(
+            expected_root_hash(None, Some(sha(2))),
+            (Some((sha(2), RootHashSource::Cmdline)), None)
+        );
+        assert_eq!(expected_root_hash(None, None), (None, None));
+    }
+
+    #[test]
     fn plain_http_is_loud_unless_pinned() {
         let urls = vec![
             "HTTP://10.0.2.2/root.squashfs".to_owned(),
@@ -358,6 +428,10 @@ mod tests {
         let trust = Trust::load(&dir).unwrap();
         assert_eq!(trust.ca_pem.as_deref(), Some(&b"CA"[..]));
         assert_eq!(trust.pin, Some(hex::parse_sha256(HEX).unwrap()));
+        assert_eq!(trust.verity_pin, None);
+        std::fs::write(dir.join(VERITY_PIN), format!("{HEX}\n")).unwrap();
+        let trust = Trust::load(&dir).unwrap();
+        assert_eq!(trust.verity_pin, Some(hex::parse_sha256(HEX).unwrap()));
         let shown = format!("{trust:?}");
         assert!(
             !shown.contains("KEY") && shown.contains("not shown"),

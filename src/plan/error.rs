@@ -5,7 +5,8 @@
 /// kinds names them all.
 pub const ROOT_KINDS: &str = "root=live:<url> (a squashfs image), \
      root=/dev/nfs nfsroot=<server>:<path>, root=nfs:<server>:<path>, \
-     root=oci:<registry>/<repository>@sha256:<digest> or root=dhcp";
+     root=oci:<registry>/<repository>@sha256:<digest>, \
+     root=nbd:<server>:<port|export> (a squashfs on an NBD export, under dm-verity) or root=dhcp";
 
 /// A decision the command line (or DHCP's root path) does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

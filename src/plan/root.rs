@@ -11,6 +11,7 @@ use super::error::PlanError;
 use crate::cmdline::config::{
     BootConfig, HandoverMode, NfsSyntax, OverlayMode, RootSource, parse_root,
 };
+use crate::cmdline::nbd::NbdSpec;
 use crate::cmdline::nfs::{NfsShare, NfsVersion};
 use crate::cmdline::oci::ImageRef;
 
@@ -52,6 +53,9 @@ pub enum Root {
     Image { url: String },
     /// An image pulled from an OCI registry (`root=oci:`), its mirrors from `diskless.mirror=`.
     Oci { image: ImageRef },
+    /// A squashfs on an NBD export, read block by block as the root needs it, under
+    /// dm-verity when a root hash is pinned or given (`root=nbd:`).
+    Nbd { spec: NbdSpec },
     Nfs {
         share: NfsShare,
         default_version: NfsVersion,
@@ -70,7 +74,7 @@ impl Root {
                 default_version,
                 ..
             } => share.version(*default_version),
-            Root::Image { .. } | Root::Oci { .. } => NfsVersion::V3,
+            Root::Image { .. } | Root::Oci { .. } | Root::Nbd { .. } => NfsVersion::V3,
         }
     }
 }
@@ -133,8 +137,8 @@ pub struct RootLayout {
     pub ram_size: Option<String>,
     pub identity_files: IdentityFiles,
     /// Whether the root's network manager is handed what keeps the boot NIC as the initramfs
-    /// configured it: `diskless.handover=`, else whenever the root (or an overlay's lower
-    /// layer) or the node's storage is on the network. An image in RAM does not need it: the
+    /// configured it: `diskless.handover=`, else whenever the root (NFS or NBD, or an
+    /// overlay's lower layer) or the node's storage is on the network. An image in RAM does not need it: the
     /// root's manager may then reconfigure the NIC as its own files say.
     pub keep_network: bool,
 }
@@ -193,6 +197,7 @@ impl RootPlan {
             Some(RootSource::Oci(image)) => Origin::Given(Root::Oci {
                 image: image.clone(),
             }),
+            Some(RootSource::Nbd(spec)) => Origin::Given(Root::Nbd { spec: spec.clone() }),
             Some(RootSource::Nfs { share: None, .. }) => Origin::FromDhcp { nfs: true },
             Some(RootSource::Dhcp) => Origin::FromDhcp { nfs: false },
             Some(RootSource::Other(other)) => {
@@ -261,7 +266,7 @@ impl RootPlan {
         };
         let keep_network = match self.handover {
             Some(mode) => mode == HandoverMode::Keep,
-            None => matches!(source, Root::Nfs { .. }) || self.shares,
+            None => matches!(source, Root::Nfs { .. } | Root::Nbd { .. }) || self.shares,
         };
         Ok(RootLayout {
             source,
@@ -305,7 +310,10 @@ impl Origin {
 fn writes(root: &Root, choices: &WriteChoices) -> Writes {
     let overlay = match choices.overlay {
         Some(mode) => mode == OverlayMode::Tmpfs,
-        None => matches!(root, Root::Image { .. } | Root::Oci { .. }),
+        None => matches!(
+            root,
+            Root::Image { .. } | Root::Oci { .. } | Root::Nbd { .. }
+        ),
     };
     if overlay {
         return Writes::Overlay;
@@ -334,6 +342,8 @@ fn modules_ahead(root: &Root, choices: &WriteChoices, config: &BootConfig) -> Mo
     let mut names: Vec<&str> = match root {
         Root::Image { .. } => vec!["loop", "fs-squashfs"],
         Root::Oci { .. } => vec!["loop", "fs-squashfs", "fs-overlay"],
+        // Nothing asks for device-mapper's modules before /dev/mapper/control is opened.
+        Root::Nbd { .. } => vec!["nbd", "dm_mod", "dm_verity", "fs-squashfs"],
         Root::Nfs {
             share,
             default_version,
@@ -387,6 +397,7 @@ fn root_from_dhcp(nfs: bool, root_path: Option<&str>) -> Result<Root, PlanError>
     match parse_root(path) {
         Ok(RootSource::LiveImage { url }) => Ok(Root::Image { url }),
         Ok(RootSource::Oci(image)) => Ok(Root::Oci { image }),
+        Ok(RootSource::Nbd(spec)) => Ok(Root::Nbd { spec }),
         Ok(RootSource::Nfs {
             share: Some(share),
             default_version,
@@ -453,6 +464,16 @@ mod tests {
             (
                 "root=oci:r.lab/a:v1",
                 Writes::Overlay,
+                IdentityFiles::Written,
+            ),
+            (
+                "root=nbd:10.0.2.2:root",
+                Writes::Overlay,
+                IdentityFiles::Written,
+            ),
+            (
+                "root=nbd:10.0.2.2:root diskless.overlay=none",
+                read_only(DEFAULT_VOLATILE),
                 IdentityFiles::Written,
             ),
             (
@@ -524,8 +545,8 @@ mod tests {
         }
     }
 
-    /// Whether the boot NIC's configuration is kept for the root: whenever the root, its lower
-    /// layer or the node's storage is on the network, unless `diskless.handover=none`.
+    /// Whether the boot NIC's configuration is kept for the root: whenever the root (NFS,
+    /// NBD), its lower layer or the node's storage is on the network, unless `diskless.handover=none`.
     #[test]
     fn the_boot_nics_configuration_is_kept_when_the_root_needs_the_network() {
         let cases: &[(&str, bool)] = &[
@@ -534,6 +555,8 @@ mod tests {
             ("root=/dev/nfs nfsroot=h:/clients,ro", true),
             ("root=nfs:h:/clients rw", true),
             ("root=nfs4:h:/clients diskless.overlay=tmpfs", true),
+            // Every block of an NBD root comes over the network, as an NFS root's files do.
+            ("root=nbd:h:root", true),
             ("root=live:http://h/r.sqfs diskless.node=h:/workers", true),
             (
                 "root=live:http://h/r.sqfs diskless.mount=h:/home,/home",
@@ -569,6 +592,7 @@ mod tests {
             "root=/dev/nfs",
             "root=nfs:",
             "root=oci:",
+            "root=nbd:",
             "root=dhcp",
         ];
         for line in ["", "root=/dev/sda1"] {
@@ -623,6 +647,13 @@ mod tests {
                 "root=/dev/nfs",
                 "/clients",
                 nfs(None, "/clients", NfsVersion::V3, NfsSyntax::Kernel),
+            ),
+            (
+                "root=dhcp",
+                "nbd:10.0.2.2:root",
+                Root::Nbd {
+                    spec: crate::cmdline::nbd::parse_dracut("10.0.2.2:root").expect("spec"),
+                },
             ),
             (
                 "root=dhcp",
@@ -689,6 +720,21 @@ mod tests {
             (
                 "root=oci:r.lab/a:v1",
                 (&["loop", "fs-squashfs", "fs-overlay"], &[]),
+            ),
+            (
+                "root=nbd:10.0.2.2:root",
+                (
+                    &["nbd", "dm_mod", "dm_verity", "fs-squashfs", "fs-overlay"],
+                    &[],
+                ),
+            ),
+            (
+                "nbdroot=10.0.2.2:2000 diskless.overlay=none diskless.volatile=none \
+                 diskless.node=h:/workers",
+                (
+                    &["nbd", "dm_mod", "dm_verity", "fs-squashfs"],
+                    &["fs-nfs", "nfsv3"],
+                ),
             ),
             // An HPC site's NFS layout: a v3 root with the volatile paths, a v4.1 node directory and /home:
             // the root mounts while nfsv4 still loads.

@@ -1,5 +1,6 @@
-//! Assembling the new root: a squashfs image in RAM loop-attached read-only (or an NFS
-//! export), with an overlay and a tmpfs upper layer on top (the layout ORNL's Anchor boots its nodes with).
+//! Assembling the new root: a squashfs image in RAM loop-attached read-only, a squashfs on a
+//! block device (an NBD export, under dm-verity), or an NFS export, with an overlay and a
+//! tmpfs upper layer on top (the layout ORNL's Anchor boots its nodes with).
 //!
 //! The layout, all under /run so that it moves into the real root and stays inspectable:
 //! `/run/diskless/root.squashfs` (the image), `/run/diskless/lower` (its mount),
@@ -27,6 +28,21 @@ pub fn mount_image(image: &Path, layout: &RootLayout) -> Result<(), RootError> {
         return mount_overlay(size);
     }
     mount_squashfs(image, NEW_ROOT)?;
+    volatile::mount_volatile(Path::new(NEW_ROOT), layout.volatile(), size)
+}
+
+/// Mounts the squashfs on the block `device` (a dm-verity device, or an NBD device as it
+/// comes) as the new root as `layout` says, with `data` as the squashfs's mount options: the
+/// same overlay or volatile paths as an image in RAM.
+pub fn mount_block(device: &Path, data: &str, layout: &RootLayout) -> Result<(), RootError> {
+    let size = layout.ram_size.as_deref();
+    if layout.overlay() {
+        mkdir(LOWER)?;
+        mount_squashfs_device(device, LOWER, data)?;
+        return mount_overlay(size);
+    }
+    mkdir(NEW_ROOT)?;
+    mount_squashfs_device(device, NEW_ROOT, data)?;
     volatile::mount_volatile(Path::new(NEW_ROOT), layout.volatile(), size)
 }
 
@@ -104,6 +120,14 @@ fn mount_squashfs(image: &Path, target: &str) -> Result<(), RootError> {
         image.display(),
         device.display()
     );
+    mount_squashfs_device(device, target, "")?;
+    // The mount holds the device now; with autoclear it goes away when the mount does.
+    drop(loop_device);
+    Ok(())
+}
+
+/// Mounts the squashfs on `device` read-only on `target`, with `data` as its options.
+fn mount_squashfs_device(device: &Path, target: &str, data: &str) -> Result<(), RootError> {
     let read_only = MountOptions {
         read_only: true,
         nodev: true,
@@ -114,16 +138,13 @@ fn mount_squashfs(image: &Path, target: &str) -> Result<(), RootError> {
         Path::new(target),
         "squashfs",
         read_only,
-        "",
+        data,
     )
     .map_err(|source| RootError::Mount {
         what: format!("mounting squashfs from {} on", device.display()),
         target: target.into(),
         source,
-    })?;
-    // The mount holds the device now; with autoclear it goes away when the mount does.
-    drop(loop_device);
-    Ok(())
+    })
 }
 
 /// Puts a writable overlay with a tmpfs upper layer over the read-only root mounted at

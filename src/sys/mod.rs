@@ -2,12 +2,15 @@
 //! function here is a single privileged operation with the path or value in its error.
 //!
 //! rustix and sys-mount carry the safe wrappers; nix covers module loading. The few ioctls
-//! that no crate wraps for us (loop devices, interface addresses, routes) are raw, each with
-//! its SAFETY comment.
+//! that no crate wraps for us (loop devices, device-mapper, interface addresses, routes) are
+//! raw, each with its SAFETY comment; the nbd driver's generic netlink messages are written
+//! by hand (`nbd`).
 
 mod beneath;
+mod devmapper;
 mod loopdev;
 mod memory;
+mod nbd;
 mod netdev;
 mod packet;
 mod resolve;
@@ -22,8 +25,10 @@ use std::path::Path;
 use sys_mount::{Mount, MountFlags};
 
 pub use beneath::{Attributes, Beneath};
+pub use devmapper::{DmDevice, DmTarget, dm_create_read_only, dm_remove};
 pub use loopdev::{LoopDevice, attach_loop_read_only};
 pub use memory::peak_rss_kib;
+pub use nbd::{NbdDevice, nbd_connect};
 pub use netdev::{
     add_default_route, add_route, interface_up, rename_interface, set_ipv4_address, set_mtu,
 };

@@ -15,6 +15,7 @@
 //!   as that checker prints it, read with serde_json.
 //! - [`nfs`]: nfs-ganesha serving host directories, registered with [`portmap`], the test bed's
 //!   rpcbind stand-in; [`netns`]: network namespaces, with dnsmasq and QEMU inside.
+//! - [`nbd`]: Debian's nbd-server serving files as named exports.
 //! - [`kernel`]: the Debian cloud kernel the tests and the demo boot, fetched with apt.
 //! - [`imports`]: a crate's module graph from its sources, for the tidy tests' import cycles
 //!   and layers.
@@ -36,6 +37,7 @@ pub mod dirs;
 pub mod http;
 pub mod imports;
 pub mod kernel;
+pub mod nbd;
 pub mod netns;
 pub mod nfs;
 pub mod ntp;
@@ -51,6 +53,7 @@ pub mod token;
 pub use arch::Arch;
 pub use dirs::{fresh_dir, logs_dir, project_root, scratch_dir};
 pub use http::{Behavior, HttpServer, RequestLog};
+pub use nbd::{NbdServer, require_nbd_server};
 pub use netns::{Dnsmasq, DnsmasqConfig, NetNs, TcpRelay, require_dnsmasq, require_netns};
 pub use nfs::{Export, NfsServer, require_ganesha};
 pub use qemu::{BootLog, Nic, Qemu, QemuError, require_qemu, require_qemu_for};

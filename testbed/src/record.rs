@@ -32,6 +32,9 @@ pub struct BootRecord {
     pub image_bytes: Option<u64>,
     /// `root=oci:`: the manifest's digest.
     pub image_manifest: Option<String>,
+    /// A block device root: the dm-verity root hash, and whether its blocks are verified.
+    pub verity_roothash: Option<String>,
+    pub verified: Option<bool>,
     pub modules_loaded: Vec<String>,
     pub modules_failed: Vec<String>,
     /// Configuration archives applied (`diskless.config=`, `apkovl=`), in order.
@@ -111,6 +114,8 @@ mod tests {
             image_sha256: Some("6ed9".to_owned()),
             image_bytes: Some(983_040),
             image_manifest: Some("sha256:f6df".to_owned()),
+            verity_roothash: Some("5eed".to_owned()),
+            verified: Some(true),
             modules_loaded: vec!["virtio_net".to_owned(), "loop".to_owned()],
             modules_failed: vec!["e1000: Invalid argument\nsecond line".to_owned()],
             archives: vec![diskless::record::ArchiveRecord {
@@ -152,6 +157,8 @@ mod tests {
                 image_sha256: written.image_sha256.clone(),
                 image_bytes: written.image_bytes,
                 image_manifest: written.image_manifest.clone(),
+                verity_roothash: written.verity_roothash.clone(),
+                verified: written.verified,
                 modules_loaded: written.modules_loaded.clone(),
                 modules_failed: written.modules_failed.clone(),
                 archives: vec![Archive {

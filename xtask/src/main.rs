@@ -24,6 +24,7 @@ fn main() -> anyhow::Result<()> {
         "bench" => tasks::bench::run(rest),
         "fuzz" => tasks::fuzz::run(rest),
         "push" => tasks::push::run(rest),
+        "verity" => tasks::verity::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task> [options]\n\n\
@@ -34,6 +35,7 @@ fn main() -> anyhow::Result<()> {
                  hostname  print the host names nodes will take for their MACs\n  \
                  fleet     dnsmasq, pxelinux and iPXE files for an inventory of nodes\n  \
                  push      publish a squashfs root to an OCI registry (root=oci:)\n  \
+                 verity    append a dm-verity hash tree to a squashfs root (root=nbd:)\n  \
                  bench     boot time, size and fetch throughput against initramfs-tools\n  \
                  test      run every test (unit, image, QEMU)\n  \
                  fuzz      run the fuzz targets of every parser of untrusted input\n\n\

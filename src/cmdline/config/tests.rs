@@ -1,5 +1,6 @@
 use super::*;
 use crate::cmdline::ip::{AutoConf, StaticIp};
+use crate::cmdline::nbd::NbdSpec;
 use crate::cmdline::parse;
 
 fn config(line: &str) -> Result<BootConfig, ConfigError> {
@@ -592,5 +593,85 @@ fn network_handover() {
             }
             (got, _) => panic!("{line}: {got:?}"),
         }
+    }
+}
+
+/// dracut's `root=nbd:` and `root=/dev/nbd0 nbdroot=`, the NBD URI, `nbdroot=` alone, and
+/// `diskless.verity=` where a block device root may come.
+#[test]
+fn nbd_roots_and_verity() {
+    let nbd = |server: &str, port: u16, export: &str, options: Option<&str>| {
+        Some(RootSource::Nbd(NbdSpec {
+            server: server.to_owned(),
+            port,
+            export: export.to_owned(),
+            mount_options: options.map(str::to_owned),
+        }))
+    };
+    let hash = "5eed".repeat(16);
+    let cases = [
+        (
+            "root=nbd:10.0.2.2:root",
+            nbd("10.0.2.2", 10809, "root", None),
+        ),
+        (
+            "root=nbd:nbd.lab:2000:squashfs",
+            nbd("nbd.lab", 2000, "", None),
+        ),
+        (
+            "root=nbd://10.0.2.2:20809/root",
+            nbd("10.0.2.2", 20809, "root", None),
+        ),
+        (
+            "root=/dev/nbd0 nbdroot=10.0.2.2:root::errors=continue",
+            nbd("10.0.2.2", 10809, "root", Some("errors=continue")),
+        ),
+        ("nbdroot=nbd:10.0.2.2:2000", nbd("10.0.2.2", 2000, "", None)),
+        (
+            "nbdroot=nbd://h/x root=/dev/nbd0",
+            nbd("h", 10809, "x", None),
+        ),
+    ];
+    for (line, want) in cases {
+        assert_eq!(config(line).unwrap().root, want, "{line}");
+    }
+    let c = config(&format!(
+        "root=nbd:h:root diskless.verity={}",
+        hash.to_uppercase()
+    ))
+    .unwrap();
+    assert_eq!(
+        c.verity_roothash,
+        Some([0x5e, 0xed].repeat(16).try_into().unwrap())
+    );
+    // DHCP's root path may name an NBD root.
+    assert!(config(&format!("root=dhcp diskless.verity={hash}")).is_ok());
+
+    let errors: &[(&str, &str, &str)] = &[
+        ("root=nbd:", "root", "no server"),
+        ("root=nbd:h:root:ext4", "root", "an NBD root is a squashfs"),
+        ("root=nbd://h:0/root", "root", "expected 1 to 65535"),
+        ("root=/dev/nbd0", "root", "needs nbdroot="),
+        ("nbdroot=h:70000", "nbdroot", "expected 1 to 65535"),
+        (
+            "root=live:http://h/r nbdroot=h:root",
+            "nbdroot",
+            "goes with root=/dev/nbd0",
+        ),
+        (
+            "diskless.verity=abc root=nbd:h:x",
+            "diskless.verity",
+            "64 hex",
+        ),
+        (
+            "root=live:http://h/r diskless.verity=0000000000000000000000000000000000000000000000000000000000000000",
+            "diskless.verity",
+            "block device root",
+        ),
+    ];
+    for (line, key, reason) in errors {
+        let err = config(line).expect_err(line);
+        assert_eq!(err.key, *key, "{line}: {err}");
+        assert!(err.reason.contains(reason), "{line}: {err}");
     }
 }

@@ -23,8 +23,8 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// Modules packed when a module tree is given, unless `--no-default-modules`: the common
-/// NICs (virtual and physical), packet sockets for DHCP, and what an image or NFS root
-/// needs. Each is packed only if the kernel has it; missing ones are warned about.
+/// NICs (virtual and physical), packet sockets for DHCP, and what an image, NFS or NBD root
+/// needs (an NBD root: the nbd driver and dm-verity, which brings device-mapper). Each is packed only if the kernel has it; missing ones are warned about.
 pub const DEFAULT_MODULES: &[&str] = &[
     "virtio_pci",
     "virtio_net",
@@ -41,6 +41,9 @@ pub const DEFAULT_MODULES: &[&str] = &[
     "nfs",
     "nfsv3",
     "nfsv4",
+    "nbd",
+    "dm_mod",
+    "dm_verity",
 ];
 
 /// File name endings of modules, uncompressed and as distros compress them.

@@ -3,7 +3,8 @@
 //! `initramfs/` tree, kernel modules ([`kmod`]) and an early CPU microcode archive
 //! ([`microcode`]) into [`cpio`] archives, with the files the node needs to trust its root and
 //! its configuration, each checked at build time ([`trust`], [`signing`], [`registry_auth`];
-//! all are [`extra::ExtraFile`]s).
+//! all are [`extra::ExtraFile`]s). [`verity`] appends dm-verity's hash tree to a squashfs
+//! (`cargo xtask verity`).
 //!
 //! It must not depend on the developer tasks (`tasks/`: bench, boot, fuzz) nor on what they
 //! run (QEMU, the test bed's servers and kernels): an admin's build runs this code alone. From
@@ -19,3 +20,4 @@ pub mod microcode;
 pub mod registry_auth;
 pub mod signing;
 pub mod trust;
+pub mod verity;

@@ -19,6 +19,8 @@ pub struct Trust {
     pub pin: Option<([u8; 32], Option<String>)>,
     /// The minisign public key configuration archives must be signed with (`--config-key`).
     pub config_key: Option<Vec<u8>>,
+    /// The dm-verity root hash a block device root must have (`--verity-roothash`).
+    pub verity_pin: Option<[u8; 32]>,
 }
 
 impl Trust {
@@ -27,7 +29,9 @@ impl Trust {
     /// belongs to the certificate. The key file is 0600; it lives in the initramfs only
     /// (switch_root deletes it with the rest).
     pub fn files(&self) -> Result<Vec<ExtraFile>> {
-        use diskless::image::trust::{CA_BUNDLE, CLIENT_CERT, CLIENT_KEY, IMAGE_PIN, pin_file};
+        use diskless::image::trust::{
+            CA_BUNDLE, CLIENT_CERT, CLIENT_KEY, IMAGE_PIN, VERITY_PIN, pin_file,
+        };
         let mut files = Vec::new();
         match (&self.ca_pem, &self.client) {
             (None, Some(_)) => bail!(
@@ -65,6 +69,13 @@ impl Trust {
             files.push(ExtraFile {
                 dest: IMAGE_PIN.to_owned(),
                 contents: pin_file(sha256, name.as_deref()).into_bytes(),
+                mode: 0o644,
+            });
+        }
+        if let Some(root_hash) = &self.verity_pin {
+            files.push(ExtraFile {
+                dest: VERITY_PIN.to_owned(),
+                contents: pin_file(root_hash, None).into_bytes(),
                 mode: 0o644,
             });
         }
@@ -110,6 +121,14 @@ mod tests {
         assert_eq!(diskless::image::trust::parse_pin(&text), Ok(sha));
         assert!(text.ends_with("  root.squashfs\n"), "{text}");
         assert_eq!(Trust::default().files().expect("nothing"), Vec::new());
+        let verity = Trust {
+            verity_pin: Some([0xcd; 32]),
+            ..Trust::default()
+        };
+        let files = verity.files().expect("files");
+        assert_eq!(files[0].dest, diskless::image::trust::VERITY_PIN);
+        let text = String::from_utf8(files[0].contents.clone()).expect("text");
+        assert_eq!(diskless::image::trust::parse_pin(&text), Ok([0xcd; 32]));
     }
 
     #[test]

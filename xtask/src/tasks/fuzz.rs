@@ -21,7 +21,7 @@ Runs every target in fuzz/ (or only TARGET), one after another, each for N secon
 (libFuzzer's -max_total_time), on the corpus in target/fuzz-corpus/<target>/, which is
 kept between runs and seeded with real inputs (the command lines of the unit tests,
 dnsmasq's DHCP replies, modules.dep and modules.alias as the image builder writes them,
-a squashfs superblock, configuration archives). Prints the executions of each target; a crash leaves its input
+a squashfs superblock, a verity superblock, nbd-server's handshake, configuration archives). Prints the executions of each target; a crash leaves its input
 in fuzz/artifacts/<target>/ and makes the exit status non-zero. Installs cargo-fuzz and
 the nightly toolchain when missing.
 
@@ -303,6 +303,13 @@ fn seeds(target: &str) -> Result<Vec<(String, Vec<u8>)>> {
             .collect::<Result<_>>()?,
         "module_index" => vec![named("builder", module_index_seed())],
         "squashfs" => vec![named("zstd", squashfs_seed()?)],
+        "verity" => vec![named("xtask", verity_seed())],
+        "nbd_handshake" => vec![named("nbd-server", nbd_handshake_seed())],
+        "nbd_spec" => vec![
+            named("dracut-export", b"10.0.2.2:root:squashfs:errors=continue".to_vec()),
+            named("dracut-port", b"nbd.lab:2000".to_vec()),
+            named("uri", b"nbd://10.0.2.2:20809/images/worker".to_vec()),
+        ],
         "archive" => archive_seeds()?,
         "oci_ref" => vec![
             named(
@@ -464,6 +471,40 @@ fn archive_seeds() -> Result<Vec<(String, Vec<u8>)>> {
         named("zstd", zstd),
         named("escape", evil.finish()),
     ])
+}
+
+/// What Debian's nbd-server 3.24 sends a client asking `NBD_OPT_GO` for a 1 MiB read-only
+/// export: the greeting, the export's info and the ack.
+fn nbd_handshake_seed() -> Vec<u8> {
+    use diskless::image::nbd::handshake::{IHAVEOPT, NBDMAGIC, OPT_GO, REPLY_MAGIC};
+    let mut seed = NBDMAGIC.to_be_bytes().to_vec();
+    seed.extend_from_slice(&IHAVEOPT.to_be_bytes());
+    seed.extend_from_slice(&3u16.to_be_bytes());
+    for (kind, payload) in [
+        (3u32, &[0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0x01, 0x43][..]),
+        (1, &[][..]),
+    ] {
+        seed.extend_from_slice(&REPLY_MAGIC.to_be_bytes());
+        seed.extend_from_slice(&OPT_GO.to_be_bytes());
+        seed.extend_from_slice(&kind.to_be_bytes());
+        seed.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        seed.extend_from_slice(payload);
+    }
+    seed
+}
+
+/// A hash offset (8 bytes, little-endian) and the superblock `cargo xtask verity` writes
+/// there, as the `verity` target reads its input.
+fn verity_seed() -> Vec<u8> {
+    let offset: u64 = 4 << 20;
+    let sb = diskless::image::verity::Superblock {
+        uuid: [0x5a; 16],
+        data_blocks: offset / 4096,
+        salt: vec![0xab; 32],
+    };
+    let mut seed = offset.to_le_bytes().to_vec();
+    seed.extend_from_slice(&sb.to_bytes());
+    seed
 }
 
 /// The image's length (8 bytes, little-endian) and its first KiB, as the `squashfs` target

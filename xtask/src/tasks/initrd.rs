@@ -40,6 +40,9 @@ What the node trusts when it fetches its root image (see the README, Fetching im
   --image FILE          pin the root image: its sha256 goes into etc/diskless/image.sha256
                         and overrides diskless.sha256= and whatever URL the command line names
   --image-sha256 HEX    pin by hash instead of by file
+  --verity-roothash HEX pin the dm-verity root hash of a block device root (root=nbd:;
+                        cargo xtask verity prints it): etc/diskless/verity.roothash, which
+                        overrides diskless.verity=
   --config-key FILE     a minisign public key (.pub): every configuration archive
                         (diskless.config=, apkovl=) must then be signed by it (<url>.minisig)
   --image-sha256 HEX    pin by hash instead of by file; for root=oci: the manifest's digest
@@ -69,6 +72,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let mut pin_hex: Option<String> = None;
     let mut config_key: Option<PathBuf> = None;
     let mut registry_auth: Option<PathBuf> = None;
+    let mut verity_hex: Option<String> = None;
     let mut clock_floor: Option<u64> = None;
     let mut arch: Option<testbed::Arch> = None;
 
@@ -92,6 +96,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             Long("image-sha256") => pin_hex = Some(parser.value()?.string()?),
             Long("config-key") => config_key = Some(parser.value()?.into()),
             Long("registry-auth") => registry_auth = Some(parser.value()?.into()),
+            Long("verity-roothash") => verity_hex = Some(parser.value()?.string()?),
             Long("clock-floor") => {
                 let value = parser.value()?.string()?;
                 clock_floor = Some(value.parse().with_context(|| {
@@ -116,6 +121,12 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
     let mut trust = trust_options(ca, client_cert, client_key, pin_image, pin_hex)?;
     trust.config_key = config_key
         .map(|p| read(&p, "configuration key"))
+        .transpose()?;
+    trust.verity_pin = verity_hex
+        .map(|hex| {
+            diskless::hex::parse_sha256(hex.trim())
+                .map_err(|e| anyhow::anyhow!("--verity-roothash {hex:?}: {e}"))
+        })
         .transpose()?;
     let init = match init {
         Some(path) => path,
@@ -153,6 +164,9 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default()
         );
+    }
+    if let Some(root_hash) = &trust.verity_pin {
+        println!("verity:    root hash {}", diskless::hex::encode(root_hash));
     }
     if trust.config_key.is_some() {
         println!("archives:  signed by the --config-key key (<url>.minisig)");
@@ -211,5 +225,6 @@ fn trust_options(
         client,
         pin,
         config_key: None,
+        verity_pin: None,
     })
 }

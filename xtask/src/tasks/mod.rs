@@ -8,3 +8,4 @@ pub mod kernel;
 pub mod prereqs;
 pub mod push;
 pub mod test;
+pub mod verity;
